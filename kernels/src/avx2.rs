@@ -1,0 +1,158 @@
+//! AVX2 + FMA + F16C kernels: 8 lanes, `2^n` built in the exponent bits.
+
+use core::arch::x86_64::*;
+
+use crate::simd::Simd;
+
+pulp::simd_type! {
+    /// x86-64-v3 (AVX2, FMA, BMI1/2, LZCNT) plus F16C, which pulp's `V3` lacks.
+    pub struct V3F16c {
+        pub sse: "sse",
+        pub sse2: "sse2",
+        pub fxsr: "fxsr",
+        pub sse3: "sse3",
+        pub ssse3: "ssse3",
+        pub sse4_1: "sse4.1",
+        pub sse4_2: "sse4.2",
+        pub popcnt: "popcnt",
+        pub avx: "avx",
+        pub avx2: "avx2",
+        pub bmi1: "bmi1",
+        pub bmi2: "bmi2",
+        pub fma: "fma",
+        pub lzcnt: "lzcnt",
+        pub f16c: "f16c",
+    }
+}
+
+/// Whether this CPU runs the AVX2 kernels.
+pub(crate) fn available() -> bool {
+    V3F16c::is_available()
+}
+
+/// The 8-lane vocabulary.
+#[derive(Clone, Copy)]
+pub(crate) struct Avx2(V3F16c);
+
+impl Simd for Avx2 {
+    const LANES: usize = 8;
+    type V = __m256;
+    type M = __m256;
+
+    #[inline(always)]
+    fn splat(self, v: f32) -> __m256 {
+        self.0.avx._mm256_set1_ps(v)
+    }
+    #[inline(always)]
+    unsafe fn load(self, p: *const f32) -> __m256 {
+        // SAFETY: the caller guarantees 8 readable elements.
+        unsafe { self.0.avx._mm256_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_tail(self, p: *const f32, len: usize, fill: f32) -> __m256 {
+        let m = self.tail_mask(len);
+        // SAFETY: the masked load touches only the first len elements, which are readable.
+        let v = unsafe {
+            self.0
+                .avx
+                ._mm256_maskload_ps(p, self.0.avx._mm256_castps_si256(m))
+        };
+        self.select(m, v, self.splat(fill))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32, v: __m256) {
+        // SAFETY: the caller guarantees 8 writable elements.
+        unsafe { self.0.avx._mm256_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn store_tail(self, p: *mut f32, len: usize, v: __m256) {
+        let m = self.0.avx._mm256_castps_si256(self.tail_mask(len));
+        // SAFETY: the masked store touches only the first len elements, which are writable.
+        unsafe { self.0.avx._mm256_maskstore_ps(p, m, v) }
+    }
+    #[inline(always)]
+    unsafe fn stream(self, p: *mut f32, v: __m256) {
+        // SAFETY: the caller guarantees 8 writable elements at a 32-byte aligned p.
+        unsafe { self.0.avx._mm256_stream_ps(p, v) }
+    }
+    #[inline(always)]
+    fn fence(self) {
+        self.0.sse._mm_sfence()
+    }
+    #[inline(always)]
+    fn tail_mask(self, len: usize) -> __m256 {
+        let avx = self.0.avx;
+        let lane = avx._mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
+        avx._mm256_cmp_ps::<_CMP_LT_OQ>(lane, avx._mm256_set1_ps(len as f32))
+    }
+    #[inline(always)]
+    fn add(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_add_ps(a, b)
+    }
+    #[inline(always)]
+    fn sub(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_sub_ps(a, b)
+    }
+    #[inline(always)]
+    fn mul(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_mul_ps(a, b)
+    }
+    #[inline(always)]
+    fn fma(self, a: __m256, b: __m256, c: __m256) -> __m256 {
+        self.0.fma._mm256_fmadd_ps(a, b, c)
+    }
+    #[inline(always)]
+    fn max(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_max_ps(a, b)
+    }
+    #[inline(always)]
+    fn min(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_min_ps(a, b)
+    }
+    #[inline(always)]
+    fn round(self, a: __m256) -> __m256 {
+        self.0
+            .avx
+            ._mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a)
+    }
+    #[inline(always)]
+    fn ldexp(self, a: __m256, d: __m256) -> __m256 {
+        // 2^d from its exponent bits; d <= -127 (and NaN, which max drops) gives +0.
+        let (avx, avx2) = (self.0.avx, self.0.avx2);
+        let d = avx._mm256_cvtps_epi32(avx._mm256_max_ps(d, avx._mm256_set1_ps(-127.0)));
+        let bits =
+            avx2._mm256_slli_epi32::<23>(avx2._mm256_add_epi32(d, avx._mm256_set1_epi32(127)));
+        avx._mm256_mul_ps(a, avx._mm256_castsi256_ps(bits))
+    }
+    #[inline(always)]
+    fn lt(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_cmp_ps::<_CMP_LT_OQ>(a, b)
+    }
+    #[inline(always)]
+    fn select(self, m: __m256, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_blendv_ps(b, a, m)
+    }
+    #[inline(always)]
+    fn any(self, m: __m256) -> bool {
+        self.0.avx._mm256_movemask_ps(m) != 0
+    }
+    #[inline(always)]
+    fn lanes(self, v: __m256) -> [f32; 16] {
+        let mut l = [0.0; 16];
+        // SAFETY: l has room for 8 f32.
+        unsafe { self.0.avx._mm256_storeu_ps(l.as_mut_ptr(), v) };
+        l
+    }
+}
+
+#[inline(always)]
+fn enter<R>(f: impl FnOnce(Avx2) -> R) -> R {
+    // SAFETY: TABLE, the only user of these functions, is handed out only after `available()`.
+    let token = unsafe { V3F16c::new_unchecked() };
+    token.vectorize(
+        #[inline(always)]
+        move || f(Avx2(token)),
+    )
+}
+
+crate::table::isa_table!(TABLE, crate::Isa::Avx2, "avx2-p5-u32-acc4", enter);

@@ -1,0 +1,135 @@
+//! AVX-512 kernels (x86-64-v4): 16 lanes, masked tails, `2^n` by VSCALEFPS.
+
+use core::arch::x86_64::*;
+
+use pulp::x86::V4;
+
+use crate::simd::Simd;
+
+/// Whether this CPU runs the AVX-512 kernels.
+pub(crate) fn available() -> bool {
+    V4::is_available()
+}
+
+/// The 16-lane vocabulary.
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512(V4);
+
+impl Simd for Avx512 {
+    const LANES: usize = 16;
+    type V = __m512;
+    type M = __mmask16;
+
+    #[inline(always)]
+    fn splat(self, v: f32) -> __m512 {
+        self.0.avx512f._mm512_set1_ps(v)
+    }
+    #[inline(always)]
+    unsafe fn load(self, p: *const f32) -> __m512 {
+        // SAFETY: the caller guarantees 16 readable elements.
+        unsafe { self.0.avx512f._mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_tail(self, p: *const f32, len: usize, fill: f32) -> __m512 {
+        let f = self.0.avx512f;
+        // SAFETY: the masked load touches only the first len elements, which are readable.
+        unsafe { f._mm512_mask_loadu_ps(f._mm512_set1_ps(fill), self.tail_mask(len), p) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32, v: __m512) {
+        // SAFETY: the caller guarantees 16 writable elements.
+        unsafe { self.0.avx512f._mm512_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn store_tail(self, p: *mut f32, len: usize, v: __m512) {
+        // SAFETY: the masked store touches only the first len elements, which are writable.
+        unsafe {
+            self.0
+                .avx512f
+                ._mm512_mask_storeu_ps(p, self.tail_mask(len), v)
+        }
+    }
+    #[inline(always)]
+    unsafe fn stream(self, p: *mut f32, v: __m512) {
+        // SAFETY: the caller guarantees 16 writable elements at a 64-byte aligned p.
+        unsafe { self.0.avx512f._mm512_stream_ps(p, v) }
+    }
+    #[inline(always)]
+    fn fence(self) {
+        self.0.sse._mm_sfence()
+    }
+    #[inline(always)]
+    fn tail_mask(self, len: usize) -> __mmask16 {
+        ((1u32 << len) - 1) as __mmask16
+    }
+    #[inline(always)]
+    fn add(self, a: __m512, b: __m512) -> __m512 {
+        self.0.avx512f._mm512_add_ps(a, b)
+    }
+    #[inline(always)]
+    fn sub(self, a: __m512, b: __m512) -> __m512 {
+        self.0.avx512f._mm512_sub_ps(a, b)
+    }
+    #[inline(always)]
+    fn mul(self, a: __m512, b: __m512) -> __m512 {
+        self.0.avx512f._mm512_mul_ps(a, b)
+    }
+    #[inline(always)]
+    fn fma(self, a: __m512, b: __m512, c: __m512) -> __m512 {
+        self.0.avx512f._mm512_fmadd_ps(a, b, c)
+    }
+    #[inline(always)]
+    fn max(self, a: __m512, b: __m512) -> __m512 {
+        self.0.avx512f._mm512_max_ps(a, b)
+    }
+    #[inline(always)]
+    fn min(self, a: __m512, b: __m512) -> __m512 {
+        self.0.avx512f._mm512_min_ps(a, b)
+    }
+    #[inline(always)]
+    fn round(self, a: __m512) -> __m512 {
+        self.0
+            .avx512f
+            ._mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a)
+    }
+    #[inline(always)]
+    fn ldexp(self, a: __m512, d: __m512) -> __m512 {
+        self.0.avx512f._mm512_scalef_ps(a, d)
+    }
+    #[inline(always)]
+    fn lt(self, a: __m512, b: __m512) -> __mmask16 {
+        self.0.avx512f._mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b)
+    }
+    #[inline(always)]
+    fn select(self, m: __mmask16, a: __m512, b: __m512) -> __m512 {
+        self.0.avx512f._mm512_mask_blend_ps(m, b, a)
+    }
+    #[inline(always)]
+    fn any(self, m: __mmask16) -> bool {
+        m != 0
+    }
+    #[inline(always)]
+    fn lanes(self, v: __m512) -> [f32; 16] {
+        let mut l = [0.0; 16];
+        // SAFETY: l has room for 16 f32.
+        unsafe { self.0.avx512f._mm512_storeu_ps(l.as_mut_ptr(), v) };
+        l
+    }
+}
+
+#[inline(always)]
+fn enter<R>(f: impl FnOnce(Avx512) -> R) -> R {
+    // SAFETY: TABLE, the only user of these functions, is handed out only after `available()`.
+    let token = unsafe { V4::new_unchecked() };
+    token.vectorize(
+        #[inline(always)]
+        move || f(Avx512(token)),
+    )
+}
+
+crate::table::isa_table!(
+    TABLE,
+    crate::Isa::Avx512,
+    "avx512f-p5-scalef-u64-acc4",
+    enter
+);

@@ -1,0 +1,77 @@
+//! Wide results of the reductions.
+
+use crate::exp::{EXT_BOUND, EXT_MARGIN};
+
+/// `m * 2^e` with `e` integral: a sum of exponentials with an exponent of its own, so it
+/// neither overflows nor underflows for any input the extended kernels accept.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ext {
+    /// Mantissa (not necessarily normalised); NaN when an input was NaN.
+    pub m: f64,
+    /// Exponent (an integer).
+    pub e: f64,
+}
+
+impl Ext {
+    /// The empty sum.
+    pub const ZERO: Ext = Ext { m: 0.0, e: 0.0 };
+
+    /// `self += other`, rescaling by exact powers of two.
+    pub fn add(&mut self, other: Ext) {
+        if other.m == 0.0 {
+            return;
+        }
+        if self.m == 0.0 {
+            *self = other;
+            return;
+        }
+        let e = self.e.max(other.e);
+        self.m = self.m * pow2(self.e - e) + other.m * pow2(other.e - e);
+        self.e = e;
+    }
+
+    /// The same value with `m` in `[1, 2)` (unchanged when `m` is 0, NaN or infinite).
+    pub fn normalized(self) -> Ext {
+        if !(self.m.is_finite() && self.m > 0.0) {
+            return self;
+        }
+        let k = self.m.log2().floor();
+        Ext {
+            m: self.m * 2f64.powi(-k as i32),
+            e: self.e + k,
+        }
+    }
+
+    /// `ln(m * 2^e)`.
+    pub fn ln(self) -> f64 {
+        self.m.ln() + self.e * std::f64::consts::LN_2
+    }
+
+    /// `ln(m * 2^e)` when it proves no clamped input mattered: inside
+    /// `(-EXT_BOUND + EXT_MARGIN, EXT_BOUND - 1)`. `None` (NaN, infinities, all `-inf`, or
+    /// inputs beyond the bound) sends the caller to a max-based path.
+    pub fn ln_in_range(self) -> Option<f64> {
+        let l = self.ln();
+        let lo = f64::from(-EXT_BOUND + EXT_MARGIN);
+        let hi = f64::from(EXT_BOUND - 1.0);
+        (l > lo && l < hi).then_some(l)
+    }
+}
+
+/// `2^d` for integral `d <= 0`, 0 below f64's normal range (and for NaN).
+fn pow2(d: f64) -> f64 {
+    if d >= -1022.0 {
+        f64::from_bits(((d as i64 + 1023) as u64) << 52)
+    } else {
+        0.0
+    }
+}
+
+/// A row's maximum and `sum_i exp(x_i - max)` in f64.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MaxSum {
+    /// `max_i x_i` (`-inf` for an empty or all `-inf` row).
+    pub max: f32,
+    /// `sum_i exp(x_i - max)`: at least 1 for a finite max; NaN when an input was NaN.
+    pub sum: f64,
+}

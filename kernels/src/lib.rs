@@ -1,0 +1,24 @@
+//! Hand-vectorised microkernels for softmax, log-softmax and log-sum-exp: one module per ISA
+//! (`scalar`, `avx2`, `avx512`), the same operations in each, collected in one [`Table`] per
+//! ISA and listed by [`tables`]. This is the only crate of twopass with `unsafe` SIMD code;
+//! the `twopass` crate wraps it in a safe, validated API.
+//!
+//! Operation names follow XNNPACK's vocabulary: `rmax` (reduce max), `raddexpminusmax`
+//! (reduce-add `exp(x - max)`), `raddstoreexpminusmax` (the same, storing the terms), `vscale`,
+//! `vscaleexpminusmax`, `raddextexp` (sum of `exp(x)` with an extended exponent: no max pass),
+//! `vscaleextexp`, plus `raddonline` (max and sum in one pass) and `vsubtract`.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+pub mod exp;
+mod ext;
+mod ops;
+mod scalar;
+mod simd;
+mod table;
+
+pub use ext::{Ext, MaxSum};
+pub use ops::{BLOCK, ONLINE_JUMP};
+pub use table::{table, tables, Io, Isa, Store, Table};

@@ -1,0 +1,482 @@
+//! The microkernels, written once over [`Simd`] and instantiated per ISA.
+//!
+//! Reductions walk the row in blocks of [`BLOCK`] elements from its start: inside a block four
+//! vector accumulators take turns, at the end of a block they are summed and folded into an f64
+//! (or f64-mantissa extended) total. Each f32 partial therefore adds at most
+//! `BLOCK / (4 * LANES)` terms, so the error does not grow with n, and the order of operations
+//! depends only on the index, never on the buffer's address.
+
+use crate::exp::{exp_ext, exp_flush};
+use crate::simd::Simd;
+use crate::{Ext, MaxSum};
+
+/// Elements per f32 partial sum before it is folded into the f64 total.
+pub const BLOCK: usize = 1024;
+
+/// The online pass moves its per-lane reference only when an input exceeds it by more than
+/// this. `x - r` is then at most 16 (rounded to 2^-20 at worst) and exp's argument stays small.
+pub const ONLINE_JUMP: f32 = 16.0;
+
+/// An exponent below every `n` of [`exp_ext`], for empty extended accumulators.
+const EXT_EMPTY_EXPONENT: f32 = -65536.0;
+
+/// One reduction over a row, a vector at a time.
+trait Pass<S: Simd> {
+    /// What tail lanes are loaded as; must contribute nothing.
+    const FILL: f32;
+    /// Takes vector `x` into accumulator `J` (`live`: the lanes that hold data, `None` for all)
+    /// and returns the vector to store, for passes that store.
+    fn step<const J: usize>(&mut self, s: S, x: S::V, live: Option<S::M>) -> S::V;
+    /// Folds the block's f32 partials into the wide total.
+    fn end_block(&mut self, s: S);
+}
+
+/// Runs `pass` over `x[..n]`, storing its outputs to `y[..n]` when `y` is given.
+///
+/// # Safety
+/// `x..x + n` readable, `y..y + n` writable when given (it may equal `x`).
+#[inline(always)]
+unsafe fn reduce<S: Simd, P: Pass<S>>(
+    s: S,
+    pass: &mut P,
+    x: *const f32,
+    y: Option<*mut f32>,
+    n: usize,
+) {
+    let l = S::LANES;
+    let mut i = 0;
+    while i < n {
+        let end = if n - i > BLOCK { i + BLOCK } else { n };
+        while i + 4 * l <= end {
+            // SAFETY: i + 4 * l <= n.
+            unsafe {
+                let v0 = pass.step::<0>(s, s.load(x.add(i)), None);
+                let v1 = pass.step::<1>(s, s.load(x.add(i + l)), None);
+                let v2 = pass.step::<2>(s, s.load(x.add(i + 2 * l)), None);
+                let v3 = pass.step::<3>(s, s.load(x.add(i + 3 * l)), None);
+                if let Some(y) = y {
+                    s.store(y.add(i), v0);
+                    s.store(y.add(i + l), v1);
+                    s.store(y.add(i + 2 * l), v2);
+                    s.store(y.add(i + 3 * l), v3);
+                }
+            }
+            i += 4 * l;
+        }
+        while i + l <= end {
+            // SAFETY: i + l <= n.
+            unsafe {
+                let v = pass.step::<0>(s, s.load(x.add(i)), None);
+                if let Some(y) = y {
+                    s.store(y.add(i), v);
+                }
+            }
+            i += l;
+        }
+        if i < end {
+            let len = end - i;
+            // SAFETY: i + len == end <= n.
+            unsafe {
+                let v = pass.step::<0>(
+                    s,
+                    s.load_tail(x.add(i), len, P::FILL),
+                    Some(s.tail_mask(len)),
+                );
+                if let Some(y) = y {
+                    s.store_tail(y.add(i), len, v);
+                }
+            }
+            i = end;
+        }
+        pass.end_block(s);
+    }
+}
+
+/// An element-wise map `y = f(x)`.
+trait Map<S: Simd> {
+    fn apply(&self, s: S, x: S::V) -> S::V;
+}
+
+/// Writes `y[i] = f(x[i])` for `i < n`; with `nt`, through non-temporal stores (the values are
+/// the same either way: only the store instruction depends on the address).
+///
+/// # Safety
+/// `x..x + n` readable, `y..y + n` writable (it may equal `x`).
+#[inline(always)]
+unsafe fn map<S: Simd, F: Map<S>>(s: S, f: &F, x: *const f32, y: *mut f32, n: usize, nt: bool) {
+    let l = S::LANES;
+    let mut i = 0;
+    if nt && l > 1 {
+        // Stores of the head go through the cache until `y + i` is aligned to the vector.
+        let head = ((l - (y as usize / 4) % l) % l).min(n);
+        if head > 0 {
+            // SAFETY: head <= n.
+            unsafe { s.store_tail(y, head, f.apply(s, s.load_tail(x, head, 0.0))) };
+            i = head;
+        }
+        while i + l <= n {
+            // SAFETY: i + l <= n, and y + i is aligned to l * 4 bytes by the head above.
+            unsafe { s.stream(y.add(i), f.apply(s, s.load(x.add(i)))) };
+            i += l;
+        }
+    } else {
+        while i + 4 * l <= n {
+            // SAFETY: i + 4 * l <= n; all four loads precede the stores (in place is fine).
+            unsafe {
+                let v0 = f.apply(s, s.load(x.add(i)));
+                let v1 = f.apply(s, s.load(x.add(i + l)));
+                let v2 = f.apply(s, s.load(x.add(i + 2 * l)));
+                let v3 = f.apply(s, s.load(x.add(i + 3 * l)));
+                s.store(y.add(i), v0);
+                s.store(y.add(i + l), v1);
+                s.store(y.add(i + 2 * l), v2);
+                s.store(y.add(i + 3 * l), v3);
+            }
+            i += 4 * l;
+        }
+        while i + l <= n {
+            // SAFETY: i + l <= n.
+            unsafe { s.store(y.add(i), f.apply(s, s.load(x.add(i)))) };
+            i += l;
+        }
+    }
+    if i < n {
+        let len = n - i;
+        // SAFETY: i + len == n.
+        unsafe { s.store_tail(y.add(i), len, f.apply(s, s.load_tail(x.add(i), len, 0.0))) };
+    }
+    if nt {
+        s.fence();
+    }
+}
+
+/// `max_i x_i`, `-inf` for an empty row (a NaN may or may not win).
+#[inline(always)]
+pub(crate) fn rmax<S: Simd>(s: S, x: &[f32]) -> f32 {
+    struct Max<S: Simd>([S::V; 4]);
+    impl<S: Simd> Pass<S> for Max<S> {
+        const FILL: f32 = f32::NEG_INFINITY;
+        #[inline(always)]
+        fn step<const J: usize>(&mut self, s: S, x: S::V, _: Option<S::M>) -> S::V {
+            self.0[J] = s.max(self.0[J], x);
+            x
+        }
+        #[inline(always)]
+        fn end_block(&mut self, _: S) {}
+    }
+    let mut pass = Max([s.splat(f32::NEG_INFINITY); 4]);
+    // SAFETY: reads x[..x.len()] only.
+    unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
+    let [a, b, c, d] = pass.0;
+    s.hmax(s.max(s.max(a, b), s.max(c, d)))
+}
+
+/// Sums `exp(x - m)` in blocks; stores each term when the caller asks.
+struct SumExp<S: Simd> {
+    m: S::V,
+    acc: [S::V; 4],
+    total: f64,
+}
+
+impl<S: Simd> Pass<S> for SumExp<S> {
+    const FILL: f32 = f32::NEG_INFINITY;
+    #[inline(always)]
+    fn step<const J: usize>(&mut self, s: S, x: S::V, _: Option<S::M>) -> S::V {
+        let e = exp_flush(s, s.sub(x, self.m));
+        self.acc[J] = s.add(self.acc[J], e);
+        e
+    }
+    #[inline(always)]
+    fn end_block(&mut self, s: S) {
+        let [a, b, c, d] = self.acc;
+        self.total += s.hsum_f64(s.add(s.add(a, b), s.add(c, d)));
+        self.acc = [s.splat(0.0); 4];
+    }
+}
+
+/// `sum_i exp(x_i - m)` for a finite `m`, in f64.
+#[inline(always)]
+pub(crate) fn raddexpminusmax<S: Simd>(s: S, x: &[f32], m: f32) -> f64 {
+    let mut pass = SumExp {
+        m: s.splat(m),
+        acc: [s.splat(0.0); 4],
+        total: 0.0,
+    };
+    // SAFETY: reads x[..x.len()] only.
+    unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
+    pass.total
+}
+
+/// `y_i = exp(x_i - m)` for a finite `m`; returns `sum_i y_i` in f64.
+///
+/// # Safety
+/// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
+#[inline(always)]
+pub(crate) unsafe fn raddstoreexpminusmax<S: Simd>(
+    s: S,
+    x: *const f32,
+    y: *mut f32,
+    n: usize,
+    m: f32,
+) -> f64 {
+    let mut pass = SumExp {
+        m: s.splat(m),
+        acc: [s.splat(0.0); 4],
+        total: 0.0,
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { reduce(s, &mut pass, x, Some(y), n) };
+    pass.total
+}
+
+/// `sum_i exp(x_i)` as an extended-exponent pair, without a max pass. Inputs are clamped to
+/// `[-EXT_BOUND, EXT_BOUND]`; the caller checks the result's range ([`Ext::log`]).
+#[inline(always)]
+pub(crate) fn raddextexp<S: Simd>(s: S, x: &[f32]) -> Ext {
+    struct SumExt<S: Simd> {
+        m: [S::V; 4],
+        e: [S::V; 4],
+        total: Ext,
+    }
+    impl<S: Simd> Pass<S> for SumExt<S> {
+        const FILL: f32 = 0.0;
+        #[inline(always)]
+        fn step<const J: usize>(&mut self, s: S, x: S::V, live: Option<S::M>) -> S::V {
+            let (mut p, n) = exp_ext(s, x);
+            if let Some(live) = live {
+                p = s.select(live, p, s.splat(0.0));
+            }
+            // (m, e) + p * 2^n, rescaled to the larger exponent: both factors are exact powers
+            // of two (or flush terms 2^-126 below the other).
+            let e = s.max(self.e[J], n);
+            self.m[J] = s.add(
+                s.ldexp(self.m[J], s.sub(self.e[J], e)),
+                s.ldexp(p, s.sub(n, e)),
+            );
+            self.e[J] = e;
+            x
+        }
+        #[inline(always)]
+        fn end_block(&mut self, s: S) {
+            let [m0, m1, m2, m3] = self.m;
+            let [e0, e1, e2, e3] = self.e;
+            let (m01, e01) = merge_ext(s, m0, e0, m1, e1);
+            let (m23, e23) = merge_ext(s, m2, e2, m3, e3);
+            let (m, e) = merge_ext(s, m01, e01, m23, e23);
+            let top = s.hmax(e);
+            let sum = s.hsum_f64(s.ldexp(m, s.sub(e, s.splat(top))));
+            self.total.add(Ext {
+                m: sum,
+                e: f64::from(top),
+            });
+            self.m = [s.splat(0.0); 4];
+            self.e = [s.splat(EXT_EMPTY_EXPONENT); 4];
+        }
+    }
+    let mut pass = SumExt {
+        m: [s.splat(0.0); 4],
+        e: [s.splat(EXT_EMPTY_EXPONENT); 4],
+        total: Ext::ZERO,
+    };
+    // SAFETY: reads x[..x.len()] only.
+    unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
+    pass.total
+}
+
+/// `(m0, e0) + (m1, e1)` lane-wise, at the larger exponent.
+#[inline(always)]
+fn merge_ext<S: Simd>(s: S, m0: S::V, e0: S::V, m1: S::V, e1: S::V) -> (S::V, S::V) {
+    let e = s.max(e0, e1);
+    (
+        s.add(s.ldexp(m0, s.sub(e0, e)), s.ldexp(m1, s.sub(e1, e))),
+        e,
+    )
+}
+
+/// One pass computing the row's max and `sum_i exp(x_i - max)` (online softmax).
+///
+/// Each lane keeps its own reference `r` and sums `exp(x - r)`; `r` moves (with an exact
+/// rescale of the lane's sums by `exp(r_old - r_new)`) only when some input exceeds it by more
+/// than [`ONLINE_JUMP`], so a steadily rising row rescales rarely and each rescale touches
+/// only mass that is `e^-16` of what follows. The lanes meet in f64 at the end.
+#[inline(always)]
+pub(crate) fn raddonline<S: Simd>(s: S, x: &[f32]) -> MaxSum {
+    struct Online<S: Simd> {
+        r: S::V,
+        r_jump: S::V,
+        max: S::V,
+        acc: [S::V; 4],
+        wide: [f64; 16],
+    }
+    impl<S: Simd> Online<S> {
+        #[inline(always)]
+        fn move_reference(&mut self, s: S, x: S::V) {
+            let r = s.max(self.r, x);
+            let f = exp_flush(s, s.sub(self.r, r));
+            for a in &mut self.acc {
+                *a = s.mul(*a, f);
+            }
+            for (w, f) in self.wide.iter_mut().zip(s.lanes(f)).take(S::LANES) {
+                *w *= f64::from(f);
+            }
+            self.r = r;
+            self.r_jump = s.add(r, s.splat(ONLINE_JUMP));
+        }
+    }
+    impl<S: Simd> Pass<S> for Online<S> {
+        const FILL: f32 = f32::NEG_INFINITY;
+        #[inline(always)]
+        fn step<const J: usize>(&mut self, s: S, x: S::V, _: Option<S::M>) -> S::V {
+            if s.any(s.lt(self.r_jump, x)) {
+                self.move_reference(s, x);
+            }
+            self.max = s.max(self.max, x);
+            self.acc[J] = s.add(self.acc[J], exp_flush(s, s.sub(x, self.r)));
+            x
+        }
+        #[inline(always)]
+        fn end_block(&mut self, s: S) {
+            let [a, b, c, d] = self.acc;
+            let sum = s.lanes(s.add(s.add(a, b), s.add(c, d)));
+            for (w, v) in self.wide.iter_mut().zip(sum).take(S::LANES) {
+                *w += f64::from(v);
+            }
+            self.acc = [s.splat(0.0); 4];
+        }
+    }
+    let r = s.splat(-f32::MAX);
+    let mut pass = Online {
+        r,
+        r_jump: s.add(r, s.splat(ONLINE_JUMP)),
+        max: s.splat(f32::NEG_INFINITY),
+        acc: [s.splat(0.0); 4],
+        wide: [0.0; 16],
+    };
+    // SAFETY: reads x[..x.len()] only.
+    unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
+    let max = s.lanes(pass.max)[..S::LANES]
+        .iter()
+        .fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    let refs = s.lanes(pass.r);
+    let sum = (0..S::LANES)
+        .filter(|&k| pass.wide[k] != 0.0)
+        .map(|k| pass.wide[k] * (f64::from(refs[k]) - f64::from(max)).exp())
+        .sum();
+    MaxSum { max, sum }
+}
+
+/// `y_i = x_i * c`.
+///
+/// # Safety
+/// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
+#[inline(always)]
+pub(crate) unsafe fn vscale<S: Simd>(s: S, x: *const f32, y: *mut f32, n: usize, c: f32, nt: bool) {
+    struct Scale<S: Simd>(S::V);
+    impl<S: Simd> Map<S> for Scale<S> {
+        #[inline(always)]
+        fn apply(&self, s: S, x: S::V) -> S::V {
+            s.mul(x, self.0)
+        }
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { map(s, &Scale(s.splat(c)), x, y, n, nt) }
+}
+
+/// `y_i = exp(x_i - m) * c` for `x_i - m <= 16`.
+///
+/// # Safety
+/// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
+#[inline(always)]
+pub(crate) unsafe fn vscaleexpminusmax<S: Simd>(
+    s: S,
+    x: *const f32,
+    y: *mut f32,
+    n: usize,
+    m: f32,
+    c: f32,
+    nt: bool,
+) {
+    struct ScaleExp<S: Simd> {
+        m: S::V,
+        c: S::V,
+    }
+    impl<S: Simd> Map<S> for ScaleExp<S> {
+        #[inline(always)]
+        fn apply(&self, s: S, x: S::V) -> S::V {
+            s.mul(exp_flush(s, s.sub(x, self.m)), self.c)
+        }
+    }
+    let f = ScaleExp {
+        m: s.splat(m),
+        c: s.splat(c),
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { map(s, &f, x, y, n, nt) }
+}
+
+/// `y_i = exp(x_i) / sum` for the extended `sum` of [`raddextexp`] (normalised, in range):
+/// `p_i * (1 / sum.m) * 2^(n_i - sum.e)`, flushed to 0 below 2^-126.
+///
+/// # Safety
+/// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
+#[inline(always)]
+pub(crate) unsafe fn vscaleextexp<S: Simd>(
+    s: S,
+    x: *const f32,
+    y: *mut f32,
+    n: usize,
+    sum: Ext,
+    nt: bool,
+) {
+    struct ScaleExt<S: Simd> {
+        inv_m: S::V,
+        e: S::V,
+    }
+    impl<S: Simd> Map<S> for ScaleExt<S> {
+        #[inline(always)]
+        fn apply(&self, s: S, x: S::V) -> S::V {
+            let (p, n) = exp_ext(s, x);
+            s.ldexp(s.mul(p, self.inv_m), s.sub(n, self.e))
+        }
+    }
+    let sum = sum.normalized();
+    let f = ScaleExt {
+        inv_m: s.splat((1.0 / sum.m) as f32),
+        e: s.splat(sum.e as f32),
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { map(s, &f, x, y, n, nt) }
+}
+
+/// `y_i = (x_i - hi) - lo` with `hi + lo = c`, `hi` the f32 nearest `c`: near `c` the first
+/// difference is exact, so `log_softmax` keeps full precision at large |x|.
+///
+/// # Safety
+/// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
+#[inline(always)]
+pub(crate) unsafe fn vsubtract<S: Simd>(
+    s: S,
+    x: *const f32,
+    y: *mut f32,
+    n: usize,
+    c: f64,
+    nt: bool,
+) {
+    struct Sub<S: Simd> {
+        hi: S::V,
+        lo: S::V,
+    }
+    impl<S: Simd> Map<S> for Sub<S> {
+        #[inline(always)]
+        fn apply(&self, s: S, x: S::V) -> S::V {
+            s.sub(s.sub(x, self.hi), self.lo)
+        }
+    }
+    let hi = c as f32;
+    let f = Sub {
+        hi: s.splat(hi),
+        lo: s.splat((c - f64::from(hi)) as f32),
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { map(s, &f, x, y, n, nt) }
+}

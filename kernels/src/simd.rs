@@ -1,0 +1,86 @@
+//! The small vector vocabulary every algorithm in [`crate::ops`] is written in.
+//!
+//! Each ISA module implements [`Simd`] once (scalar: one lane; AVX2: 8; AVX-512: 16); the
+//! algorithms are generic over it and instantiated inside that ISA's target-feature context.
+//! Every method is `#[inline(always)]` so it inherits the caller's target features.
+
+/// Vector operations on `LANES` f32 values.
+///
+/// `max`/`min` follow the x86 `vmaxps`/`vminps` rule: `max(a, b) = if a > b { a } else { b }`,
+/// so a NaN in `b` propagates and a NaN in `a` does not. The kernels order operands with that
+/// in mind.
+pub(crate) trait Simd: Copy {
+    /// Lanes per vector.
+    const LANES: usize;
+    /// A vector of `LANES` f32.
+    type V: Copy;
+    /// A per-lane predicate.
+    type M: Copy;
+
+    fn splat(self, v: f32) -> Self::V;
+
+    /// # Safety
+    /// `p..p + LANES` must be readable.
+    unsafe fn load(self, p: *const f32) -> Self::V;
+    /// Loads the first `len < LANES` lanes; the others are `fill`.
+    ///
+    /// # Safety
+    /// `p..p + len` must be readable.
+    unsafe fn load_tail(self, p: *const f32, len: usize, fill: f32) -> Self::V;
+    /// # Safety
+    /// `p..p + LANES` must be writable.
+    unsafe fn store(self, p: *mut f32, v: Self::V);
+    /// Stores the first `len < LANES` lanes.
+    ///
+    /// # Safety
+    /// `p..p + len` must be writable.
+    unsafe fn store_tail(self, p: *mut f32, len: usize, v: Self::V);
+    /// Non-temporal store (bypasses the cache); follow a run of them with [`Simd::fence`].
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be writable and `p` aligned to `LANES * 4` bytes.
+    unsafe fn stream(self, p: *mut f32, v: Self::V);
+    /// Orders earlier non-temporal stores before later stores.
+    fn fence(self);
+
+    /// The first `len` lanes set.
+    fn tail_mask(self, len: usize) -> Self::M;
+
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    fn sub(self, a: Self::V, b: Self::V) -> Self::V;
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a * b + c` with one rounding.
+    fn fma(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    fn max(self, a: Self::V, b: Self::V) -> Self::V;
+    fn min(self, a: Self::V, b: Self::V) -> Self::V;
+    /// Round to the nearest integer, ties to even.
+    fn round(self, a: Self::V) -> Self::V;
+    /// `a * 2^d` for integral `d <= 127`; exact for `d >= -126`, below that either exact or 0.
+    /// A NaN `d` gives NaN or 0 (callers make `a` NaN in that case).
+    fn ldexp(self, a: Self::V, d: Self::V) -> Self::V;
+
+    /// `a < b`, false for NaN.
+    fn lt(self, a: Self::V, b: Self::V) -> Self::M;
+    /// `m ? a : b` per lane.
+    fn select(self, m: Self::M, a: Self::V, b: Self::V) -> Self::V;
+    /// Whether any lane of `m` is set.
+    fn any(self, m: Self::M) -> bool;
+
+    /// The lanes, in the first `LANES` entries.
+    fn lanes(self, v: Self::V) -> [f32; 16];
+    /// The largest lane, ignoring NaN lanes unless all are NaN.
+    #[inline(always)]
+    fn hmax(self, v: Self::V) -> f32 {
+        self.lanes(v)[..Self::LANES]
+            .iter()
+            .fold(f32::NAN, |a, &b| a.max(b))
+    }
+    /// The sum of the lanes in f64, in lane order.
+    #[inline(always)]
+    fn hsum_f64(self, v: Self::V) -> f64 {
+        self.lanes(v)[..Self::LANES]
+            .iter()
+            .map(|&l| f64::from(l))
+            .sum()
+    }
+}

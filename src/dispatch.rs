@@ -1,0 +1,89 @@
+//! Which ISA's kernels run: detected once, forced by `TWOPASS_ISA` or [`set_isa`], cached.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
+
+use twopass_kernels::{table, Table};
+
+use crate::{Error, Isa};
+
+/// `set_isa`'s choice: 0 = none (use `TWOPASS_ISA`, else the best), else `1 + index in Isa::ALL`.
+static FORCED: AtomicU8 = AtomicU8::new(0);
+
+/// The default table, decided once from `TWOPASS_ISA` and the CPU (or why the variable is bad).
+static DEFAULT: OnceLock<Result<&'static Table, String>> = OnceLock::new();
+
+/// The best ISA this CPU runs.
+pub fn detected_isa() -> Isa {
+    twopass_kernels::tables()
+        .last()
+        .map_or(Isa::Scalar, |t| t.isa)
+}
+
+/// Every ISA this CPU runs, scalar first.
+pub fn available_isas() -> impl Iterator<Item = Isa> {
+    twopass_kernels::tables().map(|t| t.isa)
+}
+
+/// Whether this CPU runs `isa`'s kernels.
+pub fn is_supported(isa: Isa) -> bool {
+    table(isa).is_some()
+}
+
+/// Forces `isa` for every later call in the process (`None`: the best the CPU has). Wins over
+/// `TWOPASS_ISA`. Thread-safe; a call already running finishes on the ISA it started with.
+pub fn set_isa(isa: Option<Isa>) -> Result<(), Error> {
+    let code = match isa {
+        None => 1 + index(detected_isa()),
+        Some(isa) if is_supported(isa) => 1 + index(isa),
+        Some(isa) => return Err(Error::UnsupportedIsa(isa)),
+    };
+    FORCED.store(code, Ordering::Release);
+    Ok(())
+}
+
+/// The ISA calls use now, or why `TWOPASS_ISA` is not usable.
+pub fn active_isa() -> Result<Isa, Error> {
+    active_table().map(|t| t.isa)
+}
+
+fn index(isa: Isa) -> u8 {
+    Isa::ALL
+        .iter()
+        .position(|&i| i == isa)
+        .expect("every Isa is in Isa::ALL") as u8
+}
+
+/// The table calls use now.
+pub(crate) fn active_table() -> Result<&'static Table, Error> {
+    match FORCED.load(Ordering::Acquire) {
+        0 => match DEFAULT.get_or_init(default_table) {
+            Ok(t) => Ok(t),
+            Err(why) => Err(Error::InvalidIsaVariable(why)),
+        },
+        code => Ok(table(Isa::ALL[usize::from(code - 1)]).expect("set_isa checked support")),
+    }
+}
+
+/// Parses `TWOPASS_ISA` (`scalar`, `avx2`, `avx512`, `auto`; unset or empty = `auto`).
+fn default_table() -> Result<&'static Table, String> {
+    let value = std::env::var("TWOPASS_ISA").unwrap_or_default();
+    let wanted = match value.trim() {
+        "" | "auto" => return Ok(table(detected_isa()).expect("the detected ISA runs")),
+        name => Isa::ALL.into_iter().find(|i| i.name() == name),
+    };
+    let have: Vec<&str> = available_isas().map(Isa::name).collect();
+    match wanted {
+        Some(isa) => table(isa).ok_or_else(|| {
+            format!(
+                "TWOPASS_ISA={value}: this CPU lacks {}; it runs {} (or auto)",
+                isa.name(),
+                have.join(", ")
+            )
+        }),
+        None => Err(format!(
+            "TWOPASS_ISA={value} is not one of scalar, avx2, avx512, auto (this CPU runs {})",
+            have.join(", ")
+        )),
+    }
+}

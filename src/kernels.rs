@@ -1,0 +1,279 @@
+//! [`Kernels`]: a handle on one ISA's kernels and an algorithm; every entry point lives here.
+
+use twopass_kernels::{table, Io, Table};
+
+use crate::dispatch::active_table;
+use crate::{row, Algorithm, Error, Isa};
+
+/// One ISA's kernels with a chosen [`Algorithm`]: the scoped alternative to the process-wide
+/// ISA (tests and threads that each want their own), and the way to pick an algorithm per call.
+///
+/// ```
+/// use twopass::{Algorithm, Kernels};
+/// let x = [1.0f32, 2.0, 3.0];
+/// let mut y = [0.0f32; 3];
+/// Kernels::active().with_algorithm(Algorithm::TwoPass).softmax(&x, &mut y)?;
+/// assert!((y.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+/// # Ok::<(), twopass::Error>(())
+/// ```
+#[derive(Clone, Copy)]
+pub struct Kernels {
+    table: &'static Table,
+    algorithm: Algorithm,
+}
+
+impl std::fmt::Debug for Kernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernels")
+            .field("isa", &self.isa())
+            .field("variant", &self.table.name)
+            .field("algorithm", &self.algorithm)
+            .finish()
+    }
+}
+
+impl Kernels {
+    /// The kernels of `isa` with [`Algorithm::Auto`], if this CPU runs them.
+    pub fn new(isa: Isa) -> Result<Kernels, Error> {
+        table(isa)
+            .map(|table| Kernels {
+                table,
+                algorithm: Algorithm::Auto,
+            })
+            .ok_or(Error::UnsupportedIsa(isa))
+    }
+
+    /// The process-wide kernels ([`crate::set_isa`], else `TWOPASS_ISA`, else the best the CPU
+    /// has) with [`Algorithm::Auto`], or why `TWOPASS_ISA` cannot be honoured.
+    pub fn try_active() -> Result<Kernels, Error> {
+        active_table().map(|table| Kernels {
+            table,
+            algorithm: Algorithm::Auto,
+        })
+    }
+
+    /// As [`Kernels::try_active`].
+    ///
+    /// # Panics
+    /// When `TWOPASS_ISA` names an unknown ISA or one this CPU lacks (and [`crate::set_isa`]
+    /// has not overridden it): the message names the accepted values.
+    pub fn active() -> Kernels {
+        Kernels::try_active().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The same kernels running `algorithm`.
+    pub fn with_algorithm(self, algorithm: Algorithm) -> Kernels {
+        Kernels { algorithm, ..self }
+    }
+
+    /// The ISA of these kernels.
+    pub fn isa(&self) -> Isa {
+        self.table.isa
+    }
+
+    /// The algorithm these kernels run.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The microkernel variant, XNNPACK style (e.g. `avx512f-p5-scalef-u64-acc4`).
+    pub fn variant(&self) -> &'static str {
+        self.table.name
+    }
+
+    /// `y_i = exp(x_i - max) / sum_j exp(x_j - max)`. NaN, `+inf` or only `-inf` in `x`:
+    /// every `y_i` NaN; `-inf` among finite values: 0 there.
+    pub fn softmax(&self, x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+        same_len(x, y)?;
+        row::softmax(self.table, Io::Split(x, y), self.algorithm);
+        Ok(())
+    }
+
+    /// [`Kernels::softmax`] overwriting `x`.
+    pub fn softmax_in_place(&self, x: &mut [f32]) {
+        row::softmax(self.table, Io::InPlace(x), self.algorithm);
+    }
+
+    /// `y_i = (x_i - max) - ln(sum_j exp(x_j - max))`. Special rows as [`Kernels::softmax`];
+    /// `-inf` among finite values gives `-inf` there.
+    pub fn log_softmax(&self, x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+        same_len(x, y)?;
+        row::log_softmax(self.table, Io::Split(x, y), self.algorithm);
+        Ok(())
+    }
+
+    /// [`Kernels::log_softmax`] overwriting `x`.
+    pub fn log_softmax_in_place(&self, x: &mut [f32]) {
+        row::log_softmax(self.table, Io::InPlace(x), self.algorithm);
+    }
+
+    /// `ln(sum_i exp(x_i))`: `-inf` for an empty or all `-inf` row, NaN with a NaN, `+inf`
+    /// with `+inf` (and no NaN).
+    pub fn log_sum_exp(&self, x: &[f32]) -> f32 {
+        row::log_sum_exp(self.table, x, self.algorithm)
+    }
+
+    /// [`Kernels::softmax`] on each of `rows` rows of `cols` elements, row `r` at
+    /// `x[r * x_stride..]` and `y[r * y_stride..]` (strides in elements, `>= cols`).
+    pub fn softmax_rows(
+        &self,
+        x: &[f32],
+        x_stride: usize,
+        y: &mut [f32],
+        y_stride: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<(), Error> {
+        self.map_rows(x, x_stride, y, y_stride, rows, cols, row::softmax)
+    }
+
+    /// [`Kernels::softmax_rows`] overwriting `x`.
+    pub fn softmax_rows_in_place(
+        &self,
+        x: &mut [f32],
+        stride: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<(), Error> {
+        self.map_rows_in_place(x, stride, rows, cols, row::softmax)
+    }
+
+    /// [`Kernels::log_softmax`] on each row, as [`Kernels::softmax_rows`].
+    pub fn log_softmax_rows(
+        &self,
+        x: &[f32],
+        x_stride: usize,
+        y: &mut [f32],
+        y_stride: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<(), Error> {
+        self.map_rows(x, x_stride, y, y_stride, rows, cols, row::log_softmax)
+    }
+
+    /// [`Kernels::log_softmax_rows`] overwriting `x`.
+    pub fn log_softmax_rows_in_place(
+        &self,
+        x: &mut [f32],
+        stride: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<(), Error> {
+        self.map_rows_in_place(x, stride, rows, cols, row::log_softmax)
+    }
+
+    /// `out[r] = ln(sum_i exp(x_r,i))` for each of `rows` rows (`out.len() == rows`).
+    pub fn log_sum_exp_rows(
+        &self,
+        x: &[f32],
+        stride: usize,
+        rows: usize,
+        cols: usize,
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        check_matrix("x", x.len(), stride, rows, cols)?;
+        if out.len() != rows {
+            return Err(Error::LengthMismatch {
+                input: rows,
+                output: out.len(),
+            });
+        }
+        for (r, o) in out.iter_mut().enumerate() {
+            *o = self.log_sum_exp(&x[r * stride..][..cols]);
+        }
+        Ok(())
+    }
+
+    /// Folds `x` into `state` (see [`crate::LseState`]), with these kernels.
+    pub fn lse_update(&self, state: &mut crate::LseState, x: &[f32]) {
+        if !x.is_empty() {
+            state.add_sum(
+                row::sum(self.table, x, self.algorithm.resolve_reduction(x.len())),
+                x.len(),
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn map_rows(
+        &self,
+        x: &[f32],
+        x_stride: usize,
+        y: &mut [f32],
+        y_stride: usize,
+        rows: usize,
+        cols: usize,
+        f: fn(&Table, Io<'_>, Algorithm),
+    ) -> Result<(), Error> {
+        check_matrix("x", x.len(), x_stride, rows, cols)?;
+        check_matrix("y", y.len(), y_stride, rows, cols)?;
+        for r in 0..rows {
+            let xr = &x[r * x_stride..][..cols];
+            let yr = &mut y[r * y_stride..][..cols];
+            f(self.table, Io::Split(xr, yr), self.algorithm);
+        }
+        Ok(())
+    }
+
+    fn map_rows_in_place(
+        &self,
+        x: &mut [f32],
+        stride: usize,
+        rows: usize,
+        cols: usize,
+        f: fn(&Table, Io<'_>, Algorithm),
+    ) -> Result<(), Error> {
+        check_matrix("x", x.len(), stride, rows, cols)?;
+        for r in 0..rows {
+            f(
+                self.table,
+                Io::InPlace(&mut x[r * stride..][..cols]),
+                self.algorithm,
+            );
+        }
+        Ok(())
+    }
+}
+
+fn same_len(x: &[f32], y: &[f32]) -> Result<(), Error> {
+    if x.len() == y.len() {
+        Ok(())
+    } else {
+        Err(Error::LengthMismatch {
+            input: x.len(),
+            output: y.len(),
+        })
+    }
+}
+
+/// Checks that a `rows x cols` matrix with row `stride` fits in `len` elements.
+pub(crate) fn check_matrix(
+    buffer: &'static str,
+    len: usize,
+    stride: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<(), Error> {
+    if rows == 0 {
+        return Ok(());
+    }
+    if stride < cols {
+        return Err(Error::StrideTooSmall {
+            buffer,
+            stride,
+            cols,
+        });
+    }
+    let needed = (rows - 1)
+        .checked_mul(stride)
+        .and_then(|s| s.checked_add(cols))
+        .ok_or(Error::ShapeOverflow)?;
+    if len < needed {
+        return Err(Error::BufferTooShort {
+            buffer,
+            needed,
+            len,
+        });
+    }
+    Ok(())
+}

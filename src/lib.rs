@@ -1,0 +1,125 @@
+//! Softmax, log-softmax and log-sum-exp on f32 rows, with hand-vectorised AVX2 and AVX-512
+//! kernels chosen at run time, and the two-pass algorithm of Dukhan & Ablavatski (2020):
+//! the sum of `exp(x)` is kept as a (mantissa, exponent) pair, so softmax needs no max pass.
+//!
+//! ```
+//! let x = [1.0f32, 2.0, 3.0, f32::NEG_INFINITY];
+//! let mut y = [0.0f32; 4];
+//! twopass::softmax(&x, &mut y)?;
+//! assert_eq!(y[3], 0.0);
+//! let lse = twopass::log_sum_exp(&x);
+//! assert!((lse - 3.407_606).abs() < 1e-6);
+//! # Ok::<(), twopass::Error>(())
+//! ```
+//!
+//! Semantics and accuracy follow the project's REFERENCE.md: special values per row (a NaN
+//! makes every output NaN; `+inf` or an all `-inf` row makes softmax NaN), errors checked
+//! before anything is written, bounds that do not grow with the row length, deterministic
+//! results for the same values, ISA and algorithm. No call allocates or spawns threads.
+//!
+//! The free functions run on the process-wide ISA (`TWOPASS_ISA`, [`set_isa`], else the best
+//! the CPU has) with [`Algorithm::Auto`]; [`Kernels`] picks an ISA and algorithm per call.
+//!
+//! # Panics
+//! Every free function that computes panics when `TWOPASS_ISA` names an unknown ISA or one the
+//! CPU lacks (and [`set_isa`] has not overridden it); use [`Kernels::try_active`] to get an
+//! [`Error`] instead.
+
+mod algorithm;
+mod dispatch;
+mod error;
+mod kernels;
+mod lse_state;
+mod row;
+
+pub use algorithm::{Algorithm, AUTO_LSE_TWO_PASS_FROM, AUTO_TWO_PASS_FROM, NON_TEMPORAL_FROM};
+pub use dispatch::{active_isa, available_isas, detected_isa, is_supported, set_isa};
+pub use error::Error;
+pub use kernels::Kernels;
+pub use lse_state::LseState;
+pub use twopass_kernels::Isa;
+
+/// `y = softmax(x)` (see [`Kernels::softmax`]).
+pub fn softmax(x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+    Kernels::active().softmax(x, y)
+}
+
+/// `y = softmax(x)` with a chosen algorithm.
+pub fn softmax_with(algorithm: Algorithm, x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+    Kernels::active().with_algorithm(algorithm).softmax(x, y)
+}
+
+/// `x = softmax(x)`.
+pub fn softmax_in_place(x: &mut [f32]) {
+    Kernels::active().softmax_in_place(x)
+}
+
+/// `y = log_softmax(x)` (see [`Kernels::log_softmax`]).
+pub fn log_softmax(x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+    Kernels::active().log_softmax(x, y)
+}
+
+/// `x = log_softmax(x)`.
+pub fn log_softmax_in_place(x: &mut [f32]) {
+    Kernels::active().log_softmax_in_place(x)
+}
+
+/// `ln(sum_i exp(x_i))` (see [`Kernels::log_sum_exp`]).
+pub fn log_sum_exp(x: &[f32]) -> f32 {
+    Kernels::active().log_sum_exp(x)
+}
+
+/// Row-wise softmax of a strided matrix (see [`Kernels::softmax_rows`]).
+pub fn softmax_rows(
+    x: &[f32],
+    x_stride: usize,
+    y: &mut [f32],
+    y_stride: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<(), Error> {
+    Kernels::active().softmax_rows(x, x_stride, y, y_stride, rows, cols)
+}
+
+/// Row-wise softmax in place (see [`Kernels::softmax_rows_in_place`]).
+pub fn softmax_rows_in_place(
+    x: &mut [f32],
+    stride: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<(), Error> {
+    Kernels::active().softmax_rows_in_place(x, stride, rows, cols)
+}
+
+/// Row-wise log-softmax of a strided matrix (see [`Kernels::log_softmax_rows`]).
+pub fn log_softmax_rows(
+    x: &[f32],
+    x_stride: usize,
+    y: &mut [f32],
+    y_stride: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<(), Error> {
+    Kernels::active().log_softmax_rows(x, x_stride, y, y_stride, rows, cols)
+}
+
+/// Row-wise log-softmax in place (see [`Kernels::log_softmax_rows_in_place`]).
+pub fn log_softmax_rows_in_place(
+    x: &mut [f32],
+    stride: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<(), Error> {
+    Kernels::active().log_softmax_rows_in_place(x, stride, rows, cols)
+}
+
+/// Row-wise log-sum-exp (see [`Kernels::log_sum_exp_rows`]).
+pub fn log_sum_exp_rows(
+    x: &[f32],
+    stride: usize,
+    rows: usize,
+    cols: usize,
+    out: &mut [f32],
+) -> Result<(), Error> {
+    Kernels::active().log_sum_exp_rows(x, stride, rows, cols, out)
+}

@@ -1,0 +1,108 @@
+//! [`LseState`]: log-sum-exp of a row that arrives in chunks, or of shards merged later.
+
+use crate::row::{Special, Sum};
+use crate::Kernels;
+
+/// A streaming log-sum-exp accumulator: `value() = ln(sum exp(x))` over every element given to
+/// [`LseState::update`] and every state given to [`LseState::merge`], in any order (equal to
+/// the one-shot value within REFERENCE.md's bound; not bitwise).
+///
+/// Layout (`#[repr(C)]`, 32 bytes, native endianness; the same on every ISA):
+///
+/// | offset | field | meaning |
+/// |---|---|---|
+/// | 0 | `reference: f64` | a reference point `r` in natural-log units (the chunks' max, or their extended exponent times ln 2) |
+/// | 8 | `sum: f64` | `s` with `sum exp(x) = s * e^r`; 0 when nothing finite was seen |
+/// | 16 | `count: u64` | elements seen |
+/// | 24 | `flags: u64` | bit 0: a NaN was seen; bit 1: `+inf` was seen; other bits 0 |
+///
+/// `r` moves only to a larger chunk reference and `s` is rescaled by `exp(r_old - r_new)` in
+/// f64 (error ~1e-16 per move), so 2^26 one-element updates stay far inside the bound, and `r`
+/// has the range of any f32 input (up to +-3.4e38).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LseState {
+    reference: f64,
+    sum: f64,
+    count: u64,
+    flags: u64,
+}
+
+const NAN_SEEN: u64 = 1;
+const POS_INF_SEEN: u64 = 2;
+
+impl LseState {
+    /// The empty state (`value()` is `-inf`).
+    pub const fn new() -> LseState {
+        LseState {
+            reference: 0.0,
+            sum: 0.0,
+            count: 0,
+            flags: 0,
+        }
+    }
+
+    /// Folds the chunk `x` in, with the process-wide kernels.
+    ///
+    /// # Panics
+    /// As [`Kernels::active`].
+    pub fn update(&mut self, x: &[f32]) {
+        Kernels::active().lse_update(self, x);
+    }
+
+    /// Folds another state in (the union of both inputs).
+    pub fn merge(&mut self, other: &LseState) {
+        self.flags |= other.flags;
+        self.count += other.count;
+        self.add(other.reference, other.sum);
+    }
+
+    /// `ln(sum exp(x))` over everything seen: NaN if a NaN was seen, else `+inf` if `+inf` was,
+    /// else `-inf` when nothing finite was seen.
+    pub fn value(&self) -> f32 {
+        self.value_f64() as f32
+    }
+
+    /// [`LseState::value`] before rounding to f32.
+    pub fn value_f64(&self) -> f64 {
+        if self.flags & NAN_SEEN != 0 {
+            f64::NAN
+        } else if self.flags & POS_INF_SEEN != 0 {
+            f64::INFINITY
+        } else if self.sum == 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            self.reference + self.sum.ln()
+        }
+    }
+
+    /// How many elements were folded in.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub(crate) fn add_sum(&mut self, sum: Sum, n: usize) {
+        self.count += n as u64;
+        match sum {
+            Sum::Ext(e) => self.add(e.e * std::f64::consts::LN_2, e.m),
+            Sum::MaxSum(s) => self.add(f64::from(s.max), s.sum),
+            Sum::Special(Special::Nan) => self.flags |= NAN_SEEN,
+            Sum::Special(Special::PosInf) => self.flags |= POS_INF_SEEN,
+            Sum::Special(Special::NegInf) => {}
+        }
+    }
+
+    /// `s_self * e^r_self += sum * e^reference`.
+    fn add(&mut self, reference: f64, sum: f64) {
+        if sum == 0.0 {
+            return;
+        }
+        if self.sum == 0.0 {
+            (self.reference, self.sum) = (reference, sum);
+            return;
+        }
+        let r = self.reference.max(reference);
+        self.sum = self.sum * (self.reference - r).exp() + sum * (reference - r).exp();
+        self.reference = r;
+    }
+}

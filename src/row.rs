@@ -1,0 +1,151 @@
+//! One row: the reductions, the special values of REFERENCE.md, and the output passes.
+
+use twopass_kernels::{Ext, Io, MaxSum, Store, Table};
+
+use crate::algorithm::NON_TEMPORAL_FROM;
+use crate::Algorithm;
+
+/// What makes a row's result non-finite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Special {
+    /// A NaN: every output NaN, log-sum-exp NaN.
+    Nan,
+    /// `+inf` and no NaN: outputs NaN, log-sum-exp `+inf`.
+    PosInf,
+    /// Only `-inf` (or empty): outputs NaN, log-sum-exp `-inf`.
+    NegInf,
+}
+
+impl Special {
+    fn of(x: &[f32]) -> Special {
+        if x.iter().any(|v| v.is_nan()) {
+            Special::Nan
+        } else if x.contains(&f32::INFINITY) {
+            Special::PosInf
+        } else {
+            Special::NegInf
+        }
+    }
+
+    fn log_sum_exp(self) -> f64 {
+        match self {
+            Special::Nan => f64::NAN,
+            Special::PosInf => f64::INFINITY,
+            Special::NegInf => f64::NEG_INFINITY,
+        }
+    }
+}
+
+/// `sum_i exp(x_i)` in one of its forms.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Sum {
+    /// From the two-pass reduction, in range.
+    Ext(Ext),
+    /// From a max-based reduction, max finite.
+    MaxSum(MaxSum),
+    Special(Special),
+}
+
+impl Sum {
+    /// `ln(sum_i exp(x_i))` in f64.
+    pub(crate) fn ln(self) -> f64 {
+        match self {
+            Sum::Ext(e) => e.ln(),
+            Sum::MaxSum(s) => f64::from(s.max) + s.sum.ln(),
+            Sum::Special(s) => s.log_sum_exp(),
+        }
+    }
+}
+
+/// The sum of a non-empty row by `algorithm` (concrete; `ThreePassReload` reduces like
+/// `ThreePassRecompute`). Rows the extended reduction cannot take fall back to max-based.
+pub(crate) fn sum(t: &Table, x: &[f32], algorithm: Algorithm) -> Sum {
+    match algorithm {
+        Algorithm::TwoPass => {
+            let e = (t.raddextexp)(x);
+            match e.ln_in_range() {
+                Some(_) => Sum::Ext(e),
+                None => max_based(t, x),
+            }
+        }
+        Algorithm::Online => checked((t.raddonline)(x), x),
+        _ => max_based(t, x),
+    }
+}
+
+fn max_based(t: &Table, x: &[f32]) -> Sum {
+    let max = (t.rmax)(x);
+    if !max.is_finite() {
+        return Sum::Special(Special::of(x));
+    }
+    checked(
+        MaxSum {
+            max,
+            sum: (t.raddexpminusmax)(x, max),
+        },
+        x,
+    )
+}
+
+fn checked(s: MaxSum, x: &[f32]) -> Sum {
+    if s.max.is_finite() && s.sum.is_finite() && s.sum > 0.0 {
+        Sum::MaxSum(s)
+    } else {
+        Sum::Special(Special::of(x))
+    }
+}
+
+fn store_for(n: usize) -> Store {
+    if n >= NON_TEMPORAL_FROM {
+        Store::NonTemporal
+    } else {
+        Store::Cached
+    }
+}
+
+/// `ln(sum_i exp(x_i))`, `-inf` for an empty row.
+pub(crate) fn log_sum_exp(t: &Table, x: &[f32], algorithm: Algorithm) -> f32 {
+    if x.is_empty() {
+        return f32::NEG_INFINITY;
+    }
+    sum(t, x, algorithm.resolve_reduction(x.len())).ln() as f32
+}
+
+/// `y_i = exp(x_i - max) / sum`.
+pub(crate) fn softmax(t: &Table, mut io: Io<'_>, algorithm: Algorithm) {
+    let n = io.input().len();
+    if n == 0 {
+        return;
+    }
+    let store = store_for(n);
+    let algorithm = algorithm.resolve(n);
+    if algorithm == Algorithm::ThreePassReload {
+        let max = (t.rmax)(io.input());
+        if max.is_finite() {
+            let sum = (t.raddstoreexpminusmax)(io.reborrow(), max);
+            if sum.is_finite() {
+                (t.vscale)(Io::InPlace(io.output()), (1.0 / sum) as f32, store);
+                return;
+            }
+        }
+        io.output().fill(f32::NAN);
+        return;
+    }
+    match sum(t, io.input(), algorithm) {
+        Sum::Ext(e) => (t.vscaleextexp)(io, e, store),
+        Sum::MaxSum(s) => (t.vscaleexpminusmax)(io, s.max, (1.0 / s.sum) as f32, store),
+        Sum::Special(_) => io.output().fill(f32::NAN),
+    }
+}
+
+/// `y_i = x_i - ln(sum_j exp(x_j))`.
+pub(crate) fn log_softmax(t: &Table, mut io: Io<'_>, algorithm: Algorithm) {
+    let n = io.input().len();
+    if n == 0 {
+        return;
+    }
+    match sum(t, io.input(), algorithm.resolve_reduction(n)) {
+        Sum::Special(_) => io.output().fill(f32::NAN),
+        s => (t.vsubtract)(io, s.ln(), store_for(n)),
+    }
+}

@@ -47,6 +47,21 @@ pub(crate) enum Sum {
 }
 
 impl Sum {
+    /// `(a, b)` with `a + b = ln(sum_i exp(x_i))` and `a` near the max, for `log_softmax`'s
+    /// `(x - a) - b`: the max and `ln(sum exp(x - max))`, or the log-sum-exp split into the
+    /// f32 nearest it and the rest. (Not the log-sum-exp rounded once: at |x| = 3e38 adding
+    /// `ln(sum)` to the max is lost even in f64.)
+    fn offsets(self) -> (f32, f32) {
+        match self {
+            Sum::MaxSum(s) => (s.max, s.sum.ln() as f32),
+            other => {
+                let l = other.ln();
+                let hi = l as f32;
+                (hi, (l - f64::from(hi)) as f32)
+            }
+        }
+    }
+
     /// `ln(sum_i exp(x_i))` in f64.
     pub(crate) fn ln(self) -> f64 {
         match self {
@@ -146,6 +161,6 @@ pub(crate) fn log_softmax(t: &Table, mut io: Io<'_>, algorithm: Algorithm) {
     }
     match sum(t, io.input(), algorithm.resolve_reduction(n)) {
         Sum::Special(_) => io.output().fill(f32::NAN),
-        s => (t.vsubtract)(io, s.ln(), store_for(n)),
+        s => (t.vsubtract)(io, s.offsets(), store_for(n)),
     }
 }

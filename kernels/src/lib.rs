@@ -20,5 +20,5 @@ mod simd;
 mod table;
 
 pub use ext::{Ext, MaxSum};
-pub use ops::{BLOCK, ONLINE_JUMP};
+pub use ops::{BLOCK_STEPS, ONLINE_JUMP};
 pub use table::{table, tables, Io, Isa, Store, Table};

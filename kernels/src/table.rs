@@ -113,8 +113,8 @@ pub struct Table {
     pub vscaleextexp: fn(Io<'_>, Ext, Store),
     /// The max and `sum_i exp(x_i - max)` in one pass.
     pub raddonline: fn(&[f32]) -> MaxSum,
-    /// `y_i = x_i - c`, with `c` applied as an f32 pair `hi + lo`.
-    pub vsubtract: fn(Io<'_>, f64, Store),
+    /// `y_i = (x_i - a) - b` for the pair `(a, b)`.
+    pub vsubtract: fn(Io<'_>, (f32, f32), Store),
 }
 
 /// Defines the entry points of one ISA module over its [`crate::simd::Simd`] type, each
@@ -180,7 +180,7 @@ macro_rules! isa_table {
                 move |s| crate::ops::raddonline(s, x),
             )
         }
-        fn vsubtract(io: crate::Io<'_>, c: f64, store: crate::Store) {
+        fn vsubtract(io: crate::Io<'_>, c: (f32, f32), store: crate::Store) {
             let (x, y, n) = io.raw();
             let nt = store == crate::Store::NonTemporal;
             // SAFETY: `raw` gives n readable elements at x and n writable at y.

@@ -4,9 +4,7 @@
 
 mod common;
 
-use common::{
-    check_log_softmax, check_lse, check_softmax, check_softmax_pair, variants, Dist,
-};
+use common::{check_log_softmax, check_lse, check_softmax, check_softmax_pair, variants, Dist};
 use proptest::prelude::*;
 use twopass::{Isa, Kernels};
 
@@ -20,7 +18,10 @@ fn placed(x: &[f32], offset: usize) -> Vec<f32> {
 }
 
 fn untouched(buf: &[f32], offset: usize, n: usize) -> bool {
-    buf[..offset].iter().chain(&buf[offset + n..]).all(|&v| v == GUARD)
+    buf[..offset]
+        .iter()
+        .chain(&buf[offset + n..])
+        .all(|&v| v == GUARD)
 }
 
 fn bits(x: &[f32]) -> Vec<u32> {
@@ -36,7 +37,8 @@ fn run_all(k: Kernels, x: &[f32], xo: usize, yo: usize) -> Result<(Vec<f32>, Vec
     let xs = &xb[xo..xo + n];
 
     let mut yb = placed(&vec![0.0; n], yo);
-    k.softmax(xs, &mut yb[yo..yo + n]).map_err(|e| e.to_string())?;
+    k.softmax(xs, &mut yb[yo..yo + n])
+        .map_err(|e| e.to_string())?;
     if !untouched(&yb, yo, n) {
         return Err("softmax wrote outside its output".into());
     }
@@ -50,7 +52,8 @@ fn run_all(k: Kernels, x: &[f32], xo: usize, yo: usize) -> Result<(Vec<f32>, Vec
     }
 
     let mut lb = placed(&vec![0.0; n], yo);
-    k.log_softmax(xs, &mut lb[yo..yo + n]).map_err(|e| e.to_string())?;
+    k.log_softmax(xs, &mut lb[yo..yo + n])
+        .map_err(|e| e.to_string())?;
     if !untouched(&lb, yo, n) {
         return Err("log_softmax wrote outside its output".into());
     }

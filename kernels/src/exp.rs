@@ -12,7 +12,7 @@
 //! - Reconstruction: `2^n` by VSCALEFPS on AVX-512, by building the exponent bits on AVX2 and
 //!   scalar (see [`crate::simd::Simd::ldexp`]).
 //! - Measured max error of the whole of [`exp_flush`], every ISA, against f64 `exp` on a dense
-//!   grid of `[-87.3, 16]`: 2 ulp (test `exp_max_error_in_ulp`).
+//!   grid of `[-87.3, 16]`: 2.005 ulp, at x = -68.09 (test `exp_max_error_in_ulp`).
 
 use crate::simd::Simd;
 

@@ -476,7 +476,10 @@ pub(crate) unsafe fn vsubtract<S: Simd>(
             s.sub(s.sub(x, self.a), self.b)
         }
     }
-    let f = Sub { a: s.splat(a), b: s.splat(b) };
+    let f = Sub {
+        a: s.splat(a),
+        b: s.splat(b),
+    };
     // SAFETY: forwarded from the caller.
     unsafe { map(s, &f, x, y, n, nt) }
 }

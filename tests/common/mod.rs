@@ -8,13 +8,22 @@ use twopass::{Algorithm, Isa, Kernels};
 /// The ISAs to test: every one this CPU runs, or (when `TWOPASS_ISA` names one) scalar and that
 /// one. Prints the ones skipped and why.
 pub fn isas_under_test() -> Vec<Isa> {
-    let forced = std::env::var("TWOPASS_ISA").ok().filter(|v| !v.is_empty() && v != "auto");
+    let forced = std::env::var("TWOPASS_ISA")
+        .ok()
+        .filter(|v| !v.is_empty() && v != "auto");
     let mut out = Vec::new();
     for isa in Isa::ALL {
         if !twopass::is_supported(isa) {
             eprintln!("note: skipping {}: this CPU lacks it", isa.name());
-        } else if forced.as_deref().is_some_and(|f| f != isa.name() && isa != Isa::Scalar) {
-            eprintln!("note: skipping {}: TWOPASS_ISA={}", isa.name(), forced.as_deref().unwrap());
+        } else if forced
+            .as_deref()
+            .is_some_and(|f| f != isa.name() && isa != Isa::Scalar)
+        {
+            eprintln!(
+                "note: skipping {}: TWOPASS_ISA={}",
+                isa.name(),
+                forced.as_deref().unwrap()
+            );
         } else {
             out.push(isa);
         }
@@ -102,9 +111,16 @@ pub fn check_softmax(x: &[f32], y: &[f32], k: f64) -> Result<(), String> {
             return Err(format!("y[{i}] = {got:e} outside [0, 1] (x = {:e})", x[i]));
         }
         let err = (got - want).abs();
-        let bound = if want >= 1e-6 * top { 2e-6 * want } else { 1e-5 * want + 1e-37 };
+        let bound = if want >= 1e-6 * top {
+            2e-6 * want
+        } else {
+            1e-5 * want + 1e-37
+        };
         if err > k * bound {
-            return Err(format!("y[{i}] = {got:e}, reference {want:e} (x = {:e}, max {m:e})", x[i]));
+            return Err(format!(
+                "y[{i}] = {got:e}, reference {want:e} (x = {:e}, max {m:e})",
+                x[i]
+            ));
         }
         mass += err;
     }
@@ -228,9 +244,9 @@ impl Dist {
         let mut x: Vec<f32> = match self {
             Dist::Normal1 => (0..n).map(|_| r.normal() as f32).collect(),
             Dist::Normal30 => (0..n).map(|_| (30.0 * r.normal()) as f32).collect(),
-            Dist::Uniform1000 | Dist::Sorted => {
-                (0..n).map(|_| (2000.0 * r.uniform() - 1000.0) as f32).collect()
-            }
+            Dist::Uniform1000 | Dist::Sorted => (0..n)
+                .map(|_| (2000.0 * r.uniform() - 1000.0) as f32)
+                .collect(),
             Dist::Constant => vec![(200.0 * r.normal()) as f32; n],
             Dist::Spike => {
                 let mut x: Vec<f32> = (0..n).map(|_| r.normal() as f32).collect();
@@ -240,7 +256,13 @@ impl Dist {
                 x
             }
             Dist::NegInfMask => (0..n)
-                .map(|_| if r.uniform() < 0.5 { f32::NEG_INFINITY } else { (10.0 * r.normal()) as f32 })
+                .map(|_| {
+                    if r.uniform() < 0.5 {
+                        f32::NEG_INFINITY
+                    } else {
+                        (10.0 * r.normal()) as f32
+                    }
+                })
                 .collect(),
             Dist::Ramp => {
                 let (start, step) = (200.0 * r.normal(), 50.0 * r.uniform() / n.max(1) as f64);

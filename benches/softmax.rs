@@ -1,0 +1,99 @@
+//! Softmax and log-sum-exp for every algorithm on every ISA this CPU has, n = 1K .. 64M,
+//! reported in elements and in logical bytes moved (criterion prints both rates).
+//!
+//! `cargo bench --bench softmax -- 'softmax/avx512'` narrows it; `TWOPASS_BENCH_MAX_N=4194304`
+//! drops the larger sizes. Scalar runs up to 256K only (it would take minutes beyond).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
+use std::time::Duration;
+use twopass::{Algorithm, Isa, Kernels};
+
+const SIZES: [usize; 5] = [1 << 10, 1 << 14, 1 << 18, 1 << 22, 1 << 26];
+
+/// Logical bytes per element: reads and writes of 4 bytes each.
+fn softmax_bytes(a: Algorithm) -> u64 {
+    match a {
+        Algorithm::TwoPass | Algorithm::Online => 12,
+        Algorithm::ThreePassRecompute => 16,
+        _ => 20,
+    }
+}
+
+fn max_n() -> usize {
+    std::env::var("TWOPASS_BENCH_MAX_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1 << 26)
+}
+
+/// Uniform in [-1000, 1000], as in the paper.
+fn input(n: usize) -> Vec<f32> {
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2000.0 - 1000.0
+        })
+        .collect()
+}
+
+fn sizes_for(isa: Isa) -> impl Iterator<Item = usize> {
+    let cap = if isa == Isa::Scalar { 1 << 18 } else { max_n() };
+    SIZES.into_iter().filter(move |&n| n <= cap)
+}
+
+fn configure(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, n: usize) {
+    g.sample_size(if n >= 1 << 22 { 10 } else { 30 });
+    g.warm_up_time(Duration::from_millis(if n >= 1 << 22 { 1500 } else { 500 }));
+    g.measurement_time(Duration::from_secs(if n >= 1 << 22 { 4 } else { 2 }));
+}
+
+fn softmax(c: &mut Criterion) {
+    for isa in twopass::available_isas() {
+        let k = Kernels::new(isa).unwrap();
+        for n in sizes_for(isa) {
+            let x = input(n);
+            let mut y = vec![0.0f32; n];
+            let mut g = c.benchmark_group(format!("softmax/{}", isa.name()));
+            configure(&mut g, n);
+            for a in std::iter::once(Algorithm::Auto).chain(Algorithm::CONCRETE) {
+                let bytes = softmax_bytes(a.resolve(n));
+                g.throughput(Throughput::ElementsAndBytes { elements: n as u64, bytes: bytes * n as u64 });
+                let k = k.with_algorithm(a);
+                g.bench_function(BenchmarkId::new(a.name(), n), |b| {
+                    b.iter(|| k.softmax(black_box(&x), black_box(&mut y)).unwrap())
+                });
+            }
+            g.finish();
+        }
+    }
+}
+
+fn log_sum_exp(c: &mut Criterion) {
+    for isa in twopass::available_isas() {
+        let k = Kernels::new(isa).unwrap();
+        for n in sizes_for(isa) {
+            let x = input(n);
+            let mut g = c.benchmark_group(format!("log_sum_exp/{}", isa.name()));
+            configure(&mut g, n);
+            for (name, a, bytes) in [
+                ("auto", Algorithm::Auto, 0),
+                ("one-pass", Algorithm::TwoPass, 4),
+                ("max-then-sum", Algorithm::ThreePassRecompute, 8),
+            ] {
+                let bytes = if bytes == 0 { if a.resolve_reduction(n) == Algorithm::TwoPass { 4 } else { 8 } } else { bytes };
+                g.throughput(Throughput::ElementsAndBytes { elements: n as u64, bytes: bytes * n as u64 });
+                let k = k.with_algorithm(a);
+                g.bench_function(BenchmarkId::new(name, n), |b| b.iter(|| k.log_sum_exp(black_box(&x))));
+            }
+            // The read-bandwidth yardstick: a plain vectorised reduction (max) over the same data.
+            let t = twopass_kernels::table(isa).unwrap();
+            g.throughput(Throughput::ElementsAndBytes { elements: n as u64, bytes: 4 * n as u64 });
+            g.bench_function(BenchmarkId::new("plain-read-pass", n), |b| b.iter(|| (t.rmax)(black_box(&x))));
+            g.finish();
+        }
+    }
+}
+
+criterion_group!(benches, softmax, log_sum_exp);
+criterion_main!(benches);

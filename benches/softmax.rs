@@ -21,7 +21,10 @@ fn softmax_bytes(a: Algorithm) -> u64 {
 }
 
 fn max_n() -> usize {
-    std::env::var("TWOPASS_BENCH_MAX_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1 << 26)
+    std::env::var("TWOPASS_BENCH_MAX_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1 << 26)
 }
 
 /// Uniform in [-1000, 1000], as in the paper.
@@ -57,8 +60,11 @@ fn softmax(c: &mut Criterion) {
             let mut g = c.benchmark_group(format!("softmax/{}", isa.name()));
             configure(&mut g, n);
             for a in std::iter::once(Algorithm::Auto).chain(Algorithm::CONCRETE) {
-                let bytes = softmax_bytes(a.resolve(n));
-                g.throughput(Throughput::ElementsAndBytes { elements: n as u64, bytes: bytes * n as u64 });
+                let bytes = softmax_bytes(a.resolve(n, isa));
+                g.throughput(Throughput::ElementsAndBytes {
+                    elements: n as u64,
+                    bytes: bytes * n as u64,
+                });
                 let k = k.with_algorithm(a);
                 g.bench_function(BenchmarkId::new(a.name(), n), |b| {
                     b.iter(|| k.softmax(black_box(&x), black_box(&mut y)).unwrap())
@@ -81,15 +87,33 @@ fn log_sum_exp(c: &mut Criterion) {
                 ("one-pass", Algorithm::TwoPass, 4),
                 ("max-then-sum", Algorithm::ThreePassRecompute, 8),
             ] {
-                let bytes = if bytes == 0 { if a.resolve_reduction(n) == Algorithm::TwoPass { 4 } else { 8 } } else { bytes };
-                g.throughput(Throughput::ElementsAndBytes { elements: n as u64, bytes: bytes * n as u64 });
+                let bytes = if bytes == 0 {
+                    if a.resolve_reduction(n, isa) == Algorithm::TwoPass {
+                        4
+                    } else {
+                        8
+                    }
+                } else {
+                    bytes
+                };
+                g.throughput(Throughput::ElementsAndBytes {
+                    elements: n as u64,
+                    bytes: bytes * n as u64,
+                });
                 let k = k.with_algorithm(a);
-                g.bench_function(BenchmarkId::new(name, n), |b| b.iter(|| k.log_sum_exp(black_box(&x))));
+                g.bench_function(BenchmarkId::new(name, n), |b| {
+                    b.iter(|| k.log_sum_exp(black_box(&x)))
+                });
             }
             // The read-bandwidth yardstick: a plain vectorised reduction (max) over the same data.
             let t = twopass_kernels::table(isa).unwrap();
-            g.throughput(Throughput::ElementsAndBytes { elements: n as u64, bytes: 4 * n as u64 });
-            g.bench_function(BenchmarkId::new("plain-read-pass", n), |b| b.iter(|| (t.rmax)(black_box(&x))));
+            g.throughput(Throughput::ElementsAndBytes {
+                elements: n as u64,
+                bytes: 4 * n as u64,
+            });
+            g.bench_function(BenchmarkId::new("plain-read-pass", n), |b| {
+                b.iter(|| (t.rmax)(black_box(&x)))
+            });
             g.finish();
         }
     }

@@ -23,22 +23,39 @@ fn main() -> Result<(), twopass::Error> {
     println!("log_sum_exp = {}\n", twopass::log_sum_exp(&logits));
 
     println!("special rows (REFERENCE.md):");
-    for row in [vec![1.0, f32::NAN], vec![1.0, f32::INFINITY], vec![f32::NEG_INFINITY; 2], vec![3e38, 3e38]] {
+    for row in [
+        vec![1.0, f32::NAN],
+        vec![1.0, f32::INFINITY],
+        vec![f32::NEG_INFINITY; 2],
+        vec![3e38, 3e38],
+    ] {
         let mut y = vec![0.0; row.len()];
         twopass::softmax(&row, &mut y)?;
-        println!("  {row:?}: softmax {y:?}, log_sum_exp {}", twopass::log_sum_exp(&row));
+        println!(
+            "  {row:?}: softmax {y:?}, log_sum_exp {}",
+            twopass::log_sum_exp(&row)
+        );
     }
 
     // A row that arrives in chunks (or lives in shards): LseState merges them.
     let n = 1 << 20;
-    let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 20011) as f32 * 0.1 - 1000.0).collect();
+    let x: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 20011) as f32 * 0.1 - 1000.0)
+        .collect();
     let mut state = LseState::new();
     for chunk in x.chunks(4096) {
         state.update(chunk);
     }
-    println!("\nstreaming log-sum-exp over 256 chunks: {} (one shot: {})", state.value(), twopass::log_sum_exp(&x));
+    println!(
+        "\nstreaming log-sum-exp over 256 chunks: {} (one shot: {})",
+        state.value(),
+        twopass::log_sum_exp(&x)
+    );
 
-    println!("\nsoftmax of {n} elements, every algorithm on {}:", k.isa().name());
+    println!(
+        "\nsoftmax of {n} elements, every algorithm on {}:",
+        k.isa().name()
+    );
     let mut y = vec![0.0f32; n];
     for a in std::iter::once(Algorithm::Auto).chain(Algorithm::CONCRETE) {
         let k = k.with_algorithm(a);
@@ -50,7 +67,12 @@ fn main() -> Result<(), twopass::Error> {
         }
         let ns = start.elapsed().as_nanos() as f64 / reps as f64;
         let mass: f64 = y.iter().map(|&v| f64::from(v)).sum();
-        println!("  {:22} {:6.2} elem/ns   sum of outputs - 1 = {:+.1e}", a.name(), n as f64 / ns, mass - 1.0);
+        println!(
+            "  {:22} {:6.2} elem/ns   sum of outputs - 1 = {:+.1e}",
+            a.name(),
+            n as f64 / ns,
+            mass - 1.0
+        );
     }
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! The softmax algorithms, and how `Auto` chooses among them.
 
+use crate::Isa;
+
 /// How softmax (and log-softmax, log-sum-exp) walks the row.
 ///
 /// | algorithm | passes | reads + writes per element |
@@ -9,7 +11,7 @@
 /// | `ThreePassRecompute` | max; sum of `exp(x - max)`; `y = exp(x - max) / sum` | 3 reads, 1 write |
 /// | `Online` | max and sum together; `y = exp(x - max) / sum` | 2 reads, 1 write |
 ///
-/// `Auto` picks by the row length (see [`Algorithm::resolve`]).
+/// `Auto` picks by the row length and ISA (see [`Crossover`]).
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Algorithm {
@@ -26,34 +28,63 @@ pub enum Algorithm {
     Online,
 }
 
-/// Rows up to this many elements run three-pass reload under `Auto`; longer rows two-pass.
-/// Measured on AMD EPYC (Zen 5, AVX-512) and with AVX2 forced: see README.md.
-pub const AUTO_TWO_PASS_FROM: usize = 256 * 1024;
+/// Where [`Algorithm::Auto`] switches on one ISA (row lengths in elements). Fixed numbers,
+/// measured once (README.md, "Choosing the algorithm"), never timed at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Crossover {
+    /// Softmax rows from this length on run two-pass; shorter rows three-pass reload (it
+    /// computes exp once, and wins while input and output stay in the last-level cache).
+    pub two_pass_from: usize,
+    /// Log-sum-exp and log-softmax rows from this length on reduce in one extended-exponent
+    /// pass; shorter rows take the max, then the sum (cheaper per element while in cache).
+    pub one_pass_reduction_from: usize,
+}
 
-/// Rows from this many elements on reduce (log-sum-exp, log-softmax) in one extended-exponent
-/// pass under `Auto`; shorter rows take max then sum. Measured: see README.md.
-pub const AUTO_LSE_TWO_PASS_FROM: usize = 64 * 1024;
+impl Crossover {
+    /// The crossover measured for `isa` (AMD EPYC Zen 5, one thread; the 32 MiB L3 is where
+    /// AVX-512's softmax crossover sits). Scalar is compute-bound at every size: reload, and
+    /// max-then-sum, always.
+    pub fn of(isa: Isa) -> Crossover {
+        match isa {
+            Isa::Avx512 => Crossover {
+                two_pass_from: 1 << 22,
+                one_pass_reduction_from: 1 << 19,
+            },
+            Isa::Avx2 => Crossover {
+                two_pass_from: 1 << 23,
+                one_pass_reduction_from: 0,
+            },
+            _ => Crossover {
+                two_pass_from: usize::MAX,
+                one_pass_reduction_from: usize::MAX,
+            },
+        }
+    }
+}
 
-/// Output passes over rows at least this long use non-temporal stores (the output would not
-/// stay in the last-level cache anyway, and they avoid the read-for-ownership).
-pub const NON_TEMPORAL_FROM: usize = 4 * 1024 * 1024;
+/// Output passes over rows at least this long use non-temporal stores: the output would not
+/// stay in the last-level cache anyway, and they skip the read-for-ownership (measured with
+/// AVX-512 at 4M-64M floats: +17% to +26% for two-pass softmax).
+pub const NON_TEMPORAL_FROM: usize = 1 << 22;
 
 impl Algorithm {
-    /// The concrete algorithm softmax runs for a row of `n` elements.
-    pub fn resolve(self, n: usize) -> Algorithm {
+    /// The concrete algorithm softmax runs for a row of `n` elements on `isa`.
+    pub fn resolve(self, n: usize, isa: Isa) -> Algorithm {
         match self {
-            Algorithm::Auto if n < AUTO_TWO_PASS_FROM => Algorithm::ThreePassReload,
+            Algorithm::Auto if n < Crossover::of(isa).two_pass_from => Algorithm::ThreePassReload,
             Algorithm::Auto => Algorithm::TwoPass,
             other => other,
         }
     }
 
-    /// The reduction `log_sum_exp` and `log_softmax` run for a row of `n` elements: they need
-    /// only the sum, so `Auto` takes the one-read extended-exponent pass from
-    /// [`AUTO_LSE_TWO_PASS_FROM`] on, and max-then-sum below it.
-    pub fn resolve_reduction(self, n: usize) -> Algorithm {
+    /// The reduction `log_sum_exp` and `log_softmax` run for a row of `n` elements on `isa`:
+    /// under `Auto`, the one-read extended-exponent pass ([`Algorithm::TwoPass`]) or the max
+    /// then the sum ([`Algorithm::ThreePassRecompute`]), by [`Crossover`].
+    pub fn resolve_reduction(self, n: usize, isa: Isa) -> Algorithm {
         match self {
-            Algorithm::Auto if n < AUTO_LSE_TWO_PASS_FROM => Algorithm::ThreePassRecompute,
+            Algorithm::Auto if n < Crossover::of(isa).one_pass_reduction_from => {
+                Algorithm::ThreePassRecompute
+            }
             Algorithm::Auto => Algorithm::TwoPass,
             other => other,
         }

@@ -188,7 +188,11 @@ impl Kernels {
     pub fn lse_update(&self, state: &mut crate::LseState, x: &[f32]) {
         if !x.is_empty() {
             state.add_sum(
-                row::sum(self.table, x, self.algorithm.resolve_reduction(x.len())),
+                row::sum(
+                    self.table,
+                    x,
+                    self.algorithm.resolve_reduction(x.len(), self.isa()),
+                ),
                 x.len(),
             );
         }

@@ -32,7 +32,7 @@ mod kernels;
 mod lse_state;
 mod row;
 
-pub use algorithm::{Algorithm, AUTO_LSE_TWO_PASS_FROM, AUTO_TWO_PASS_FROM, NON_TEMPORAL_FROM};
+pub use algorithm::{Algorithm, Crossover, NON_TEMPORAL_FROM};
 pub use dispatch::{active_isa, available_isas, detected_isa, is_supported, set_isa};
 pub use error::Error;
 pub use kernels::Kernels;

@@ -123,7 +123,7 @@ pub(crate) fn log_sum_exp(t: &Table, x: &[f32], algorithm: Algorithm) -> f32 {
     if x.is_empty() {
         return f32::NEG_INFINITY;
     }
-    sum(t, x, algorithm.resolve_reduction(x.len())).ln() as f32
+    sum(t, x, algorithm.resolve_reduction(x.len(), t.isa)).ln() as f32
 }
 
 /// `y_i = exp(x_i - max) / sum`.
@@ -133,7 +133,7 @@ pub(crate) fn softmax(t: &Table, mut io: Io<'_>, algorithm: Algorithm) {
         return;
     }
     let store = store_for(n);
-    let algorithm = algorithm.resolve(n);
+    let algorithm = algorithm.resolve(n, t.isa);
     if algorithm == Algorithm::ThreePassReload {
         let max = (t.rmax)(io.input());
         if max.is_finite() {
@@ -159,7 +159,7 @@ pub(crate) fn log_softmax(t: &Table, mut io: Io<'_>, algorithm: Algorithm) {
     if n == 0 {
         return;
     }
-    match sum(t, io.input(), algorithm.resolve_reduction(n)) {
+    match sum(t, io.input(), algorithm.resolve_reduction(n, t.isa)) {
         Sum::Special(_) => io.output().fill(f32::NAN),
         s => (t.vsubtract)(io, s.offsets(), store_for(n)),
     }

@@ -2,6 +2,7 @@
 
 use core::arch::x86_64::*;
 
+use crate::exp::{reduced_poly, EXP_CUTOFF, LOG2E, ROUND_MAGIC};
 use crate::simd::Simd;
 
 pulp::simd_type! {
@@ -106,10 +107,6 @@ impl Simd for Avx2 {
         self.0.avx._mm256_max_ps(a, b)
     }
     #[inline(always)]
-    fn min(self, a: __m256, b: __m256) -> __m256 {
-        self.0.avx._mm256_min_ps(a, b)
-    }
-    #[inline(always)]
     fn round(self, a: __m256) -> __m256 {
         self.0
             .avx
@@ -135,6 +132,18 @@ impl Simd for Avx2 {
     #[inline(always)]
     fn any(self, m: __m256) -> bool {
         self.0.avx._mm256_movemask_ps(m) != 0
+    }
+    #[inline(always)]
+    fn exp_flush(self, x: __m256) -> __m256 {
+        let (avx, avx2) = (self.0.avx, self.0.avx2);
+        // z = round(x * log2 e) + 1.5 * 2^23 + 127 in one FMA: the low mantissa bits of z hold
+        // n + 127, the biased exponent of 2^n, which one shift moves into place.
+        let magic = avx._mm256_set1_ps(ROUND_MAGIC + 127.0);
+        let z = self.fma(x, avx._mm256_set1_ps(LOG2E), magic);
+        let n = avx._mm256_sub_ps(z, magic);
+        let pow2n = avx2._mm256_slli_epi32::<23>(avx._mm256_castps_si256(z));
+        let y = avx._mm256_mul_ps(reduced_poly(self, x, n), avx._mm256_castsi256_ps(pow2n));
+        self.select(self.lt(x, self.splat(EXP_CUTOFF)), self.splat(0.0), y)
     }
     #[inline(always)]
     fn lanes(self, v: __m256) -> [f32; 16] {

@@ -4,6 +4,7 @@ use core::arch::x86_64::*;
 
 use pulp::x86::V4;
 
+use crate::exp::{reduced_poly, EXP_CUTOFF, LOG2E};
 use crate::simd::Simd;
 
 /// Whether this CPU runs the AVX-512 kernels.
@@ -83,10 +84,6 @@ impl Simd for Avx512 {
         self.0.avx512f._mm512_max_ps(a, b)
     }
     #[inline(always)]
-    fn min(self, a: __m512, b: __m512) -> __m512 {
-        self.0.avx512f._mm512_min_ps(a, b)
-    }
-    #[inline(always)]
     fn round(self, a: __m512) -> __m512 {
         self.0
             .avx512f
@@ -107,6 +104,14 @@ impl Simd for Avx512 {
     #[inline(always)]
     fn any(self, m: __mmask16) -> bool {
         m != 0
+    }
+    #[inline(always)]
+    fn exp_flush(self, x: __m512) -> __m512 {
+        let f = self.0.avx512f;
+        let n = self.round(f._mm512_mul_ps(x, f._mm512_set1_ps(LOG2E)));
+        // "Not less than" is true for NaN, so NaN lanes keep their (NaN) value.
+        let keep = f._mm512_cmp_ps_mask::<_CMP_NLT_UQ>(x, f._mm512_set1_ps(EXP_CUTOFF));
+        f._mm512_maskz_scalef_ps(keep, reduced_poly(self, x, n), n)
     }
     #[inline(always)]
     fn lanes(self, v: __m512) -> [f32; 16] {

@@ -6,7 +6,7 @@
 //! [`BLOCK_STEPS`] terms, so the error does not grow with n, and the order of operations depends
 //! only on the index, never on the buffer's address.
 
-use crate::exp::{exp_ext, exp_flush};
+use crate::exp::exp_ext;
 use crate::simd::Simd;
 use crate::{Ext, MaxSum};
 
@@ -17,6 +17,10 @@ pub const BLOCK_STEPS: usize = 16;
 /// The online pass moves its per-lane reference only when an input exceeds it by more than
 /// this. `x - r` is then at most 16 (rounded to 2^-20 at worst) and exp's argument stays small.
 pub const ONLINE_JUMP: f32 = 16.0;
+
+/// How far a term's exponent may exceed its lane's in [`raddextexp`] before the lane's exponent
+/// moves: partial sums stay below `16 * 1.42 * 2^64`, far inside f32's range.
+pub const EXT_HEADROOM: f32 = 64.0;
 
 /// An exponent below every `n` of [`exp_ext`], for empty extended accumulators.
 const EXT_EMPTY_EXPONENT: f32 = -65536.0;
@@ -184,7 +188,7 @@ impl<S: Simd> Pass<S> for SumExp<S> {
     const FILL: f32 = f32::NEG_INFINITY;
     #[inline(always)]
     fn step<const J: usize>(&mut self, s: S, x: S::V, _: Option<S::M>) -> S::V {
-        let e = exp_flush(s, s.sub(x, self.m));
+        let e = s.exp_flush(s.sub(x, self.m));
         self.acc[J] = s.add(self.acc[J], e);
         e
     }
@@ -231,14 +235,31 @@ pub(crate) unsafe fn raddstoreexpminusmax<S: Simd>(
     pass.total
 }
 
-/// `sum_i exp(x_i)` as an extended-exponent pair, without a max pass. Inputs are clamped to
-/// `[-EXT_BOUND, EXT_BOUND]`; the caller checks the result's range ([`Ext::log`]).
+/// `sum_i exp(x_i)` as an extended-exponent pair, without a max pass. Inputs are clamped below
+/// at `-EXT_BOUND`; the caller checks the result's range ([`Ext::ln_in_range`]).
+///
+/// Each lane sums `p * 2^(n - e)` against its own exponent `e`, shared by its four accumulators,
+/// which moves up (rescaling the lane's partial sums by an exact power of two) only when a term's
+/// `n` exceeds it by more than [`EXT_HEADROOM`]: one subtraction and one `ldexp` per element.
 #[inline(always)]
 pub(crate) fn raddextexp<S: Simd>(s: S, x: &[f32]) -> Ext {
     struct SumExt<S: Simd> {
         m: [S::V; 4],
-        e: [S::V; 4],
+        e: S::V,
+        e_jump: S::V,
         total: Ext,
+    }
+    impl<S: Simd> SumExt<S> {
+        #[inline(always)]
+        fn move_exponent(&mut self, s: S, n: S::V) {
+            let e = s.max(self.e, n);
+            let shift = s.sub(self.e, e);
+            for m in &mut self.m {
+                *m = s.ldexp(*m, shift);
+            }
+            self.e = e;
+            self.e_jump = s.add(e, s.splat(EXT_HEADROOM));
+        }
     }
     impl<S: Simd> Pass<S> for SumExt<S> {
         const FILL: f32 = 0.0;
@@ -250,51 +271,36 @@ pub(crate) fn raddextexp<S: Simd>(s: S, x: &[f32]) -> Ext {
                 p = s.select(live, p, s.splat(0.0));
                 n = s.select(live, n, s.splat(EXT_EMPTY_EXPONENT));
             }
-            // (m, e) + p * 2^n, rescaled to the larger exponent: both factors are exact powers
-            // of two (or flush terms 2^-126 below the other).
-            let e = s.max(self.e[J], n);
-            self.m[J] = s.add(
-                s.ldexp(self.m[J], s.sub(self.e[J], e)),
-                s.ldexp(p, s.sub(n, e)),
-            );
-            self.e[J] = e;
+            if s.any(s.lt(self.e_jump, n)) {
+                self.move_exponent(s, n);
+            }
+            // Terms more than 2^126 below the lane's largest flush to 0 on AVX2 and scalar.
+            self.m[J] = s.add(self.m[J], s.ldexp(p, s.sub(n, self.e)));
             x
         }
         #[inline(always)]
         fn end_block(&mut self, s: S) {
             let [m0, m1, m2, m3] = self.m;
-            let [e0, e1, e2, e3] = self.e;
-            let (m01, e01) = merge_ext(s, m0, e0, m1, e1);
-            let (m23, e23) = merge_ext(s, m2, e2, m3, e3);
-            let (m, e) = merge_ext(s, m01, e01, m23, e23);
-            let top = s.hmax(e);
-            let sum = s.hsum_f64(s.ldexp(m, s.sub(e, s.splat(top))));
+            let m = s.add(s.add(m0, m1), s.add(m2, m3));
+            let top = s.hmax(self.e);
+            let sum = s.hsum_f64(s.ldexp(m, s.sub(self.e, s.splat(top))));
             self.total.add(Ext {
                 m: sum,
                 e: f64::from(top),
             });
             self.m = [s.splat(0.0); 4];
-            self.e = [s.splat(EXT_EMPTY_EXPONENT); 4];
         }
     }
+    let e = s.splat(EXT_EMPTY_EXPONENT);
     let mut pass = SumExt {
         m: [s.splat(0.0); 4],
-        e: [s.splat(EXT_EMPTY_EXPONENT); 4],
+        e,
+        e_jump: s.add(e, s.splat(EXT_HEADROOM)),
         total: Ext::ZERO,
     };
     // SAFETY: reads x[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
     pass.total
-}
-
-/// `(m0, e0) + (m1, e1)` lane-wise, at the larger exponent.
-#[inline(always)]
-fn merge_ext<S: Simd>(s: S, m0: S::V, e0: S::V, m1: S::V, e1: S::V) -> (S::V, S::V) {
-    let e = s.max(e0, e1);
-    (
-        s.add(s.ldexp(m0, s.sub(e0, e)), s.ldexp(m1, s.sub(e1, e))),
-        e,
-    )
 }
 
 /// One pass computing the row's max and `sum_i exp(x_i - max)` (online softmax).
@@ -316,7 +322,7 @@ pub(crate) fn raddonline<S: Simd>(s: S, x: &[f32]) -> MaxSum {
         #[inline(always)]
         fn move_reference(&mut self, s: S, x: S::V) {
             let r = s.max(self.r, x);
-            let f = exp_flush(s, s.sub(self.r, r));
+            let f = s.exp_flush(s.sub(self.r, r));
             for a in &mut self.acc {
                 *a = s.mul(*a, f);
             }
@@ -335,7 +341,7 @@ pub(crate) fn raddonline<S: Simd>(s: S, x: &[f32]) -> MaxSum {
                 self.move_reference(s, x);
             }
             self.max = s.max(self.max, x);
-            self.acc[J] = s.add(self.acc[J], exp_flush(s, s.sub(x, self.r)));
+            self.acc[J] = s.add(self.acc[J], s.exp_flush(s.sub(x, self.r)));
             x
         }
         #[inline(always)]
@@ -407,7 +413,7 @@ pub(crate) unsafe fn vscaleexpminusmax<S: Simd>(
     impl<S: Simd> Map<S> for ScaleExp<S> {
         #[inline(always)]
         fn apply(&self, s: S, x: S::V) -> S::V {
-            s.mul(exp_flush(s, s.sub(x, self.m)), self.c)
+            s.mul(s.exp_flush(s.sub(x, self.m)), self.c)
         }
     }
     let f = ScaleExp {

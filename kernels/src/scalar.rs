@@ -1,8 +1,11 @@
 //! Portable kernels: the generic algorithms with one lane per "vector".
 //!
-//! `fma` is `f32::mul_add` (a single rounding, as on the SIMD paths; on a CPU without FMA it
-//! is slower, not less exact), so the range reduction stays exact.
+//! `fma` (the range reduction) is computed in f64: the product of two f32 is exact there, so
+//! the only roundings are of the sum (to f64, then to f32); where the exact result fits an f32,
+//! as in the reduction's first step, it is exact like a fused multiply-add, without a libm
+//! call. The polynomial uses plain `a * b + c` (`mul_add`): two roundings, a few times faster.
 
+use crate::exp::ROUND_MAGIC;
 use crate::simd::Simd;
 
 /// The one-lane vocabulary.
@@ -60,7 +63,11 @@ impl Simd for Scalar {
     }
     #[inline(always)]
     fn fma(self, a: f32, b: f32, c: f32) -> f32 {
-        a.mul_add(b, c)
+        (f64::from(a) * f64::from(b) + f64::from(c)) as f32
+    }
+    #[inline(always)]
+    fn mul_add(self, a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
     }
     #[inline(always)]
     fn max(self, a: f32, b: f32) -> f32 {
@@ -71,16 +78,15 @@ impl Simd for Scalar {
         }
     }
     #[inline(always)]
-    fn min(self, a: f32, b: f32) -> f32 {
-        if a < b {
-            a
-        } else {
-            b
-        }
-    }
-    #[inline(always)]
     fn round(self, a: f32) -> f32 {
-        a.round_ties_even()
+        // Adding 1.5 * 2^23 leaves no fraction bits (round to nearest even), without the libm
+        // call `round_ties_even` makes on baseline x86-64. Exact for |a| < 2^22; larger floats
+        // are integers already (and |a| stays below 2^22 wherever the result matters).
+        if a.abs() < 4_194_304.0 {
+            (a + ROUND_MAGIC) - ROUND_MAGIC
+        } else {
+            a
+        }
     }
     #[inline(always)]
     fn ldexp(self, a: f32, d: f32) -> f32 {

@@ -51,8 +51,12 @@ pub(crate) trait Simd: Copy {
     fn mul(self, a: Self::V, b: Self::V) -> Self::V;
     /// `a * b + c` with one rounding.
     fn fma(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a * b + c`, fused where that is fast (the polynomial), else with two roundings.
+    #[inline(always)]
+    fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        self.fma(a, b, c)
+    }
     fn max(self, a: Self::V, b: Self::V) -> Self::V;
-    fn min(self, a: Self::V, b: Self::V) -> Self::V;
     /// Round to the nearest integer, ties to even.
     fn round(self, a: Self::V) -> Self::V;
     /// `a * 2^d` for integral `d <= 127`; exact for `d >= -126`, below that either exact or 0.
@@ -68,6 +72,13 @@ pub(crate) trait Simd: Copy {
 
     /// The lanes, in the first `LANES` entries.
     fn lanes(self, v: Self::V) -> [f32; 16];
+    /// `exp(x)` for `x <= 16`, flushed to 0 below [`crate::exp::EXP_CUTOFF`] (so `-inf` gives
+    /// 0); NaN stays NaN. The approximation of [`crate::exp`]; ISAs may override how `2^n` is
+    /// applied.
+    #[inline(always)]
+    fn exp_flush(self, x: Self::V) -> Self::V {
+        crate::exp::exp_flush(self, x)
+    }
     /// The largest lane, ignoring NaN lanes unless all are NaN.
     #[inline(always)]
     fn hmax(self, v: Self::V) -> f32 {

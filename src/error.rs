@@ -6,7 +6,7 @@ use crate::Isa;
 
 /// Why a call was refused. Nothing is written when a call returns an error.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Error {
     /// Input and output lengths differ.
     LengthMismatch {
@@ -35,6 +35,51 @@ pub enum Error {
     },
     /// `(rows - 1) * stride + cols` overflows `usize`.
     ShapeOverflow,
+    /// A buffer's length is not the one the call's shape requires.
+    WrongLength {
+        /// Which buffer (`"targets"`, `"class_weights"`, `"row_losses"`, ...).
+        buffer: &'static str,
+        /// Its length.
+        len: usize,
+        /// The length required.
+        expected: usize,
+    },
+    /// Cross-entropy over rows of no classes (`cols == 0` with `rows > 0`).
+    NoClasses,
+    /// A target that is neither a class index in `[0, classes)` nor the ignore index.
+    TargetOutOfRange {
+        /// The row.
+        row: usize,
+        /// Its target.
+        target: i64,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// An option outside its domain (`label_smoothing` outside `[0, 1]` or NaN, `z_loss`
+    /// negative or NaN).
+    InvalidOption {
+        /// The option's name.
+        name: &'static str,
+        /// Its value.
+        value: f32,
+    },
+    /// A class weight that is negative or not finite.
+    InvalidWeight {
+        /// The class.
+        class: usize,
+        /// Its weight.
+        weight: f32,
+    },
+    /// A streamed chunk that does not fit the row (`offset + len > cols`), or a row finished
+    /// before all its columns were given.
+    ChunkOutOfRow {
+        /// Where the chunk starts (for an unfinished row: the columns given so far).
+        offset: usize,
+        /// Its length (for an unfinished row: 0).
+        len: usize,
+        /// The row's columns.
+        cols: usize,
+    },
     /// The CPU lacks the requested instruction set.
     UnsupportedIsa(Isa),
     /// `TWOPASS_ISA` names an unknown instruction set, or one this CPU lacks.
@@ -68,6 +113,38 @@ impl fmt::Display for Error {
                 )
             }
             Error::ShapeOverflow => write!(f, "(rows - 1) * stride + cols overflows usize"),
+            Error::WrongLength {
+                buffer,
+                len,
+                expected,
+            } => {
+                write!(f, "{buffer} has {len} elements, the call needs {expected}")
+            }
+            Error::NoClasses => write!(f, "cross-entropy needs at least one class (cols > 0)"),
+            Error::TargetOutOfRange {
+                row,
+                target,
+                classes,
+            } => write!(
+                f,
+                "row {row}: target {target} is outside [0, {classes}) and not the ignore index"
+            ),
+            Error::InvalidOption { name, value } => write!(f, "{name} = {value} is out of range"),
+            Error::InvalidWeight { class, weight } => {
+                write!(
+                    f,
+                    "class {class} has weight {weight}; weights must be finite and >= 0"
+                )
+            }
+            Error::ChunkOutOfRow { offset, len, cols } if *len == 0 => {
+                write!(f, "row finished after {offset} of its {cols} columns")
+            }
+            Error::ChunkOutOfRow { offset, len, cols } => {
+                write!(
+                    f,
+                    "chunk at {offset} of {len} columns overruns a row of {cols}"
+                )
+            }
             Error::UnsupportedIsa(isa) => write!(f, "this CPU does not support {}", isa.name()),
             Error::InvalidIsaVariable(why) => f.write_str(why),
         }

@@ -76,6 +76,10 @@ impl Kernels {
         self.algorithm
     }
 
+    pub(crate) fn table(&self) -> &'static Table {
+        self.table
+    }
+
     /// The microkernel variant, XNNPACK style (e.g. `avx512f-p5-scalef-u64-acc4`).
     pub fn variant(&self) -> &'static str {
         self.table.name

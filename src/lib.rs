@@ -31,6 +31,7 @@
 pub struct ReadmeDoctests;
 
 mod algorithm;
+mod cross_entropy;
 mod dispatch;
 mod error;
 mod kernels;
@@ -38,6 +39,9 @@ mod lse_state;
 mod row;
 
 pub use algorithm::{Algorithm, Crossover, NON_TEMPORAL_FROM};
+pub use cross_entropy::{
+    CrossEntropyOptions, CrossEntropyOutputs, CrossEntropyRow, CrossEntropyStream, Reduction, Shape,
+};
 pub use dispatch::{active_isa, available_isas, detected_isa, is_supported, set_isa};
 pub use error::Error;
 pub use kernels::Kernels;
@@ -127,4 +131,28 @@ pub fn log_sum_exp_rows(
     out: &mut [f32],
 ) -> Result<(), Error> {
     Kernels::active().log_sum_exp_rows(x, stride, rows, cols, out)
+}
+
+/// Cross-entropy on the process-wide kernels (see [`Kernels::cross_entropy`]).
+pub fn cross_entropy(
+    logits: &[f32],
+    shape: Shape,
+    targets: &[i64],
+    options: &CrossEntropyOptions<'_>,
+    out: CrossEntropyOutputs<'_>,
+    grad: Option<(&mut [f32], usize)>,
+) -> Result<f32, Error> {
+    Kernels::active().cross_entropy(logits, shape, targets, options, out, grad)
+}
+
+/// Cross-entropy with the gradient written over the logits (see
+/// [`Kernels::cross_entropy_in_place`]).
+pub fn cross_entropy_in_place(
+    logits: &mut [f32],
+    shape: Shape,
+    targets: &[i64],
+    options: &CrossEntropyOptions<'_>,
+    out: CrossEntropyOutputs<'_>,
+) -> Result<f32, Error> {
+    Kernels::active().cross_entropy_in_place(logits, shape, targets, options, out)
 }

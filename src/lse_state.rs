@@ -81,6 +81,18 @@ impl LseState {
         self.count
     }
 
+    /// Folds one element in (`exp(x)`), without a kernel.
+    pub(crate) fn add_point(&mut self, x: f32) {
+        self.count += 1;
+        if x.is_nan() {
+            self.flags |= NAN_SEEN;
+        } else if x == f32::INFINITY {
+            self.flags |= POS_INF_SEEN;
+        } else if x != f32::NEG_INFINITY {
+            self.add(f64::from(x), 1.0);
+        }
+    }
+
     pub(crate) fn add_sum(&mut self, sum: Sum, n: usize) {
         self.count += n as u64;
         match sum {

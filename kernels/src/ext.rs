@@ -75,3 +75,23 @@ pub struct MaxSum {
     /// `sum_i exp(x_i - max)`: at least 1 for a finite max; NaN when an input was NaN.
     pub sum: f64,
 }
+
+/// The coefficients of the cross-entropy gradient pass `y_i = exp(x_i - a) * scale - bias * w_i`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GradCoefficients {
+    /// Subtracted before `exp`: the f32 nearest the row's log-sum-exp (so `x_i - a <= 16`).
+    pub a: f32,
+    /// Multiplies `exp(x_i - a)`.
+    pub scale: f32,
+    /// Multiplies the class weight (or 1) and is subtracted.
+    pub bias: f32,
+}
+
+/// What the cross-entropy loss pass reads off a run of logits in one pass.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogitSums {
+    /// `sum_i exp(x_i)`, extended.
+    pub exp: Ext,
+    /// `sum_i w_i * x_i` in f64 (`w_i = 1` without weights; zero-weight terms 0).
+    pub weighted: f64,
+}

@@ -19,6 +19,6 @@ mod scalar;
 mod simd;
 mod table;
 
-pub use ext::{Ext, MaxSum};
+pub use ext::{Ext, GradCoefficients, LogitSums, MaxSum};
 pub use ops::{BLOCK_STEPS, ONLINE_JUMP};
 pub use table::{table, tables, Io, Isa, Store, Table};

@@ -8,7 +8,7 @@
 
 use crate::exp::exp_ext;
 use crate::simd::Simd;
-use crate::{Ext, MaxSum};
+use crate::{Ext, GradCoefficients, LogitSums, MaxSum};
 
 /// Terms each f32 accumulator lane adds before it is folded into the f64 total. A constant row
 /// is the worst case (every rounding goes the same way): 256 terms left 2.4e-6 relative.
@@ -25,13 +25,43 @@ pub const EXT_HEADROOM: f32 = 64.0;
 /// An exponent below every `n` of [`exp_ext`], for empty extended accumulators.
 const EXT_EMPTY_EXPONENT: f32 = -65536.0;
 
+/// Where a vector lies in the row: its first element, and for the tail vector its length and
+/// the mask of the lanes that hold data (passes reading a second stream load it from here).
+#[derive(Clone, Copy)]
+struct At<S: Simd> {
+    i: usize,
+    tail: Option<(usize, S::M)>,
+}
+
+impl<S: Simd> At<S> {
+    #[inline(always)]
+    fn full(i: usize) -> At<S> {
+        At { i, tail: None }
+    }
+
+    /// The vector of `w` at this position (tail lanes `fill`).
+    ///
+    /// # Safety
+    /// `w` must be readable wherever the row being walked is.
+    #[inline(always)]
+    unsafe fn load(self, s: S, w: *const f32, fill: f32) -> S::V {
+        // SAFETY: the caller guarantees w..w + n is readable, and i + len <= n.
+        unsafe {
+            match self.tail {
+                None => s.load(w.add(self.i)),
+                Some((len, _)) => s.load_tail(w.add(self.i), len, fill),
+            }
+        }
+    }
+}
+
 /// One reduction over a row, a vector at a time.
 trait Pass<S: Simd> {
     /// What tail lanes are loaded as; must contribute nothing.
     const FILL: f32;
-    /// Takes vector `x` into accumulator `J` (`live`: the lanes that hold data, `None` for all)
-    /// and returns the vector to store, for passes that store.
-    fn step<const J: usize>(&mut self, s: S, x: S::V, live: Option<S::M>) -> S::V;
+    /// Takes vector `x` (at `at`) into accumulator `J` and returns the vector to store, for
+    /// passes that store.
+    fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V;
     /// Folds the block's f32 partials into the wide total.
     fn end_block(&mut self, s: S);
 }
@@ -56,10 +86,10 @@ unsafe fn reduce<S: Simd, P: Pass<S>>(
         while i + 4 * l <= end {
             // SAFETY: i + 4 * l <= n.
             unsafe {
-                let v0 = pass.step::<0>(s, s.load(x.add(i)), None);
-                let v1 = pass.step::<1>(s, s.load(x.add(i + l)), None);
-                let v2 = pass.step::<2>(s, s.load(x.add(i + 2 * l)), None);
-                let v3 = pass.step::<3>(s, s.load(x.add(i + 3 * l)), None);
+                let v0 = pass.step::<0>(s, s.load(x.add(i)), At::full(i));
+                let v1 = pass.step::<1>(s, s.load(x.add(i + l)), At::full(i + l));
+                let v2 = pass.step::<2>(s, s.load(x.add(i + 2 * l)), At::full(i + 2 * l));
+                let v3 = pass.step::<3>(s, s.load(x.add(i + 3 * l)), At::full(i + 3 * l));
                 if let Some(y) = y {
                     s.store(y.add(i), v0);
                     s.store(y.add(i + l), v1);
@@ -72,7 +102,7 @@ unsafe fn reduce<S: Simd, P: Pass<S>>(
         while i + l <= end {
             // SAFETY: i + l <= n.
             unsafe {
-                let v = pass.step::<0>(s, s.load(x.add(i)), None);
+                let v = pass.step::<0>(s, s.load(x.add(i)), At::full(i));
                 if let Some(y) = y {
                     s.store(y.add(i), v);
                 }
@@ -83,11 +113,11 @@ unsafe fn reduce<S: Simd, P: Pass<S>>(
             let len = end - i;
             // SAFETY: i + len == end <= n.
             unsafe {
-                let v = pass.step::<0>(
-                    s,
-                    s.load_tail(x.add(i), len, P::FILL),
-                    Some(s.tail_mask(len)),
-                );
+                let at = At {
+                    i,
+                    tail: Some((len, s.tail_mask(len))),
+                };
+                let v = pass.step::<0>(s, s.load_tail(x.add(i), len, P::FILL), at);
                 if let Some(y) = y {
                     s.store_tail(y.add(i), len, v);
                 }
@@ -100,7 +130,7 @@ unsafe fn reduce<S: Simd, P: Pass<S>>(
 
 /// An element-wise map `y = f(x)`.
 trait Map<S: Simd> {
-    fn apply(&self, s: S, x: S::V) -> S::V;
+    fn apply(&self, s: S, x: S::V, at: At<S>) -> S::V;
 }
 
 /// Writes `y[i] = f(x[i])` for `i < n`; with `nt`, through non-temporal stores (the values are
@@ -117,22 +147,26 @@ unsafe fn map<S: Simd, F: Map<S>>(s: S, f: &F, x: *const f32, y: *mut f32, n: us
         let head = ((l - (y as usize / 4) % l) % l).min(n);
         if head > 0 {
             // SAFETY: head <= n.
-            unsafe { s.store_tail(y, head, f.apply(s, s.load_tail(x, head, 0.0))) };
+            let at = At {
+                i: 0,
+                tail: Some((head, s.tail_mask(head))),
+            };
+            unsafe { s.store_tail(y, head, f.apply(s, s.load_tail(x, head, 0.0), at)) };
             i = head;
         }
         while i + l <= n {
             // SAFETY: i + l <= n, and y + i is aligned to l * 4 bytes by the head above.
-            unsafe { s.stream(y.add(i), f.apply(s, s.load(x.add(i)))) };
+            unsafe { s.stream(y.add(i), f.apply(s, s.load(x.add(i)), At::full(i))) };
             i += l;
         }
     } else {
         while i + 4 * l <= n {
             // SAFETY: i + 4 * l <= n; all four loads precede the stores (in place is fine).
             unsafe {
-                let v0 = f.apply(s, s.load(x.add(i)));
-                let v1 = f.apply(s, s.load(x.add(i + l)));
-                let v2 = f.apply(s, s.load(x.add(i + 2 * l)));
-                let v3 = f.apply(s, s.load(x.add(i + 3 * l)));
+                let v0 = f.apply(s, s.load(x.add(i)), At::full(i));
+                let v1 = f.apply(s, s.load(x.add(i + l)), At::full(i + l));
+                let v2 = f.apply(s, s.load(x.add(i + 2 * l)), At::full(i + 2 * l));
+                let v3 = f.apply(s, s.load(x.add(i + 3 * l)), At::full(i + 3 * l));
                 s.store(y.add(i), v0);
                 s.store(y.add(i + l), v1);
                 s.store(y.add(i + 2 * l), v2);
@@ -142,14 +176,24 @@ unsafe fn map<S: Simd, F: Map<S>>(s: S, f: &F, x: *const f32, y: *mut f32, n: us
         }
         while i + l <= n {
             // SAFETY: i + l <= n.
-            unsafe { s.store(y.add(i), f.apply(s, s.load(x.add(i)))) };
+            unsafe { s.store(y.add(i), f.apply(s, s.load(x.add(i)), At::full(i))) };
             i += l;
         }
     }
     if i < n {
         let len = n - i;
         // SAFETY: i + len == n.
-        unsafe { s.store_tail(y.add(i), len, f.apply(s, s.load_tail(x.add(i), len, 0.0))) };
+        let at = At {
+            i,
+            tail: Some((len, s.tail_mask(len))),
+        };
+        unsafe {
+            s.store_tail(
+                y.add(i),
+                len,
+                f.apply(s, s.load_tail(x.add(i), len, 0.0), at),
+            )
+        };
     }
     if nt {
         s.fence();
@@ -163,7 +207,7 @@ pub(crate) fn rmax<S: Simd>(s: S, x: &[f32]) -> f32 {
     impl<S: Simd> Pass<S> for Max<S> {
         const FILL: f32 = f32::NEG_INFINITY;
         #[inline(always)]
-        fn step<const J: usize>(&mut self, s: S, x: S::V, _: Option<S::M>) -> S::V {
+        fn step<const J: usize>(&mut self, s: S, x: S::V, _: At<S>) -> S::V {
             self.0[J] = s.max(self.0[J], x);
             x
         }
@@ -187,7 +231,7 @@ struct SumExp<S: Simd> {
 impl<S: Simd> Pass<S> for SumExp<S> {
     const FILL: f32 = f32::NEG_INFINITY;
     #[inline(always)]
-    fn step<const J: usize>(&mut self, s: S, x: S::V, _: Option<S::M>) -> S::V {
+    fn step<const J: usize>(&mut self, s: S, x: S::V, _: At<S>) -> S::V {
         let e = s.exp_flush(s.sub(x, self.m));
         self.acc[J] = s.add(self.acc[J], e);
         e
@@ -235,72 +279,123 @@ pub(crate) unsafe fn raddstoreexpminusmax<S: Simd>(
     pass.total
 }
 
-/// `sum_i exp(x_i)` as an extended-exponent pair, without a max pass. Inputs are clamped below
-/// at `-EXT_BOUND`; the caller checks the result's range ([`Ext::ln_in_range`]).
+/// Sums `exp(x)` with an extended exponent, and with `LOGITS` also `sum_i w_i * x_i` (terms
+/// with `w_i = 0` count 0 even for an infinite `x_i`; `w_i = 1` without weights).
 ///
 /// Each lane sums `p * 2^(n - e)` against its own exponent `e`, shared by its four accumulators,
 /// which moves up (rescaling the lane's partial sums by an exact power of two) only when a term's
 /// `n` exceeds it by more than [`EXT_HEADROOM`]: one subtraction and one `ldexp` per element.
+struct SumExt<S: Simd, const LOGITS: bool> {
+    m: [S::V; 4],
+    e: S::V,
+    e_jump: S::V,
+    total: Ext,
+    weights: Option<*const f32>,
+    logits: [S::V; 4],
+    logit_total: f64,
+}
+
+impl<S: Simd, const LOGITS: bool> SumExt<S, LOGITS> {
+    #[inline(always)]
+    fn new(s: S, weights: Option<*const f32>) -> Self {
+        let e = s.splat(EXT_EMPTY_EXPONENT);
+        SumExt {
+            m: [s.splat(0.0); 4],
+            e,
+            e_jump: s.add(e, s.splat(EXT_HEADROOM)),
+            total: Ext::ZERO,
+            weights,
+            logits: [s.splat(0.0); 4],
+            logit_total: 0.0,
+        }
+    }
+
+    #[inline(always)]
+    fn move_exponent(&mut self, s: S, n: S::V) {
+        let e = s.max(self.e, n);
+        let shift = s.sub(self.e, e);
+        for m in &mut self.m {
+            *m = s.ldexp(*m, shift);
+        }
+        self.e = e;
+        self.e_jump = s.add(e, s.splat(EXT_HEADROOM));
+    }
+}
+
+impl<S: Simd, const LOGITS: bool> Pass<S> for SumExt<S, LOGITS> {
+    const FILL: f32 = 0.0;
+    #[inline(always)]
+    fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
+        let (mut p, mut n) = exp_ext(s, x);
+        if let Some((_, live)) = at.tail {
+            // Lanes past the row's end add nothing and must not raise the exponent.
+            p = s.select(live, p, s.splat(0.0));
+            n = s.select(live, n, s.splat(EXT_EMPTY_EXPONENT));
+        }
+        if s.any(s.lt(self.e_jump, n)) {
+            self.move_exponent(s, n);
+        }
+        // Terms more than 2^126 below the lane's largest flush to 0 on AVX2 and scalar.
+        self.m[J] = s.add(self.m[J], s.ldexp(p, s.sub(n, self.e)));
+        if LOGITS {
+            let term = match self.weights {
+                // SAFETY: the weights cover the row (checked by the entry point).
+                Some(w) => {
+                    let w = unsafe { at.load(s, w, 0.0) };
+                    s.select(s.lt(s.splat(0.0), w), s.mul(w, x), s.splat(0.0))
+                }
+                None => x,
+            };
+            self.logits[J] = s.add(self.logits[J], term);
+        }
+        x
+    }
+    #[inline(always)]
+    fn end_block(&mut self, s: S) {
+        let [m0, m1, m2, m3] = self.m;
+        let m = s.add(s.add(m0, m1), s.add(m2, m3));
+        let top = s.hmax(self.e);
+        let sum = s.hsum_f64(s.ldexp(m, s.sub(self.e, s.splat(top))));
+        self.total.add(Ext {
+            m: sum,
+            e: f64::from(top),
+        });
+        self.m = [s.splat(0.0); 4];
+        if LOGITS {
+            let [a, b, c, d] = self.logits;
+            self.logit_total += s.hsum_f64(s.add(s.add(a, b), s.add(c, d)));
+            self.logits = [s.splat(0.0); 4];
+        }
+    }
+}
+
+/// `sum_i exp(x_i)` as an extended-exponent pair, without a max pass. Inputs are clamped below
+/// at `-EXT_BOUND`; the caller checks the result's range ([`Ext::ln_in_range`]).
 #[inline(always)]
 pub(crate) fn raddextexp<S: Simd>(s: S, x: &[f32]) -> Ext {
-    struct SumExt<S: Simd> {
-        m: [S::V; 4],
-        e: S::V,
-        e_jump: S::V,
-        total: Ext,
-    }
-    impl<S: Simd> SumExt<S> {
-        #[inline(always)]
-        fn move_exponent(&mut self, s: S, n: S::V) {
-            let e = s.max(self.e, n);
-            let shift = s.sub(self.e, e);
-            for m in &mut self.m {
-                *m = s.ldexp(*m, shift);
-            }
-            self.e = e;
-            self.e_jump = s.add(e, s.splat(EXT_HEADROOM));
-        }
-    }
-    impl<S: Simd> Pass<S> for SumExt<S> {
-        const FILL: f32 = 0.0;
-        #[inline(always)]
-        fn step<const J: usize>(&mut self, s: S, x: S::V, live: Option<S::M>) -> S::V {
-            let (mut p, mut n) = exp_ext(s, x);
-            if let Some(live) = live {
-                // Lanes past the row's end add nothing and must not raise the exponent.
-                p = s.select(live, p, s.splat(0.0));
-                n = s.select(live, n, s.splat(EXT_EMPTY_EXPONENT));
-            }
-            if s.any(s.lt(self.e_jump, n)) {
-                self.move_exponent(s, n);
-            }
-            // Terms more than 2^126 below the lane's largest flush to 0 on AVX2 and scalar.
-            self.m[J] = s.add(self.m[J], s.ldexp(p, s.sub(n, self.e)));
-            x
-        }
-        #[inline(always)]
-        fn end_block(&mut self, s: S) {
-            let [m0, m1, m2, m3] = self.m;
-            let m = s.add(s.add(m0, m1), s.add(m2, m3));
-            let top = s.hmax(self.e);
-            let sum = s.hsum_f64(s.ldexp(m, s.sub(self.e, s.splat(top))));
-            self.total.add(Ext {
-                m: sum,
-                e: f64::from(top),
-            });
-            self.m = [s.splat(0.0); 4];
-        }
-    }
-    let e = s.splat(EXT_EMPTY_EXPONENT);
-    let mut pass = SumExt {
-        m: [s.splat(0.0); 4],
-        e,
-        e_jump: s.add(e, s.splat(EXT_HEADROOM)),
-        total: Ext::ZERO,
-    };
+    let mut pass = SumExt::<S, false>::new(s, None);
     // SAFETY: reads x[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
     pass.total
+}
+
+/// The cross-entropy loss pass, one read of the logits: `sum_i exp(x_i)` as [`raddextexp`] and
+/// `sum_i w_i * x_i` in f64 (`w_i = 1` without weights; terms with `w_i = 0` count 0).
+///
+/// # Panics
+/// When `w` is given and its length differs from `x`'s.
+#[inline(always)]
+pub(crate) fn raddextexp_logits<S: Simd>(s: S, x: &[f32], w: Option<&[f32]>) -> LogitSums {
+    if let Some(w) = w {
+        assert_eq!(w.len(), x.len(), "weights and logits lengths differ");
+    }
+    let mut pass = SumExt::<S, true>::new(s, w.map(<[f32]>::as_ptr));
+    // SAFETY: reads x[..x.len()] and w[..x.len()] only.
+    unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
+    LogitSums {
+        exp: pass.total,
+        weighted: pass.logit_total,
+    }
 }
 
 /// One pass computing the row's max and `sum_i exp(x_i - max)` (online softmax).
@@ -336,7 +431,7 @@ pub(crate) fn raddonline<S: Simd>(s: S, x: &[f32]) -> MaxSum {
     impl<S: Simd> Pass<S> for Online<S> {
         const FILL: f32 = f32::NEG_INFINITY;
         #[inline(always)]
-        fn step<const J: usize>(&mut self, s: S, x: S::V, _: Option<S::M>) -> S::V {
+        fn step<const J: usize>(&mut self, s: S, x: S::V, _: At<S>) -> S::V {
             if s.any(s.lt(self.r_jump, x)) {
                 self.move_reference(s, x);
             }
@@ -384,7 +479,7 @@ pub(crate) unsafe fn vscale<S: Simd>(s: S, x: *const f32, y: *mut f32, n: usize,
     struct Scale<S: Simd>(S::V);
     impl<S: Simd> Map<S> for Scale<S> {
         #[inline(always)]
-        fn apply(&self, s: S, x: S::V) -> S::V {
+        fn apply(&self, s: S, x: S::V, _: At<S>) -> S::V {
             s.mul(x, self.0)
         }
     }
@@ -412,7 +507,7 @@ pub(crate) unsafe fn vscaleexpminusmax<S: Simd>(
     }
     impl<S: Simd> Map<S> for ScaleExp<S> {
         #[inline(always)]
-        fn apply(&self, s: S, x: S::V) -> S::V {
+        fn apply(&self, s: S, x: S::V, _: At<S>) -> S::V {
             s.mul(s.exp_flush(s.sub(x, self.m)), self.c)
         }
     }
@@ -444,7 +539,7 @@ pub(crate) unsafe fn vscaleextexp<S: Simd>(
     }
     impl<S: Simd> Map<S> for ScaleExt<S> {
         #[inline(always)]
-        fn apply(&self, s: S, x: S::V) -> S::V {
+        fn apply(&self, s: S, x: S::V, _: At<S>) -> S::V {
             let (p, n) = exp_ext(s, x);
             s.ldexp(s.mul(p, self.inv_m), s.sub(n, self.e))
         }
@@ -478,13 +573,56 @@ pub(crate) unsafe fn vsubtract<S: Simd>(
     }
     impl<S: Simd> Map<S> for Sub<S> {
         #[inline(always)]
-        fn apply(&self, s: S, x: S::V) -> S::V {
+        fn apply(&self, s: S, x: S::V, _: At<S>) -> S::V {
             s.sub(s.sub(x, self.a), self.b)
         }
     }
     let f = Sub {
         a: s.splat(a),
         b: s.splat(b),
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { map(s, &f, x, y, n, nt) }
+}
+
+/// The cross-entropy gradient pass: `y_i = exp(x_i - a) * scale - bias * w_i` (`w_i = 1`
+/// without weights), i.e. `k * (A * p_i - (eps / C) * w_i)` with `p_i = exp(x_i - lse)`,
+/// `a` the f32 nearest the log-sum-exp and the rest of it folded into `scale`.
+///
+/// # Safety
+/// `x..x + n` readable, `y..y + n` writable (`y` may equal `x`), `w..w + n` readable if given.
+#[inline(always)]
+pub(crate) unsafe fn vgradce<S: Simd>(
+    s: S,
+    x: *const f32,
+    y: *mut f32,
+    n: usize,
+    w: Option<*const f32>,
+    c: GradCoefficients,
+    nt: bool,
+) {
+    struct Grad<S: Simd> {
+        a: S::V,
+        scale: S::V,
+        minus_bias: S::V,
+        w: Option<*const f32>,
+    }
+    impl<S: Simd> Map<S> for Grad<S> {
+        #[inline(always)]
+        fn apply(&self, s: S, x: S::V, at: At<S>) -> S::V {
+            let p = s.mul(s.exp_flush(s.sub(x, self.a)), self.scale);
+            match self.w {
+                // SAFETY: the weights cover the row (the caller's contract).
+                Some(w) => s.fma(self.minus_bias, unsafe { at.load(s, w, 0.0) }, p),
+                None => s.add(p, self.minus_bias),
+            }
+        }
+    }
+    let f = Grad {
+        a: s.splat(c.a),
+        scale: s.splat(c.scale),
+        minus_bias: s.splat(-c.bias),
+        w,
     };
     // SAFETY: forwarded from the caller.
     unsafe { map(s, &f, x, y, n, nt) }

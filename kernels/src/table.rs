@@ -1,6 +1,6 @@
 //! One table of kernels per ISA, and the registry of the tables this CPU can run.
 
-use crate::{Ext, MaxSum};
+use crate::{Ext, GradCoefficients, LogitSums, MaxSum};
 
 /// An instruction set the kernels are written for.
 #[non_exhaustive]
@@ -115,6 +115,12 @@ pub struct Table {
     pub raddonline: fn(&[f32]) -> MaxSum,
     /// `y_i = (x_i - a) - b` for the pair `(a, b)`.
     pub vsubtract: fn(Io<'_>, (f32, f32), Store),
+    /// Cross-entropy loss pass: `raddextexp` and `sum_i w_i * x_i` (f64; `w_i = 1` without
+    /// weights, zero-weight terms 0) in one read. Panics if the weights' length differs.
+    pub raddextexp_logits: fn(&[f32], Option<&[f32]>) -> LogitSums,
+    /// Cross-entropy gradient pass: `y_i = exp(x_i - a) * scale - bias * w_i`. Panics if the
+    /// weights' length differs.
+    pub vgradce: fn(Io<'_>, Option<&[f32]>, GradCoefficients, Store),
 }
 
 /// Defines the entry points of one ISA module over its [`crate::simd::Simd`] type, each
@@ -190,6 +196,31 @@ macro_rules! isa_table {
             )
         }
 
+        fn raddextexp_logits(x: &[f32], w: Option<&[f32]>) -> crate::LogitSums {
+            $enter(
+                #[inline(always)]
+                move |s| crate::ops::raddextexp_logits(s, x, w),
+            )
+        }
+        fn vgradce(
+            io: crate::Io<'_>,
+            w: Option<&[f32]>,
+            c: crate::GradCoefficients,
+            store: crate::Store,
+        ) {
+            let (x, y, n) = io.raw();
+            if let Some(w) = w {
+                assert_eq!(w.len(), n, "weights and logits lengths differ");
+            }
+            let w = w.map(<[f32]>::as_ptr);
+            let nt = store == crate::Store::NonTemporal;
+            // SAFETY: `raw` gives n readable elements at x and n writable at y; w has n.
+            $enter(
+                #[inline(always)]
+                move |s| unsafe { crate::ops::vgradce(s, x, y, n, w, c, nt) },
+            )
+        }
+
         pub(crate) static $table: crate::Table = crate::Table {
             isa: $isa,
             name: $name,
@@ -202,6 +233,8 @@ macro_rules! isa_table {
             vscaleextexp,
             raddonline,
             vsubtract,
+            raddextexp_logits,
+            vgradce,
         };
     };
 }

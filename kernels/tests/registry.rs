@@ -3,7 +3,7 @@
 //! where the operation is a single rounding).
 
 use proptest::prelude::*;
-use twopass_kernels::{table, tables, Io, Isa, Store};
+use twopass_kernels::{table, tables, GradCoefficients, Io, Isa, Store};
 
 fn close(a: f64, b: f64, rel: f64) -> bool {
     a == b || (a - b).abs() <= rel * a.abs().max(b.abs())
@@ -65,6 +65,20 @@ proptest! {
             let (oa, ob) = ((t.raddonline)(x), (scalar.raddonline)(x));
             prop_assert_eq!(oa.max, ob.max, "{} raddonline max", t.name);
             prop_assert!(close(oa.sum, ob.sum, 4e-6), "{} raddonline {:?} vs {:?}", t.name, oa, ob);
+
+            let w: Vec<f32> = (0..n).map(|i| if i % 5 == 0 { 0.0 } else { (i % 3) as f32 * 0.5 }).collect();
+            for weights in [None, Some(&w[..])] {
+                let (la, lb) = ((t.raddextexp_logits)(x, weights), (scalar.raddextexp_logits)(x, weights));
+                prop_assert!((la.exp.ln() - lb.exp.ln()).abs() <= 4e-6 * la.exp.ln().abs().max(1.0), "{} raddextexp_logits {:?} vs {:?}", t.name, la, lb);
+                let abs: f64 = x.iter().map(|v| f64::from(v.abs()) * 1.5).sum();
+                prop_assert!((la.weighted - lb.weighted).abs() <= 1e-6 * abs, "{} logit sum {} vs {}", t.name, la.weighted, lb.weighted);
+                let c = GradCoefficients { a: m, scale: 0.75, bias: 0.01 };
+                (t.vgradce)(Io::Split(x, &mut ya), weights, c, store);
+                (scalar.vgradce)(Io::Split(x, &mut yb), weights, c, store);
+                for (p, q) in ya.iter().zip(&yb) {
+                    prop_assert!((p - q).abs() <= 4e-7 * p.abs().max(0.01), "{} vgradce {} vs {}", t.name, p, q);
+                }
+            }
 
             (t.vsubtract)(Io::Split(x, &mut ya), (m, 0.125), store);
             (scalar.vsubtract)(Io::Split(x, &mut yb), (m, 0.125), store);

@@ -1,0 +1,643 @@
+//! Cross-entropy with class-index targets, following `torch.nn.functional.cross_entropy`
+//! (REFERENCE.md): the loss in ONE read of the logits (extended-exponent sum, target logit and
+//! weighted logit sum together), the gradient in one more pass that may overwrite the logits.
+//! Rows can also be streamed chunk by chunk ([`CrossEntropyStream`]).
+
+use twopass_kernels::{GradCoefficients, Io, Store};
+
+use crate::algorithm::NON_TEMPORAL_FROM;
+use crate::kernels::check_matrix;
+use crate::row::{self, Sum};
+use crate::{Algorithm, Error, Kernels, LseState};
+
+/// How per-row losses combine into the returned loss.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Reduction {
+    /// No reduction: per-row losses; the returned loss is their sum, and the gradient takes one
+    /// upstream gradient per row.
+    None,
+    /// `sum_r loss_r / D`, `D` the sum of the valid rows' target weights (NaN when `D = 0`).
+    #[default]
+    Mean,
+    /// `sum_r loss_r`.
+    Sum,
+}
+
+/// The options of `torch.nn.functional.cross_entropy` (and a PaLM-style z-loss).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CrossEntropyOptions<'a> {
+    /// Rows whose target equals this are ignored (loss, lse and gradient 0). Default -100.
+    pub ignore_index: i64,
+    /// `eps` in `[0, 1]`: the target distribution is `(1 - eps) * onehot + eps / C`. Default 0.
+    pub label_smoothing: f32,
+    /// Default [`Reduction::Mean`].
+    pub reduction: Reduction,
+    /// `z >= 0`: adds `z * lse^2` per valid row. Default 0.
+    pub z_loss: f32,
+    /// One finite weight `>= 0` per class, or `None` (all 1).
+    pub class_weights: Option<&'a [f32]>,
+}
+
+impl Default for CrossEntropyOptions<'_> {
+    fn default() -> Self {
+        CrossEntropyOptions {
+            ignore_index: -100,
+            label_smoothing: 0.0,
+            reduction: Reduction::Mean,
+            z_loss: 0.0,
+            class_weights: None,
+        }
+    }
+}
+
+/// A `rows x cols` matrix layout with a row stride (in elements, `>= cols`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Rows (tokens).
+    pub rows: usize,
+    /// Columns (classes).
+    pub cols: usize,
+    /// Elements from one row's start to the next's.
+    pub stride: usize,
+}
+
+impl Shape {
+    /// `rows x cols`, rows packed (`stride = cols`).
+    pub fn new(rows: usize, cols: usize) -> Shape {
+        Shape {
+            rows,
+            cols,
+            stride: cols,
+        }
+    }
+
+    /// The same shape with another row stride.
+    pub fn with_stride(self, stride: usize) -> Shape {
+        Shape { stride, ..self }
+    }
+}
+
+/// Optional per-row outputs and the upstream gradient of [`Kernels::cross_entropy`].
+#[derive(Debug, Default)]
+pub struct CrossEntropyOutputs<'a> {
+    /// `rows` unreduced losses (0 for ignored rows).
+    pub row_losses: Option<&'a mut [f32]>,
+    /// `rows` log-sum-exps (0 for ignored rows).
+    pub row_lse: Option<&'a mut [f32]>,
+    /// Upstream gradient: `rows` values for [`Reduction::None`], one otherwise; `None` = 1.
+    pub grad_output: Option<&'a [f32]>,
+}
+
+impl CrossEntropyOptions<'_> {
+    /// Checks the options for `cols` classes.
+    fn check(&self, cols: usize) -> Result<(), Error> {
+        if let Some(w) = self.class_weights {
+            if w.len() != cols {
+                return Err(Error::WrongLength {
+                    buffer: "class_weights",
+                    len: w.len(),
+                    expected: cols,
+                });
+            }
+            if let Some((class, &weight)) = w
+                .iter()
+                .enumerate()
+                .find(|(_, w)| !(w.is_finite() && **w >= 0.0))
+            {
+                return Err(Error::InvalidWeight { class, weight });
+            }
+        }
+        let eps = self.label_smoothing;
+        if !(0.0..=1.0).contains(&eps) {
+            return Err(Error::InvalidOption {
+                name: "label_smoothing",
+                value: eps,
+            });
+        }
+        if self.z_loss.is_nan() || self.z_loss < 0.0 {
+            return Err(Error::InvalidOption {
+                name: "z_loss",
+                value: self.z_loss,
+            });
+        }
+        Ok(())
+    }
+
+    fn weight(&self, class: usize) -> f64 {
+        self.class_weights.map_or(1.0, |w| f64::from(w[class]))
+    }
+
+    /// The class index of `target`, `None` for an ignored row, or the error.
+    fn class(&self, row: usize, target: i64, cols: usize) -> Result<Option<usize>, Error> {
+        if target == self.ignore_index {
+            return Ok(None);
+        }
+        match usize::try_from(target) {
+            Ok(t) if t < cols => Ok(Some(t)),
+            _ => Err(Error::TargetOutOfRange {
+                row,
+                target,
+                classes: cols,
+            }),
+        }
+    }
+}
+
+/// One row's cross-entropy, fed chunk by chunk: memory O(1), chunks in any order (they must
+/// cover the row's columns exactly once). [`CrossEntropyStream::finish`] gives the loss; the
+/// gradient then follows chunk by chunk from the finished row.
+///
+/// ```
+/// use twopass::{CrossEntropyOptions, CrossEntropyStream, Kernels};
+/// let logits = [0.5f32, 2.0, -1.0, 0.25, 3.0];
+/// let options = CrossEntropyOptions::default();
+/// let mut row = CrossEntropyStream::new(Kernels::active(), 5, 1, &options)?;
+/// row.update(3, &logits[3..])?; // any order
+/// row.update(0, &logits[..3])?;
+/// let done = row.finish()?;
+/// let mut grad = [0.0f32; 5];
+/// done.gradient(0, &logits, &mut grad, 1.0)?;
+/// assert!((grad.iter().sum::<f32>()).abs() < 1e-6);
+/// # Ok::<(), twopass::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct CrossEntropyStream<'w> {
+    kernels: Kernels,
+    options: CrossEntropyOptions<'w>,
+    cols: usize,
+    /// The target class; `None` for an ignored row.
+    target: Option<usize>,
+    /// `sum_{j != t} exp(x_j)` (kept apart so `1 - p_t` keeps its precision).
+    others: LseState,
+    /// `x_t`, once its chunk arrived.
+    target_logit: f32,
+    /// `sum_c w_c x_c` over the columns seen (zero-weight terms 0).
+    weighted_logits: f64,
+    seen: usize,
+}
+
+impl<'w> CrossEntropyStream<'w> {
+    /// A row of `cols` classes with class-index `target` (or the ignore index).
+    pub fn new(
+        kernels: Kernels,
+        cols: usize,
+        target: i64,
+        options: &CrossEntropyOptions<'w>,
+    ) -> Result<Self, Error> {
+        if cols == 0 {
+            return Err(Error::NoClasses);
+        }
+        options.check(cols)?;
+        let target = options.class(0, target, cols)?;
+        Ok(Self::checked(kernels, *options, cols, target))
+    }
+
+    fn checked(
+        kernels: Kernels,
+        options: CrossEntropyOptions<'w>,
+        cols: usize,
+        target: Option<usize>,
+    ) -> Self {
+        CrossEntropyStream {
+            kernels,
+            options,
+            cols,
+            target,
+            others: LseState::new(),
+            target_logit: f32::NAN,
+            weighted_logits: 0.0,
+            seen: 0,
+        }
+    }
+
+    /// Takes the logits of columns `offset..offset + chunk.len()`.
+    pub fn update(&mut self, offset: usize, chunk: &[f32]) -> Result<(), Error> {
+        if offset
+            .checked_add(chunk.len())
+            .is_none_or(|end| end > self.cols)
+        {
+            return Err(Error::ChunkOutOfRow {
+                offset,
+                len: chunk.len(),
+                cols: self.cols,
+            });
+        }
+        self.seen += chunk.len();
+        if self.target.is_none() {
+            return Ok(()); // an ignored row's logits do not matter, NaN included
+        }
+        let weights = self
+            .options
+            .class_weights
+            .map(|w| &w[offset..offset + chunk.len()]);
+        match self
+            .target
+            .and_then(|t| t.checked_sub(offset))
+            .filter(|&t| t < chunk.len())
+        {
+            Some(t) => {
+                let x_t = chunk[t];
+                self.target_logit = x_t;
+                let w_t = weights.map_or(1.0, |w| w[t]);
+                if w_t != 0.0 {
+                    self.weighted_logits += f64::from(w_t) * f64::from(x_t);
+                }
+                self.add_others(&chunk[..t], weights.map(|w| &w[..t]));
+                self.add_others(&chunk[t + 1..], weights.map(|w| &w[t + 1..]));
+            }
+            None => self.add_others(chunk, weights),
+        }
+        Ok(())
+    }
+
+    /// Folds a run of non-target logits in: one fused read, or a max-based pass (and an f64
+    /// logit sum) for runs beyond the extended kernel's range or holding NaN / inf.
+    fn add_others(&mut self, x: &[f32], w: Option<&[f32]>) {
+        if x.is_empty() {
+            return;
+        }
+        let t = self.kernels.table();
+        let sums = (t.raddextexp_logits)(x, w);
+        let (sum, logits) = match sums.exp.ln_in_range() {
+            Some(_) => (Sum::Ext(sums.exp), sums.weighted),
+            None => {
+                let weighted = |(i, &v): (usize, &f32)| {
+                    let w = w.map_or(1.0, |w| w[i]);
+                    if w == 0.0 {
+                        0.0
+                    } else {
+                        f64::from(w) * f64::from(v)
+                    }
+                };
+                (
+                    row::sum(t, x, Algorithm::ThreePassRecompute),
+                    x.iter().enumerate().map(weighted).sum(),
+                )
+            }
+        };
+        self.others.add_sum(sum, x.len());
+        self.weighted_logits += logits;
+    }
+
+    /// The row's loss and log-sum-exp, once every column was given.
+    pub fn finish(&self) -> Result<CrossEntropyRow<'w>, Error> {
+        if self.seen != self.cols {
+            return Err(Error::ChunkOutOfRow {
+                offset: self.seen,
+                len: 0,
+                cols: self.cols,
+            });
+        }
+        let Some(t) = self.target else {
+            return Ok(CrossEntropyRow {
+                kernels: self.kernels,
+                options: self.options,
+                cols: self.cols,
+                target: None,
+                loss: 0.0,
+                lse: 0.0,
+                one_minus_p_t: 0.0,
+            });
+        };
+        let o = &self.options;
+        let mut all = self.others;
+        all.add_point(self.target_logit);
+        let lse = all.value_f64();
+        let x_t = f64::from(self.target_logit);
+        let (eps, c) = (f64::from(o.label_smoothing), self.cols as f64);
+        let loss = if lse.is_nan() || lse == f64::INFINITY || lse == f64::NEG_INFINITY {
+            f64::NAN // a NaN or +inf logit, or every logit -inf
+        } else {
+            let w_t = o.weight(t);
+            let target_term = if (1.0 - eps) * w_t == 0.0 {
+                0.0
+            } else {
+                (1.0 - eps) * w_t * (lse - x_t)
+            };
+            let smooth_term = if eps == 0.0 {
+                0.0
+            } else {
+                (eps / c) * (total_weight(o, self.cols) * lse - self.weighted_logits)
+            };
+            let z = f64::from(o.z_loss);
+            target_term + smooth_term + if z == 0.0 { 0.0 } else { z * lse * lse }
+        };
+        Ok(CrossEntropyRow {
+            kernels: self.kernels,
+            options: self.options,
+            cols: self.cols,
+            target: Some(t),
+            loss,
+            lse,
+            // sum_{j != t} p_j, from the sum that never held x_t: exact where p_t rounds to 1.
+            one_minus_p_t: (self.others.value_f64() - lse).exp(),
+        })
+    }
+}
+
+fn total_weight(o: &CrossEntropyOptions<'_>, cols: usize) -> f64 {
+    o.class_weights
+        .map_or(cols as f64, |w| w.iter().map(|&v| f64::from(v)).sum())
+}
+
+/// A finished row: its loss and log-sum-exp, and the gradient chunk by chunk.
+#[derive(Clone, Copy, Debug)]
+pub struct CrossEntropyRow<'w> {
+    kernels: Kernels,
+    options: CrossEntropyOptions<'w>,
+    cols: usize,
+    target: Option<usize>,
+    loss: f64,
+    lse: f64,
+    one_minus_p_t: f64,
+}
+
+impl CrossEntropyRow<'_> {
+    /// The unreduced loss (0 for an ignored row; NaN with a NaN or `+inf` logit or when every
+    /// logit is `-inf`; `+inf` when a `-inf` logit has a nonzero coefficient).
+    pub fn loss(&self) -> f32 {
+        self.loss as f32
+    }
+
+    /// The row's log-sum-exp (0 for an ignored row).
+    pub fn lse(&self) -> f32 {
+        self.lse as f32
+    }
+
+    /// Whether the row counts (its target is not the ignore index).
+    pub fn is_valid(&self) -> bool {
+        self.target.is_some()
+    }
+
+    /// Writes `grad = k * d loss / d logits` for columns `offset..offset + chunk.len()` of the
+    /// row (`chunk` holds those logits; `k` is the caller's scale: the upstream gradient, divided
+    /// by the mean's denominator for a mean).
+    pub fn gradient(
+        &self,
+        offset: usize,
+        chunk: &[f32],
+        grad: &mut [f32],
+        k: f32,
+    ) -> Result<(), Error> {
+        if chunk.len() != grad.len() {
+            return Err(Error::LengthMismatch {
+                input: chunk.len(),
+                output: grad.len(),
+            });
+        }
+        self.check_chunk(offset, chunk.len())?;
+        self.write_gradient(offset, Io::Split(chunk, grad), k);
+        Ok(())
+    }
+
+    /// [`CrossEntropyRow::gradient`] written over the logits.
+    pub fn gradient_in_place(&self, offset: usize, chunk: &mut [f32], k: f32) -> Result<(), Error> {
+        self.check_chunk(offset, chunk.len())?;
+        self.write_gradient(offset, Io::InPlace(chunk), k);
+        Ok(())
+    }
+
+    fn check_chunk(&self, offset: usize, len: usize) -> Result<(), Error> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.cols => Ok(()),
+            _ => Err(Error::ChunkOutOfRow {
+                offset,
+                len,
+                cols: self.cols,
+            }),
+        }
+    }
+
+    /// `g_j = k * (A * p_j - B_j)` with `A = (1 - eps) w_t + (eps / C) W + 2 z lse` and
+    /// `B_j = (eps / C) w_j + (1 - eps) w_t [j == t]`; the target entry is rewritten from
+    /// `1 - p_t` so it keeps its precision when `p_t` is near 1.
+    fn write_gradient(&self, offset: usize, mut io: Io<'_>, k: f32) {
+        let n = io.input().len();
+        let Some(t) = self.target else {
+            io.output().fill(0.0);
+            return;
+        };
+        if !self.lse.is_finite() {
+            io.output().fill(f32::NAN); // softmax of such a row is NaN
+            return;
+        }
+        let o = &self.options;
+        let (eps, c, k) = (f64::from(o.label_smoothing), self.cols as f64, f64::from(k));
+        let (w_t, z) = (o.weight(t), f64::from(o.z_loss));
+        let big_w = total_weight(o, self.cols);
+        let a_coef = (1.0 - eps) * w_t + (eps / c) * big_w + 2.0 * z * self.lse;
+        let target_in_chunk = t.checked_sub(offset).filter(|&j| j < n);
+        let x_t = target_in_chunk.map(|j| io.input()[j]);
+        let a = self.lse as f32;
+        let coefficients = GradCoefficients {
+            a,
+            scale: (k * a_coef * (f64::from(a) - self.lse).exp()) as f32,
+            bias: (k * eps / c) as f32,
+        };
+        let weights = o.class_weights.map(|w| &w[offset..offset + n]);
+        let store = if n >= NON_TEMPORAL_FROM {
+            Store::NonTemporal
+        } else {
+            Store::Cached
+        };
+        (self.kernels.table().vgradce)(io.reborrow(), weights, coefficients, store);
+        if let (Some(j), Some(x_t)) = (target_in_chunk, x_t) {
+            let p_t = (f64::from(x_t) - self.lse).exp();
+            let g = (1.0 - eps) * w_t * -self.one_minus_p_t
+                + (eps / c) * (big_w * p_t - w_t)
+                + 2.0 * z * self.lse * p_t;
+            io.output()[j] = (k * g) as f32;
+        }
+    }
+}
+
+impl Kernels {
+    /// Cross-entropy of `rows x cols` logits (row stride `shape.stride`) against class-index
+    /// `targets`, torch semantics (see [`CrossEntropyOptions`] and REFERENCE.md):
+    /// `loss_r = (1 - eps) w_t (lse - x_t) + (eps / C) (W lse - sum_c w_c x_c) + z lse^2`.
+    /// Writes the outputs asked for, and the gradient w.r.t. the logits into `grad` (a buffer and
+    /// its row stride) when given; returns the reduced loss (for [`Reduction::None`], the sum).
+    /// Everything is checked before anything is written.
+    pub fn cross_entropy(
+        &self,
+        logits: &[f32],
+        shape: Shape,
+        targets: &[i64],
+        options: &CrossEntropyOptions<'_>,
+        out: CrossEntropyOutputs<'_>,
+        mut grad: Option<(&mut [f32], usize)>,
+    ) -> Result<f32, Error> {
+        if let Some((g, g_stride)) = &grad {
+            if shape.rows > 0 && shape.cols > 0 {
+                check_matrix("grad", g.len(), *g_stride, shape.rows, shape.cols)?;
+            }
+        }
+        self.check_cross_entropy(logits.len(), shape, targets, options, &out)?;
+        let CrossEntropyOutputs {
+            mut row_losses,
+            mut row_lse,
+            grad_output,
+        } = out;
+        let (total, scale) = reduction_scale(options, shape.cols, targets, grad_output);
+        let mut sum = 0.0;
+        for r in 0..shape.rows {
+            let x = &logits[r * shape.stride..][..shape.cols];
+            let row = self.cross_entropy_row(x, class_of(options, targets[r], shape.cols), options);
+            sum += row.loss;
+            write_row(&row, r, row_losses.as_deref_mut(), row_lse.as_deref_mut());
+            if let Some((g, stride)) = grad.as_mut() {
+                row.write_gradient(
+                    0,
+                    Io::Split(x, &mut g[r * *stride..][..shape.cols]),
+                    scale(r),
+                );
+            }
+        }
+        Ok(reduce_loss(options, sum, total))
+    }
+
+    /// [`Kernels::cross_entropy`] writing the gradient over the logits (same stride).
+    pub fn cross_entropy_in_place(
+        &self,
+        logits: &mut [f32],
+        shape: Shape,
+        targets: &[i64],
+        options: &CrossEntropyOptions<'_>,
+        out: CrossEntropyOutputs<'_>,
+    ) -> Result<f32, Error> {
+        self.check_cross_entropy(logits.len(), shape, targets, options, &out)?;
+        let CrossEntropyOutputs {
+            mut row_losses,
+            mut row_lse,
+            grad_output,
+        } = out;
+        let (total, scale) = reduction_scale(options, shape.cols, targets, grad_output);
+        let mut sum = 0.0;
+        for r in 0..shape.rows {
+            let x = &mut logits[r * shape.stride..][..shape.cols];
+            let row = self.cross_entropy_row(x, class_of(options, targets[r], shape.cols), options);
+            sum += row.loss;
+            write_row(&row, r, row_losses.as_deref_mut(), row_lse.as_deref_mut());
+            row.write_gradient(0, Io::InPlace(x), scale(r));
+        }
+        Ok(reduce_loss(options, sum, total))
+    }
+
+    fn cross_entropy_row<'w>(
+        &self,
+        x: &[f32],
+        class: Option<usize>,
+        options: &CrossEntropyOptions<'w>,
+    ) -> CrossEntropyRow<'w> {
+        let mut stream = CrossEntropyStream::checked(*self, *options, x.len(), class);
+        stream
+            .update(0, x)
+            .expect("the row is the stream's whole width");
+        stream.finish().expect("every column was given")
+    }
+
+    /// Validates a cross-entropy call: shapes, then lengths and options, then targets.
+    fn check_cross_entropy(
+        &self,
+        len: usize,
+        shape: Shape,
+        targets: &[i64],
+        options: &CrossEntropyOptions<'_>,
+        out: &CrossEntropyOutputs<'_>,
+    ) -> Result<(), Error> {
+        let Shape { rows, cols, stride } = shape;
+        if rows > 0 && cols == 0 {
+            return Err(Error::NoClasses);
+        }
+        check_matrix("logits", len, stride, rows, cols)?;
+        let lengths = [
+            ("targets", Some(targets.len()), rows),
+            ("row_losses", out.row_losses.as_ref().map(|v| v.len()), rows),
+            ("row_lse", out.row_lse.as_ref().map(|v| v.len()), rows),
+            (
+                "grad_output",
+                out.grad_output.map(<[f32]>::len),
+                if options.reduction == Reduction::None {
+                    rows
+                } else {
+                    1
+                },
+            ),
+        ];
+        for (buffer, len, expected) in lengths {
+            if let Some(len) = len.filter(|&l| l != expected) {
+                return Err(Error::WrongLength {
+                    buffer,
+                    len,
+                    expected,
+                });
+            }
+        }
+        if rows > 0 {
+            options.check(cols)?;
+        }
+        for (r, &t) in targets.iter().enumerate() {
+            options.class(r, t, cols)?;
+        }
+        Ok(())
+    }
+}
+
+/// The class of a target already checked.
+fn class_of(options: &CrossEntropyOptions<'_>, target: i64, cols: usize) -> Option<usize> {
+    options
+        .class(0, target, cols)
+        .expect("targets are checked first")
+}
+
+/// The mean's denominator `D` (valid rows' target weights), and each row's gradient scale `k_r`.
+fn reduction_scale<'a>(
+    options: &'a CrossEntropyOptions<'_>,
+    cols: usize,
+    targets: &[i64],
+    grad_output: Option<&'a [f32]>,
+) -> (f64, impl Fn(usize) -> f32 + 'a) {
+    let total: f64 = targets
+        .iter()
+        .filter_map(|&t| class_of(options, t, cols))
+        .map(|t| options.weight(t))
+        .sum();
+    let upstream = move |r: usize| {
+        grad_output.map_or(1.0, |g| {
+            g[if options.reduction == Reduction::None {
+                r
+            } else {
+                0
+            }]
+        })
+    };
+    let scale = move |r: usize| match options.reduction {
+        Reduction::Mean if total == 0.0 => 0.0,
+        Reduction::Mean => (f64::from(upstream(r)) / total) as f32,
+        _ => upstream(r),
+    };
+    (total, scale)
+}
+
+fn reduce_loss(options: &CrossEntropyOptions<'_>, sum: f64, total: f64) -> f32 {
+    match options.reduction {
+        Reduction::Mean if total == 0.0 => f32::NAN,
+        Reduction::Mean => (sum / total) as f32,
+        _ => sum as f32,
+    }
+}
+
+fn write_row(
+    row: &CrossEntropyRow<'_>,
+    r: usize,
+    losses: Option<&mut [f32]>,
+    lse: Option<&mut [f32]>,
+) {
+    if let Some(l) = losses {
+        l[r] = row.loss();
+    }
+    if let Some(l) = lse {
+        l[r] = row.lse();
+    }
+}

@@ -231,53 +231,43 @@ impl<'w> CrossEntropyStream<'w> {
             .options
             .class_weights
             .map(|w| &w[offset..offset + chunk.len()]);
-        match self
+        let skip = self
             .target
             .and_then(|t| t.checked_sub(offset))
-            .filter(|&t| t < chunk.len())
-        {
-            Some(t) => {
-                let x_t = chunk[t];
-                self.target_logit = x_t;
-                let w_t = weights.map_or(1.0, |w| w[t]);
-                if w_t != 0.0 {
-                    self.weighted_logits += f64::from(w_t) * f64::from(x_t);
-                }
-                self.add_others(&chunk[..t], weights.map(|w| &w[..t]));
-                self.add_others(&chunk[t + 1..], weights.map(|w| &w[t + 1..]));
-            }
-            None => self.add_others(chunk, weights),
-        }
-        Ok(())
-    }
-
-    /// Folds a run of non-target logits in: one fused read, or a max-based pass (and an f64
-    /// logit sum) for runs beyond the extended kernel's range or holding NaN / inf.
-    fn add_others(&mut self, x: &[f32], w: Option<&[f32]>) {
-        if x.is_empty() {
-            return;
+            .filter(|&t| t < chunk.len());
+        if let Some(t) = skip {
+            self.target_logit = chunk[t];
         }
         let t = self.kernels.table();
-        let sums = (t.raddextexp_logits)(x, w);
-        let (sum, logits) = match sums.exp.ln_in_range() {
-            Some(_) => (Sum::Ext(sums.exp), sums.weighted),
-            None => {
-                let weighted = |(i, &v): (usize, &f32)| {
-                    let w = w.map_or(1.0, |w| w[i]);
+        let sums = (t.raddextexp_logits)(chunk, weights, skip);
+        if sums.exp.ln_in_range().is_some() {
+            self.others.add_sum(Sum::Ext(sums.exp), chunk.len());
+            self.weighted_logits += sums.weighted;
+        } else {
+            // Beyond the extended kernel's range, NaN / inf, or nothing but the target: the
+            // max-based path on the runs around the target, and the logit sum in f64.
+            let (before, after) = match skip {
+                Some(t) => (&chunk[..t], &chunk[t + 1..]),
+                None => (chunk, &chunk[..0]),
+            };
+            for run in [before, after].into_iter().filter(|r| !r.is_empty()) {
+                let sum = row::sum(t, run, Algorithm::ThreePassRecompute);
+                self.others.add_sum(sum, run.len());
+            }
+            self.weighted_logits += chunk
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    let w = weights.map_or(1.0, |w| w[i]);
                     if w == 0.0 {
                         0.0
                     } else {
                         f64::from(w) * f64::from(v)
                     }
-                };
-                (
-                    row::sum(t, x, Algorithm::ThreePassRecompute),
-                    x.iter().enumerate().map(weighted).sum(),
-                )
-            }
-        };
-        self.others.add_sum(sum, x.len());
-        self.weighted_logits += logits;
+                })
+                .sum::<f64>();
+        }
+        Ok(())
     }
 
     /// The row's loss and log-sum-exp, once every column was given.

@@ -21,4 +21,4 @@ mod table;
 
 pub use ext::{Ext, GradCoefficients, LogitSums, MaxSum};
 pub use ops::{BLOCK_STEPS, ONLINE_JUMP};
-pub use table::{table, tables, Io, Isa, Store, Table};
+pub use table::{table, tables, Io, Isa, LogitPass, Store, Table};

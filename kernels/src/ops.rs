@@ -291,13 +291,15 @@ struct SumExt<S: Simd, const LOGITS: bool> {
     e_jump: S::V,
     total: Ext,
     weights: Option<*const f32>,
+    /// With `LOGITS`: the index whose `exp` is left out of the sum (`usize::MAX`: none).
+    skip: usize,
     logits: [S::V; 4],
     logit_total: f64,
 }
 
 impl<S: Simd, const LOGITS: bool> SumExt<S, LOGITS> {
     #[inline(always)]
-    fn new(s: S, weights: Option<*const f32>) -> Self {
+    fn new(s: S, weights: Option<*const f32>, skip: usize) -> Self {
         let e = s.splat(EXT_EMPTY_EXPONENT);
         SumExt {
             m: [s.splat(0.0); 4],
@@ -305,6 +307,7 @@ impl<S: Simd, const LOGITS: bool> SumExt<S, LOGITS> {
             e_jump: s.add(e, s.splat(EXT_HEADROOM)),
             total: Ext::ZERO,
             weights,
+            skip,
             logits: [s.splat(0.0); 4],
             logit_total: 0.0,
         }
@@ -331,6 +334,11 @@ impl<S: Simd, const LOGITS: bool> Pass<S> for SumExt<S, LOGITS> {
             // Lanes past the row's end add nothing and must not raise the exponent.
             p = s.select(live, p, s.splat(0.0));
             n = s.select(live, n, s.splat(EXT_EMPTY_EXPONENT));
+        }
+        if LOGITS && self.skip.wrapping_sub(at.i) < S::LANES {
+            let lane = s.lane_mask(self.skip - at.i);
+            p = s.select(lane, s.splat(0.0), p);
+            n = s.select(lane, s.splat(EXT_EMPTY_EXPONENT), n);
         }
         if s.any(s.lt(self.e_jump, n)) {
             self.move_exponent(s, n);
@@ -373,23 +381,29 @@ impl<S: Simd, const LOGITS: bool> Pass<S> for SumExt<S, LOGITS> {
 /// at `-EXT_BOUND`; the caller checks the result's range ([`Ext::ln_in_range`]).
 #[inline(always)]
 pub(crate) fn raddextexp<S: Simd>(s: S, x: &[f32]) -> Ext {
-    let mut pass = SumExt::<S, false>::new(s, None);
+    let mut pass = SumExt::<S, false>::new(s, None, usize::MAX);
     // SAFETY: reads x[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
     pass.total
 }
 
-/// The cross-entropy loss pass, one read of the logits: `sum_i exp(x_i)` as [`raddextexp`] and
+/// The cross-entropy loss pass, one read of the logits: `sum_{i != skip} exp(x_i)` as
+/// [`raddextexp`] (the target's term left out, so `1 - p_t` keeps its precision) and
 /// `sum_i w_i * x_i` in f64 (`w_i = 1` without weights; terms with `w_i = 0` count 0).
 ///
 /// # Panics
 /// When `w` is given and its length differs from `x`'s.
 #[inline(always)]
-pub(crate) fn raddextexp_logits<S: Simd>(s: S, x: &[f32], w: Option<&[f32]>) -> LogitSums {
+pub(crate) fn raddextexp_logits<S: Simd>(
+    s: S,
+    x: &[f32],
+    w: Option<&[f32]>,
+    skip: Option<usize>,
+) -> LogitSums {
     if let Some(w) = w {
         assert_eq!(w.len(), x.len(), "weights and logits lengths differ");
     }
-    let mut pass = SumExt::<S, true>::new(s, w.map(<[f32]>::as_ptr));
+    let mut pass = SumExt::<S, true>::new(s, w.map(<[f32]>::as_ptr), skip.unwrap_or(usize::MAX));
     // SAFETY: reads x[..x.len()] and w[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
     LogitSums {

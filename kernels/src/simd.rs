@@ -45,6 +45,8 @@ pub(crate) trait Simd: Copy {
 
     /// The first `len` lanes set.
     fn tail_mask(self, len: usize) -> Self::M;
+    /// Only lane `k` set.
+    fn lane_mask(self, k: usize) -> Self::M;
 
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
     fn sub(self, a: Self::V, b: Self::V) -> Self::V;

@@ -91,6 +91,9 @@ pub enum Store {
     NonTemporal,
 }
 
+/// The cross-entropy loss pass: logits, optional class weights, the index left out of the sum.
+pub type LogitPass = fn(&[f32], Option<&[f32]>, Option<usize>) -> LogitSums;
+
 /// The kernels of one ISA. Every ISA fills every entry; see the crate docs for the names.
 pub struct Table {
     /// The ISA these kernels need.
@@ -115,9 +118,10 @@ pub struct Table {
     pub raddonline: fn(&[f32]) -> MaxSum,
     /// `y_i = (x_i - a) - b` for the pair `(a, b)`.
     pub vsubtract: fn(Io<'_>, (f32, f32), Store),
-    /// Cross-entropy loss pass: `raddextexp` and `sum_i w_i * x_i` (f64; `w_i = 1` without
-    /// weights, zero-weight terms 0) in one read. Panics if the weights' length differs.
-    pub raddextexp_logits: fn(&[f32], Option<&[f32]>) -> LogitSums,
+    /// Cross-entropy loss pass: `raddextexp` leaving out index `skip` (the target), and
+    /// `sum_i w_i * x_i` over all i (f64; `w_i = 1` without weights, zero-weight terms 0), in
+    /// one read. Panics if the weights' length differs.
+    pub raddextexp_logits: LogitPass,
     /// Cross-entropy gradient pass: `y_i = exp(x_i - a) * scale - bias * w_i`. Panics if the
     /// weights' length differs.
     pub vgradce: fn(Io<'_>, Option<&[f32]>, GradCoefficients, Store),
@@ -196,10 +200,14 @@ macro_rules! isa_table {
             )
         }
 
-        fn raddextexp_logits(x: &[f32], w: Option<&[f32]>) -> crate::LogitSums {
+        fn raddextexp_logits(
+            x: &[f32],
+            w: Option<&[f32]>,
+            skip: Option<usize>,
+        ) -> crate::LogitSums {
             $enter(
                 #[inline(always)]
-                move |s| crate::ops::raddextexp_logits(s, x, w),
+                move |s| crate::ops::raddextexp_logits(s, x, w, skip),
             )
         }
         fn vgradce(

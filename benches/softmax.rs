@@ -15,7 +15,7 @@ const SIZES: [usize; 5] = [1 << 10, 1 << 14, 1 << 18, 1 << 22, 1 << 26];
 fn softmax_bytes(a: Algorithm) -> u64 {
     match a {
         Algorithm::TwoPass | Algorithm::Online => 12,
-        Algorithm::ThreePassRecompute => 16,
+        Algorithm::ThreePassRecompute | Algorithm::Blocked => 16,
         _ => 20,
     }
 }

@@ -31,6 +31,7 @@
 pub struct ReadmeDoctests;
 
 mod algorithm;
+pub mod blocked;
 mod cross_entropy;
 mod dispatch;
 mod error;

@@ -17,7 +17,7 @@ pub(crate) enum Special {
 }
 
 impl Special {
-    fn of(x: &[f32]) -> Special {
+    pub(crate) fn of(x: &[f32]) -> Special {
         if x.iter().any(|v| v.is_nan()) {
             Special::Nan
         } else if x.contains(&f32::INFINITY) {
@@ -84,6 +84,7 @@ pub(crate) fn sum(t: &Table, x: &[f32], algorithm: Algorithm) -> Sum {
             }
         }
         Algorithm::Online => checked((t.raddonline)(x), x),
+        Algorithm::Blocked => crate::blocked::sum(t, x),
         _ => max_based(t, x),
     }
 }
@@ -134,6 +135,12 @@ pub(crate) fn softmax(t: &Table, mut io: Io<'_>, algorithm: Algorithm) {
     }
     let store = store_for(n);
     let algorithm = algorithm.resolve(n, t.isa);
+    if algorithm == Algorithm::Blocked {
+        if !crate::blocked::softmax(t, io.reborrow()) {
+            io.output().fill(f32::NAN);
+        }
+        return;
+    }
     if algorithm == Algorithm::ThreePassReload {
         let max = (t.rmax)(io.input());
         if max.is_finite() {

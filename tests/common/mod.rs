@@ -222,10 +222,11 @@ pub enum Dist {
     Ramp,
     NearMax,
     Specials,
+    Steps,
 }
 
 impl Dist {
-    pub const ALL: [Dist; 10] = [
+    pub const ALL: [Dist; 11] = [
         Dist::Normal1,
         Dist::Normal30,
         Dist::Uniform1000,
@@ -236,6 +237,7 @@ impl Dist {
         Dist::Ramp,
         Dist::NearMax,
         Dist::Specials,
+        Dist::Steps,
     ];
 
     /// A row of `n` values drawn from this shape.
@@ -268,6 +270,10 @@ impl Dist {
                 let (start, step) = (200.0 * r.normal(), 50.0 * r.uniform() / n.max(1) as f64);
                 (0..n).map(|i| (start + step * i as f64) as f32).collect()
             }
+            // Rises by 70 every 512 elements (each block's max jumps past the last).
+            Dist::Steps => (0..n)
+                .map(|i| (i / 512) as f32 * 70.0 + r.normal() as f32)
+                .collect(),
             Dist::NearMax => (0..n)
                 .map(|_| {
                     let sign = if r.uniform() < 0.5 { -1.0 } else { 1.0 };

@@ -168,6 +168,8 @@ pub struct CrossEntropyStream<'w> {
     cols: usize,
     /// The target class; `None` for an ignored row.
     target: Option<usize>,
+    /// `W = sum_c w_c` (C without weights).
+    total_weight: f64,
     /// `sum_{j != t} exp(x_j)` (kept apart so `1 - p_t` keeps its precision).
     others: LseState,
     /// `x_t`, once its chunk arrived.
@@ -190,7 +192,8 @@ impl<'w> CrossEntropyStream<'w> {
         }
         options.check(cols)?;
         let target = options.class(0, target, cols)?;
-        Ok(Self::checked(kernels, *options, cols, target))
+        let total_weight = total_weight(options, cols);
+        Ok(Self::checked(kernels, *options, cols, target, total_weight))
     }
 
     fn checked(
@@ -198,12 +201,14 @@ impl<'w> CrossEntropyStream<'w> {
         options: CrossEntropyOptions<'w>,
         cols: usize,
         target: Option<usize>,
+        total_weight: f64,
     ) -> Self {
         CrossEntropyStream {
             kernels,
             options,
             cols,
             target,
+            total_weight,
             others: LseState::new(),
             target_logit: f32::NAN,
             weighted_logits: 0.0,
@@ -284,6 +289,7 @@ impl<'w> CrossEntropyStream<'w> {
                 kernels: self.kernels,
                 options: self.options,
                 cols: self.cols,
+                total_weight: self.total_weight,
                 target: None,
                 loss: 0.0,
                 lse: 0.0,
@@ -308,7 +314,7 @@ impl<'w> CrossEntropyStream<'w> {
             let smooth_term = if eps == 0.0 {
                 0.0
             } else {
-                (eps / c) * (total_weight(o, self.cols) * lse - self.weighted_logits)
+                (eps / c) * (self.total_weight * lse - self.weighted_logits)
             };
             let z = f64::from(o.z_loss);
             target_term + smooth_term + if z == 0.0 { 0.0 } else { z * lse * lse }
@@ -317,6 +323,7 @@ impl<'w> CrossEntropyStream<'w> {
             kernels: self.kernels,
             options: self.options,
             cols: self.cols,
+            total_weight: self.total_weight,
             target: Some(t),
             loss,
             lse,
@@ -338,6 +345,7 @@ pub struct CrossEntropyRow<'w> {
     options: CrossEntropyOptions<'w>,
     cols: usize,
     target: Option<usize>,
+    total_weight: f64,
     loss: f64,
     lse: f64,
     one_minus_p_t: f64,
@@ -415,7 +423,7 @@ impl CrossEntropyRow<'_> {
         let o = &self.options;
         let (eps, c, k) = (f64::from(o.label_smoothing), self.cols as f64, f64::from(k));
         let (w_t, z) = (o.weight(t), f64::from(o.z_loss));
-        let big_w = total_weight(o, self.cols);
+        let big_w = self.total_weight;
         let a_coef = (1.0 - eps) * w_t + (eps / c) * big_w + 2.0 * z * self.lse;
         let target_in_chunk = t.checked_sub(offset).filter(|&j| j < n);
         let x_t = target_in_chunk.map(|j| io.input()[j]);
@@ -456,35 +464,13 @@ impl Kernels {
         targets: &[i64],
         options: &CrossEntropyOptions<'_>,
         out: CrossEntropyOutputs<'_>,
-        mut grad: Option<(&mut [f32], usize)>,
+        grad: Option<(&mut [f32], usize)>,
     ) -> Result<f32, Error> {
-        if let Some((g, g_stride)) = &grad {
-            if shape.rows > 0 && shape.cols > 0 {
-                check_matrix("grad", g.len(), *g_stride, shape.rows, shape.cols)?;
-            }
-        }
         self.check_cross_entropy(logits.len(), shape, targets, options, &out)?;
-        let CrossEntropyOutputs {
-            mut row_losses,
-            mut row_lse,
-            grad_output,
-        } = out;
-        let (total, scale) = reduction_scale(options, shape.cols, targets, grad_output);
-        let mut sum = 0.0;
-        for r in 0..shape.rows {
-            let x = &logits[r * shape.stride..][..shape.cols];
-            let row = self.cross_entropy_row(x, class_of(options, targets[r], shape.cols), options);
-            sum += row.loss;
-            write_row(&row, r, row_losses.as_deref_mut(), row_lse.as_deref_mut());
-            if let Some((g, stride)) = grad.as_mut() {
-                row.write_gradient(
-                    0,
-                    Io::Split(x, &mut g[r * *stride..][..shape.cols]),
-                    scale(r),
-                );
-            }
+        if let Some((g, g_stride)) = &grad {
+            check_matrix("grad", g.len(), *g_stride, shape.rows, shape.cols)?;
         }
-        Ok(reduce_loss(options, sum, total))
+        Ok(self.run_cross_entropy(Logits::Separate(logits, grad), shape, targets, options, out))
     }
 
     /// [`Kernels::cross_entropy`] writing the gradient over the logits (same stride).
@@ -497,21 +483,52 @@ impl Kernels {
         out: CrossEntropyOutputs<'_>,
     ) -> Result<f32, Error> {
         self.check_cross_entropy(logits.len(), shape, targets, options, &out)?;
+        Ok(self.run_cross_entropy(Logits::InPlace(logits), shape, targets, options, out))
+    }
+
+    /// Loss pass then gradient pass, row by row (the row is still in cache for the second).
+    fn run_cross_entropy(
+        &self,
+        mut logits: Logits<'_>,
+        shape: Shape,
+        targets: &[i64],
+        options: &CrossEntropyOptions<'_>,
+        out: CrossEntropyOutputs<'_>,
+    ) -> f32 {
         let CrossEntropyOutputs {
             mut row_losses,
             mut row_lse,
             grad_output,
         } = out;
         let (total, scale) = reduction_scale(options, shape.cols, targets, grad_output);
+        let total_weight = total_weight(options, shape.cols);
         let mut sum = 0.0;
         for r in 0..shape.rows {
-            let x = &mut logits[r * shape.stride..][..shape.cols];
-            let row = self.cross_entropy_row(x, class_of(options, targets[r], shape.cols), options);
+            let at = r * shape.stride;
+            let class = class_of(options, targets[r], shape.cols);
+            let (row, io) = match &mut logits {
+                Logits::Separate(x, grad) => {
+                    let x = &x[at..][..shape.cols];
+                    let io = grad
+                        .as_mut()
+                        .map(|(g, s)| Io::Split(x, &mut g[r * *s..][..shape.cols]));
+                    (self.cross_entropy_row(x, class, options, total_weight), io)
+                }
+                Logits::InPlace(x) => {
+                    let x = &mut x[at..][..shape.cols];
+                    (
+                        self.cross_entropy_row(x, class, options, total_weight),
+                        Some(Io::InPlace(x)),
+                    )
+                }
+            };
             sum += row.loss;
             write_row(&row, r, row_losses.as_deref_mut(), row_lse.as_deref_mut());
-            row.write_gradient(0, Io::InPlace(x), scale(r));
+            if let Some(io) = io {
+                row.write_gradient(0, io, scale(r));
+            }
         }
-        Ok(reduce_loss(options, sum, total))
+        reduce_loss(options, sum, total)
     }
 
     fn cross_entropy_row<'w>(
@@ -519,8 +536,9 @@ impl Kernels {
         x: &[f32],
         class: Option<usize>,
         options: &CrossEntropyOptions<'w>,
+        total_weight: f64,
     ) -> CrossEntropyRow<'w> {
-        let mut stream = CrossEntropyStream::checked(*self, *options, x.len(), class);
+        let mut stream = CrossEntropyStream::checked(*self, *options, x.len(), class, total_weight);
         stream
             .update(0, x)
             .expect("the row is the stream's whole width");
@@ -579,6 +597,14 @@ fn class_of(options: &CrossEntropyOptions<'_>, target: i64, cols: usize) -> Opti
     options
         .class(0, target, cols)
         .expect("targets are checked first")
+}
+
+/// The logits, and where the gradient goes.
+enum Logits<'a> {
+    /// Read-only logits, and a gradient buffer with its row stride when asked for.
+    Separate(&'a [f32], Option<(&'a mut [f32], usize)>),
+    /// The gradient is written over the logits.
+    InPlace(&'a mut [f32]),
 }
 
 /// The mean's denominator `D` (valid rows' target weights), and each row's gradient scale `k_r`.

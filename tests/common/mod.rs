@@ -2,6 +2,8 @@
 //! under test.
 #![allow(dead_code)]
 
+pub mod cross_entropy;
+
 use num_traits::Float;
 use twopass::{Algorithm, Isa, Kernels};
 

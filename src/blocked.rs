@@ -7,7 +7,7 @@
 //! act as a second level of summation. The per-block statistics live on the stack: at most
 //! [`MAX_BLOCKS`] blocks, so longer rows take longer blocks.
 
-use twopass_kernels::{Io, MaxSum, Store, Table};
+use twopass_kernels::{Element, Io, MaxSum, Store, Table};
 
 use crate::algorithm::NON_TEMPORAL_FROM;
 use crate::row::{Special, Sum};
@@ -24,7 +24,7 @@ pub fn block_len(n: usize) -> usize {
 }
 
 /// `sum_i exp(x_i)` block by block (max, then sum, each block from L1): one read from memory.
-pub(crate) fn sum(t: &Table, x: &[f32]) -> Sum {
+pub(crate) fn sum<E: Element>(t: &Table<E>, x: &[E]) -> Sum {
     let mut total = MaxSum {
         max: f32::NEG_INFINITY,
         sum: 0.0,
@@ -36,7 +36,7 @@ pub(crate) fn sum(t: &Table, x: &[f32]) -> Sum {
         }
         if max == f32::NEG_INFINITY {
             // All -inf, or a NaN the max let through: only a NaN matters.
-            if block.iter().any(|v| v.is_nan()) {
+            if block.iter().any(|v| v.to_f32().is_nan()) {
                 return Sum::Special(Special::Nan);
             }
             continue;
@@ -61,7 +61,7 @@ pub(crate) fn sum(t: &Table, x: &[f32]) -> Sum {
 }
 
 /// Blocked softmax of a non-empty row; `false` (nothing meaningful written) for a special row.
-pub(crate) fn softmax(t: &Table, mut io: Io<'_>) -> bool {
+pub(crate) fn softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>) -> bool {
     let n = io.input().len();
     let len = block_len(n);
     let mut maxes = [0f32; MAX_BLOCKS];
@@ -76,10 +76,10 @@ pub(crate) fn softmax(t: &Table, mut io: Io<'_>) -> bool {
         maxes[b] = m;
         if m == f32::NEG_INFINITY {
             // All -inf, or a NaN the max let through.
-            if io.input()[start..end].iter().any(|v| v.is_nan()) {
+            if io.input()[start..end].iter().any(|v| v.to_f32().is_nan()) {
                 return false;
             }
-            io.output()[start..end].fill(0.0);
+            io.output()[start..end].fill(E::from_f32(0.0));
             continue;
         }
         let s = match &mut io {
@@ -116,7 +116,7 @@ pub(crate) fn softmax(t: &Table, mut io: Io<'_>) -> bool {
         if factor < f64::from(f32::MIN_POSITIVE) {
             // Every output of the block is below 2^-126 (< 1e-37): 0, without slow subnormal
             // arithmetic (a steadily rising row puts its early blocks here).
-            block.fill(0.0);
+            block.fill(E::from_f32(0.0));
         } else {
             (t.vscale)(Io::InPlace(block), factor as f32, store);
         }

@@ -8,7 +8,7 @@ use twopass_kernels::{GradCoefficients, Io, Store};
 use crate::algorithm::NON_TEMPORAL_FROM;
 use crate::kernels::check_matrix;
 use crate::row::{self, Sum};
-use crate::{Algorithm, Error, Kernels, LseState};
+use crate::{Algorithm, Error, Float, Kernels, LseState};
 
 /// How per-row losses combine into the returned loss.
 #[non_exhaustive]
@@ -217,7 +217,7 @@ impl<'w> CrossEntropyStream<'w> {
     }
 
     /// Takes the logits of columns `offset..offset + chunk.len()`.
-    pub fn update(&mut self, offset: usize, chunk: &[f32]) -> Result<(), Error> {
+    pub fn update<T: Float>(&mut self, offset: usize, chunk: &[T]) -> Result<(), Error> {
         if offset
             .checked_add(chunk.len())
             .is_none_or(|end| end > self.cols)
@@ -241,9 +241,9 @@ impl<'w> CrossEntropyStream<'w> {
             .and_then(|t| t.checked_sub(offset))
             .filter(|&t| t < chunk.len());
         if let Some(t) = skip {
-            self.target_logit = chunk[t];
+            self.target_logit = chunk[t].to_f32();
         }
-        let t = self.kernels.table();
+        let t = self.kernels.table::<T>();
         let sums = (t.raddextexp_logits)(chunk, weights, skip);
         if sums.exp.ln_in_range().is_some() {
             self.others.add_sum(Sum::Ext(sums.exp), chunk.len());
@@ -267,7 +267,7 @@ impl<'w> CrossEntropyStream<'w> {
                     if w == 0.0 {
                         0.0
                     } else {
-                        f64::from(w) * f64::from(v)
+                        f64::from(w) * f64::from(v.to_f32())
                     }
                 })
                 .sum::<f64>();
@@ -371,11 +371,11 @@ impl CrossEntropyRow<'_> {
     /// Writes `grad = k * d loss / d logits` for columns `offset..offset + chunk.len()` of the
     /// row (`chunk` holds those logits; `k` is the caller's scale: the upstream gradient, divided
     /// by the mean's denominator for a mean).
-    pub fn gradient(
+    pub fn gradient<T: Float>(
         &self,
         offset: usize,
-        chunk: &[f32],
-        grad: &mut [f32],
+        chunk: &[T],
+        grad: &mut [T],
         k: f32,
     ) -> Result<(), Error> {
         if chunk.len() != grad.len() {
@@ -390,7 +390,12 @@ impl CrossEntropyRow<'_> {
     }
 
     /// [`CrossEntropyRow::gradient`] written over the logits.
-    pub fn gradient_in_place(&self, offset: usize, chunk: &mut [f32], k: f32) -> Result<(), Error> {
+    pub fn gradient_in_place<T: Float>(
+        &self,
+        offset: usize,
+        chunk: &mut [T],
+        k: f32,
+    ) -> Result<(), Error> {
         self.check_chunk(offset, chunk.len())?;
         self.write_gradient(offset, Io::InPlace(chunk), k);
         Ok(())
@@ -410,14 +415,14 @@ impl CrossEntropyRow<'_> {
     /// `g_j = k * (A * p_j - B_j)` with `A = (1 - eps) w_t + (eps / C) W + 2 z lse` and
     /// `B_j = (eps / C) w_j + (1 - eps) w_t [j == t]`; the target entry is rewritten from
     /// `1 - p_t` so it keeps its precision when `p_t` is near 1.
-    fn write_gradient(&self, offset: usize, mut io: Io<'_>, k: f32) {
+    fn write_gradient<T: Float>(&self, offset: usize, mut io: Io<'_, T>, k: f32) {
         let n = io.input().len();
         let Some(t) = self.target else {
-            io.output().fill(0.0);
+            io.output().fill(T::from_f32(0.0));
             return;
         };
         if !self.lse.is_finite() {
-            io.output().fill(f32::NAN); // softmax of such a row is NaN
+            io.output().fill(T::from_f32(f32::NAN)); // softmax of such a row is NaN
             return;
         }
         let o = &self.options;
@@ -426,7 +431,7 @@ impl CrossEntropyRow<'_> {
         let big_w = self.total_weight;
         let a_coef = (1.0 - eps) * w_t + (eps / c) * big_w + 2.0 * z * self.lse;
         let target_in_chunk = t.checked_sub(offset).filter(|&j| j < n);
-        let x_t = target_in_chunk.map(|j| io.input()[j]);
+        let x_t = target_in_chunk.map(|j| io.input()[j].to_f32());
         let a = self.lse as f32;
         let coefficients = GradCoefficients {
             a,
@@ -439,13 +444,14 @@ impl CrossEntropyRow<'_> {
         } else {
             Store::Cached
         };
-        (self.kernels.table().vgradce)(io.reborrow(), weights, coefficients, store);
+        (self.kernels.table::<T>().vgradce)(io.reborrow(), weights, coefficients, store);
         if let (Some(j), Some(x_t)) = (target_in_chunk, x_t) {
             let p_t = (f64::from(x_t) - self.lse).exp();
             let g = (1.0 - eps) * w_t * -self.one_minus_p_t
                 + (eps / c) * (big_w * p_t - w_t)
                 + 2.0 * z * self.lse * p_t;
-            io.output()[j] = (k * g) as f32;
+            // The f32 gradient, rounded once to the output type.
+            io.output()[j] = T::from_f32((k * g) as f32);
         }
     }
 }
@@ -457,14 +463,14 @@ impl Kernels {
     /// Writes the outputs asked for, and the gradient w.r.t. the logits into `grad` (a buffer and
     /// its row stride) when given; returns the reduced loss (for [`Reduction::None`], the sum).
     /// Everything is checked before anything is written.
-    pub fn cross_entropy(
+    pub fn cross_entropy<T: Float>(
         &self,
-        logits: &[f32],
+        logits: &[T],
         shape: Shape,
         targets: &[i64],
         options: &CrossEntropyOptions<'_>,
         out: CrossEntropyOutputs<'_>,
-        grad: Option<(&mut [f32], usize)>,
+        grad: Option<(&mut [T], usize)>,
     ) -> Result<f32, Error> {
         self.check_cross_entropy(logits.len(), shape, targets, options, &out)?;
         if let Some((g, g_stride)) = &grad {
@@ -474,9 +480,9 @@ impl Kernels {
     }
 
     /// [`Kernels::cross_entropy`] writing the gradient over the logits (same stride).
-    pub fn cross_entropy_in_place(
+    pub fn cross_entropy_in_place<T: Float>(
         &self,
-        logits: &mut [f32],
+        logits: &mut [T],
         shape: Shape,
         targets: &[i64],
         options: &CrossEntropyOptions<'_>,
@@ -487,9 +493,9 @@ impl Kernels {
     }
 
     /// Loss pass then gradient pass, row by row (the row is still in cache for the second).
-    fn run_cross_entropy(
+    fn run_cross_entropy<T: Float>(
         &self,
-        mut logits: Logits<'_>,
+        mut logits: Logits<'_, T>,
         shape: Shape,
         targets: &[i64],
         options: &CrossEntropyOptions<'_>,
@@ -531,9 +537,9 @@ impl Kernels {
         reduce_loss(options, sum, total)
     }
 
-    fn cross_entropy_row<'w>(
+    fn cross_entropy_row<'w, T: Float>(
         &self,
-        x: &[f32],
+        x: &[T],
         class: Option<usize>,
         options: &CrossEntropyOptions<'w>,
         total_weight: f64,
@@ -600,11 +606,11 @@ fn class_of(options: &CrossEntropyOptions<'_>, target: i64, cols: usize) -> Opti
 }
 
 /// The logits, and where the gradient goes.
-enum Logits<'a> {
+enum Logits<'a, T> {
     /// Read-only logits, and a gradient buffer with its row stride when asked for.
-    Separate(&'a [f32], Option<(&'a mut [f32], usize)>),
+    Separate(&'a [T], Option<(&'a mut [T], usize)>),
     /// The gradient is written over the logits.
-    InPlace(&'a mut [f32]),
+    InPlace(&'a mut [T]),
 }
 
 /// The mean's denominator `D` (valid rows' target weights), and each row's gradient scale `k_r`.

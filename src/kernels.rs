@@ -1,6 +1,7 @@
 //! [`Kernels`]: a handle on one ISA's kernels and an algorithm; every entry point lives here.
 
-use twopass_kernels::{table, Io, Table};
+use half::{bf16, f16};
+use twopass_kernels::{table, table_bf16, table_f16, Element, Io, Table};
 
 use crate::dispatch::active_table;
 use crate::{row, Algorithm, Error, Isa};
@@ -19,7 +20,42 @@ use crate::{row, Algorithm, Error, Isa};
 #[derive(Clone, Copy)]
 pub struct Kernels {
     table: &'static Table,
+    f16: &'static Table<f16>,
+    bf16: &'static Table<bf16>,
     algorithm: Algorithm,
+}
+
+/// The element types of the API: `f32`, [`half::f16`] and [`half::bf16`]. Half-precision rows
+/// are widened to f32 inside the kernels as they are loaded and rounded (to nearest even) as
+/// they are stored, so they move half the bytes; all arithmetic is f32.
+pub trait Float: Element + private::Sealed {
+    #[doc(hidden)]
+    fn kernels(k: &Kernels) -> &'static Table<Self>;
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for half::f16 {}
+    impl Sealed for half::bf16 {}
+}
+
+impl Float for f32 {
+    fn kernels(k: &Kernels) -> &'static Table<f32> {
+        k.table
+    }
+}
+
+impl Float for f16 {
+    fn kernels(k: &Kernels) -> &'static Table<f16> {
+        k.f16
+    }
+}
+
+impl Float for bf16 {
+    fn kernels(k: &Kernels) -> &'static Table<bf16> {
+        k.bf16
+    }
 }
 
 impl std::fmt::Debug for Kernels {
@@ -36,20 +72,24 @@ impl Kernels {
     /// The kernels of `isa` with [`Algorithm::Auto`], if this CPU runs them.
     pub fn new(isa: Isa) -> Result<Kernels, Error> {
         table(isa)
-            .map(|table| Kernels {
-                table,
-                algorithm: Algorithm::Auto,
-            })
+            .map(Kernels::with_table)
             .ok_or(Error::UnsupportedIsa(isa))
+    }
+
+    fn with_table(table: &'static Table) -> Kernels {
+        let half = "a CPU that runs an ISA's f32 kernels runs its f16 and bf16 kernels";
+        Kernels {
+            table,
+            f16: table_f16(table.isa).expect(half),
+            bf16: table_bf16(table.isa).expect(half),
+            algorithm: Algorithm::Auto,
+        }
     }
 
     /// The process-wide kernels ([`crate::set_isa`], else `TWOPASS_ISA`, else the best the CPU
     /// has) with [`Algorithm::Auto`], or why `TWOPASS_ISA` cannot be honoured.
     pub fn try_active() -> Result<Kernels, Error> {
-        active_table().map(|table| Kernels {
-            table,
-            algorithm: Algorithm::Auto,
-        })
+        active_table().map(Kernels::with_table)
     }
 
     /// As [`Kernels::try_active`].
@@ -76,8 +116,8 @@ impl Kernels {
         self.algorithm
     }
 
-    pub(crate) fn table(&self) -> &'static Table {
-        self.table
+    pub(crate) fn table<T: Float>(&self) -> &'static Table<T> {
+        T::kernels(self)
     }
 
     /// The microkernel variant, XNNPACK style (e.g. `avx512f-p5-scalef-u64-acc4`).
@@ -87,43 +127,43 @@ impl Kernels {
 
     /// `y_i = exp(x_i - max) / sum_j exp(x_j - max)`. NaN, `+inf` or only `-inf` in `x`:
     /// every `y_i` NaN; `-inf` among finite values: 0 there.
-    pub fn softmax(&self, x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+    pub fn softmax<T: Float>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
         same_len(x, y)?;
-        row::softmax(self.table, Io::Split(x, y), self.algorithm);
+        row::softmax(self.table(), Io::Split(x, y), self.algorithm);
         Ok(())
     }
 
     /// [`Kernels::softmax`] overwriting `x`.
-    pub fn softmax_in_place(&self, x: &mut [f32]) {
-        row::softmax(self.table, Io::InPlace(x), self.algorithm);
+    pub fn softmax_in_place<T: Float>(&self, x: &mut [T]) {
+        row::softmax(self.table(), Io::InPlace(x), self.algorithm);
     }
 
     /// `y_i = (x_i - max) - ln(sum_j exp(x_j - max))`. Special rows as [`Kernels::softmax`];
     /// `-inf` among finite values gives `-inf` there.
-    pub fn log_softmax(&self, x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+    pub fn log_softmax<T: Float>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
         same_len(x, y)?;
-        row::log_softmax(self.table, Io::Split(x, y), self.algorithm);
+        row::log_softmax(self.table(), Io::Split(x, y), self.algorithm);
         Ok(())
     }
 
     /// [`Kernels::log_softmax`] overwriting `x`.
-    pub fn log_softmax_in_place(&self, x: &mut [f32]) {
-        row::log_softmax(self.table, Io::InPlace(x), self.algorithm);
+    pub fn log_softmax_in_place<T: Float>(&self, x: &mut [T]) {
+        row::log_softmax(self.table(), Io::InPlace(x), self.algorithm);
     }
 
     /// `ln(sum_i exp(x_i))`: `-inf` for an empty or all `-inf` row, NaN with a NaN, `+inf`
     /// with `+inf` (and no NaN).
-    pub fn log_sum_exp(&self, x: &[f32]) -> f32 {
-        row::log_sum_exp(self.table, x, self.algorithm)
+    pub fn log_sum_exp<T: Float>(&self, x: &[T]) -> f32 {
+        row::log_sum_exp(self.table(), x, self.algorithm)
     }
 
     /// [`Kernels::softmax`] on each of `rows` rows of `cols` elements, row `r` at
     /// `x[r * x_stride..]` and `y[r * y_stride..]` (strides in elements, `>= cols`).
-    pub fn softmax_rows(
+    pub fn softmax_rows<T: Float>(
         &self,
-        x: &[f32],
+        x: &[T],
         x_stride: usize,
-        y: &mut [f32],
+        y: &mut [T],
         y_stride: usize,
         rows: usize,
         cols: usize,
@@ -132,9 +172,9 @@ impl Kernels {
     }
 
     /// [`Kernels::softmax_rows`] overwriting `x`.
-    pub fn softmax_rows_in_place(
+    pub fn softmax_rows_in_place<T: Float>(
         &self,
-        x: &mut [f32],
+        x: &mut [T],
         stride: usize,
         rows: usize,
         cols: usize,
@@ -143,11 +183,11 @@ impl Kernels {
     }
 
     /// [`Kernels::log_softmax`] on each row, as [`Kernels::softmax_rows`].
-    pub fn log_softmax_rows(
+    pub fn log_softmax_rows<T: Float>(
         &self,
-        x: &[f32],
+        x: &[T],
         x_stride: usize,
-        y: &mut [f32],
+        y: &mut [T],
         y_stride: usize,
         rows: usize,
         cols: usize,
@@ -156,9 +196,9 @@ impl Kernels {
     }
 
     /// [`Kernels::log_softmax_rows`] overwriting `x`.
-    pub fn log_softmax_rows_in_place(
+    pub fn log_softmax_rows_in_place<T: Float>(
         &self,
-        x: &mut [f32],
+        x: &mut [T],
         stride: usize,
         rows: usize,
         cols: usize,
@@ -167,9 +207,9 @@ impl Kernels {
     }
 
     /// `out[r] = ln(sum_i exp(x_r,i))` for each of `rows` rows (`out.len() == rows`).
-    pub fn log_sum_exp_rows(
+    pub fn log_sum_exp_rows<T: Float>(
         &self,
-        x: &[f32],
+        x: &[T],
         stride: usize,
         rows: usize,
         cols: usize,
@@ -189,11 +229,11 @@ impl Kernels {
     }
 
     /// Folds `x` into `state` (see [`crate::LseState`]), with these kernels.
-    pub fn lse_update(&self, state: &mut crate::LseState, x: &[f32]) {
+    pub fn lse_update<T: Float>(&self, state: &mut crate::LseState, x: &[T]) {
         if !x.is_empty() {
             state.add_sum(
                 row::sum(
-                    self.table,
+                    self.table(),
                     x,
                     self.algorithm.resolve_reduction(x.len(), self.isa()),
                 ),
@@ -203,38 +243,38 @@ impl Kernels {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn map_rows(
+    fn map_rows<T: Float>(
         &self,
-        x: &[f32],
+        x: &[T],
         x_stride: usize,
-        y: &mut [f32],
+        y: &mut [T],
         y_stride: usize,
         rows: usize,
         cols: usize,
-        f: fn(&Table, Io<'_>, Algorithm),
+        f: fn(&Table<T>, Io<'_, T>, Algorithm),
     ) -> Result<(), Error> {
         check_matrix("x", x.len(), x_stride, rows, cols)?;
         check_matrix("y", y.len(), y_stride, rows, cols)?;
         for r in 0..rows {
             let xr = &x[r * x_stride..][..cols];
             let yr = &mut y[r * y_stride..][..cols];
-            f(self.table, Io::Split(xr, yr), self.algorithm);
+            f(self.table(), Io::Split(xr, yr), self.algorithm);
         }
         Ok(())
     }
 
-    fn map_rows_in_place(
+    fn map_rows_in_place<T: Float>(
         &self,
-        x: &mut [f32],
+        x: &mut [T],
         stride: usize,
         rows: usize,
         cols: usize,
-        f: fn(&Table, Io<'_>, Algorithm),
+        f: fn(&Table<T>, Io<'_, T>, Algorithm),
     ) -> Result<(), Error> {
         check_matrix("x", x.len(), stride, rows, cols)?;
         for r in 0..rows {
             f(
-                self.table,
+                self.table(),
                 Io::InPlace(&mut x[r * stride..][..cols]),
                 self.algorithm,
             );
@@ -243,7 +283,7 @@ impl Kernels {
     }
 }
 
-fn same_len(x: &[f32], y: &[f32]) -> Result<(), Error> {
+fn same_len<T>(x: &[T], y: &[T]) -> Result<(), Error> {
     if x.len() == y.len() {
         Ok(())
     } else {

@@ -45,45 +45,46 @@ pub use cross_entropy::{
 };
 pub use dispatch::{active_isa, available_isas, detected_isa, is_supported, set_isa};
 pub use error::Error;
-pub use kernels::Kernels;
+pub use half::{bf16, f16};
+pub use kernels::{Float, Kernels};
 pub use lse_state::LseState;
 pub use twopass_kernels::Isa;
 
 /// `y = softmax(x)` (see [`Kernels::softmax`]).
-pub fn softmax(x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+pub fn softmax<T: Float>(x: &[T], y: &mut [T]) -> Result<(), Error> {
     Kernels::active().softmax(x, y)
 }
 
 /// `y = softmax(x)` with a chosen algorithm.
-pub fn softmax_with(algorithm: Algorithm, x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+pub fn softmax_with<T: Float>(algorithm: Algorithm, x: &[T], y: &mut [T]) -> Result<(), Error> {
     Kernels::active().with_algorithm(algorithm).softmax(x, y)
 }
 
 /// `x = softmax(x)`.
-pub fn softmax_in_place(x: &mut [f32]) {
+pub fn softmax_in_place<T: Float>(x: &mut [T]) {
     Kernels::active().softmax_in_place(x)
 }
 
 /// `y = log_softmax(x)` (see [`Kernels::log_softmax`]).
-pub fn log_softmax(x: &[f32], y: &mut [f32]) -> Result<(), Error> {
+pub fn log_softmax<T: Float>(x: &[T], y: &mut [T]) -> Result<(), Error> {
     Kernels::active().log_softmax(x, y)
 }
 
 /// `x = log_softmax(x)`.
-pub fn log_softmax_in_place(x: &mut [f32]) {
+pub fn log_softmax_in_place<T: Float>(x: &mut [T]) {
     Kernels::active().log_softmax_in_place(x)
 }
 
 /// `ln(sum_i exp(x_i))` (see [`Kernels::log_sum_exp`]).
-pub fn log_sum_exp(x: &[f32]) -> f32 {
+pub fn log_sum_exp<T: Float>(x: &[T]) -> f32 {
     Kernels::active().log_sum_exp(x)
 }
 
 /// Row-wise softmax of a strided matrix (see [`Kernels::softmax_rows`]).
-pub fn softmax_rows(
-    x: &[f32],
+pub fn softmax_rows<T: Float>(
+    x: &[T],
     x_stride: usize,
-    y: &mut [f32],
+    y: &mut [T],
     y_stride: usize,
     rows: usize,
     cols: usize,
@@ -92,8 +93,8 @@ pub fn softmax_rows(
 }
 
 /// Row-wise softmax in place (see [`Kernels::softmax_rows_in_place`]).
-pub fn softmax_rows_in_place(
-    x: &mut [f32],
+pub fn softmax_rows_in_place<T: Float>(
+    x: &mut [T],
     stride: usize,
     rows: usize,
     cols: usize,
@@ -102,10 +103,10 @@ pub fn softmax_rows_in_place(
 }
 
 /// Row-wise log-softmax of a strided matrix (see [`Kernels::log_softmax_rows`]).
-pub fn log_softmax_rows(
-    x: &[f32],
+pub fn log_softmax_rows<T: Float>(
+    x: &[T],
     x_stride: usize,
-    y: &mut [f32],
+    y: &mut [T],
     y_stride: usize,
     rows: usize,
     cols: usize,
@@ -114,8 +115,8 @@ pub fn log_softmax_rows(
 }
 
 /// Row-wise log-softmax in place (see [`Kernels::log_softmax_rows_in_place`]).
-pub fn log_softmax_rows_in_place(
-    x: &mut [f32],
+pub fn log_softmax_rows_in_place<T: Float>(
+    x: &mut [T],
     stride: usize,
     rows: usize,
     cols: usize,
@@ -124,8 +125,8 @@ pub fn log_softmax_rows_in_place(
 }
 
 /// Row-wise log-sum-exp (see [`Kernels::log_sum_exp_rows`]).
-pub fn log_sum_exp_rows(
-    x: &[f32],
+pub fn log_sum_exp_rows<T: Float>(
+    x: &[T],
     stride: usize,
     rows: usize,
     cols: usize,
@@ -135,21 +136,21 @@ pub fn log_sum_exp_rows(
 }
 
 /// Cross-entropy on the process-wide kernels (see [`Kernels::cross_entropy`]).
-pub fn cross_entropy(
-    logits: &[f32],
+pub fn cross_entropy<T: Float>(
+    logits: &[T],
     shape: Shape,
     targets: &[i64],
     options: &CrossEntropyOptions<'_>,
     out: CrossEntropyOutputs<'_>,
-    grad: Option<(&mut [f32], usize)>,
+    grad: Option<(&mut [T], usize)>,
 ) -> Result<f32, Error> {
     Kernels::active().cross_entropy(logits, shape, targets, options, out, grad)
 }
 
 /// Cross-entropy with the gradient written over the logits (see
 /// [`Kernels::cross_entropy_in_place`]).
-pub fn cross_entropy_in_place(
-    logits: &mut [f32],
+pub fn cross_entropy_in_place<T: Float>(
+    logits: &mut [T],
     shape: Shape,
     targets: &[i64],
     options: &CrossEntropyOptions<'_>,

@@ -46,7 +46,7 @@ impl LseState {
     ///
     /// # Panics
     /// As [`Kernels::active`].
-    pub fn update(&mut self, x: &[f32]) {
+    pub fn update<T: crate::Float>(&mut self, x: &[T]) {
         Kernels::active().lse_update(self, x);
     }
 

@@ -1,6 +1,6 @@
 //! One row: the reductions, the special values of REFERENCE.md, and the output passes.
 
-use twopass_kernels::{Ext, Io, MaxSum, Store, Table};
+use twopass_kernels::{Element, Ext, Io, MaxSum, Store, Table};
 
 use crate::algorithm::NON_TEMPORAL_FROM;
 use crate::Algorithm;
@@ -17,10 +17,10 @@ pub(crate) enum Special {
 }
 
 impl Special {
-    pub(crate) fn of(x: &[f32]) -> Special {
-        if x.iter().any(|v| v.is_nan()) {
+    pub(crate) fn of<E: Element>(x: &[E]) -> Special {
+        if x.iter().any(|v| v.to_f32().is_nan()) {
             Special::Nan
-        } else if x.contains(&f32::INFINITY) {
+        } else if x.iter().any(|v| v.to_f32() == f32::INFINITY) {
             Special::PosInf
         } else {
             Special::NegInf
@@ -74,7 +74,7 @@ impl Sum {
 
 /// The sum of a non-empty row by `algorithm` (concrete; `ThreePassReload` reduces like
 /// `ThreePassRecompute`). Rows the extended reduction cannot take fall back to max-based.
-pub(crate) fn sum(t: &Table, x: &[f32], algorithm: Algorithm) -> Sum {
+pub(crate) fn sum<E: Element>(t: &Table<E>, x: &[E], algorithm: Algorithm) -> Sum {
     match algorithm {
         Algorithm::TwoPass => {
             let e = (t.raddextexp)(x);
@@ -89,7 +89,7 @@ pub(crate) fn sum(t: &Table, x: &[f32], algorithm: Algorithm) -> Sum {
     }
 }
 
-fn max_based(t: &Table, x: &[f32]) -> Sum {
+fn max_based<E: Element>(t: &Table<E>, x: &[E]) -> Sum {
     let max = (t.rmax)(x);
     if !max.is_finite() {
         return Sum::Special(Special::of(x));
@@ -103,7 +103,7 @@ fn max_based(t: &Table, x: &[f32]) -> Sum {
     )
 }
 
-fn checked(s: MaxSum, x: &[f32]) -> Sum {
+fn checked<E: Element>(s: MaxSum, x: &[E]) -> Sum {
     if s.max.is_finite() && s.sum.is_finite() && s.sum > 0.0 {
         Sum::MaxSum(s)
     } else {
@@ -120,7 +120,7 @@ fn store_for(n: usize) -> Store {
 }
 
 /// `ln(sum_i exp(x_i))`, `-inf` for an empty row.
-pub(crate) fn log_sum_exp(t: &Table, x: &[f32], algorithm: Algorithm) -> f32 {
+pub(crate) fn log_sum_exp<E: Element>(t: &Table<E>, x: &[E], algorithm: Algorithm) -> f32 {
     if x.is_empty() {
         return f32::NEG_INFINITY;
     }
@@ -128,7 +128,7 @@ pub(crate) fn log_sum_exp(t: &Table, x: &[f32], algorithm: Algorithm) -> f32 {
 }
 
 /// `y_i = exp(x_i - max) / sum`.
-pub(crate) fn softmax(t: &Table, mut io: Io<'_>, algorithm: Algorithm) {
+pub(crate) fn softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, algorithm: Algorithm) {
     let n = io.input().len();
     if n == 0 {
         return;
@@ -137,7 +137,7 @@ pub(crate) fn softmax(t: &Table, mut io: Io<'_>, algorithm: Algorithm) {
     let algorithm = algorithm.resolve(n, t.isa);
     if algorithm == Algorithm::Blocked {
         if !crate::blocked::softmax(t, io.reborrow()) {
-            io.output().fill(f32::NAN);
+            io.output().fill(E::from_f32(f32::NAN));
         }
         return;
     }
@@ -150,24 +150,24 @@ pub(crate) fn softmax(t: &Table, mut io: Io<'_>, algorithm: Algorithm) {
                 return;
             }
         }
-        io.output().fill(f32::NAN);
+        io.output().fill(E::from_f32(f32::NAN));
         return;
     }
     match sum(t, io.input(), algorithm) {
         Sum::Ext(e) => (t.vscaleextexp)(io, e, store),
         Sum::MaxSum(s) => (t.vscaleexpminusmax)(io, s.max, (1.0 / s.sum) as f32, store),
-        Sum::Special(_) => io.output().fill(f32::NAN),
+        Sum::Special(_) => io.output().fill(E::from_f32(f32::NAN)),
     }
 }
 
 /// `y_i = x_i - ln(sum_j exp(x_j))`.
-pub(crate) fn log_softmax(t: &Table, mut io: Io<'_>, algorithm: Algorithm) {
+pub(crate) fn log_softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, algorithm: Algorithm) {
     let n = io.input().len();
     if n == 0 {
         return;
     }
     match sum(t, io.input(), algorithm.resolve_reduction(n, t.isa)) {
-        Sum::Special(_) => io.output().fill(f32::NAN),
+        Sum::Special(_) => io.output().fill(E::from_f32(f32::NAN)),
         s => (t.vsubtract)(io, s.offsets(), store_for(n)),
     }
 }

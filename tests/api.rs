@@ -102,10 +102,10 @@ fn bad_shapes_are_errors_and_write_nothing() {
     assert!(y.iter().chain(&out).all(|&v| v == 5.0));
     assert_eq!(z, x);
     // Degenerate shapes are fine: no rows, or rows of no columns.
-    k.softmax_rows(&[], 0, &mut [], 0, 0, 10).unwrap();
-    k.softmax_rows(&[], 0, &mut [], 0, 3, 0).unwrap();
+    k.softmax_rows::<f32>(&[], 0, &mut [], 0, 0, 10).unwrap();
+    k.softmax_rows::<f32>(&[], 0, &mut [], 0, 3, 0).unwrap();
     let mut lse = [0.0f32; 3];
-    k.log_sum_exp_rows(&[], 0, 3, 0, &mut lse).unwrap();
+    k.log_sum_exp_rows::<f32>(&[], 0, 3, 0, &mut lse).unwrap();
     assert_eq!(lse, [f32::NEG_INFINITY; 3]);
 }
 

@@ -165,7 +165,7 @@ fn bad_arguments_are_errors_and_write_nothing() {
     ));
     let o = CrossEntropyOptions::default();
     assert_eq!(
-        k.cross_entropy(&[], Shape::new(2, 0), &[0, 0], &o, Default::default(), None),
+        k.cross_entropy::<f32>(&[], Shape::new(2, 0), &[0, 0], &o, Default::default(), None),
         Err(Error::NoClasses)
     );
     let mut g = vec![0.0f32; 11];
@@ -264,7 +264,7 @@ fn all_rows_ignored_gives_nan_mean_and_zero_gradient() {
         Ok(0.0)
     );
     assert_eq!(
-        k.cross_entropy(&[], Shape::new(0, 5), &[], &o, Default::default(), None),
+        k.cross_entropy::<f32>(&[], Shape::new(0, 5), &[], &o, Default::default(), None),
         Ok(0.0)
     );
 }

@@ -104,10 +104,10 @@ fn neg_inf_among_finite_gives_zero_and_neg_inf() {
 #[test]
 fn empty_rows_give_neg_inf_and_write_nothing() {
     for k in variants() {
-        assert_eq!(k.log_sum_exp(&[]), f32::NEG_INFINITY);
+        assert_eq!(k.log_sum_exp::<f32>(&[]), f32::NEG_INFINITY);
         let mut y: [f32; 0] = [];
-        k.softmax(&[], &mut y).unwrap();
-        k.log_softmax(&[], &mut y).unwrap();
+        k.softmax::<f32>(&[], &mut y).unwrap();
+        k.log_softmax::<f32>(&[], &mut y).unwrap();
         k.softmax_in_place(&mut y);
         k.log_softmax_in_place(&mut y);
     }

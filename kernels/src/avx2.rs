@@ -81,6 +81,51 @@ impl Simd for Avx2 {
         self.0.sse._mm_sfence()
     }
     #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16, len: usize) -> __m256 {
+        // SAFETY: reads only p..p + len (whole vector, or through a zeroed copy); the token
+        // proves F16C.
+        unsafe { _mm256_cvtph_ps(load_u16x8(p, len)) }
+    }
+    #[inline(always)]
+    unsafe fn load_bf16(self, p: *const u16, len: usize) -> __m256 {
+        // SAFETY: reads only p..p + len.
+        let h = unsafe { load_u16x8(p, len) };
+        let avx2 = self.0.avx2;
+        self.0
+            .avx
+            ._mm256_castsi256_ps(avx2._mm256_slli_epi32::<16>(avx2._mm256_cvtepu16_epi32(h)))
+    }
+    #[inline(always)]
+    unsafe fn store_f16(self, p: *mut u16, len: usize, v: __m256) {
+        // SAFETY: the token proves F16C; writes only p..p + len.
+        unsafe { store_u16x8(p, len, _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(v)) }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16(self, p: *mut u16, len: usize, v: __m256) {
+        let (avx, avx2) = (self.0.avx, self.0.avx2);
+        let bits = avx._mm256_castps_si256(v);
+        // Round to nearest even on the upper 16 bits; a NaN keeps its top bits, made quiet.
+        let odd =
+            avx2._mm256_and_si256(avx2._mm256_srli_epi32::<16>(bits), avx._mm256_set1_epi32(1));
+        let bias = avx2._mm256_add_epi32(odd, avx._mm256_set1_epi32(0x7FFF));
+        let rounded = avx2._mm256_srli_epi32::<16>(avx2._mm256_add_epi32(bits, bias));
+        let quiet = avx2._mm256_or_si256(
+            avx2._mm256_srli_epi32::<16>(bits),
+            avx._mm256_set1_epi32(0x40),
+        );
+        let nan = avx._mm256_castps_si256(avx._mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+        let h = avx._mm256_blendv_ps(
+            avx._mm256_castsi256_ps(rounded),
+            avx._mm256_castsi256_ps(quiet),
+            avx._mm256_castsi256_ps(nan),
+        );
+        let packed =
+            avx2._mm256_packus_epi32(avx._mm256_castps_si256(h), avx._mm256_castps_si256(h));
+        let low = avx._mm256_castsi256_si128(avx2._mm256_permute4x64_epi64::<0b1000>(packed));
+        // SAFETY: writes only p..p + len.
+        unsafe { store_u16x8(p, len, low) }
+    }
+    #[inline(always)]
     fn lane_mask(self, k: usize) -> __m256 {
         let avx = self.0.avx;
         let lane = avx._mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
@@ -160,6 +205,42 @@ impl Simd for Avx2 {
     }
 }
 
+/// Eight u16 from `p` (lanes past `len` zero).
+///
+/// # Safety
+/// `p..p + len` readable, `len <= 8`; the CPU has AVX2.
+#[inline(always)]
+unsafe fn load_u16x8(p: *const u16, len: usize) -> __m128i {
+    // SAFETY: a whole vector when len == 8, else a copy of the len readable elements.
+    unsafe {
+        if len == 8 {
+            _mm_loadu_si128(p.cast())
+        } else {
+            let mut tmp = [0u16; 8];
+            core::ptr::copy_nonoverlapping(p, tmp.as_mut_ptr(), len);
+            _mm_loadu_si128(tmp.as_ptr().cast())
+        }
+    }
+}
+
+/// Stores the first `len` of eight u16.
+///
+/// # Safety
+/// `p..p + len` writable, `len <= 8`; the CPU has AVX2.
+#[inline(always)]
+unsafe fn store_u16x8(p: *mut u16, len: usize, h: __m128i) {
+    // SAFETY: a whole vector when len == 8, else a copy of len elements.
+    unsafe {
+        if len == 8 {
+            _mm_storeu_si128(p.cast(), h)
+        } else {
+            let mut tmp = [0u16; 8];
+            _mm_storeu_si128(tmp.as_mut_ptr().cast(), h);
+            core::ptr::copy_nonoverlapping(tmp.as_ptr(), p, len);
+        }
+    }
+}
+
 #[inline(always)]
 fn enter<R>(f: impl FnOnce(Avx2) -> R) -> R {
     // SAFETY: TABLE, the only user of these functions, is handed out only after `available()`.
@@ -170,4 +251,4 @@ fn enter<R>(f: impl FnOnce(Avx2) -> R) -> R {
     )
 }
 
-crate::table::isa_table!(TABLE, crate::Isa::Avx2, "avx2-p5-u32-acc4", enter);
+crate::table::isa_table!(crate::Isa::Avx2, "avx2-p5-u32-acc4", enter);

@@ -60,6 +60,59 @@ impl Simd for Avx512 {
         self.0.sse._mm_sfence()
     }
     #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16, len: usize) -> __m512 {
+        // SAFETY: the masked load reads only p..p + len.
+        let h = unsafe {
+            self.0
+                .avx512bw
+                ._mm256_maskz_loadu_epi16(self.tail_mask(len), p.cast())
+        };
+        self.0.avx512f._mm512_cvtph_ps(h)
+    }
+    #[inline(always)]
+    unsafe fn load_bf16(self, p: *const u16, len: usize) -> __m512 {
+        let f = self.0.avx512f;
+        // SAFETY: the masked load reads only p..p + len.
+        let h = unsafe {
+            self.0
+                .avx512bw
+                ._mm256_maskz_loadu_epi16(self.tail_mask(len), p.cast())
+        };
+        f._mm512_castsi512_ps(f._mm512_slli_epi32::<16>(f._mm512_cvtepu16_epi32(h)))
+    }
+    #[inline(always)]
+    unsafe fn store_f16(self, p: *mut u16, len: usize, v: __m512) {
+        let h = self
+            .0
+            .avx512f
+            ._mm512_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v);
+        // SAFETY: the masked store writes only p..p + len.
+        unsafe {
+            self.0
+                .avx512bw
+                ._mm256_mask_storeu_epi16(p.cast(), self.tail_mask(len), h)
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16(self, p: *mut u16, len: usize, v: __m512) {
+        let f = self.0.avx512f;
+        let bits = f._mm512_castps_si512(v);
+        // Round to nearest even on the upper 16 bits; a NaN keeps its top bits, made quiet.
+        let odd = f._mm512_and_si512(f._mm512_srli_epi32::<16>(bits), f._mm512_set1_epi32(1));
+        let rounded = f._mm512_srli_epi32::<16>(
+            f._mm512_add_epi32(bits, f._mm512_add_epi32(odd, f._mm512_set1_epi32(0x7FFF))),
+        );
+        let quiet = f._mm512_or_si512(f._mm512_srli_epi32::<16>(bits), f._mm512_set1_epi32(0x40));
+        let nan = f._mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+        let h = f._mm512_cvtepi32_epi16(f._mm512_mask_blend_epi32(nan, rounded, quiet));
+        // SAFETY: the masked store writes only p..p + len.
+        unsafe {
+            self.0
+                .avx512bw
+                ._mm256_mask_storeu_epi16(p.cast(), self.tail_mask(len), h)
+        }
+    }
+    #[inline(always)]
     fn tail_mask(self, len: usize) -> __mmask16 {
         ((1u32 << len) - 1) as __mmask16
     }
@@ -136,9 +189,4 @@ fn enter<R>(f: impl FnOnce(Avx512) -> R) -> R {
     )
 }
 
-crate::table::isa_table!(
-    TABLE,
-    crate::Isa::Avx512,
-    "avx512f-p5-scalef-u64-acc4",
-    enter
-);
+crate::table::isa_table!(crate::Isa::Avx512, "avx512f-p5-scalef-u64-acc4", enter);

@@ -12,6 +12,7 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod element;
 pub mod exp;
 mod ext;
 mod ops;
@@ -19,6 +20,8 @@ mod scalar;
 mod simd;
 mod table;
 
+pub use element::Element;
 pub use ext::{Ext, GradCoefficients, LogitSums, MaxSum};
+pub use half::{bf16, f16};
 pub use ops::{BLOCK_STEPS, ONLINE_JUMP};
-pub use table::{table, tables, Io, Isa, LogitPass, Store, Table};
+pub use table::{table, table_bf16, table_f16, tables, Io, Isa, LogitPass, Store, Table};

@@ -6,6 +6,7 @@
 //! [`BLOCK_STEPS`] terms, so the error does not grow with n, and the order of operations depends
 //! only on the index, never on the buffer's address.
 
+use crate::element::Element;
 use crate::exp::exp_ext;
 use crate::simd::Simd;
 use crate::{Ext, GradCoefficients, LogitSums, MaxSum};
@@ -71,11 +72,11 @@ trait Pass<S: Simd> {
 /// # Safety
 /// `x..x + n` readable, `y..y + n` writable when given (it may equal `x`).
 #[inline(always)]
-unsafe fn reduce<S: Simd, P: Pass<S>>(
+unsafe fn reduce<S: Simd, E: Element, P: Pass<S>>(
     s: S,
     pass: &mut P,
-    x: *const f32,
-    y: Option<*mut f32>,
+    x: *const E,
+    y: Option<*mut E>,
     n: usize,
 ) {
     let l = S::LANES;
@@ -86,15 +87,15 @@ unsafe fn reduce<S: Simd, P: Pass<S>>(
         while i + 4 * l <= end {
             // SAFETY: i + 4 * l <= n.
             unsafe {
-                let v0 = pass.step::<0>(s, s.load(x.add(i)), At::full(i));
-                let v1 = pass.step::<1>(s, s.load(x.add(i + l)), At::full(i + l));
-                let v2 = pass.step::<2>(s, s.load(x.add(i + 2 * l)), At::full(i + 2 * l));
-                let v3 = pass.step::<3>(s, s.load(x.add(i + 3 * l)), At::full(i + 3 * l));
+                let v0 = pass.step::<0>(s, E::load(s, x.add(i)), At::full(i));
+                let v1 = pass.step::<1>(s, E::load(s, x.add(i + l)), At::full(i + l));
+                let v2 = pass.step::<2>(s, E::load(s, x.add(i + 2 * l)), At::full(i + 2 * l));
+                let v3 = pass.step::<3>(s, E::load(s, x.add(i + 3 * l)), At::full(i + 3 * l));
                 if let Some(y) = y {
-                    s.store(y.add(i), v0);
-                    s.store(y.add(i + l), v1);
-                    s.store(y.add(i + 2 * l), v2);
-                    s.store(y.add(i + 3 * l), v3);
+                    E::store(s, y.add(i), v0);
+                    E::store(s, y.add(i + l), v1);
+                    E::store(s, y.add(i + 2 * l), v2);
+                    E::store(s, y.add(i + 3 * l), v3);
                 }
             }
             i += 4 * l;
@@ -102,9 +103,9 @@ unsafe fn reduce<S: Simd, P: Pass<S>>(
         while i + l <= end {
             // SAFETY: i + l <= n.
             unsafe {
-                let v = pass.step::<0>(s, s.load(x.add(i)), At::full(i));
+                let v = pass.step::<0>(s, E::load(s, x.add(i)), At::full(i));
                 if let Some(y) = y {
-                    s.store(y.add(i), v);
+                    E::store(s, y.add(i), v);
                 }
             }
             i += l;
@@ -117,9 +118,9 @@ unsafe fn reduce<S: Simd, P: Pass<S>>(
                     i,
                     tail: Some((len, s.tail_mask(len))),
                 };
-                let v = pass.step::<0>(s, s.load_tail(x.add(i), len, P::FILL), at);
+                let v = pass.step::<0>(s, E::load_tail(s, x.add(i), len, P::FILL), at);
                 if let Some(y) = y {
-                    s.store_tail(y.add(i), len, v);
+                    E::store_tail(s, y.add(i), len, v);
                 }
             }
             i = end;
@@ -139,44 +140,52 @@ trait Map<S: Simd> {
 /// # Safety
 /// `x..x + n` readable, `y..y + n` writable (it may equal `x`).
 #[inline(always)]
-unsafe fn map<S: Simd, F: Map<S>>(s: S, f: &F, x: *const f32, y: *mut f32, n: usize, nt: bool) {
+unsafe fn map<S: Simd, E: Element, F: Map<S>>(
+    s: S,
+    f: &F,
+    x: *const E,
+    y: *mut E,
+    n: usize,
+    nt: bool,
+) {
     let l = S::LANES;
     let mut i = 0;
     if nt && l > 1 {
         // Stores of the head go through the cache until `y + i` is aligned to the vector.
-        let head = ((l - (y as usize / 4) % l) % l).min(n);
+        let size = std::mem::size_of::<E>();
+        let head = ((l - (y as usize / size) % l) % l).min(n);
         if head > 0 {
             // SAFETY: head <= n.
             let at = At {
                 i: 0,
                 tail: Some((head, s.tail_mask(head))),
             };
-            unsafe { s.store_tail(y, head, f.apply(s, s.load_tail(x, head, 0.0), at)) };
+            unsafe { E::store_tail(s, y, head, f.apply(s, E::load_tail(s, x, head, 0.0), at)) };
             i = head;
         }
         while i + l <= n {
             // SAFETY: i + l <= n, and y + i is aligned to l * 4 bytes by the head above.
-            unsafe { s.stream(y.add(i), f.apply(s, s.load(x.add(i)), At::full(i))) };
+            unsafe { E::stream(s, y.add(i), f.apply(s, E::load(s, x.add(i)), At::full(i))) };
             i += l;
         }
     } else {
         while i + 4 * l <= n {
             // SAFETY: i + 4 * l <= n; all four loads precede the stores (in place is fine).
             unsafe {
-                let v0 = f.apply(s, s.load(x.add(i)), At::full(i));
-                let v1 = f.apply(s, s.load(x.add(i + l)), At::full(i + l));
-                let v2 = f.apply(s, s.load(x.add(i + 2 * l)), At::full(i + 2 * l));
-                let v3 = f.apply(s, s.load(x.add(i + 3 * l)), At::full(i + 3 * l));
-                s.store(y.add(i), v0);
-                s.store(y.add(i + l), v1);
-                s.store(y.add(i + 2 * l), v2);
-                s.store(y.add(i + 3 * l), v3);
+                let v0 = f.apply(s, E::load(s, x.add(i)), At::full(i));
+                let v1 = f.apply(s, E::load(s, x.add(i + l)), At::full(i + l));
+                let v2 = f.apply(s, E::load(s, x.add(i + 2 * l)), At::full(i + 2 * l));
+                let v3 = f.apply(s, E::load(s, x.add(i + 3 * l)), At::full(i + 3 * l));
+                E::store(s, y.add(i), v0);
+                E::store(s, y.add(i + l), v1);
+                E::store(s, y.add(i + 2 * l), v2);
+                E::store(s, y.add(i + 3 * l), v3);
             }
             i += 4 * l;
         }
         while i + l <= n {
             // SAFETY: i + l <= n.
-            unsafe { s.store(y.add(i), f.apply(s, s.load(x.add(i)), At::full(i))) };
+            unsafe { E::store(s, y.add(i), f.apply(s, E::load(s, x.add(i)), At::full(i))) };
             i += l;
         }
     }
@@ -188,10 +197,11 @@ unsafe fn map<S: Simd, F: Map<S>>(s: S, f: &F, x: *const f32, y: *mut f32, n: us
             tail: Some((len, s.tail_mask(len))),
         };
         unsafe {
-            s.store_tail(
+            E::store_tail(
+                s,
                 y.add(i),
                 len,
-                f.apply(s, s.load_tail(x.add(i), len, 0.0), at),
+                f.apply(s, E::load_tail(s, x.add(i), len, 0.0), at),
             )
         };
     }
@@ -202,7 +212,7 @@ unsafe fn map<S: Simd, F: Map<S>>(s: S, f: &F, x: *const f32, y: *mut f32, n: us
 
 /// `max_i x_i`, `-inf` for an empty row (a NaN may or may not win).
 #[inline(always)]
-pub(crate) fn rmax<S: Simd>(s: S, x: &[f32]) -> f32 {
+pub(crate) fn rmax<S: Simd, E: Element>(s: S, x: &[E]) -> f32 {
     struct Max<S: Simd>([S::V; 4]);
     impl<S: Simd> Pass<S> for Max<S> {
         const FILL: f32 = f32::NEG_INFINITY;
@@ -246,7 +256,7 @@ impl<S: Simd> Pass<S> for SumExp<S> {
 
 /// `sum_i exp(x_i - m)` for a finite `m`, in f64.
 #[inline(always)]
-pub(crate) fn raddexpminusmax<S: Simd>(s: S, x: &[f32], m: f32) -> f64 {
+pub(crate) fn raddexpminusmax<S: Simd, E: Element>(s: S, x: &[E], m: f32) -> f64 {
     let mut pass = SumExp {
         m: s.splat(m),
         acc: [s.splat(0.0); 4],
@@ -262,10 +272,10 @@ pub(crate) fn raddexpminusmax<S: Simd>(s: S, x: &[f32], m: f32) -> f64 {
 /// # Safety
 /// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
 #[inline(always)]
-pub(crate) unsafe fn raddstoreexpminusmax<S: Simd>(
+pub(crate) unsafe fn raddstoreexpminusmax<S: Simd, E: Element>(
     s: S,
-    x: *const f32,
-    y: *mut f32,
+    x: *const E,
+    y: *mut E,
     n: usize,
     m: f32,
 ) -> f64 {
@@ -380,7 +390,7 @@ impl<S: Simd, const LOGITS: bool> Pass<S> for SumExt<S, LOGITS> {
 /// `sum_i exp(x_i)` as an extended-exponent pair, without a max pass. Inputs are clamped below
 /// at `-EXT_BOUND`; the caller checks the result's range ([`Ext::ln_in_range`]).
 #[inline(always)]
-pub(crate) fn raddextexp<S: Simd>(s: S, x: &[f32]) -> Ext {
+pub(crate) fn raddextexp<S: Simd, E: Element>(s: S, x: &[E]) -> Ext {
     let mut pass = SumExt::<S, false>::new(s, None, usize::MAX);
     // SAFETY: reads x[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
@@ -394,9 +404,9 @@ pub(crate) fn raddextexp<S: Simd>(s: S, x: &[f32]) -> Ext {
 /// # Panics
 /// When `w` is given and its length differs from `x`'s.
 #[inline(always)]
-pub(crate) fn raddextexp_logits<S: Simd>(
+pub(crate) fn raddextexp_logits<S: Simd, E: Element>(
     s: S,
-    x: &[f32],
+    x: &[E],
     w: Option<&[f32]>,
     skip: Option<usize>,
 ) -> LogitSums {
@@ -419,7 +429,7 @@ pub(crate) fn raddextexp_logits<S: Simd>(
 /// than [`ONLINE_JUMP`], so a steadily rising row rescales rarely and each rescale touches
 /// only mass that is `e^-16` of what follows. The lanes meet in f64 at the end.
 #[inline(always)]
-pub(crate) fn raddonline<S: Simd>(s: S, x: &[f32]) -> MaxSum {
+pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
     struct Online<S: Simd> {
         r: S::V,
         r_jump: S::V,
@@ -489,7 +499,14 @@ pub(crate) fn raddonline<S: Simd>(s: S, x: &[f32]) -> MaxSum {
 /// # Safety
 /// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
 #[inline(always)]
-pub(crate) unsafe fn vscale<S: Simd>(s: S, x: *const f32, y: *mut f32, n: usize, c: f32, nt: bool) {
+pub(crate) unsafe fn vscale<S: Simd, E: Element>(
+    s: S,
+    x: *const E,
+    y: *mut E,
+    n: usize,
+    c: f32,
+    nt: bool,
+) {
     struct Scale<S: Simd>(S::V);
     impl<S: Simd> Map<S> for Scale<S> {
         #[inline(always)]
@@ -506,10 +523,10 @@ pub(crate) unsafe fn vscale<S: Simd>(s: S, x: *const f32, y: *mut f32, n: usize,
 /// # Safety
 /// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
 #[inline(always)]
-pub(crate) unsafe fn vscaleexpminusmax<S: Simd>(
+pub(crate) unsafe fn vscaleexpminusmax<S: Simd, E: Element>(
     s: S,
-    x: *const f32,
-    y: *mut f32,
+    x: *const E,
+    y: *mut E,
     n: usize,
     m: f32,
     c: f32,
@@ -539,10 +556,10 @@ pub(crate) unsafe fn vscaleexpminusmax<S: Simd>(
 /// # Safety
 /// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
 #[inline(always)]
-pub(crate) unsafe fn vscaleextexp<S: Simd>(
+pub(crate) unsafe fn vscaleextexp<S: Simd, E: Element>(
     s: S,
-    x: *const f32,
-    y: *mut f32,
+    x: *const E,
+    y: *mut E,
     n: usize,
     sum: Ext,
     nt: bool,
@@ -573,10 +590,10 @@ pub(crate) unsafe fn vscaleextexp<S: Simd>(
 /// # Safety
 /// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
 #[inline(always)]
-pub(crate) unsafe fn vsubtract<S: Simd>(
+pub(crate) unsafe fn vsubtract<S: Simd, E: Element>(
     s: S,
-    x: *const f32,
-    y: *mut f32,
+    x: *const E,
+    y: *mut E,
     n: usize,
     (a, b): (f32, f32),
     nt: bool,
@@ -606,10 +623,10 @@ pub(crate) unsafe fn vsubtract<S: Simd>(
 /// # Safety
 /// `x..x + n` readable, `y..y + n` writable (`y` may equal `x`), `w..w + n` readable if given.
 #[inline(always)]
-pub(crate) unsafe fn vgradce<S: Simd>(
+pub(crate) unsafe fn vgradce<S: Simd, E: Element>(
     s: S,
-    x: *const f32,
-    y: *mut f32,
+    x: *const E,
+    y: *mut E,
     n: usize,
     w: Option<*const f32>,
     c: GradCoefficients,

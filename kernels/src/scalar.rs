@@ -46,6 +46,38 @@ impl Simd for Scalar {
     #[inline(always)]
     fn fence(self) {}
     #[inline(always)]
+    unsafe fn load_f16(self, p: *const u16, len: usize) -> f32 {
+        // SAFETY: the caller guarantees p..p + len is readable.
+        if len == 0 {
+            0.0
+        } else {
+            half::f16::from_bits(unsafe { p.read() }).to_f32()
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_bf16(self, p: *const u16, len: usize) -> f32 {
+        // SAFETY: the caller guarantees p..p + len is readable.
+        if len == 0 {
+            0.0
+        } else {
+            half::bf16::from_bits(unsafe { p.read() }).to_f32()
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_f16(self, p: *mut u16, len: usize, v: f32) {
+        if len > 0 {
+            // SAFETY: the caller guarantees p..p + len is writable.
+            unsafe { p.write(half::f16::from_f32(v).to_bits()) }
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16(self, p: *mut u16, len: usize, v: f32) {
+        if len > 0 {
+            // SAFETY: the caller guarantees p..p + len is writable.
+            unsafe { p.write(half::bf16::from_f32(v).to_bits()) }
+        }
+    }
+    #[inline(always)]
     fn tail_mask(self, len: usize) -> bool {
         len > 0
     }
@@ -127,4 +159,4 @@ fn enter<R>(f: impl FnOnce(Scalar) -> R) -> R {
     f(Scalar)
 }
 
-crate::table::isa_table!(TABLE, crate::Isa::Scalar, "scalar-p5-u4-acc4", enter);
+crate::table::isa_table!(crate::Isa::Scalar, "scalar-p5-u4-acc4", enter);

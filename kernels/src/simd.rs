@@ -9,7 +9,7 @@
 /// `max`/`min` follow the x86 `vmaxps`/`vminps` rule: `max(a, b) = if a > b { a } else { b }`,
 /// so a NaN in `b` propagates and a NaN in `a` does not. The kernels order operands with that
 /// in mind.
-pub(crate) trait Simd: Copy {
+pub trait Simd: Copy {
     /// Lanes per vector.
     const LANES: usize;
     /// A vector of `LANES` f32.
@@ -42,6 +42,28 @@ pub(crate) trait Simd: Copy {
     unsafe fn stream(self, p: *mut f32, v: Self::V);
     /// Orders earlier non-temporal stores before later stores.
     fn fence(self);
+
+    /// Loads `len <= LANES` IEEE binary16 values (as bits) widened to f32; other lanes 0.
+    ///
+    /// # Safety
+    /// `p..p + len` must be readable.
+    unsafe fn load_f16(self, p: *const u16, len: usize) -> Self::V;
+    /// Loads `len <= LANES` bfloat16 values (as bits) widened to f32; other lanes 0.
+    ///
+    /// # Safety
+    /// `p..p + len` must be readable.
+    unsafe fn load_bf16(self, p: *const u16, len: usize) -> Self::V;
+    /// Rounds the first `len <= LANES` lanes to binary16 (nearest even) and stores their bits.
+    ///
+    /// # Safety
+    /// `p..p + len` must be writable.
+    unsafe fn store_f16(self, p: *mut u16, len: usize, v: Self::V);
+    /// Rounds the first `len <= LANES` lanes to bfloat16 (nearest even; NaN stays a quiet NaN)
+    /// and stores their bits.
+    ///
+    /// # Safety
+    /// `p..p + len` must be writable.
+    unsafe fn store_bf16(self, p: *mut u16, len: usize, v: Self::V);
 
     /// The first `len` lanes set.
     fn tail_mask(self, len: usize) -> Self::M;

@@ -30,16 +30,16 @@ impl Isa {
 
 /// Input and output of an element-wise kernel: separate buffers of equal length, or one buffer
 /// updated in place.
-pub enum Io<'a> {
+pub enum Io<'a, T = f32> {
     /// Read `x`, write `y`; the lengths must be equal.
-    Split(&'a [f32], &'a mut [f32]),
+    Split(&'a [T], &'a mut [T]),
     /// Read and write the same buffer.
-    InPlace(&'a mut [f32]),
+    InPlace(&'a mut [T]),
 }
 
-impl Io<'_> {
+impl<T> Io<'_, T> {
     /// The input.
-    pub fn input(&self) -> &[f32] {
+    pub fn input(&self) -> &[T] {
         match self {
             Io::Split(x, _) => x,
             Io::InPlace(xy) => xy,
@@ -47,7 +47,7 @@ impl Io<'_> {
     }
 
     /// The output.
-    pub fn output(&mut self) -> &mut [f32] {
+    pub fn output(&mut self) -> &mut [T] {
         match self {
             Io::Split(_, y) => y,
             Io::InPlace(xy) => xy,
@@ -55,7 +55,7 @@ impl Io<'_> {
     }
 
     /// The same buffers, borrowed for one more pass.
-    pub fn reborrow(&mut self) -> Io<'_> {
+    pub fn reborrow(&mut self) -> Io<'_, T> {
         match self {
             Io::Split(x, y) => Io::Split(x, y),
             Io::InPlace(xy) => Io::InPlace(xy),
@@ -66,7 +66,7 @@ impl Io<'_> {
     ///
     /// # Panics
     /// When the lengths of `Split` differ.
-    pub(crate) fn raw(self) -> (*const f32, *mut f32, usize) {
+    pub(crate) fn raw(self) -> (*const T, *mut T, usize) {
         match self {
             Io::Split(x, y) => {
                 assert_eq!(x.len(), y.len(), "input and output lengths differ");
@@ -92,58 +92,62 @@ pub enum Store {
 }
 
 /// The cross-entropy loss pass: logits, optional class weights, the index left out of the sum.
-pub type LogitPass = fn(&[f32], Option<&[f32]>, Option<usize>) -> LogitSums;
+pub type LogitPass<T> = fn(&[T], Option<&[f32]>, Option<usize>) -> LogitSums;
 
-/// The kernels of one ISA. Every ISA fills every entry; see the crate docs for the names.
-pub struct Table {
+/// The kernels of one ISA for one element type `T` (f32, f16 or bf16: inputs and outputs of
+/// that type, arithmetic in f32). Every ISA fills every entry; see the crate docs for the names.
+pub struct Table<T: 'static = f32> {
     /// The ISA these kernels need.
     pub isa: Isa,
     /// XNNPACK-style description of the variant, e.g. `avx512f-p5-scalef-u64-acc4`.
     pub name: &'static str,
     /// `max_i x_i`; `-inf` for an empty row; a NaN input may or may not win.
-    pub rmax: fn(&[f32]) -> f32,
+    pub rmax: fn(&[T]) -> f32,
     /// `sum_i exp(x_i - m)` in f64, for a finite `m >= max`.
-    pub raddexpminusmax: fn(&[f32], f32) -> f64,
+    pub raddexpminusmax: fn(&[T], f32) -> f64,
     /// `y_i = exp(x_i - m)`, returning `sum_i y_i`, for a finite `m >= max`.
-    pub raddstoreexpminusmax: fn(Io<'_>, f32) -> f64,
+    pub raddstoreexpminusmax: fn(Io<'_, T>, f32) -> f64,
     /// `y_i = x_i * c`.
-    pub vscale: fn(Io<'_>, f32, Store),
+    pub vscale: fn(Io<'_, T>, f32, Store),
     /// `y_i = exp(x_i - m) * c`, for `x_i - m <= 16`.
-    pub vscaleexpminusmax: fn(Io<'_>, f32, f32, Store),
+    pub vscaleexpminusmax: fn(Io<'_, T>, f32, f32, Store),
     /// `sum_i exp(clamp(x_i))` with an extended exponent (see [`crate::exp::EXT_BOUND`]).
-    pub raddextexp: fn(&[f32]) -> Ext,
+    pub raddextexp: fn(&[T]) -> Ext,
     /// `y_i = exp(clamp(x_i)) / sum` for a `sum` from `raddextexp` whose log is in range.
-    pub vscaleextexp: fn(Io<'_>, Ext, Store),
+    pub vscaleextexp: fn(Io<'_, T>, Ext, Store),
     /// The max and `sum_i exp(x_i - max)` in one pass.
-    pub raddonline: fn(&[f32]) -> MaxSum,
+    pub raddonline: fn(&[T]) -> MaxSum,
     /// `y_i = (x_i - a) - b` for the pair `(a, b)`.
-    pub vsubtract: fn(Io<'_>, (f32, f32), Store),
+    pub vsubtract: fn(Io<'_, T>, (f32, f32), Store),
     /// Cross-entropy loss pass: `raddextexp` leaving out index `skip` (the target), and
     /// `sum_i w_i * x_i` over all i (f64; `w_i = 1` without weights, zero-weight terms 0), in
     /// one read. Panics if the weights' length differs.
-    pub raddextexp_logits: LogitPass,
+    pub raddextexp_logits: LogitPass<T>,
     /// Cross-entropy gradient pass: `y_i = exp(x_i - a) * scale - bias * w_i`. Panics if the
     /// weights' length differs.
-    pub vgradce: fn(Io<'_>, Option<&[f32]>, GradCoefficients, Store),
+    pub vgradce: fn(Io<'_, T>, Option<&[f32]>, GradCoefficients, Store),
 }
 
-/// Defines the entry points of one ISA module over its [`crate::simd::Simd`] type, each
-/// entering the ISA's target-feature context through `$enter`, and their [`Table`].
+/// Defines the entry points of one ISA module over its [`crate::simd::Simd`] type, generic over
+/// the element type and each entering the ISA's target-feature context through `$enter`, and
+/// its [`Table`]s for f32, f16 and bf16.
 macro_rules! isa_table {
-    ($table:ident, $isa:expr, $name:expr, $enter:ident) => {
-        fn rmax(x: &[f32]) -> f32 {
+    ($isa:expr, $name:expr, $enter:ident) => {
+        use crate::element::Element;
+
+        fn rmax<E: Element>(x: &[E]) -> f32 {
             $enter(
                 #[inline(always)]
                 move |s| crate::ops::rmax(s, x),
             )
         }
-        fn raddexpminusmax(x: &[f32], m: f32) -> f64 {
+        fn raddexpminusmax<E: Element>(x: &[E], m: f32) -> f64 {
             $enter(
                 #[inline(always)]
                 move |s| crate::ops::raddexpminusmax(s, x, m),
             )
         }
-        fn raddstoreexpminusmax(io: crate::Io<'_>, m: f32) -> f64 {
+        fn raddstoreexpminusmax<E: Element>(io: crate::Io<'_, E>, m: f32) -> f64 {
             let (x, y, n) = io.raw();
             // SAFETY: `raw` gives n readable elements at x and n writable at y.
             $enter(
@@ -151,7 +155,7 @@ macro_rules! isa_table {
                 move |s| unsafe { crate::ops::raddstoreexpminusmax(s, x, y, n, m) },
             )
         }
-        fn vscale(io: crate::Io<'_>, c: f32, store: crate::Store) {
+        fn vscale<E: Element>(io: crate::Io<'_, E>, c: f32, store: crate::Store) {
             let (x, y, n) = io.raw();
             let nt = store == crate::Store::NonTemporal;
             // SAFETY: `raw` gives n readable elements at x and n writable at y.
@@ -160,7 +164,12 @@ macro_rules! isa_table {
                 move |s| unsafe { crate::ops::vscale(s, x, y, n, c, nt) },
             )
         }
-        fn vscaleexpminusmax(io: crate::Io<'_>, m: f32, c: f32, store: crate::Store) {
+        fn vscaleexpminusmax<E: Element>(
+            io: crate::Io<'_, E>,
+            m: f32,
+            c: f32,
+            store: crate::Store,
+        ) {
             let (x, y, n) = io.raw();
             let nt = store == crate::Store::NonTemporal;
             // SAFETY: `raw` gives n readable elements at x and n writable at y.
@@ -169,13 +178,13 @@ macro_rules! isa_table {
                 move |s| unsafe { crate::ops::vscaleexpminusmax(s, x, y, n, m, c, nt) },
             )
         }
-        fn raddextexp(x: &[f32]) -> crate::Ext {
+        fn raddextexp<E: Element>(x: &[E]) -> crate::Ext {
             $enter(
                 #[inline(always)]
                 move |s| crate::ops::raddextexp(s, x),
             )
         }
-        fn vscaleextexp(io: crate::Io<'_>, sum: crate::Ext, store: crate::Store) {
+        fn vscaleextexp<E: Element>(io: crate::Io<'_, E>, sum: crate::Ext, store: crate::Store) {
             let (x, y, n) = io.raw();
             let nt = store == crate::Store::NonTemporal;
             // SAFETY: `raw` gives n readable elements at x and n writable at y.
@@ -184,13 +193,13 @@ macro_rules! isa_table {
                 move |s| unsafe { crate::ops::vscaleextexp(s, x, y, n, sum, nt) },
             )
         }
-        fn raddonline(x: &[f32]) -> crate::MaxSum {
+        fn raddonline<E: Element>(x: &[E]) -> crate::MaxSum {
             $enter(
                 #[inline(always)]
                 move |s| crate::ops::raddonline(s, x),
             )
         }
-        fn vsubtract(io: crate::Io<'_>, c: (f32, f32), store: crate::Store) {
+        fn vsubtract<E: Element>(io: crate::Io<'_, E>, c: (f32, f32), store: crate::Store) {
             let (x, y, n) = io.raw();
             let nt = store == crate::Store::NonTemporal;
             // SAFETY: `raw` gives n readable elements at x and n writable at y.
@@ -199,9 +208,8 @@ macro_rules! isa_table {
                 move |s| unsafe { crate::ops::vsubtract(s, x, y, n, c, nt) },
             )
         }
-
-        fn raddextexp_logits(
-            x: &[f32],
+        fn raddextexp_logits<E: Element>(
+            x: &[E],
             w: Option<&[f32]>,
             skip: Option<usize>,
         ) -> crate::LogitSums {
@@ -210,8 +218,8 @@ macro_rules! isa_table {
                 move |s| crate::ops::raddextexp_logits(s, x, w, skip),
             )
         }
-        fn vgradce(
-            io: crate::Io<'_>,
+        fn vgradce<E: Element>(
+            io: crate::Io<'_, E>,
             w: Option<&[f32]>,
             c: crate::GradCoefficients,
             store: crate::Store,
@@ -229,37 +237,67 @@ macro_rules! isa_table {
             )
         }
 
-        pub(crate) static $table: crate::Table = crate::Table {
-            isa: $isa,
-            name: $name,
-            rmax,
-            raddexpminusmax,
-            raddstoreexpminusmax,
-            vscale,
-            vscaleexpminusmax,
-            raddextexp,
-            vscaleextexp,
-            raddonline,
-            vsubtract,
-            raddextexp_logits,
-            vgradce,
-        };
+        const fn table<E: Element>(name: &'static str) -> crate::Table<E> {
+            crate::Table {
+                isa: $isa,
+                name,
+                rmax: rmax::<E>,
+                raddexpminusmax: raddexpminusmax::<E>,
+                raddstoreexpminusmax: raddstoreexpminusmax::<E>,
+                vscale: vscale::<E>,
+                vscaleexpminusmax: vscaleexpminusmax::<E>,
+                raddextexp: raddextexp::<E>,
+                vscaleextexp: vscaleextexp::<E>,
+                raddonline: raddonline::<E>,
+                vsubtract: vsubtract::<E>,
+                raddextexp_logits: raddextexp_logits::<E>,
+                vgradce: vgradce::<E>,
+            }
+        }
+
+        pub(crate) static TABLE: crate::Table = table(concat!("f32-", $name));
+        pub(crate) static TABLE_F16: crate::Table<half::f16> = table(concat!("f16-", $name));
+        pub(crate) static TABLE_BF16: crate::Table<half::bf16> = table(concat!("bf16-", $name));
     };
 }
 pub(crate) use isa_table;
 
-/// The kernels for `isa`, or `None` when this CPU lacks it.
-pub fn table(isa: Isa) -> Option<&'static Table> {
-    match isa {
-        Isa::Scalar => Some(&crate::scalar::TABLE),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => crate::avx2::available().then_some(&crate::avx2::TABLE),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => crate::avx512::available().then_some(&crate::avx512::TABLE),
-        #[cfg(not(target_arch = "x86_64"))]
-        _ => None,
-    }
+/// Which static of an ISA module holds the tables of one element type.
+macro_rules! lookup {
+    ($fn:ident, $t:ty, $static:ident, $doc:expr) => {
+        #[doc = $doc]
+        pub fn $fn(isa: Isa) -> Option<&'static Table<$t>> {
+            match isa {
+                Isa::Scalar => Some(&crate::scalar::$static),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => crate::avx2::available().then_some(&crate::avx2::$static),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => crate::avx512::available().then_some(&crate::avx512::$static),
+                #[cfg(not(target_arch = "x86_64"))]
+                _ => None,
+            }
+        }
+    };
 }
+
+lookup!(
+    table,
+    f32,
+    TABLE,
+    "The f32 kernels for `isa`, or `None` when this CPU lacks it."
+);
+lookup!(
+    table_f16,
+    half::f16,
+    TABLE_F16,
+    "The f16 kernels for `isa`, or `None` when this CPU lacks it."
+);
+lookup!(
+    table_bf16,
+    half::bf16,
+    TABLE_BF16,
+    "The bf16 kernels for `isa`, or `None` when this CPU lacks it."
+);
 
 /// Every table this CPU can run, scalar first.
 pub fn tables() -> impl Iterator<Item = &'static Table> {

@@ -22,7 +22,7 @@ pub struct Machine {
     pub isas: Vec<twopass::Isa>,
     /// Data and unified caches, smallest level first; empty when Linux does not say.
     pub caches: Vec<Cache>,
-    /// Logical CPUs the OS reports.
+    /// Logical CPUs this process may run on.
     pub threads: usize,
 }
 

@@ -40,10 +40,10 @@ impl Plan {
             }
         } else {
             Plan {
-                rep_ns: 2e6,
+                rep_ns: 3e6,
                 min_reps: 5,
-                max_reps: 21,
-                budget_ns: 250e6,
+                max_reps: 25,
+                budget_ns: 400e6,
             }
         }
     }

@@ -109,7 +109,7 @@ pub fn summary(r: &Results) -> String {
         s,
         "# twopass: \"The Two-Pass Softmax Algorithm\" on this CPU\n\n\
          Reproduce with `{}` ({:.0} s of measurements).\n\n\
-         - CPU: {} ({} logical CPUs)\n- ISAs: {}\n- caches: {}\n",
+         - CPU: {} ({} CPUs available to this process)\n- ISAs: {}\n- caches: {}\n",
         command(r),
         r.seconds,
         m.cpu,
@@ -232,7 +232,7 @@ pub fn summary(r: &Results) -> String {
                 for row in &rows {
                     let cell = row.map_or("-".into(), |row| {
                         let f = r.figures(row);
-                        format!("{:.2} ({:.0}%)", f.elem_per_ns, f.pct_of_ceiling)
+                        format!("{:.2} ({})", f.elem_per_ns, percent(f.pct_of_ceiling))
                     });
                     let _ = write!(s, " {cell} |");
                 }
@@ -284,7 +284,7 @@ pub fn markdown(r: &Results) -> String {
         };
         let _ = writeln!(
             s,
-            "| {op} | {} | {alg} | {} | {:.2} | {:.2}-{:.2} | {:.3} | {} | {:.1} | {} | {:.0}% |",
+            "| {op} | {} | {alg} | {} | {:.2} | {:.2}-{:.2} | {:.3} | {} | {:.1} | {} | {} |",
             row.isa.name(),
             size_label(row.n),
             row.t.median_ns / 1e3,
@@ -294,7 +294,7 @@ pub fn markdown(r: &Results) -> String {
             bytes_per_element(row),
             f.gb_per_s,
             passes(row),
-            f.pct_of_ceiling
+            percent(f.pct_of_ceiling)
         );
     }
 
@@ -303,6 +303,17 @@ pub fn markdown(r: &Results) -> String {
         let _ = writeln!(s, "- {p}");
     }
     s
+}
+
+/// `87%`, `4.2%`, `0.31%`: two significant digits below 10%.
+fn percent(p: f64) -> String {
+    if p >= 10.0 {
+        format!("{p:.0}%")
+    } else if p >= 1.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.2}%")
+    }
 }
 
 fn short(a: Algorithm) -> &'static str {
@@ -388,7 +399,7 @@ pub fn json(r: &Results) -> Value {
         "command": command(r),
         "machine": {
             "cpu": m.cpu,
-            "logical_cpus": m.threads,
+            "cpus_available": m.threads,
             "isas": m.isas.iter().map(|i| i.name()).collect::<Vec<_>>(),
             "caches": m.caches.iter().map(|c| json!({
                 "level": c.level, "type": c.kind, "bytes": c.bytes,

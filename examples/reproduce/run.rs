@@ -22,7 +22,10 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
     };
     let machine = Machine::detect();
     let isas: Vec<_> = machine.isas.iter().map(|i| i.name()).collect();
-    println!("CPU: {} ({} logical CPUs)", machine.cpu, machine.threads);
+    println!(
+        "CPU: {} ({} CPUs available to this process)",
+        machine.cpu, machine.threads
+    );
     println!("ISAs: {}", isas.join(", "));
     println!("caches: {}", machine.cache_summary());
     if cfg!(debug_assertions) {

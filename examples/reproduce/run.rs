@@ -20,6 +20,11 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
             return 2;
         }
     };
+    let out = &options.out;
+    if let Err(e) = fs::create_dir_all(out) {
+        eprintln!("reproduce: cannot create {}: {e}", out.display());
+        return 1;
+    }
     let machine = Machine::detect();
     let isas: Vec<_> = machine.isas.iter().map(|i| i.name()).collect();
     println!(
@@ -34,9 +39,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
     println!("timing (progress on stderr)...");
 
     let results = measure::run(&machine, &options);
-    let out = &options.out;
-    let written = fs::create_dir_all(out)
-        .and_then(|()| fs::write(out.join("report.md"), report::markdown(&results)))
+    let written = fs::write(out.join("report.md"), report::markdown(&results))
         .and_then(|()| {
             let json = serde_json::to_string_pretty(&report::json(&results))?;
             fs::write(out.join("report.json"), json + "\n")

@@ -54,7 +54,9 @@ fn time(mut f: impl FnMut() -> Result<(), Error>) -> Result<f64, Error> {
 }
 
 fn main() -> Result<(), Error> {
-    rayon::ThreadPoolBuilder::new().num_threads(1).build_global()?;
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build_global()?;
     let max = Func::ReduceMax.reduce_f32()?;
     let softmax2 = Func::Softmax2.map_reduce_f32()?;
     let scale = Func::MulByScalar.ew_f32_param()?;

@@ -150,3 +150,53 @@ fn quick_run_writes_report_json_and_plot() {
         assert!(svg.contains(&mark), "softmax.svg marks the caches");
     }
 }
+
+#[test]
+fn ceilings_add_the_probe_passes_each_algorithm_makes() {
+    let t = |median_ns| measure::Timing {
+        median_ns,
+        min_ns: median_ns,
+        max_ns: median_ns,
+        reps: 1,
+        calls: 1,
+    };
+    // read 1, copy 10, non-temporal copy 100: each sum below names its passes.
+    let probes = |n| measure::Ceiling {
+        n,
+        read: t(1.0),
+        copy: t(10.0),
+        copy_nt: t(100.0),
+    };
+    let row = |op, resolved, n| measure::Row {
+        op,
+        isa: Isa::Scalar,
+        algorithm: resolved,
+        resolved,
+        n,
+        t: t(1.0),
+    };
+    let (small, large) = (1 << 10, twopass::NON_TEMPORAL_FROM);
+    use measure::Op::{LogSumExp, Softmax};
+    for (op, a, at_small, at_large, bytes) in [
+        (Softmax, Algorithm::TwoPass, 11.0, 101.0, 12),
+        (Softmax, Algorithm::Online, 11.0, 101.0, 12),
+        (Softmax, Algorithm::ThreePassRecompute, 12.0, 102.0, 16),
+        (Softmax, Algorithm::ThreePassReload, 21.0, 111.0, 20),
+        (LogSumExp, Algorithm::TwoPass, 1.0, 1.0, 4),
+        (LogSumExp, Algorithm::ThreePassRecompute, 2.0, 2.0, 8),
+    ] {
+        let r = row(op, a, small);
+        assert_eq!(
+            analysis::ceiling_ns(&r, &probes(small)),
+            at_small,
+            "{op:?} {a:?}"
+        );
+        let r = row(op, a, large);
+        assert_eq!(
+            analysis::ceiling_ns(&r, &probes(large)),
+            at_large,
+            "{op:?} {a:?}"
+        );
+        assert_eq!(analysis::bytes_per_element(&r), bytes, "{op:?} {a:?}");
+    }
+}

@@ -15,8 +15,6 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
-use tract_linalg::element_wise::ElementWise;
-use tract_linalg::reduce::{MapReduce, Reduce};
 use tract_linalg::Func;
 
 type Error = Box<dyn std::error::Error>;
@@ -62,13 +60,14 @@ fn main() -> Result<(), Error> {
     let scale = Func::MulByScalar.ew_f32_param()?;
     let k = twopass::Kernels::try_active()?;
     println!(
-        "twopass {} ({}), tract-linalg {} / {} / {}, candle {}; one thread; elements per ns",
+        "twopass {} ({}); tract-linalg {} / {} / {}; candle on a rayon pool of {} thread(s); \
+         elements per ns",
         k.isa().name(),
         k.variant(),
         max.name(),
         softmax2.name(),
         scale.name(),
-        candle_core::utils::get_num_threads()
+        rayon::current_num_threads()
     );
     println!(
         "{:>6} {:>10} {:>10} {:>10} {:>10} {:>14} {:>14}",

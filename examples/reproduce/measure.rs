@@ -1,0 +1,348 @@
+//! The timing: warm-up, calibrated batches, median; outputs rotated over a ring of buffers
+//! larger than the last-level cache; every kernel through the public API (the probes through
+//! the kernel table's own read and copy passes).
+
+use std::hint::black_box;
+use std::io::Write;
+use std::time::Instant;
+
+use twopass::{Algorithm, Isa, Kernels};
+use twopass_kernels::{Io, Store};
+
+use crate::args::Options;
+use crate::machine::Machine;
+
+/// Scalar runs only up to this length (it would take minutes beyond).
+pub const SCALAR_MAX_N: usize = 1 << 16;
+
+/// How long to time each kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// A repetition calls the kernel until about this long has passed (ns).
+    pub rep_ns: f64,
+    /// Repetitions at least.
+    pub min_reps: usize,
+    /// Repetitions at most.
+    pub max_reps: usize,
+    /// Time per kernel and size (ns) the repetitions aim for, between the two bounds.
+    pub budget_ns: f64,
+}
+
+impl Plan {
+    /// The plan for a default or `--quick` run.
+    pub fn new(quick: bool) -> Plan {
+        if quick {
+            Plan {
+                rep_ns: 0.5e6,
+                min_reps: 3,
+                max_reps: 5,
+                budget_ns: 20e6,
+            }
+        } else {
+            Plan {
+                rep_ns: 3e6,
+                min_reps: 5,
+                max_reps: 25,
+                budget_ns: 400e6,
+            }
+        }
+    }
+}
+
+/// One timed kernel: the median of the per-call times of its repetitions.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Median time per call (ns).
+    pub median_ns: f64,
+    /// Fastest repetition, per call (ns).
+    pub min_ns: f64,
+    /// Slowest repetition, per call (ns).
+    pub max_ns: f64,
+    /// Repetitions timed (after the warm-up).
+    pub reps: usize,
+    /// Calls per repetition.
+    pub calls: usize,
+}
+
+/// What a row times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `Kernels::softmax` with the row's algorithm.
+    Softmax,
+    /// `Kernels::log_sum_exp` with the row's algorithm.
+    LogSumExp,
+}
+
+/// One kernel at one size on one ISA.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// Softmax or log-sum-exp.
+    pub op: Op,
+    /// The ISA.
+    pub isa: Isa,
+    /// The algorithm asked for.
+    pub algorithm: Algorithm,
+    /// What it ran: `Auto` resolved for this length and ISA.
+    pub resolved: Algorithm,
+    /// Row length.
+    pub n: usize,
+    /// The timing.
+    pub t: Timing,
+}
+
+/// The memory probes at one size.
+#[derive(Clone, Copy, Debug)]
+pub struct Ceiling {
+    /// Row length.
+    pub n: usize,
+    /// A vectorised read-only pass (`rmax`).
+    pub read: Timing,
+    /// A copy with regular stores (`vscale` by 1).
+    pub copy: Timing,
+    /// A copy with non-temporal stores.
+    pub copy_nt: Timing,
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug)]
+pub struct Results {
+    /// The machine.
+    pub machine: Machine,
+    /// The options it ran with.
+    pub options: Options,
+    /// The timing plan.
+    pub plan: Plan,
+    /// Row lengths, ascending.
+    pub sizes: Vec<usize>,
+    /// The ISA whose read and copy passes are the probes (the widest).
+    pub probe_isa: Isa,
+    /// Bytes of the output ring.
+    pub ring_bytes: usize,
+    /// Probes per size.
+    pub ceilings: Vec<Ceiling>,
+    /// Every kernel timed.
+    pub rows: Vec<Row>,
+    /// Wall time of the measurements (s).
+    pub seconds: f64,
+}
+
+/// Row lengths: powers of two from 1K up to `max_n` (3.3 per decade), or, for `--quick`,
+/// every fifth of them (1K, 32K, 1M...).
+pub fn sizes(max_n: usize, quick: bool) -> Vec<usize> {
+    let step = if quick { 5 } else { 1 };
+    (10..usize::BITS)
+        .step_by(step)
+        .map(|p| 1usize << p)
+        .take_while(|&n| n <= max_n)
+        .collect()
+}
+
+/// Inputs uniform in [-1000, 1000], as in the paper (xorshift64, fixed seed).
+pub fn input(n: usize) -> Vec<f32> {
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2000.0 - 1000.0
+        })
+        .collect()
+}
+
+/// Output buffers used in turn: one call writes slot `i`, the next `i + 1`, so with a ring of
+/// twice the last-level cache each call finds its output evicted, as a real consumer would.
+struct Ring {
+    buf: Vec<f32>,
+    n: usize,
+    next: usize,
+}
+
+impl Ring {
+    fn new(floats: usize) -> Ring {
+        // Touched now, so no timing pays for page faults.
+        Ring {
+            buf: vec![1.0; floats],
+            n: 1,
+            next: 0,
+        }
+    }
+
+    fn set_len(&mut self, n: usize) {
+        self.n = n;
+        self.next = 0;
+    }
+
+    fn next(&mut self) -> &mut [f32] {
+        let slots = self.buf.len() / self.n;
+        let i = self.next;
+        self.next = (i + 1) % slots;
+        &mut self.buf[i * self.n..(i + 1) * self.n]
+    }
+}
+
+/// Times `f`: a warm-up of about one repetition, then repetitions of a calibrated number of
+/// calls, each on the next output buffer of the ring.
+fn time(plan: &Plan, ring: &mut Ring, mut f: impl FnMut(&mut [f32])) -> Timing {
+    let start = Instant::now();
+    let mut warm = 0usize;
+    while warm == 0 || (start.elapsed().as_nanos() as f64) < plan.rep_ns {
+        f(ring.next());
+        warm += 1;
+    }
+    let per_call = start.elapsed().as_nanos() as f64 / warm as f64;
+    let calls = ((plan.rep_ns / per_call).ceil() as usize).max(1);
+    let reps =
+        ((plan.budget_ns / (per_call * calls as f64)) as usize).clamp(plan.min_reps, plan.max_reps);
+    let mut per_rep: Vec<f64> = (0..reps)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..calls {
+                f(ring.next());
+            }
+            start.elapsed().as_nanos() as f64 / calls as f64
+        })
+        .collect();
+    per_rep.sort_by(f64::total_cmp);
+    Timing {
+        median_ns: per_rep[reps / 2],
+        min_ns: per_rep[0],
+        max_ns: per_rep[reps - 1],
+        reps,
+        calls,
+    }
+}
+
+/// The reductions log-sum-exp is timed with: one pass, and max then sum.
+pub const LSE_ALGORITHMS: [Algorithm; 2] = [Algorithm::TwoPass, Algorithm::ThreePassRecompute];
+
+/// Runs every measurement `options` asks for, printing progress to stderr.
+pub fn run(machine: &Machine, options: &Options) -> Results {
+    let plan = Plan::new(options.quick);
+    let sizes = sizes(options.max_n, options.quick);
+    let probe_isa = *machine.isas.last().expect("scalar is always available");
+    let probes = twopass_kernels::table(probe_isa).expect("an available ISA has a table");
+    let lse: Vec<Algorithm> = LSE_ALGORITHMS
+        .into_iter()
+        .filter(|a| options.algorithms.contains(a))
+        .collect();
+    let isas_at = |n: usize| {
+        options
+            .isas
+            .iter()
+            .copied()
+            .filter(move |&i| i != Isa::Scalar || n <= SCALAR_MAX_N)
+    };
+    let total: usize = sizes
+        .iter()
+        .map(|&n| 3 + isas_at(n).count() * (options.algorithms.len() + lse.len()))
+        .sum();
+
+    let max_n = sizes.last().copied().unwrap_or(0);
+    let ring_floats = (2 * machine.llc_bytes() / 4).max(max_n);
+    let x_all = input(max_n);
+    let mut ring = Ring::new(ring_floats);
+    let (mut ceilings, mut rows) = (Vec::new(), Vec::new());
+    let mut done = 0;
+    let mut progress = |what: &str, n: usize, t: &Timing| {
+        done += 1;
+        eprintln!(
+            "[{done:>w$}/{total}] {what:<38} n={n:<9} {:>10.1} us  {:>6.2} elem/ns",
+            t.median_ns / 1e3,
+            n as f64 / t.median_ns,
+            w = total.to_string().len(),
+        );
+        std::io::stderr().flush().ok();
+    };
+    let started = Instant::now();
+    for &n in &sizes {
+        let x = &x_all[..n];
+        ring.set_len(n);
+        let read = time(&plan, &mut ring, |_| {
+            black_box((probes.rmax)(black_box(x)));
+        });
+        progress(&format!("read pass {}", probe_isa.name()), n, &read);
+        let mut copy_with = |store: Store| {
+            time(&plan, &mut ring, |y| {
+                (probes.vscale)(Io::Split(black_box(x), black_box(y)), 1.0, store)
+            })
+        };
+        let copy = copy_with(Store::Cached);
+        progress(&format!("copy {}", probe_isa.name()), n, &copy);
+        let copy_nt = copy_with(Store::NonTemporal);
+        progress(
+            &format!("copy non-temporal {}", probe_isa.name()),
+            n,
+            &copy_nt,
+        );
+        ceilings.push(Ceiling {
+            n,
+            read,
+            copy,
+            copy_nt,
+        });
+
+        for isa in isas_at(n) {
+            let kernels = Kernels::new(isa).expect("only available ISAs are chosen");
+            for &algorithm in &options.algorithms {
+                let k = kernels.with_algorithm(algorithm);
+                let t = time(&plan, &mut ring, |y| {
+                    k.softmax(black_box(x), black_box(y))
+                        .expect("equal lengths")
+                });
+                progress(
+                    &format!("softmax {} {}", isa.name(), algorithm.name()),
+                    n,
+                    &t,
+                );
+                rows.push(Row {
+                    op: Op::Softmax,
+                    isa,
+                    algorithm,
+                    resolved: algorithm.resolve(n, isa),
+                    n,
+                    t,
+                });
+            }
+            for &algorithm in &lse {
+                let k = kernels.with_algorithm(algorithm);
+                let t = time(&plan, &mut ring, |_| {
+                    black_box(k.log_sum_exp(black_box(x)));
+                });
+                progress(
+                    &format!("log_sum_exp {} {}", isa.name(), lse_name(algorithm)),
+                    n,
+                    &t,
+                );
+                rows.push(Row {
+                    op: Op::LogSumExp,
+                    isa,
+                    algorithm,
+                    resolved: algorithm.resolve_reduction(n, isa),
+                    n,
+                    t,
+                });
+            }
+        }
+    }
+    Results {
+        machine: machine.clone(),
+        options: options.clone(),
+        plan,
+        sizes,
+        probe_isa,
+        ring_bytes: ring_floats * 4,
+        ceilings,
+        rows,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// `one-pass` or `max-then-sum`: what a log-sum-exp reduction is called in the report.
+pub fn lse_name(a: Algorithm) -> &'static str {
+    if a == Algorithm::TwoPass {
+        "one-pass"
+    } else {
+        "max-then-sum"
+    }
+}

@@ -32,6 +32,7 @@ pub struct ReadmeDoctests;
 
 mod algorithm;
 pub mod blocked;
+pub mod capi;
 mod cross_entropy;
 mod dispatch;
 mod error;

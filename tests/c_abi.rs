@@ -49,6 +49,12 @@ fn lib_dir() -> PathBuf {
 
 /// Compiles `tests/c/{program}.c` and links it as `link` says; returns the executable.
 fn build(program: &str, link: Link) -> PathBuf {
+    build_source(&root().join("tests/c").join(format!("{program}.c")), link)
+}
+
+/// Compiles the C file `source` and links it as `link` says; returns the executable.
+fn build_source(source: &Path, link: Link) -> PathBuf {
+    let program = source.file_stem().unwrap().to_str().unwrap();
     let libs = lib_dir();
     let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("c-{program}-{link:?}"));
     let mut cc = Command::new("cc");
@@ -59,7 +65,7 @@ fn build(program: &str, link: Link) -> PathBuf {
             "-DTWOPASS_TEST_VERSION=\"{}\"",
             env!("CARGO_PKG_VERSION")
         ))
-        .arg(root().join("tests/c").join(format!("{program}.c")))
+        .arg(source)
         .arg("-o")
         .arg(&exe);
     match link {
@@ -128,6 +134,22 @@ fn twopass_isa_variable_from_c() {
         for isa in Isa::ALL.into_iter().filter(|&i| !twopass::is_supported(i)) {
             run(&exe, &["refused", "5"], Some(isa.name()));
         }
+    }
+}
+
+#[test]
+fn c_example_runs_shared_and_static() {
+    for link in [Link::Shared, Link::Static] {
+        let exe = build_source(&root().join("examples/c/softmax.c"), link);
+        let out = Command::new(exe)
+            .env_remove("TWOPASS_ISA")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("p[0] = 0.6590"), "{text}");
+        assert!(text.contains("log_sum_exp = 2.4170"), "{text}");
+        assert!(text.contains("streamed    = 2.4170"), "{text}");
     }
 }
 

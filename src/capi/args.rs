@@ -168,3 +168,107 @@ pub(super) fn io<'a>(x: *const f32, x_len: usize, y: *mut f32, y_len: usize) -> 
         Io::Split(slice(x, x_len), slice_mut(y, y_len))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NULL: i32 = TWOPASS_ERROR_NULL_POINTER;
+    const SHAPE: i32 = TWOPASS_ERROR_SHAPE;
+    const INVALID: i32 = TWOPASS_ERROR_INVALID_ARGUMENT;
+
+    /// A float pointer at byte address `addr` (never dereferenced: `check` reads addresses only).
+    fn at(addr: usize) -> *mut f32 {
+        std::ptr::without_provenance_mut(addr)
+    }
+
+    #[test]
+    fn null_only_for_empty_arrays() {
+        assert_eq!(check(&[Array::input(at(0), 0)], None), Ok(()));
+        assert_eq!(check(&[Array::input(at(0), 1)], None), Err(NULL));
+        assert_eq!(check(&[Array::input_rows(at(0), 9, 0, 4)], None), Ok(()));
+        assert_eq!(check(&[Array::input_rows(at(0), 9, 2, 0)], None), Err(NULL));
+        assert_eq!(check(&[Array::output(at(0), 1)], None), Err(NULL));
+    }
+
+    #[test]
+    fn shapes() {
+        let ok = |stride, rows, cols| check(&[Array::input_rows(at(64), stride, rows, cols)], None);
+        assert_eq!(ok(4, 3, 4), Ok(()));
+        assert_eq!(ok(3, 3, 4), Err(SHAPE));
+        assert_eq!(ok(3, 0, 4), Ok(()), "no rows: any stride");
+        assert_eq!(ok(usize::MAX, 2, 1), Err(SHAPE), "span overflows usize");
+        assert_eq!(
+            ok(usize::MAX / 8, 2, 1),
+            Err(SHAPE),
+            "bytes exceed isize::MAX"
+        );
+        assert_eq!(ok(usize::MAX / 8 - 1, 2, 1), Ok(()), "the largest span");
+        let top = usize::MAX - 3;
+        assert_eq!(
+            check(&[Array::input(at(top), 2)], None),
+            Err(SHAPE),
+            "wraps"
+        );
+        assert_eq!(
+            check(&[Array::input(at(top), 1)], None),
+            Err(SHAPE),
+            "ends past the top"
+        );
+    }
+
+    #[test]
+    fn alignment() {
+        assert_eq!(check(&[Array::input(at(66), 1)], None), Err(INVALID));
+        assert_eq!(check(&[Array::input(at(66), 0)], None), Err(INVALID));
+        assert_eq!(check(&[Array::output(at(68), 1)], None), Ok(()));
+    }
+
+    #[test]
+    fn overlap_and_in_place() {
+        let pair = |x: usize, y: usize, n| [Array::input(at(x), n), Array::output(at(y), n)];
+        assert_eq!(check(&pair(64, 64, 4), Some((0, 1))), Ok(()), "in place");
+        assert_eq!(
+            check(&pair(64, 64, 4), None),
+            Err(INVALID),
+            "not allowed here"
+        );
+        assert_eq!(check(&pair(64, 68, 4), Some((0, 1))), Err(INVALID));
+        assert_eq!(check(&pair(68, 64, 4), Some((0, 1))), Err(INVALID));
+        assert_eq!(check(&pair(64, 80, 4), None), Ok(()), "adjacent");
+        assert_eq!(check(&pair(80, 64, 4), None), Ok(()), "adjacent");
+        assert_eq!(check(&pair(64, 64, 0), None), Ok(()), "empty");
+        let inputs = [Array::input(at(64), 4), Array::input(at(68), 4)];
+        assert_eq!(check(&inputs, None), Ok(()), "inputs may overlap");
+        let rows = |xs, ys| {
+            let x = Array::input_rows(at(64), xs, 2, 4);
+            let y = Array::output_rows(at(64), ys, 2, 4);
+            check(&[x, y], Some((0, 1)))
+        };
+        assert_eq!(rows(8, 8), Ok(()));
+        assert_eq!(rows(8, 9), Err(INVALID), "same start, other stride");
+        // Spans, not elements: rows of y between rows of x still overlap.
+        let x = Array::input_rows(at(64), 8, 2, 4);
+        let y = Array::output_rows(at(64 + 16), 8, 2, 4);
+        assert_eq!(check(&[x, y], Some((0, 1))), Err(INVALID));
+        // Same address and bytes but another element type is not in place.
+        let state = Array::output(std::ptr::without_provenance_mut::<u64>(64), 4);
+        assert_eq!(
+            check(&[state, Array::input(at(64), 8)], Some((0, 1))),
+            Err(INVALID)
+        );
+    }
+
+    #[test]
+    fn precedence() {
+        // NULL x, stride below cols, misaligned overlapping y: NULL first, then SHAPE.
+        let x = Array::input_rows(at(0), 3, 2, 4);
+        let y = Array::output_rows(at(66), 3, 2, 4);
+        assert_eq!(check(&[x, y], None), Err(NULL));
+        let x = Array::input_rows(at(64), 3, 2, 4);
+        assert_eq!(check(&[x, y], None), Err(SHAPE));
+        let y = Array::output_rows(at(66), 4, 2, 4);
+        let x = Array::input_rows(at(64), 4, 2, 4);
+        assert_eq!(check(&[x, y], None), Err(INVALID));
+    }
+}

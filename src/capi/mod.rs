@@ -1,11 +1,12 @@
 //! The C ABI (cargo feature `capi`, on by default): the `twopass_*` functions and constants
 //! `include/twopass.h` declares, generated from this module by cbindgen.
 //!
-//! Every entry point runs inside [`guard`] (a panic becomes `TWOPASS_ERROR_INTERNAL`), checks
-//! the process-wide ISA first, then validates every argument ([`args::check`]) before anything
-//! is written, then calls the safe Rust API. The C caller's contract is that a non-NULL pointer
-//! points to as many valid elements as the call's sizes say; the only `unsafe` code turns such
-//! checked pointers into slices and references (in [`args`]).
+//! Every entry point that computes or validates runs inside `guard` or `catch_unwind` (a panic
+//! becomes `TWOPASS_ERROR_INTERNAL`, or NaN / 0 where no status is returned), checks the
+//! process-wide ISA first when it computes, then validates every argument (`args::check`)
+//! before anything is written, then calls the safe Rust API. The C caller's contract is that a
+//! non-NULL pointer points to as many valid elements as the call's sizes say; the only
+//! `unsafe` code turns such checked pointers into slices and references (module `args`).
 
 #![cfg(feature = "capi")]
 

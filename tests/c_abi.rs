@@ -1,10 +1,11 @@
 //! The C ABI from C: compiles `tests/c/*.c` with the system `cc` against the committed
-//! `include/twopass.h`, links each program against the `libtwopass.so` and the `libtwopass.a`
-//! cargo built for this run, and runs them (they exit nonzero on any failed check).
+//! `include/twopass.h`, links each program against `libtwopass.so` and against `libtwopass.a`
+//! (built by cargo from this tree), and runs them (they exit nonzero on any failed check).
 #![cfg(all(feature = "capi", target_os = "linux"))]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use twopass::{available_isas, detected_isa, Isa};
 
@@ -32,19 +33,34 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Where cargo put this run's `libtwopass.so` and `libtwopass.a`: beside this test binary
-/// (`target/<profile>/deps`), built from the same sources and features.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().to_path_buf();
-    for lib in ["libtwopass.so", "libtwopass.a"] {
+/// Builds `libtwopass.so` and `libtwopass.a` (this profile, default features) with cargo, in a
+/// target directory of their own, once per test process; returns the directory holding them.
+/// (Not the ones beside this test binary: a build with other features in the same target
+/// directory writes the same file names, and cargo would not rebuild them.)
+fn lib_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("capi-lib");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args(["build", "--lib", "--locked", "--manifest-path"])
+            .arg(root().join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target);
+        let profile = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            cargo.arg("--release");
+            "release"
+        };
+        let out = cargo.output().expect("cargo runs");
         assert!(
-            dir.join(lib).is_file(),
-            "{lib} not found in {}",
-            dir.display()
+            out.status.success(),
+            "{cargo:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
         );
-    }
-    dir
+        target.join(profile)
+    })
 }
 
 /// Compiles `tests/c/{program}.c` and links it as `link` says; returns the executable.
@@ -89,7 +105,9 @@ fn build_source(source: &Path, link: Link) -> PathBuf {
 /// succeeds; returns its output.
 fn run(exe: &Path, args: &[&str], isa_variable: Option<&str>) -> String {
     let mut cmd = Command::new(exe);
-    cmd.args(args);
+    // cargo test puts target/<profile>/deps first in LD_LIBRARY_PATH, which would win over the
+    // executable's run path and could hold a libtwopass.so built with other features.
+    cmd.args(args).env_remove("LD_LIBRARY_PATH");
     match isa_variable {
         Some(v) => cmd.env("TWOPASS_ISA", v),
         None => cmd.env_remove("TWOPASS_ISA"),
@@ -101,6 +119,12 @@ fn run(exe: &Path, args: &[&str], isa_variable: Option<&str>) -> String {
         out.status.success(),
         "{cmd:?} (TWOPASS_ISA={isa_variable:?}) failed:\n{text}"
     );
+    text
+}
+
+/// Runs a test program of `tests/c` as [`run`] does, asserting that every check passed.
+fn run_checks(exe: &Path, args: &[&str], isa_variable: Option<&str>) -> String {
+    let text = run(exe, args, isa_variable);
     assert!(text.contains("all checks passed"), "{text}");
     text
 }
@@ -110,7 +134,7 @@ fn every_function_from_c_shared_and_static() {
     let mut args = vec![detected_isa().name()];
     args.extend(available_isas().map(Isa::name));
     for link in [Link::Shared, Link::Static] {
-        let out = run(&build("abi", link), &args, None);
+        let out = run_checks(&build("abi", link), &args, None);
         for isa in available_isas() {
             assert!(out.contains(&format!("{}: tested", isa.name())), "{out}");
         }
@@ -123,16 +147,16 @@ fn twopass_isa_variable_from_c() {
     for link in [Link::Shared, Link::Static] {
         let exe = build("isa_env", link);
         for isa in available_isas() {
-            run(&exe, &["active", isa.name()], Some(isa.name()));
+            run_checks(&exe, &["active", isa.name()], Some(isa.name()));
         }
-        run(&exe, &["active", best], Some("auto"));
-        run(&exe, &["active", best], Some(""));
+        run_checks(&exe, &["active", best], Some("auto"));
+        run_checks(&exe, &["active", best], Some(""));
         // An unknown name: INVALID_ARGUMENT (4) from every computing call.
-        run(&exe, &["refused", "4"], Some("sse9"));
-        run(&exe, &["refused", "4"], Some("AVX2"));
+        run_checks(&exe, &["refused", "4"], Some("sse9"));
+        run_checks(&exe, &["refused", "4"], Some("AVX2"));
         // A known ISA this CPU lacks: UNSUPPORTED_ISA (5).
         for isa in Isa::ALL.into_iter().filter(|&i| !twopass::is_supported(i)) {
-            run(&exe, &["refused", "5"], Some(isa.name()));
+            run_checks(&exe, &["refused", "5"], Some(isa.name()));
         }
     }
 }
@@ -141,12 +165,7 @@ fn twopass_isa_variable_from_c() {
 fn c_example_runs_shared_and_static() {
     for link in [Link::Shared, Link::Static] {
         let exe = build_source(&root().join("examples/c/softmax.c"), link);
-        let out = Command::new(exe)
-            .env_remove("TWOPASS_ISA")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{text}");
+        let text = run(&exe, &[], None);
         assert!(text.contains("p[0] = 0.6590"), "{text}");
         assert!(text.contains("log_sum_exp = 2.4170"), "{text}");
         assert!(text.contains("streamed    = 2.4170"), "{text}");

@@ -8,13 +8,14 @@
  * - When several things are wrong, the first in this order is reported: NULL_POINTER, SHAPE,
  *   INVALID_ARGUMENT, TARGET_OUT_OF_RANGE.
  * - NULL: a pointer may be NULL only for an array of 0 elements (n == 0, or rows == 0 for a
- *   matrix); otherwise TWOPASS_ERROR_NULL_POINTER. Scalar outputs (out of log_sum_exp) and
- *   states are never NULL.
- * - Alignment: every pointer must be aligned for its type (float 4, twopass_lse_state 8);
- *   otherwise TWOPASS_ERROR_INVALID_ARGUMENT. Any element-aligned start works.
+ *   matrix), and for the inputs and outputs a function documents as optional; otherwise
+ *   TWOPASS_ERROR_NULL_POINTER. Scalar outputs (out of log_sum_exp) and states are never NULL.
+ * - Alignment: every pointer must be aligned for its type (float 4, int64_t 8, the structs
+ *   twopass_lse_state and twopass_cross_entropy_options 8); otherwise
+ *   TWOPASS_ERROR_INVALID_ARGUMENT. Any element-aligned start works.
  * - Matrices: rows x cols with a row stride in elements; a matrix spans
  *   (rows - 1) * stride + cols elements. A stride below cols, or a span whose size in bytes
- *   overflows, is TWOPASS_ERROR_SHAPE.
+ *   overflows, is TWOPASS_ERROR_SHAPE. The stride of an output passed as NULL is ignored.
  * - Aliasing: where a function says so, y == x (with equal strides) computes in place; any
  *   other overlap between what an input spans and what an output spans is
  *   TWOPASS_ERROR_INVALID_ARGUMENT.
@@ -131,7 +132,7 @@
 #define TWOPASS_ALGORITHM_BLOCKED 5
 
 /*
- Cross-entropy reduction (reserved for the cross-entropy entry points): per-row losses.
+ Cross-entropy reduction: none (`row_losses` holds the per-row losses; `loss` their sum).
  */
 #define TWOPASS_REDUCTION_NONE 0
 
@@ -162,6 +163,38 @@ typedef struct twopass_lse_state {
    */
   uint64_t opaque[4];
 } twopass_lse_state;
+
+/*
+ Options of `twopass_cross_entropy_f32`: start from `twopass_cross_entropy_options_default()`
+ and change the fields wanted. `size` lets the struct grow: the library reads the fields that
+ fit in `size` bytes (missing ones take their defaults) and ignores bytes it does not know.
+ */
+typedef struct twopass_cross_entropy_options {
+  /*
+   `sizeof(twopass_cross_entropy_options)`, as set by the default; at least 8.
+   */
+  uint32_t size;
+  /*
+   `TWOPASS_REDUCTION_*`; default `TWOPASS_REDUCTION_MEAN`.
+   */
+  int32_t reduction;
+  /*
+   Rows whose target equals this are ignored (loss, lse and gradient 0); default -100.
+   */
+  int64_t ignore_index;
+  /*
+   `eps` in `[0, 1]`: the target distribution is `(1 - eps) * onehot + eps / cols`; default 0.
+   */
+  float label_smoothing;
+  /*
+   `z >= 0`: adds `z * lse^2` to each valid row's loss; default 0.
+   */
+  float z_loss;
+  /*
+   NULL (every class weight 1; the default), or `cols` finite weights `>= 0`.
+   */
+  const float *class_weights;
+} twopass_cross_entropy_options;
 
 
 
@@ -351,6 +384,60 @@ int32_t twopass_lse_merge(struct twopass_lse_state *state, const struct twopass_
  a copy of one).
  */
 float twopass_lse_value(const struct twopass_lse_state *state);
+
+/*
+ The default options: mean reduction, ignore index -100, no smoothing, no z-loss, no class
+ weights, `size` set to this library's `sizeof(twopass_cross_entropy_options)`.
+ */
+struct twopass_cross_entropy_options twopass_cross_entropy_options_default(void);
+
+/*
+ Cross-entropy of `rows x cols` logits (row `r` at `logits[r * logits_stride ..]`) against
+ class-index `targets`, as `torch.nn.functional.cross_entropy`: for a row with target `t`
+ (not the ignore index), class weights `w` (all 1 when absent), `W = sum_c w_c`, smoothing
+ `eps` and z-loss `z`:
+ `loss_r = (1 - eps) * w_t * (lse - x_t) + (eps / cols) * (W * lse - sum_c w_c * x_c) + z * lse^2`,
+ `lse` the row's log-sum-exp; an ignored row's loss, lse and gradient are 0.
+
+ Outputs, each optional (NULL: not computed): `row_losses[r]` = `loss_r`; `row_lse[r]` =
+ `lse`; `*loss` = the reduction (MEAN: `sum_r loss_r / D`, `D` the valid rows' target
+ weights, NaN when `D = 0`, e.g. `rows == 0`; SUM and NONE: `sum_r loss_r`); `grad` (row
+ stride `grad_stride`, ignored when `grad` is NULL) = the gradient w.r.t. the logits,
+ `k_r * [(1 - eps) * w_t * (p - onehot_t) + (eps / cols) * (W * p - w) + 2 * z * lse * p]`
+ with `p = softmax(row)` and `k_r = g / D` (MEAN), `g` (SUM), `g[r]` (NONE), where `g` is
+ `grad_output` (one value for MEAN and SUM, `rows` for NONE; NULL: 1).
+
+ `grad == logits` with `grad_stride == logits_stride` writes the gradient over the logits;
+ any other overlap between an input (logits, targets, class weights, grad_output, options)
+ and an output, or between two outputs, is `TWOPASS_ERROR_INVALID_ARGUMENT`. `logits` and
+ `targets` may be NULL only when `rows == 0`; `options` NULL means the defaults.
+
+ Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`;
+ `TWOPASS_ERROR_SHAPE` (a stride below `cols`, `cols == 0` with `rows > 0`, a span that
+ overflows); `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned pointer, overlap, `options->size`
+ below 8, an unknown reduction, smoothing outside `[0, 1]`, a negative or NaN z-loss, a
+ negative or non-finite class weight; the option values are checked only when `rows > 0`);
+ `TWOPASS_ERROR_TARGET_OUT_OF_RANGE` (a target outside `[0, cols)` that is not the ignore
+ index); after the `TWOPASS_ISA` check. Nothing is written on error.
+
+ # Safety
+ `logits` points to its span of readable floats, `targets` to `rows` readable `int64_t`,
+ each non-NULL output to its span of writable floats, `grad_output` (if not NULL) to its
+ readable floats, `options` (if not NULL) to `options->size` readable bytes whose
+ `class_weights` (if not NULL) points to `cols` readable floats.
+ */
+int32_t twopass_cross_entropy_f32(const float *logits,
+                                  size_t logits_stride,
+                                  size_t rows,
+                                  size_t cols,
+                                  const int64_t *targets,
+                                  const struct twopass_cross_entropy_options *options,
+                                  float *row_losses,
+                                  float *row_lse,
+                                  float *loss,
+                                  float *grad,
+                                  size_t grad_stride,
+                                  const float *grad_output);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -142,6 +142,13 @@ fn every_function_from_c_shared_and_static() {
 }
 
 #[test]
+fn cross_entropy_from_c_shared_and_static() {
+    for link in [Link::Shared, Link::Static] {
+        run_checks(&build("cross_entropy", link), &[], None);
+    }
+}
+
+#[test]
 fn twopass_isa_variable_from_c() {
     let best = detected_isa().name();
     for link in [Link::Shared, Link::Static] {

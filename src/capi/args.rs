@@ -82,6 +82,24 @@ impl Array {
         }
     }
 
+    /// `n` elements written at `p` if it is not NULL; nothing otherwise (an optional output).
+    pub(super) fn optional_output<T>(p: *mut T, n: usize) -> Array {
+        Array::output(p, if p.is_null() { 0 } else { n })
+    }
+
+    /// `n` elements read at `p` if it is not NULL; nothing otherwise (an optional input).
+    pub(super) fn optional_input<T>(p: *const T, n: usize) -> Array {
+        Array::input(p, if p.is_null() { 0 } else { n })
+    }
+
+    /// This matrix, with `cols == 0` (and `rows > 0`) an invalid shape: rows need classes.
+    pub(super) fn with_classes(self, rows: usize, cols: usize) -> Array {
+        Array {
+            len: self.len.filter(|_| rows == 0 || cols > 0),
+            ..self
+        }
+    }
+
     /// The elements spanned, once [`check`] has accepted the array.
     pub(super) fn len(&self) -> usize {
         self.len.unwrap_or(0)

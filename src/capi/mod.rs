@@ -14,11 +14,15 @@ mod args;
 mod f32;
 mod lse;
 
+// After the others, so that the header lists it after them (cbindgen keeps the source order).
+mod cross_entropy;
+
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::{Algorithm, Error, Isa, Kernels};
 
+pub use self::cross_entropy::*;
 pub use self::f32::*;
 pub use self::lse::*;
 
@@ -63,7 +67,7 @@ pub const TWOPASS_ALGORITHM_ONLINE: i32 = 4;
 /// Reserved for the blocked algorithm: `TWOPASS_ERROR_INVALID_ARGUMENT` in this version.
 pub const TWOPASS_ALGORITHM_BLOCKED: i32 = 5;
 
-/// Cross-entropy reduction (reserved for the cross-entropy entry points): per-row losses.
+/// Cross-entropy reduction: none (`row_losses` holds the per-row losses; `loss` their sum).
 pub const TWOPASS_REDUCTION_NONE: i32 = 0;
 /// Cross-entropy reduction: the sum divided by the total weight of the valid rows.
 pub const TWOPASS_REDUCTION_MEAN: i32 = 1;
@@ -88,8 +92,14 @@ fn status(e: &Error) -> i32 {
         Error::LengthMismatch { .. }
         | Error::StrideTooSmall { .. }
         | Error::BufferTooShort { .. }
-        | Error::ShapeOverflow => TWOPASS_ERROR_SHAPE,
-        Error::InvalidIsaVariable(_) => TWOPASS_ERROR_INVALID_ARGUMENT,
+        | Error::ShapeOverflow
+        | Error::WrongLength { .. }
+        | Error::NoClasses
+        | Error::ChunkOutOfRow { .. } => TWOPASS_ERROR_SHAPE,
+        Error::TargetOutOfRange { .. } => TWOPASS_ERROR_TARGET_OUT_OF_RANGE,
+        Error::InvalidOption { .. }
+        | Error::InvalidWeight { .. }
+        | Error::InvalidIsaVariable(_) => TWOPASS_ERROR_INVALID_ARGUMENT,
         Error::UnsupportedIsa(_) | Error::UnsupportedIsaVariable(_) => {
             TWOPASS_ERROR_UNSUPPORTED_ISA
         }

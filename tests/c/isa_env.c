@@ -10,6 +10,7 @@
 
 static void check_computing_calls(int32_t want) {
     float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, y[8], out = 5.0f;
+    const int64_t targets[2] = {0, 3};
     twopass_lse_state state, before;
     fill(y, 8, 5.0f);
     CHECK_STATUS(twopass_lse_init(&state), TWOPASS_OK);
@@ -24,6 +25,8 @@ static void check_computing_calls(int32_t want) {
     CHECK_STATUS(twopass_log_softmax_rows_f32(x, 4, y, 4, 2, 4), want);
     CHECK_STATUS(twopass_log_sum_exp_rows_f32(x, 4, 2, 4, y), want);
     CHECK_STATUS(twopass_lse_update_f32(&state, x, 8), want);
+    CHECK_STATUS(twopass_cross_entropy_f32(x, 4, 2, 4, targets, NULL, y, NULL, &out, NULL, 0, NULL),
+                 want);
     /* empty arrays, and arguments that are wrong in every other way: the ISA comes first */
     CHECK_STATUS(twopass_softmax_f32(NULL, NULL, 0), want);
     CHECK_STATUS(twopass_softmax_f32(NULL, y, 8), want);
@@ -34,6 +37,8 @@ static void check_computing_calls(int32_t want) {
     CHECK_STATUS(twopass_log_softmax_rows_f32(x, 1, y, 4, 2, 4), want);
     CHECK_STATUS(twopass_log_sum_exp_rows_f32(x, 4, 2, 4, NULL), want);
     CHECK_STATUS(twopass_lse_update_f32(NULL, NULL, 8), want);
+    CHECK_STATUS(twopass_cross_entropy_f32(NULL, 0, 2, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL),
+                 want);
     CHECK(all_equal(y, 8, 5.0f) && out == 5.0f);
     CHECK(memcmp(&state, &before, sizeof state) == 0);
 }

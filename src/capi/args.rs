@@ -140,7 +140,7 @@ pub(super) fn check(args: &[Array], in_place: Option<(usize, usize)>) -> Status 
     if args.iter().any(|a| a.bytes().is_none()) {
         return Err(TWOPASS_ERROR_SHAPE);
     }
-    if args.iter().any(|a| a.addr % a.align != 0) {
+    if args.iter().any(|a| !a.addr.is_multiple_of(a.align)) {
         return Err(TWOPASS_ERROR_INVALID_ARGUMENT);
     }
     for (i, a) in args.iter().enumerate() {

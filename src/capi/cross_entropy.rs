@@ -178,7 +178,7 @@ fn read_options(
     if p.is_null() {
         return (Ok(options), 0);
     }
-    if p as usize % align_of::<Options>() != 0 {
+    if !(p as usize).is_multiple_of(align_of::<Options>()) {
         return (Err(TWOPASS_ERROR_INVALID_ARGUMENT), 0);
     }
     let size = slice(p.cast::<u32>(), 1)[0] as usize;

@@ -196,3 +196,52 @@ pub extern "C" fn twopass_active_isa() -> i32 {
 pub extern "C" fn twopass_set_isa(isa: i32) -> i32 {
     guard(|| crate::set_isa(isa_from(isa)?).map_err(|e| status(&e)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_an_internal_error() {
+        assert_eq!(guard(|| panic!("a bug")), TWOPASS_ERROR_INTERNAL);
+        assert_eq!(guard(|| Err(TWOPASS_ERROR_SHAPE)), TWOPASS_ERROR_SHAPE);
+        assert_eq!(guard(|| Ok(())), TWOPASS_OK);
+    }
+
+    #[test]
+    fn enum_values() {
+        for (isa, code) in ISA_CODES {
+            assert_eq!(isa_from(code), Ok(Some(isa)));
+            assert_eq!(isa_code(isa), code);
+        }
+        assert_eq!(isa_from(TWOPASS_ISA_AUTO), Ok(None));
+        for code in [-1, 4, i32::MAX] {
+            assert_eq!(isa_from(code), Err(TWOPASS_ERROR_INVALID_ARGUMENT));
+        }
+        assert_eq!(algorithm_from(TWOPASS_ALGORITHM_AUTO), Ok(Algorithm::Auto));
+        assert_eq!(
+            algorithm_from(TWOPASS_ALGORITHM_ONLINE),
+            Ok(Algorithm::Online)
+        );
+        for code in [-1, TWOPASS_ALGORITHM_BLOCKED, 6] {
+            assert_eq!(algorithm_from(code), Err(TWOPASS_ERROR_INVALID_ARGUMENT));
+        }
+    }
+
+    #[test]
+    fn status_of_errors() {
+        let isa_variable = Error::UnsupportedIsaVariable("TWOPASS_ISA=avx512: this CPU lacks it");
+        assert_eq!(status(&isa_variable), TWOPASS_ERROR_UNSUPPORTED_ISA);
+        assert_eq!(
+            status(&Error::InvalidIsaVariable("TWOPASS_ISA=sse9")),
+            TWOPASS_ERROR_INVALID_ARGUMENT
+        );
+        assert_eq!(status(&Error::NoClasses), TWOPASS_ERROR_SHAPE);
+        let target = Error::TargetOutOfRange {
+            row: 0,
+            target: 9,
+            classes: 3,
+        };
+        assert_eq!(status(&target), TWOPASS_ERROR_TARGET_OUT_OF_RANGE);
+    }
+}

@@ -181,6 +181,8 @@ fn read_options(
     if !(p as usize).is_multiple_of(align_of::<Options>()) {
         return (Err(TWOPASS_ERROR_INVALID_ARGUMENT), 0);
     }
+    // `p` is non-NULL and aligned (as `check` would require), and the bytes are copied out
+    // before any output of the call becomes a slice.
     let size = slice(p.cast::<u32>(), 1)[0] as usize;
     if size < 8 {
         return (Err(TWOPASS_ERROR_INVALID_ARGUMENT), 4);

@@ -127,7 +127,7 @@
 #define TWOPASS_ALGORITHM_ONLINE 4
 
 /*
- Reserved for the blocked algorithm: `TWOPASS_ERROR_INVALID_ARGUMENT` in this version.
+ Per L1-sized block: max, then `y = exp(x - block max)` and its sum; then each block scaled.
  */
 #define TWOPASS_ALGORITHM_BLOCKED 5
 
@@ -246,8 +246,8 @@ int32_t twopass_softmax_f32(const float *x, float *y, size_t n);
 
 /*
  `twopass_softmax_f32` with the given `algorithm` (a `TWOPASS_ALGORITHM_*` value; every
- algorithm meets the same accuracy bounds). An unknown value, or `TWOPASS_ALGORITHM_BLOCKED`
- in this version, is `TWOPASS_ERROR_INVALID_ARGUMENT` (after the NULL and SHAPE checks).
+ algorithm meets the same accuracy bounds). An unknown value is
+ `TWOPASS_ERROR_INVALID_ARGUMENT` (after the NULL and SHAPE checks).
 
  # Safety
  As `twopass_softmax_f32`.

@@ -33,8 +33,8 @@ pub unsafe extern "C" fn twopass_softmax_f32(x: *const f32, y: *mut f32, n: usiz
 }
 
 /// `twopass_softmax_f32` with the given `algorithm` (a `TWOPASS_ALGORITHM_*` value; every
-/// algorithm meets the same accuracy bounds). An unknown value, or `TWOPASS_ALGORITHM_BLOCKED`
-/// in this version, is `TWOPASS_ERROR_INVALID_ARGUMENT` (after the NULL and SHAPE checks).
+/// algorithm meets the same accuracy bounds). An unknown value is
+/// `TWOPASS_ERROR_INVALID_ARGUMENT` (after the NULL and SHAPE checks).
 ///
 /// # Safety
 /// As `twopass_softmax_f32`.

@@ -64,7 +64,7 @@ pub const TWOPASS_ALGORITHM_THREE_PASS_RELOAD: i32 = 2;
 pub const TWOPASS_ALGORITHM_THREE_PASS_RECOMPUTE: i32 = 3;
 /// Max and sum in one pass, then `y = exp(x - max) / sum`.
 pub const TWOPASS_ALGORITHM_ONLINE: i32 = 4;
-/// Reserved for the blocked algorithm: `TWOPASS_ERROR_INVALID_ARGUMENT` in this version.
+/// Per L1-sized block: max, then `y = exp(x - block max)` and its sum; then each block scaled.
 pub const TWOPASS_ALGORITHM_BLOCKED: i32 = 5;
 
 /// Cross-entropy reduction: none (`row_losses` holds the per-row losses; `loss` their sum).
@@ -139,7 +139,7 @@ fn isa_code(isa: Isa) -> i32 {
         .map_or(0, |&(_, c)| c)
 }
 
-/// The algorithm with C value `code` (`TWOPASS_ALGORITHM_BLOCKED` is not implemented yet).
+/// The algorithm with C value `code`.
 fn algorithm_from(code: i32) -> Result<Algorithm, i32> {
     match code {
         TWOPASS_ALGORITHM_AUTO => Ok(Algorithm::Auto),
@@ -147,6 +147,7 @@ fn algorithm_from(code: i32) -> Result<Algorithm, i32> {
         TWOPASS_ALGORITHM_THREE_PASS_RELOAD => Ok(Algorithm::ThreePassReload),
         TWOPASS_ALGORITHM_THREE_PASS_RECOMPUTE => Ok(Algorithm::ThreePassRecompute),
         TWOPASS_ALGORITHM_ONLINE => Ok(Algorithm::Online),
+        TWOPASS_ALGORITHM_BLOCKED => Ok(Algorithm::Blocked),
         _ => Err(TWOPASS_ERROR_INVALID_ARGUMENT),
     }
 }
@@ -223,7 +224,11 @@ mod tests {
             algorithm_from(TWOPASS_ALGORITHM_ONLINE),
             Ok(Algorithm::Online)
         );
-        for code in [-1, TWOPASS_ALGORITHM_BLOCKED, 6] {
+        assert_eq!(
+            algorithm_from(TWOPASS_ALGORITHM_BLOCKED),
+            Ok(Algorithm::Blocked)
+        );
+        for code in [-1, 6, i32::MIN] {
             assert_eq!(algorithm_from(code), Err(TWOPASS_ERROR_INVALID_ARGUMENT));
         }
     }

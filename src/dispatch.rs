@@ -11,7 +11,15 @@ use crate::{Error, Isa};
 static FORCED: AtomicU8 = AtomicU8::new(0);
 
 /// The default table, decided once from `TWOPASS_ISA` and the CPU (or why the variable is bad).
-static DEFAULT: OnceLock<Result<&'static Table, String>> = OnceLock::new();
+static DEFAULT: OnceLock<Result<&'static Table, BadVariable>> = OnceLock::new();
+
+/// Why `TWOPASS_ISA` cannot be honoured, as a message.
+enum BadVariable {
+    /// It names no known ISA.
+    Unknown(String),
+    /// It names an ISA this CPU lacks.
+    Unsupported(String),
+}
 
 /// The best ISA this CPU runs.
 pub fn detected_isa() -> Isa {
@@ -59,14 +67,15 @@ pub(crate) fn active_table() -> Result<&'static Table, Error> {
     match FORCED.load(Ordering::Acquire) {
         0 => match DEFAULT.get_or_init(default_table) {
             Ok(t) => Ok(t),
-            Err(why) => Err(Error::InvalidIsaVariable(why)),
+            Err(BadVariable::Unknown(why)) => Err(Error::InvalidIsaVariable(why)),
+            Err(BadVariable::Unsupported(why)) => Err(Error::UnsupportedIsaVariable(why)),
         },
         code => Ok(table(Isa::ALL[usize::from(code - 1)]).expect("set_isa checked support")),
     }
 }
 
 /// Parses `TWOPASS_ISA` (`scalar`, `avx2`, `avx512`, `auto`; unset or empty = `auto`).
-fn default_table() -> Result<&'static Table, String> {
+fn default_table() -> Result<&'static Table, BadVariable> {
     let value = std::env::var("TWOPASS_ISA").unwrap_or_default();
     let wanted = match value.trim() {
         "" | "auto" => return Ok(table(detected_isa()).expect("the detected ISA runs")),
@@ -75,15 +84,15 @@ fn default_table() -> Result<&'static Table, String> {
     let have: Vec<&str> = available_isas().map(Isa::name).collect();
     match wanted {
         Some(isa) => table(isa).ok_or_else(|| {
-            format!(
+            BadVariable::Unsupported(format!(
                 "TWOPASS_ISA={value}: this CPU lacks {}; it runs {} (or auto)",
                 isa.name(),
                 have.join(", ")
-            )
+            ))
         }),
-        None => Err(format!(
+        None => Err(BadVariable::Unknown(format!(
             "TWOPASS_ISA={value} is not one of scalar, avx2, avx512, auto (this CPU runs {})",
             have.join(", ")
-        )),
+        ))),
     }
 }

@@ -82,8 +82,10 @@ pub enum Error {
     },
     /// The CPU lacks the requested instruction set.
     UnsupportedIsa(Isa),
-    /// `TWOPASS_ISA` names an unknown instruction set, or one this CPU lacks.
+    /// `TWOPASS_ISA` names no known instruction set (the message lists the accepted values).
     InvalidIsaVariable(&'static str),
+    /// `TWOPASS_ISA` names an instruction set this CPU lacks (the message lists those it has).
+    UnsupportedIsaVariable(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -146,7 +148,7 @@ impl fmt::Display for Error {
                 )
             }
             Error::UnsupportedIsa(isa) => write!(f, "this CPU does not support {}", isa.name()),
-            Error::InvalidIsaVariable(why) => f.write_str(why),
+            Error::InvalidIsaVariable(why) | Error::UnsupportedIsaVariable(why) => f.write_str(why),
         }
     }
 }

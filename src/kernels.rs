@@ -87,7 +87,9 @@ impl Kernels {
     }
 
     /// The process-wide kernels ([`crate::set_isa`], else `TWOPASS_ISA`, else the best the CPU
-    /// has) with [`Algorithm::Auto`], or why `TWOPASS_ISA` cannot be honoured.
+    /// has) with [`Algorithm::Auto`], or why `TWOPASS_ISA` cannot be honoured:
+    /// [`Error::InvalidIsaVariable`] for an unknown name, [`Error::UnsupportedIsaVariable`] for
+    /// an ISA this CPU lacks.
     pub fn try_active() -> Result<Kernels, Error> {
         active_table().map(Kernels::with_table)
     }

@@ -20,6 +20,9 @@
 //! The free functions run on the process-wide ISA (`TWOPASS_ISA`, [`set_isa`], else the best
 //! the CPU has) with [`Algorithm::Auto`]; [`Kernels`] picks an ISA and algorithm per call.
 //!
+//! C and C++ programs use the same functions through the C ABI of module `capi` (cargo feature
+//! `capi`, on by default): `libtwopass.so` / `libtwopass.a` and the header `include/twopass.h`.
+//!
 //! # Panics
 //! Every free function that computes panics when `TWOPASS_ISA` names an unknown ISA or one the
 //! CPU lacks (and [`set_isa`] has not overridden it); use [`Kernels::try_active`] to get an
@@ -32,6 +35,7 @@ pub struct ReadmeDoctests;
 
 mod algorithm;
 pub mod blocked;
+pub mod capi;
 mod cross_entropy;
 mod dispatch;
 mod error;

@@ -1,0 +1,214 @@
+//! Cross-entropy with class-index targets (torch semantics), f32 logits.
+
+use std::mem::{align_of, offset_of, size_of};
+use std::ptr;
+
+use super::args::{check, slice, slice_mut, Array};
+use super::{
+    guard, kernels, status, TWOPASS_ERROR_INVALID_ARGUMENT, TWOPASS_REDUCTION_MEAN,
+    TWOPASS_REDUCTION_NONE, TWOPASS_REDUCTION_SUM,
+};
+use crate::{CrossEntropyOptions, CrossEntropyOutputs, Reduction, Shape};
+
+/// Options of `twopass_cross_entropy_f32`: start from `twopass_cross_entropy_options_default()`
+/// and change the fields wanted. `size` lets the struct grow: the library reads the fields that
+/// fit in `size` bytes (missing ones take their defaults) and ignores bytes it does not know.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug)]
+pub struct twopass_cross_entropy_options {
+    /// `sizeof(twopass_cross_entropy_options)`, as set by the default; at least 8.
+    pub size: u32,
+    /// `TWOPASS_REDUCTION_*`; default `TWOPASS_REDUCTION_MEAN`.
+    pub reduction: i32,
+    /// Rows whose target equals this are ignored (loss, lse and gradient 0); default -100.
+    pub ignore_index: i64,
+    /// `eps` in `[0, 1]`: the target distribution is `(1 - eps) * onehot + eps / cols`; default 0.
+    pub label_smoothing: f32,
+    /// `z >= 0`: adds `z * lse^2` to each valid row's loss; default 0.
+    pub z_loss: f32,
+    /// NULL (every class weight 1; the default), or `cols` finite weights `>= 0`.
+    pub class_weights: *const f32,
+}
+
+/// The default options: mean reduction, ignore index -100, no smoothing, no z-loss, no class
+/// weights, `size` set to this library's `sizeof(twopass_cross_entropy_options)`.
+#[no_mangle]
+pub extern "C" fn twopass_cross_entropy_options_default() -> twopass_cross_entropy_options {
+    twopass_cross_entropy_options {
+        size: size_of::<twopass_cross_entropy_options>() as u32,
+        reduction: TWOPASS_REDUCTION_MEAN,
+        ignore_index: -100,
+        label_smoothing: 0.0,
+        z_loss: 0.0,
+        class_weights: ptr::null(),
+    }
+}
+
+/// Cross-entropy of `rows x cols` logits (row `r` at `logits[r * logits_stride ..]`) against
+/// class-index `targets`, as `torch.nn.functional.cross_entropy`: for a row with target `t`
+/// (not the ignore index), class weights `w` (all 1 when absent), `W = sum_c w_c`, smoothing
+/// `eps` and z-loss `z`:
+/// `loss_r = (1 - eps) * w_t * (lse - x_t) + (eps / cols) * (W * lse - sum_c w_c * x_c) + z * lse^2`,
+/// `lse` the row's log-sum-exp; an ignored row's loss, lse and gradient are 0.
+///
+/// Outputs, each optional (NULL: not computed): `row_losses[r]` = `loss_r`; `row_lse[r]` =
+/// `lse`; `*loss` = the reduction (MEAN: `sum_r loss_r / D`, `D` the valid rows' target
+/// weights, NaN when `D = 0`, e.g. `rows == 0`; SUM and NONE: `sum_r loss_r`); `grad` (row
+/// stride `grad_stride`, ignored when `grad` is NULL) = the gradient w.r.t. the logits,
+/// `k_r * [(1 - eps) * w_t * (p - onehot_t) + (eps / cols) * (W * p - w) + 2 * z * lse * p]`
+/// with `p = softmax(row)` and `k_r = g / D` (MEAN), `g` (SUM), `g[r]` (NONE), where `g` is
+/// `grad_output` (one value for MEAN and SUM, `rows` for NONE; NULL: 1).
+///
+/// `grad == logits` with `grad_stride == logits_stride` writes the gradient over the logits;
+/// any other overlap between an input (logits, targets, class weights, grad_output, options)
+/// and an output, or between two outputs, is `TWOPASS_ERROR_INVALID_ARGUMENT`. `logits` and
+/// `targets` may be NULL only when `rows == 0`; `options` NULL means the defaults.
+///
+/// Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`;
+/// `TWOPASS_ERROR_SHAPE` (a stride below `cols`, `cols == 0` with `rows > 0`, a span that
+/// overflows); `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned pointer, overlap, `options->size`
+/// below 8, an unknown reduction, smoothing outside `[0, 1]`, a negative or NaN z-loss, a
+/// negative or non-finite class weight; the last three only when `rows > 0`);
+/// `TWOPASS_ERROR_TARGET_OUT_OF_RANGE` (a target outside `[0, cols)` that is not the ignore
+/// index); after the `TWOPASS_ISA` check. Nothing is written on error.
+///
+/// # Safety
+/// `logits` points to its span of readable floats, `targets` to `rows` readable `int64_t`,
+/// each non-NULL output to its span of writable floats, `grad_output` (if not NULL) to its
+/// readable floats, `options` (if not NULL) to `options->size` readable bytes whose
+/// `class_weights` (if not NULL) points to `cols` readable floats.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn twopass_cross_entropy_f32(
+    logits: *const f32,
+    logits_stride: usize,
+    rows: usize,
+    cols: usize,
+    targets: *const i64,
+    options: *const twopass_cross_entropy_options,
+    row_losses: *mut f32,
+    row_lse: *mut f32,
+    loss: *mut f32,
+    grad: *mut f32,
+    grad_stride: usize,
+    grad_output: *const f32,
+) -> i32 {
+    guard(|| {
+        let k = kernels()?;
+        let (read, options_bytes) = read_options(options);
+        let given = read.unwrap_or_else(|_| twopass_cross_entropy_options_default());
+        let grad_outputs = match given.reduction {
+            TWOPASS_REDUCTION_NONE => rows,
+            _ => 1,
+        };
+        let logits_array =
+            Array::input_rows(logits, logits_stride, rows, cols).with_classes(rows, cols);
+        let grad_array = if grad.is_null() {
+            Array::output(grad, 0)
+        } else {
+            Array::output_rows(grad, grad_stride, rows, cols)
+        };
+        check(
+            &[
+                logits_array,
+                grad_array,
+                Array::input(targets, rows),
+                Array::optional_input(given.class_weights, cols),
+                Array::optional_input(grad_output, grad_outputs),
+                Array::input(options.cast::<u8>(), options_bytes),
+                Array::optional_output(row_losses, rows),
+                Array::optional_output(row_lse, rows),
+                Array::optional_output(loss, 1),
+            ],
+            Some((0, 1)),
+        )?;
+        let given = read?;
+        let reduction = match given.reduction {
+            TWOPASS_REDUCTION_NONE => Reduction::None,
+            TWOPASS_REDUCTION_MEAN => Reduction::Mean,
+            TWOPASS_REDUCTION_SUM => Reduction::Sum,
+            _ => return Err(TWOPASS_ERROR_INVALID_ARGUMENT),
+        };
+        let options = CrossEntropyOptions {
+            ignore_index: given.ignore_index,
+            label_smoothing: given.label_smoothing,
+            reduction,
+            z_loss: given.z_loss,
+            class_weights: (!given.class_weights.is_null())
+                .then(|| slice(given.class_weights, cols)),
+        };
+        let shape = Shape::new(rows, cols).with_stride(logits_stride);
+        let targets = slice(targets, rows);
+        let out = CrossEntropyOutputs {
+            row_losses: (!row_losses.is_null()).then(|| slice_mut(row_losses, rows)),
+            row_lse: (!row_lse.is_null()).then(|| slice_mut(row_lse, rows)),
+            grad_output: (!grad_output.is_null()).then(|| slice(grad_output, grad_outputs)),
+        };
+        let value = if rows > 0 && grad.cast_const() == logits {
+            // In place: `check` accepted the pair only with equal layouts.
+            let logits = slice_mut(grad, grad_array.len());
+            k.cross_entropy_in_place(logits, shape, targets, &options, out)
+        } else {
+            let grad = (!grad.is_null()).then(|| (slice_mut(grad, grad_array.len()), grad_stride));
+            k.cross_entropy(
+                slice(logits, logits_array.len()),
+                shape,
+                targets,
+                &options,
+                out,
+                grad,
+            )
+        }
+        .map_err(|e| status(&e))?;
+        if !loss.is_null() {
+            slice_mut(loss, 1)[0] = value;
+        }
+        Ok(())
+    })
+}
+
+/// The options at `p` (the defaults for NULL; `TWOPASS_ERROR_INVALID_ARGUMENT` when misaligned
+/// or `size < 8`), and how many of its bytes were read.
+fn read_options(
+    p: *const twopass_cross_entropy_options,
+) -> (Result<twopass_cross_entropy_options, i32>, usize) {
+    type Options = twopass_cross_entropy_options;
+    let mut options = twopass_cross_entropy_options_default();
+    if p.is_null() {
+        return (Ok(options), 0);
+    }
+    if !(p as usize).is_multiple_of(align_of::<Options>()) {
+        return (Err(TWOPASS_ERROR_INVALID_ARGUMENT), 0);
+    }
+    // `p` is non-NULL and aligned (as `check` would require), and the bytes are copied out
+    // before any output of the call becomes a slice.
+    let size = slice(p.cast::<u32>(), 1)[0] as usize;
+    if size < 8 {
+        return (Err(TWOPASS_ERROR_INVALID_ARGUMENT), 4);
+    }
+    if size >= size_of::<Options>() {
+        return (Ok(slice(p, 1)[0]), size_of::<Options>());
+    }
+    // A shorter struct (an older header): the fields that fit in `size` bytes, the defaults for
+    // the rest (`class_weights`, the last field, never fits).
+    let bytes = slice(p.cast::<u8>(), size);
+    if let Some(b) = field(bytes, offset_of!(Options, reduction)) {
+        options.reduction = i32::from_ne_bytes(b);
+    }
+    if let Some(b) = field(bytes, offset_of!(Options, ignore_index)) {
+        options.ignore_index = i64::from_ne_bytes(b);
+    }
+    if let Some(b) = field(bytes, offset_of!(Options, label_smoothing)) {
+        options.label_smoothing = f32::from_ne_bytes(b);
+    }
+    if let Some(b) = field(bytes, offset_of!(Options, z_loss)) {
+        options.z_loss = f32::from_ne_bytes(b);
+    }
+    (Ok(options), size)
+}
+
+/// The `N` bytes at `offset`, if all of them are in `bytes`.
+fn field<const N: usize>(bytes: &[u8], offset: usize) -> Option<[u8; N]> {
+    bytes.get(offset..offset + N)?.try_into().ok()
+}

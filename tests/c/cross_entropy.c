@@ -1,0 +1,289 @@
+/* twopass_cross_entropy_f32 through the C ABI: options (defaults, every field, shorter and
+ * longer structs), reductions, optional outputs, the gradient out of place and in place, every
+ * status code and its precedence, nothing written on error. Accuracy is conformance.py's job:
+ * the bounds here are loose. usage: cross_entropy */
+#include <stdlib.h>
+
+#include "check.h"
+
+enum { ROWS = 4, COLS = 7, STRIDE = 9 };
+#define SENTINEL 12345.0f
+
+struct expected {
+    double row_loss[ROWS], row_lse[ROWS], loss, grad[ROWS][COLS];
+};
+
+/* REFERENCE.md's cross-entropy in double, for finite logits. */
+static struct expected reference(const float *x, const int64_t *t,
+                                 const twopass_cross_entropy_options *o, const float *g_out) {
+    struct expected e;
+    double total_w = 0.0, denom = 0.0, sum = 0.0, eps = o->label_smoothing, z = o->z_loss;
+    size_t r, c;
+    memset(&e, 0, sizeof e);
+    for (c = 0; c < COLS; c++) total_w += o->class_weights ? o->class_weights[c] : 1.0;
+    for (r = 0; r < ROWS; r++) {
+        const float *row = x + r * STRIDE;
+        double lse = ref_lse(row, COLS), wt, wx = 0.0;
+        if (t[r] == o->ignore_index) continue;
+        wt = o->class_weights ? o->class_weights[t[r]] : 1.0;
+        for (c = 0; c < COLS; c++) wx += (o->class_weights ? o->class_weights[c] : 1.0) * row[c];
+        e.row_lse[r] = lse;
+        e.row_loss[r] = (1 - eps) * wt * (lse - row[t[r]]) + (eps / COLS) * (total_w * lse - wx)
+                        + z * lse * lse;
+        denom += wt;
+        sum += e.row_loss[r];
+    }
+    e.loss = o->reduction == TWOPASS_REDUCTION_MEAN ? sum / denom : sum;
+    for (r = 0; r < ROWS; r++) {
+        const float *row = x + r * STRIDE;
+        double lse = e.row_lse[r], wt, k;
+        if (t[r] == o->ignore_index) continue;
+        wt = o->class_weights ? o->class_weights[t[r]] : 1.0;
+        k = o->reduction == TWOPASS_REDUCTION_NONE ? (g_out ? g_out[r] : 1.0)
+                                                   : (g_out ? g_out[0] : 1.0);
+        if (o->reduction == TWOPASS_REDUCTION_MEAN) k /= denom;
+        for (c = 0; c < COLS; c++) {
+            double p = exp(row[c] - lse), w = o->class_weights ? o->class_weights[c] : 1.0;
+            e.grad[r][c] = k * ((1 - eps) * wt * (p - (c == (size_t)t[r])) +
+                                (eps / COLS) * (total_w * p - w) + 2 * z * lse * p);
+        }
+    }
+    return e;
+}
+
+static int close_to(double got, double want) { return fabs(got - want) <= 1e-5 * (1 + fabs(want)); }
+
+/* Runs one configuration (gradient out of place, then in place) and compares every output. */
+static void check_against_reference(const float *x, const int64_t *t,
+                                    const twopass_cross_entropy_options *o, const float *g_out) {
+    struct expected e = reference(x, t, o, g_out);
+    float losses[ROWS], lses[ROWS], loss = SENTINEL, grad[ROWS * STRIDE], inplace[ROWS * STRIDE];
+    size_t r, c;
+    fill(grad, ROWS * STRIDE, SENTINEL);
+    CHECK_STATUS(twopass_cross_entropy_f32(x, STRIDE, ROWS, COLS, t, o, losses, lses, &loss, grad,
+                                           STRIDE, g_out),
+                 TWOPASS_OK);
+    CHECK(close_to(loss, e.loss));
+    memcpy(inplace, x, sizeof inplace);
+    CHECK_STATUS(twopass_cross_entropy_f32(inplace, STRIDE, ROWS, COLS, t, o, NULL, NULL, NULL,
+                                           inplace, STRIDE, g_out),
+                 TWOPASS_OK);
+    for (r = 0; r < ROWS; r++) {
+        CHECK(close_to(losses[r], e.row_loss[r]));
+        CHECK(close_to(lses[r], e.row_lse[r]));
+        for (c = 0; c < COLS; c++) {
+            CHECK(close_to(grad[r * STRIDE + c], e.grad[r][c]));
+            CHECK(inplace[r * STRIDE + c] == grad[r * STRIDE + c]);
+        }
+        for (c = COLS; c < STRIDE; c++) {
+            CHECK(grad[r * STRIDE + c] == SENTINEL);
+            CHECK(inplace[r * STRIDE + c] == x[r * STRIDE + c]);
+        }
+    }
+}
+
+static void test_values(const float *x) {
+    const int64_t t[ROWS] = {3, -100, 0, 6};
+    const float weights[COLS] = {0.5f, 1.0f, 2.0f, 1.5f, 1.0f, 0.25f, 3.0f};
+    const float g_rows[ROWS] = {1.0f, 2.0f, -0.5f, 0.75f}, g_one = 1.5f;
+    twopass_cross_entropy_options o = twopass_cross_entropy_options_default();
+    int32_t reduction;
+    float loss = SENTINEL;
+    CHECK(o.size == sizeof(twopass_cross_entropy_options));
+    CHECK(o.reduction == TWOPASS_REDUCTION_MEAN && o.ignore_index == -100);
+    CHECK(o.label_smoothing == 0.0f && o.z_loss == 0.0f && o.class_weights == NULL);
+    check_against_reference(x, t, &o, NULL);
+    /* NULL options are the defaults */
+    CHECK_STATUS(twopass_cross_entropy_f32(x, STRIDE, ROWS, COLS, t, NULL, NULL, NULL, &loss, NULL,
+                                           0, NULL),
+                 TWOPASS_OK);
+    CHECK(close_to(loss, reference(x, t, &o, NULL).loss));
+    for (reduction = TWOPASS_REDUCTION_NONE; reduction <= TWOPASS_REDUCTION_SUM; reduction++) {
+        o = twopass_cross_entropy_options_default();
+        o.reduction = reduction;
+        o.label_smoothing = 0.1f;
+        o.z_loss = 1e-3f;
+        o.class_weights = weights;
+        check_against_reference(x, t, &o, NULL);
+        check_against_reference(x, t, &o, reduction == TWOPASS_REDUCTION_NONE ? g_rows : &g_one);
+        o.ignore_index = 0; /* row 2 ignored, row 1's target -100 is now out of range */
+        CHECK_STATUS(twopass_cross_entropy_f32(x, STRIDE, ROWS, COLS, t, &o, NULL, NULL, &loss,
+                                               NULL, 0, NULL),
+                     TWOPASS_ERROR_TARGET_OUT_OF_RANGE);
+    }
+}
+
+/* rows == 0: NULL arrays allowed; loss NaN for MEAN, 0 for SUM and NONE. */
+static void test_no_rows(void) {
+    twopass_cross_entropy_options o = twopass_cross_entropy_options_default();
+    float loss = SENTINEL;
+    CHECK_STATUS(twopass_cross_entropy_f32(NULL, 0, 0, 5, NULL, &o, NULL, NULL, &loss, NULL, 0, NULL),
+                 TWOPASS_OK);
+    CHECK(isnan(loss));
+    o.reduction = TWOPASS_REDUCTION_SUM;
+    CHECK_STATUS(twopass_cross_entropy_f32(NULL, 0, 0, 0, NULL, &o, NULL, NULL, &loss, NULL, 0, NULL),
+                 TWOPASS_OK);
+    CHECK(loss == 0.0f);
+    o.reduction = TWOPASS_REDUCTION_NONE;
+    loss = SENTINEL;
+    CHECK_STATUS(twopass_cross_entropy_f32(NULL, 0, 0, 5, NULL, &o, NULL, NULL, &loss, NULL, 0, NULL),
+                 TWOPASS_OK);
+    CHECK(loss == 0.0f);
+}
+
+/* options->size: below 8 refused; shorter structs read as far as they go; longer ones fine. */
+static void test_options_size(const float *x) {
+    const int64_t t[ROWS] = {1, 2, 3, 4};
+    twopass_cross_entropy_options o = twopass_cross_entropy_options_default();
+    union {
+        twopass_cross_entropy_options o;
+        unsigned char bytes[64];
+    } big;
+    float loss, want;
+    o.reduction = TWOPASS_REDUCTION_SUM;
+    CHECK_STATUS(twopass_cross_entropy_f32(x, STRIDE, ROWS, COLS, t, &o, NULL, NULL, &want, NULL, 0,
+                                           NULL),
+                 TWOPASS_OK);
+    /* 16 bytes: size, reduction, ignore_index; the smoothing after them is not read */
+    o.size = 16;
+    o.label_smoothing = 0.5f;
+    CHECK_STATUS(twopass_cross_entropy_f32(x, STRIDE, ROWS, COLS, t, &o, NULL, NULL, &loss, NULL, 0,
+                                           NULL),
+                 TWOPASS_OK);
+    CHECK(loss == want);
+    /* 8 bytes: the reduction is read */
+    o.size = 8;
+    CHECK_STATUS(twopass_cross_entropy_f32(x, STRIDE, ROWS, COLS, t, &o, NULL, NULL, &loss, NULL, 0,
+                                           NULL),
+                 TWOPASS_OK);
+    CHECK(loss == want);
+    o.size = 7;
+    loss = SENTINEL;
+    CHECK_STATUS(twopass_cross_entropy_f32(x, STRIDE, ROWS, COLS, t, &o, NULL, NULL, &loss, NULL, 0,
+                                           NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK(loss == SENTINEL);
+    /* a newer, longer struct: unknown bytes ignored */
+    memset(big.bytes, 0xA5, sizeof big.bytes);
+    big.o = twopass_cross_entropy_options_default();
+    big.o.size = sizeof big.bytes;
+    big.o.reduction = TWOPASS_REDUCTION_SUM;
+    CHECK_STATUS(twopass_cross_entropy_f32(x, STRIDE, ROWS, COLS, t, &big.o, NULL, NULL, &loss, NULL,
+                                           0, NULL),
+                 TWOPASS_OK);
+    CHECK(loss == want);
+}
+
+static void test_errors(float *x) {
+    static float out[4 * ROWS * STRIDE];
+    const int64_t t[ROWS] = {1, 2, 3, 4}, bad_t[ROWS] = {1, 2, 7, 4};
+    const float neg_w[COLS] = {1, 1, -1, 1, 1, 1, 1};
+    int64_t t_buf[ROWS + 1];
+    const int64_t *mis_t = (const int64_t *)((const char *)t_buf + 4);
+    float *losses = out, *lses = out + ROWS, *grad = out + 2 * ROWS, loss = SENTINEL;
+    twopass_cross_entropy_options o = twopass_cross_entropy_options_default(), bad = o;
+    twopass_cross_entropy_options opt_buf[2];
+    const twopass_cross_entropy_options *mis_o =
+        (const twopass_cross_entropy_options *)((const char *)opt_buf + 4);
+    float x_before[ROWS * STRIDE];
+    memcpy(x_before, x, sizeof x_before);
+    memset(t_buf, 0, sizeof t_buf);
+    opt_buf[0] = opt_buf[1] = o;
+    fill(out, 4 * ROWS * STRIDE, SENTINEL);
+
+#define CE(logits, stride, rows, cols, targets, options, rl, rs, lp, g, gs, go) \
+    twopass_cross_entropy_f32(logits, stride, rows, cols, targets, options, rl, rs, lp, g, gs, go)
+    /* NULL_POINTER */
+    CHECK_STATUS(CE(NULL, STRIDE, ROWS, COLS, t, &o, losses, lses, &loss, grad, STRIDE, NULL),
+                 TWOPASS_ERROR_NULL_POINTER);
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, NULL, &o, losses, lses, &loss, grad, STRIDE, NULL),
+                 TWOPASS_ERROR_NULL_POINTER);
+    CHECK_STATUS(CE(NULL, STRIDE, ROWS, 0, t, &o, losses, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_NULL_POINTER);
+    /* SHAPE: cols == 0 with rows, a stride below cols (also grad's), overflow */
+    CHECK_STATUS(CE(x, STRIDE, ROWS, 0, t, &o, losses, lses, &loss, grad, STRIDE, NULL),
+                 TWOPASS_ERROR_SHAPE);
+    CHECK_STATUS(CE(x, COLS - 1, ROWS, COLS, t, &o, losses, lses, &loss, grad, STRIDE, NULL),
+                 TWOPASS_ERROR_SHAPE);
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &o, losses, lses, &loss, grad, COLS - 1, NULL),
+                 TWOPASS_ERROR_SHAPE);
+    CHECK_STATUS(CE(x, SIZE_MAX / 2, ROWS, COLS, t, &o, NULL, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_SHAPE);
+    /* the stride of a NULL gradient is ignored */
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &o, NULL, NULL, NULL, NULL, 0, NULL), TWOPASS_OK);
+    /* INVALID_ARGUMENT: misaligned, overlapping, bad options */
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, mis_t, &o, losses, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, mis_o, losses, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &o, x + 2, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &o, losses, losses, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &o, losses, NULL, losses + 1, NULL, 0, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &o, NULL, NULL, NULL, x, STRIDE + 1, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &o, grad, NULL, NULL, grad, STRIDE, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &o, (float *)t, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &o, NULL, NULL, NULL, NULL, 0, x + 3),
+                 TWOPASS_OK);
+    bad.reduction = 3;
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &bad, losses, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    bad = o;
+    bad.label_smoothing = 1.5f;
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &bad, losses, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    bad.label_smoothing = NAN;
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &bad, losses, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    bad = o;
+    bad.z_loss = -1.0f;
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &bad, losses, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    bad = o;
+    bad.class_weights = neg_w;
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &bad, losses, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    bad.class_weights = (const float *)((const char *)neg_w + 1);
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, t, &bad, losses, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    /* TARGET_OUT_OF_RANGE */
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, bad_t, &o, losses, lses, &loss, grad, STRIDE, NULL),
+                 TWOPASS_ERROR_TARGET_OUT_OF_RANGE);
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, bad_t, &o, NULL, NULL, NULL, x, STRIDE, NULL),
+                 TWOPASS_ERROR_TARGET_OUT_OF_RANGE);
+    /* precedence */
+    CHECK_STATUS(CE(NULL, COLS - 1, ROWS, COLS, mis_t, &bad, losses, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_NULL_POINTER);
+    CHECK_STATUS(CE(x, COLS - 1, ROWS, COLS, mis_t, mis_o, losses, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_SHAPE);
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, bad_t, &bad, losses, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(CE(x, STRIDE, ROWS, COLS, bad_t, mis_o, losses, NULL, NULL, NULL, 0, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+#undef CE
+    /* nothing written */
+    CHECK(all_equal(out, 4 * ROWS * STRIDE, SENTINEL) && loss == SENTINEL);
+    CHECK(memcmp(x, x_before, sizeof x_before) == 0);
+}
+
+int main(void) {
+    static float x[ROWS * STRIDE];
+    uint64_t seed = 7;
+    size_t i;
+    for (i = 0; i < ROWS * STRIDE; i++) x[i] = uniform(&seed, -8.0f, 8.0f);
+    test_values(x);
+    test_no_rows();
+    test_options_size(x);
+    test_errors(x);
+    if (failures) {
+        fprintf(stderr, "%d checks failed\n", failures);
+        return 1;
+    }
+    printf("all checks passed\n");
+    return 0;
+}

@@ -9,7 +9,6 @@
 
 use twopass_kernels::{Element, Io, MaxSum, Store, Table};
 
-use crate::algorithm::NON_TEMPORAL_FROM;
 use crate::row::{Special, Sum};
 
 /// The shortest block (4 KiB of f32: L1-resident with its output).
@@ -102,11 +101,6 @@ pub(crate) fn softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>) -> bool {
         .filter(|&b| maxes[b] != f32::NEG_INFINITY)
         .map(|b| f64::from(sums[b]) * (f64::from(maxes[b]) - f64::from(max)).exp())
         .sum();
-    let store = if n >= NON_TEMPORAL_FROM {
-        Store::NonTemporal
-    } else {
-        Store::Cached
-    };
     let y = io.output();
     for (b, block) in y.chunks_mut(len).enumerate() {
         if maxes[b] == f32::NEG_INFINITY {
@@ -118,7 +112,7 @@ pub(crate) fn softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>) -> bool {
             // arithmetic (a steadily rising row puts its early blocks here).
             block.fill(E::from_f32(0.0));
         } else {
-            (t.vscale)(Io::InPlace(block), factor as f32, store);
+            (t.vscale)(Io::InPlace(block), factor as f32, Store::Cached);
         }
     }
     true

@@ -416,7 +416,7 @@ struct twopass_cross_entropy_options twopass_cross_entropy_options_default(void)
  `TWOPASS_ERROR_SHAPE` (a stride below `cols`, `cols == 0` with `rows > 0`, a span that
  overflows); `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned pointer, overlap, `options->size`
  below 8, an unknown reduction, smoothing outside `[0, 1]`, a negative or NaN z-loss, a
- negative or non-finite class weight; the last three only when `rows > 0`);
+ negative or non-finite class weight);
  `TWOPASS_ERROR_TARGET_OUT_OF_RANGE` (a target outside `[0, cols)` that is not the ignore
  index); after the `TWOPASS_ISA` check. Nothing is written on error.
 

@@ -247,10 +247,9 @@ impl<'w> CrossEntropyStream<'w> {
         let sums = (t.raddextexp_logits)(chunk, weights, skip);
         if sums.exp.ln_in_range().is_some() {
             self.others.add_sum(Sum::Ext(sums.exp), chunk.len());
-            self.weighted_logits += sums.weighted;
         } else {
             // Beyond the extended kernel's range, NaN / inf, or nothing but the target: the
-            // max-based path on the runs around the target, and the logit sum in f64.
+            // max-based path on the runs around the target.
             let (before, after) = match skip {
                 Some(t) => (&chunk[..t], &chunk[t + 1..]),
                 None => (chunk, &chunk[..0]),
@@ -259,19 +258,14 @@ impl<'w> CrossEntropyStream<'w> {
                 let sum = row::sum(t, run, Algorithm::ThreePassRecompute);
                 self.others.add_sum(sum, run.len());
             }
-            self.weighted_logits += chunk
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| {
-                    let w = weights.map_or(1.0, |w| w[i]);
-                    if w == 0.0 {
-                        0.0
-                    } else {
-                        f64::from(w) * f64::from(v.to_f32())
-                    }
-                })
-                .sum::<f64>();
         }
+        // The kernel sums in f32 blocks; logits near f32's limits can overflow those (or the
+        // sum is a true infinity): then f64, term by term.
+        self.weighted_logits += if sums.weighted.is_finite() {
+            sums.weighted
+        } else {
+            weighted_sum_f64(chunk, weights)
+        };
         Ok(())
     }
 
@@ -293,6 +287,7 @@ impl<'w> CrossEntropyStream<'w> {
                 target: None,
                 loss: 0.0,
                 lse: 0.0,
+                lse_split: (0.0, 0.0),
                 one_minus_p_t: 0.0,
             });
         };
@@ -300,6 +295,7 @@ impl<'w> CrossEntropyStream<'w> {
         let mut all = self.others;
         all.add_point(self.target_logit);
         let lse = all.value_f64();
+        let (reference, log_sum) = all.split();
         let x_t = f64::from(self.target_logit);
         let (eps, c) = (f64::from(o.label_smoothing), self.cols as f64);
         let loss = if lse.is_nan() || lse == f64::INFINITY || lse == f64::NEG_INFINITY {
@@ -309,12 +305,14 @@ impl<'w> CrossEntropyStream<'w> {
             let target_term = if (1.0 - eps) * w_t == 0.0 {
                 0.0
             } else {
-                (1.0 - eps) * w_t * (lse - x_t)
+                (1.0 - eps) * w_t * ((reference - x_t) + log_sum)
             };
             let smooth_term = if eps == 0.0 {
                 0.0
             } else {
-                (eps / c) * (self.total_weight * lse - self.weighted_logits)
+                (eps / c)
+                    * ((self.total_weight * reference - self.weighted_logits)
+                        + self.total_weight * log_sum)
             };
             let z = f64::from(o.z_loss);
             target_term + smooth_term + if z == 0.0 { 0.0 } else { z * lse * lse }
@@ -328,9 +326,23 @@ impl<'w> CrossEntropyStream<'w> {
             loss,
             lse,
             // sum_{j != t} p_j, from the sum that never held x_t: exact where p_t rounds to 1.
-            one_minus_p_t: (self.others.value_f64() - lse).exp(),
+            lse_split: (reference, log_sum),
+            one_minus_p_t: self.others.ratio(&all),
         })
     }
+}
+
+/// `sum_i w_i x_i` in f64 (`w_i = 1` without weights; zero-weight terms 0).
+fn weighted_sum_f64<T: Float>(x: &[T], weights: Option<&[f32]>) -> f64 {
+    let term = |(i, v): (usize, &T)| {
+        let w = weights.map_or(1.0, |w| w[i]);
+        if w == 0.0 {
+            0.0
+        } else {
+            f64::from(w) * f64::from(v.to_f32())
+        }
+    };
+    x.iter().enumerate().map(term).sum()
 }
 
 fn total_weight(o: &CrossEntropyOptions<'_>, cols: usize) -> f64 {
@@ -348,6 +360,8 @@ pub struct CrossEntropyRow<'w> {
     total_weight: f64,
     loss: f64,
     lse: f64,
+    /// `(r, ln s)` with `lse = r + ln s`, `r` near the max: `p_j = exp((x_j - r) - ln s)`.
+    lse_split: (f64, f64),
     one_minus_p_t: f64,
 }
 
@@ -385,7 +399,7 @@ impl CrossEntropyRow<'_> {
             });
         }
         self.check_chunk(offset, chunk.len())?;
-        self.write_gradient(offset, Io::Split(chunk, grad), k);
+        self.write_gradient(offset, Io::Split(chunk, grad), f64::from(k));
         Ok(())
     }
 
@@ -397,7 +411,7 @@ impl CrossEntropyRow<'_> {
         k: f32,
     ) -> Result<(), Error> {
         self.check_chunk(offset, chunk.len())?;
-        self.write_gradient(offset, Io::InPlace(chunk), k);
+        self.write_gradient(offset, Io::InPlace(chunk), f64::from(k));
         Ok(())
     }
 
@@ -415,7 +429,7 @@ impl CrossEntropyRow<'_> {
     /// `g_j = k * (A * p_j - B_j)` with `A = (1 - eps) w_t + (eps / C) W + 2 z lse` and
     /// `B_j = (eps / C) w_j + (1 - eps) w_t [j == t]`; the target entry is rewritten from
     /// `1 - p_t` so it keeps its precision when `p_t` is near 1.
-    fn write_gradient<T: Float>(&self, offset: usize, mut io: Io<'_, T>, k: f32) {
+    fn write_gradient<T: Float>(&self, offset: usize, mut io: Io<'_, T>, k: f64) {
         let n = io.input().len();
         let Some(t) = self.target else {
             io.output().fill(T::from_f32(0.0));
@@ -426,27 +440,38 @@ impl CrossEntropyRow<'_> {
             return;
         }
         let o = &self.options;
-        let (eps, c, k) = (f64::from(o.label_smoothing), self.cols as f64, f64::from(k));
+        let (eps, c) = (f64::from(o.label_smoothing), self.cols as f64);
         let (w_t, z) = (o.weight(t), f64::from(o.z_loss));
         let big_w = self.total_weight;
         let a_coef = (1.0 - eps) * w_t + (eps / c) * big_w + 2.0 * z * self.lse;
         let target_in_chunk = t.checked_sub(offset).filter(|&j| j < n);
         let x_t = target_in_chunk.map(|j| io.input()[j].to_f32());
-        let a = self.lse as f32;
+        let (reference, log_sum) = self.lse_split;
+        let a = reference as f32;
         let coefficients = GradCoefficients {
             a,
-            scale: (k * a_coef * (f64::from(a) - self.lse).exp()) as f32,
+            scale: (k * a_coef * ((f64::from(a) - reference) - log_sum).exp()) as f32,
             bias: (k * eps / c) as f32,
         };
         let weights = o.class_weights.map(|w| &w[offset..offset + n]);
-        let store = if n >= NON_TEMPORAL_FROM {
-            Store::NonTemporal
+        if coefficients.scale.is_finite() && coefficients.bias.is_finite() {
+            let store = if n >= NON_TEMPORAL_FROM {
+                Store::NonTemporal
+            } else {
+                Store::Cached
+            };
+            (self.kernels.table::<T>().vgradce)(io.reborrow(), weights, coefficients, store);
         } else {
-            Store::Cached
-        };
-        (self.kernels.table::<T>().vgradce)(io.reborrow(), weights, coefficients, store);
+            // The scale overflows f32 (a huge upstream gradient over a tiny mean denominator):
+            // each product, finite or not, from f64.
+            for j in 0..n {
+                let p = ((f64::from(io.input()[j].to_f32()) - reference) - log_sum).exp();
+                let w = weights.map_or(1.0, |w| f64::from(w[j]));
+                io.output()[j] = T::from_f32((k * (a_coef * p - eps / c * w)) as f32);
+            }
+        }
         if let (Some(j), Some(x_t)) = (target_in_chunk, x_t) {
-            let p_t = (f64::from(x_t) - self.lse).exp();
+            let p_t = ((f64::from(x_t) - reference) - log_sum).exp();
             let g = (1.0 - eps) * w_t * -self.one_minus_p_t
                 + (eps / c) * (big_w * p_t - w_t)
                 + 2.0 * z * self.lse * p_t;
@@ -588,9 +613,7 @@ impl Kernels {
                 });
             }
         }
-        if rows > 0 {
-            options.check(cols)?;
-        }
+        options.check(cols)?;
         for (r, &t) in targets.iter().enumerate() {
             options.class(r, t, cols)?;
         }
@@ -619,7 +642,7 @@ fn reduction_scale<'a>(
     cols: usize,
     targets: &[i64],
     grad_output: Option<&'a [f32]>,
-) -> (f64, impl Fn(usize) -> f32 + 'a) {
+) -> (f64, impl Fn(usize) -> f64 + 'a) {
     let total: f64 = targets
         .iter()
         .filter_map(|&t| class_of(options, t, cols))
@@ -636,8 +659,8 @@ fn reduction_scale<'a>(
     };
     let scale = move |r: usize| match options.reduction {
         Reduction::Mean if total == 0.0 => 0.0,
-        Reduction::Mean => (f64::from(upstream(r)) / total) as f32,
-        _ => upstream(r),
+        Reduction::Mean => f64::from(upstream(r)) / total,
+        _ => f64::from(upstream(r)),
     };
     (total, scale)
 }

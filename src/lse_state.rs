@@ -76,6 +76,22 @@ impl LseState {
         }
     }
 
+    /// `(r, ln s)` with `r + ln s` the finite log-sum-exp, kept apart: at |x| near 3e38 adding
+    /// `ln s` to `r` is lost even in f64, so `exp(x - lse)` must be `exp((x - r) - ln s)`.
+    pub(crate) fn split(&self) -> (f64, f64) {
+        (self.reference, self.sum.ln())
+    }
+
+    /// `sum(self) / sum(total)` (0 when `self` holds nothing finite), without forming either
+    /// log-sum-exp: exact where one is `e^1e30` and the other a little larger.
+    pub(crate) fn ratio(&self, total: &LseState) -> f64 {
+        if self.sum == 0.0 {
+            0.0
+        } else {
+            ((self.reference - total.reference) + (self.sum.ln() - total.sum.ln())).exp()
+        }
+    }
+
     /// How many elements were folded in.
     pub fn count(&self) -> u64 {
         self.count

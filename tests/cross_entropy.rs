@@ -210,6 +210,15 @@ fn bad_arguments_are_errors_and_write_nothing() {
             expected: 1
         })
     );
+    // Options are checked even when there are no rows (found by the fuzzer).
+    let bad = CrossEntropyOptions {
+        z_loss: f32::NAN,
+        ..Default::default()
+    };
+    assert!(matches!(
+        k.cross_entropy::<f32>(&[], Shape::new(0, 3), &[], &bad, Default::default(), None),
+        Err(Error::InvalidOption { .. })
+    ));
     let mut s = CrossEntropyStream::new(k, 4, 1, &o).unwrap();
     assert_eq!(
         s.update(3, &[1.0, 2.0]),
@@ -267,4 +276,138 @@ fn all_rows_ignored_gives_nan_mean_and_zero_gradient() {
         k.cross_entropy::<f32>(&[], Shape::new(0, 5), &[], &o, Default::default(), None),
         Ok(0.0)
     );
+}
+
+/// Found by the cross_entropy fuzzer: a z-loss of 1e56 overflows f32, and the row loss must be
+/// `+inf` (the f32 rounding), not a finite value.
+#[test]
+fn loss_beyond_f32_range_is_infinite() {
+    let logits = vec![
+        3.976717,
+        2.2416277e-36,
+        1.8007324e-31,
+        -6.14329e-29,
+        1.9469223e-11,
+        6070307.5,
+        2.4961165e-20,
+        -2.089438e-39,
+        -9.928454e25,
+        -11559564000.0,
+        -1.3192825e-31,
+        2.3923242e29,
+        1.7153113e-9,
+        1.605508e18,
+        -5.1190257,
+        -2.783991e-5,
+        -0.027922727,
+        -1.1223102e-9,
+        -2044724600.0,
+        2.7211554e-26,
+        -4.588301e-16,
+        -2.496428e37,
+        3.3263906e38,
+        -171260.5,
+        -3.896715e-36,
+        -1.4314881e-18,
+        -6.360772e-22,
+        5.369148e16,
+        1.3327153e-36,
+        6.6916e-41,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    ];
+    let case = common::cross_entropy::Case {
+        rows: 2,
+        cols: 17,
+        logits,
+        targets: vec![3, 5],
+        ignore_index: -100,
+        eps: 1.0,
+        z: 0.002,
+        weights: None,
+        reduction: Reduction::Mean,
+        grad_output: None,
+    };
+    for isa in isas_under_test() {
+        check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
+    }
+}
+
+/// Found by the cross_entropy fuzzer: at logits near 1.2e30, `max + ln(sum)` rounds to `max`
+/// even in f64, so the gradient must use `exp((x - max) - ln(sum))`.
+#[test]
+fn gradient_keeps_the_log_sum_apart_at_huge_logits() {
+    let big = [1.1955599e30f32, 1.1955685e30];
+    let case = common::cross_entropy::Case {
+        rows: 1,
+        cols: 9,
+        logits: vec![
+            1.59375,
+            2.3440024e-38,
+            7e-45,
+            big[0],
+            big[1],
+            big[1],
+            big[1],
+            big[1],
+            big[1],
+        ],
+        targets: vec![0],
+        ignore_index: -51,
+        eps: 2.868e-42,
+        z: 0.0,
+        weights: None,
+        reduction: Reduction::None,
+        grad_output: None,
+    };
+    for isa in isas_under_test() {
+        check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
+    }
+}
+
+/// Found by the cross_entropy fuzzer: a mean over a subnormal target weight makes the row's
+/// scale overflow f32; the gradient is still the (finite) product.
+#[test]
+fn huge_gradient_scale_stays_finite() {
+    let case = common::cross_entropy::Case {
+        rows: 1,
+        cols: 1,
+        logits: vec![0.0],
+        targets: vec![0],
+        ignore_index: 13,
+        eps: 1.0,
+        z: 0.0,
+        weights: Some(vec![1.3e-44]),
+        reduction: Reduction::Mean,
+        grad_output: Some(vec![-2.0]),
+    };
+    for isa in isas_under_test() {
+        check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
+    }
+}
+
+/// Found by the cross_entropy fuzzer: with logits and weights near f32's limit the smoothing
+/// term is `W ln(s)`, which `W lse - sum w x` loses even in f64; the loss overflows to `+inf`.
+#[test]
+fn smoothing_keeps_the_log_sum_apart() {
+    let big = 3.3961514e38f32;
+    let mut weights = vec![big; 9];
+    weights[0] = 1.7014126e38;
+    let case = common::cross_entropy::Case {
+        rows: 1,
+        cols: 9,
+        logits: vec![big; 9],
+        targets: vec![7],
+        ignore_index: -52,
+        eps: 0.25,
+        z: 0.0,
+        weights: Some(weights),
+        reduction: Reduction::Mean,
+        grad_output: None,
+    };
+    for isa in isas_under_test() {
+        check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
+    }
 }

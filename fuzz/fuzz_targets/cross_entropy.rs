@@ -112,6 +112,6 @@ fuzz_target!(|data: &[u8]| {
         }
         check_case(k, &case).unwrap_or_else(|e| panic!("{isa:?}: {e}\n{case:?}"));
         check_chunked(k, &case, u64::from(flags))
-            .unwrap_or_else(|e| panic!("{isa:?} chunked: {e}"));
+            .unwrap_or_else(|e| panic!("{isa:?} chunked: {e}\n{case:?}"));
     }
 });

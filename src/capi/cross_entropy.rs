@@ -69,7 +69,7 @@ pub extern "C" fn twopass_cross_entropy_options_default() -> twopass_cross_entro
 /// `TWOPASS_ERROR_SHAPE` (a stride below `cols`, `cols == 0` with `rows > 0`, a span that
 /// overflows); `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned pointer, overlap, `options->size`
 /// below 8, an unknown reduction, smoothing outside `[0, 1]`, a negative or NaN z-loss, a
-/// negative or non-finite class weight; the last three only when `rows > 0`);
+/// negative or non-finite class weight);
 /// `TWOPASS_ERROR_TARGET_OUT_OF_RANGE` (a target outside `[0, cols)` that is not the ignore
 /// index); after the `TWOPASS_ISA` check. Nothing is written on error.
 ///

@@ -336,6 +336,137 @@ int32_t twopass_log_sum_exp_rows_f32(const float *x,
                                      float *out);
 
 /*
+ Softmax of `n` IEEE binary16 values (as `uint16_t` bits), as `twopass_softmax_f32`; `y == x` in
+ place. Aliasing, NULL rules and status codes as `twopass_softmax_f32`.
+
+ # Safety
+ `x` points to `n` readable and `y` to `n` writable `uint16_t`, or is NULL with `n == 0`.
+ */
+int32_t twopass_softmax_f16(const uint16_t *x, uint16_t *y, size_t n);
+
+/*
+ `twopass_softmax_f16` with the given `algorithm` (as `twopass_softmax_with_f32`).
+
+ # Safety
+ As `twopass_softmax_f16`.
+ */
+int32_t twopass_softmax_with_f16(int32_t algorithm, const uint16_t *x, uint16_t *y, size_t n);
+
+/*
+ Log-softmax of `n` IEEE binary16 values, as `twopass_log_softmax_f32`; `y == x` in place.
+
+ # Safety
+ As `twopass_softmax_f16`.
+ */
+int32_t twopass_log_softmax_f16(const uint16_t *x, uint16_t *y, size_t n);
+
+/*
+ Log-sum-exp of `n` IEEE binary16 values into the float `*out`, as `twopass_log_sum_exp_f32`.
+
+ # Safety
+ `x` points to `n` readable `uint16_t` (or is NULL with `n == 0`); `out` to one writable float.
+ */
+int32_t twopass_log_sum_exp_f16(const uint16_t *x, size_t n, float *out);
+
+/*
+ Softmax of each row of a `rows x cols` IEEE binary16 matrix, as `twopass_softmax_rows_f32`.
+
+ # Safety
+ `x` points to its span of readable and `y` to its span of writable `uint16_t`, or is NULL
+ with `rows == 0`.
+ */
+int32_t twopass_softmax_rows_f16(const uint16_t *x,
+                                 size_t x_stride,
+                                 uint16_t *y,
+                                 size_t y_stride,
+                                 size_t rows,
+                                 size_t cols);
+
+/*
+ Folds `n` IEEE binary16 values into `*state`, as `twopass_lse_update_f32`.
+
+ # Safety
+ As `twopass_lse_update_f32`, with `x` pointing to `n` readable `uint16_t`.
+ */
+int32_t twopass_lse_update_f16(struct twopass_lse_state *state, const uint16_t *x, size_t n);
+
+/*
+ Softmax of `n` bfloat16 values (as `uint16_t` bits), as `twopass_softmax_f32`; `y == x` in
+ place. Aliasing, NULL rules and status codes as `twopass_softmax_f32`.
+
+ # Safety
+ `x` points to `n` readable and `y` to `n` writable `uint16_t`, or is NULL with `n == 0`.
+ */
+int32_t twopass_softmax_bf16(const uint16_t *x, uint16_t *y, size_t n);
+
+/*
+ `twopass_softmax_bf16` with the given `algorithm` (as `twopass_softmax_with_f32`).
+
+ # Safety
+ As `twopass_softmax_bf16`.
+ */
+int32_t twopass_softmax_with_bf16(int32_t algorithm, const uint16_t *x, uint16_t *y, size_t n);
+
+/*
+ Log-softmax of `n` bfloat16 values, as `twopass_log_softmax_f32`; `y == x` in place.
+
+ # Safety
+ As `twopass_softmax_bf16`.
+ */
+int32_t twopass_log_softmax_bf16(const uint16_t *x, uint16_t *y, size_t n);
+
+/*
+ Log-sum-exp of `n` bfloat16 values into the float `*out`, as `twopass_log_sum_exp_f32`.
+
+ # Safety
+ `x` points to `n` readable `uint16_t` (or is NULL with `n == 0`); `out` to one writable float.
+ */
+int32_t twopass_log_sum_exp_bf16(const uint16_t *x, size_t n, float *out);
+
+/*
+ Softmax of each row of a `rows x cols` bfloat16 matrix, as `twopass_softmax_rows_f32`.
+
+ # Safety
+ `x` points to its span of readable and `y` to its span of writable `uint16_t`, or is NULL
+ with `rows == 0`.
+ */
+int32_t twopass_softmax_rows_bf16(const uint16_t *x,
+                                  size_t x_stride,
+                                  uint16_t *y,
+                                  size_t y_stride,
+                                  size_t rows,
+                                  size_t cols);
+
+/*
+ Folds `n` bfloat16 values into `*state`, as `twopass_lse_update_f32`.
+
+ # Safety
+ As `twopass_lse_update_f32`, with `x` pointing to `n` readable `uint16_t`.
+ */
+int32_t twopass_lse_update_bf16(struct twopass_lse_state *state, const uint16_t *x, size_t n);
+
+/*
+ Cross-entropy on bfloat16 logits, as `twopass_cross_entropy_f32`: the losses and lse are
+ floats, the gradient (if asked for; `grad == logits` in place) is bfloat16: the f32
+ gradient of the widened logits, rounded once to nearest even.
+
+ # Safety
+ As `twopass_cross_entropy_f32`, with `logits` and `grad` spans of `uint16_t`.
+ */
+int32_t twopass_cross_entropy_bf16(const uint16_t *logits,
+                                   size_t logits_stride,
+                                   size_t rows,
+                                   size_t cols,
+                                   const int64_t *targets,
+                                   const struct twopass_cross_entropy_options *options,
+                                   float *row_losses,
+                                   float *row_lse,
+                                   float *loss,
+                                   uint16_t *grad,
+                                   size_t grad_stride,
+                                   const float *grad_output);
+
+/*
  Sets `*state` to the empty state (`twopass_lse_value` gives `-inf`).
 
  Returns `TWOPASS_OK`, `TWOPASS_ERROR_NULL_POINTER` or `TWOPASS_ERROR_INVALID_ARGUMENT`

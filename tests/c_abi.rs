@@ -149,6 +149,13 @@ fn cross_entropy_from_c_shared_and_static() {
 }
 
 #[test]
+fn half_precision_from_c_shared_and_static() {
+    for link in [Link::Shared, Link::Static] {
+        run_checks(&build("half", link), &[], None);
+    }
+}
+
+#[test]
 fn twopass_isa_variable_from_c() {
     let best = detected_isa().name();
     for link in [Link::Shared, Link::Static] {

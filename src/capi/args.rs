@@ -179,7 +179,7 @@ pub(super) fn slice_mut<'a, T>(p: *mut T, len: usize) -> &'a mut [T] {
 /// The input (`x_len` elements) and output (`y_len`) of an element-wise call, after [`check`]
 /// accepted them with `(x, y)` as the in-place pair: one mutable slice when `y == x` (then the
 /// layouts are equal), never a shared and a mutable slice over the same memory.
-pub(super) fn io<'a>(x: *const f32, x_len: usize, y: *mut f32, y_len: usize) -> Io<'a> {
+pub(super) fn io<'a, T>(x: *const T, x_len: usize, y: *mut T, y_len: usize) -> Io<'a, T> {
     if x == y.cast_const() {
         Io::InPlace(slice_mut(y, y_len))
     } else {

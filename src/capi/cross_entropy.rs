@@ -95,77 +95,100 @@ pub unsafe extern "C" fn twopass_cross_entropy_f32(
     grad_output: *const f32,
 ) -> i32 {
     guard(|| {
-        let k = kernels()?;
-        let (read, options_bytes) = read_options(options);
-        let given = read.unwrap_or_else(|_| twopass_cross_entropy_options_default());
-        let grad_outputs = match given.reduction {
-            TWOPASS_REDUCTION_NONE => rows,
-            _ => 1,
-        };
-        let logits_array =
-            Array::input_rows(logits, logits_stride, rows, cols).with_classes(rows, cols);
-        let grad_array = if grad.is_null() {
-            Array::output(grad, 0)
-        } else {
-            Array::output_rows(grad, grad_stride, rows, cols)
-        };
-        check(
-            &[
-                logits_array,
-                grad_array,
-                Array::input(targets, rows),
-                Array::optional_input(given.class_weights, cols),
-                Array::optional_input(grad_output, grad_outputs),
-                Array::input(options.cast::<u8>(), options_bytes),
-                Array::optional_output(row_losses, rows),
-                Array::optional_output(row_lse, rows),
-                Array::optional_output(loss, 1),
-            ],
-            Some((0, 1)),
-        )?;
-        let given = read?;
-        let reduction = match given.reduction {
-            TWOPASS_REDUCTION_NONE => Reduction::None,
-            TWOPASS_REDUCTION_MEAN => Reduction::Mean,
-            TWOPASS_REDUCTION_SUM => Reduction::Sum,
-            _ => return Err(TWOPASS_ERROR_INVALID_ARGUMENT),
-        };
-        let options = CrossEntropyOptions {
-            ignore_index: given.ignore_index,
-            label_smoothing: given.label_smoothing,
-            reduction,
-            z_loss: given.z_loss,
-            class_weights: (!given.class_weights.is_null())
-                .then(|| slice(given.class_weights, cols)),
-        };
-        let shape = Shape::new(rows, cols).with_stride(logits_stride);
-        let targets = slice(targets, rows);
-        let out = CrossEntropyOutputs {
-            row_losses: (!row_losses.is_null()).then(|| slice_mut(row_losses, rows)),
-            row_lse: (!row_lse.is_null()).then(|| slice_mut(row_lse, rows)),
-            grad_output: (!grad_output.is_null()).then(|| slice(grad_output, grad_outputs)),
-        };
-        let value = if rows > 0 && grad.cast_const() == logits {
-            // In place: `check` accepted the pair only with equal layouts.
-            let logits = slice_mut(grad, grad_array.len());
-            k.cross_entropy_in_place(logits, shape, targets, &options, out)
-        } else {
-            let grad = (!grad.is_null()).then(|| (slice_mut(grad, grad_array.len()), grad_stride));
-            k.cross_entropy(
-                slice(logits, logits_array.len()),
-                shape,
-                targets,
-                &options,
-                out,
-                grad,
-            )
-        }
-        .map_err(|e| status(&e))?;
-        if !loss.is_null() {
-            slice_mut(loss, 1)[0] = value;
-        }
-        Ok(())
+        cross_entropy(
+            (logits, logits_stride),
+            (rows, cols),
+            targets,
+            options,
+            (row_losses, row_lse, loss),
+            (grad, grad_stride),
+            grad_output,
+        )
     })
+}
+
+/// The outputs of one row: `row_losses`, `row_lse`, `loss`.
+type RowOutputs = (*mut f32, *mut f32, *mut f32);
+
+/// Checks and runs a cross-entropy call on logits (and a gradient) of element type `T`.
+pub(super) fn cross_entropy<T: crate::Float>(
+    (logits, logits_stride): (*const T, usize),
+    (rows, cols): (usize, usize),
+    targets: *const i64,
+    options: *const twopass_cross_entropy_options,
+    (row_losses, row_lse, loss): RowOutputs,
+    (grad, grad_stride): (*mut T, usize),
+    grad_output: *const f32,
+) -> super::Status {
+    let k = kernels()?;
+    let (read, options_bytes) = read_options(options);
+    let given = read.unwrap_or_else(|_| twopass_cross_entropy_options_default());
+    let grad_outputs = match given.reduction {
+        TWOPASS_REDUCTION_NONE => rows,
+        _ => 1,
+    };
+    let logits_array =
+        Array::input_rows(logits, logits_stride, rows, cols).with_classes(rows, cols);
+    let grad_array = if grad.is_null() {
+        Array::output(grad, 0)
+    } else {
+        Array::output_rows(grad, grad_stride, rows, cols)
+    };
+    check(
+        &[
+            logits_array,
+            grad_array,
+            Array::input(targets, rows),
+            Array::optional_input(given.class_weights, cols),
+            Array::optional_input(grad_output, grad_outputs),
+            Array::input(options.cast::<u8>(), options_bytes),
+            Array::optional_output(row_losses, rows),
+            Array::optional_output(row_lse, rows),
+            Array::optional_output(loss, 1),
+        ],
+        Some((0, 1)),
+    )?;
+    let given = read?;
+    let reduction = match given.reduction {
+        TWOPASS_REDUCTION_NONE => Reduction::None,
+        TWOPASS_REDUCTION_MEAN => Reduction::Mean,
+        TWOPASS_REDUCTION_SUM => Reduction::Sum,
+        _ => return Err(TWOPASS_ERROR_INVALID_ARGUMENT),
+    };
+    let options = CrossEntropyOptions {
+        ignore_index: given.ignore_index,
+        label_smoothing: given.label_smoothing,
+        reduction,
+        z_loss: given.z_loss,
+        class_weights: (!given.class_weights.is_null()).then(|| slice(given.class_weights, cols)),
+    };
+    let shape = Shape::new(rows, cols).with_stride(logits_stride);
+    let targets = slice(targets, rows);
+    let out = CrossEntropyOutputs {
+        row_losses: (!row_losses.is_null()).then(|| slice_mut(row_losses, rows)),
+        row_lse: (!row_lse.is_null()).then(|| slice_mut(row_lse, rows)),
+        grad_output: (!grad_output.is_null()).then(|| slice(grad_output, grad_outputs)),
+    };
+    let value = if rows > 0 && grad.cast_const() == logits {
+        // In place: `check` accepted the pair only with equal layouts.
+        let logits = slice_mut(grad, grad_array.len());
+        k.cross_entropy_in_place(logits, shape, targets, &options, out)
+    } else {
+        let grad = (!grad.is_null()).then(|| (slice_mut(grad, grad_array.len()), grad_stride));
+        k.cross_entropy(
+            slice(logits, logits_array.len()),
+            shape,
+            targets,
+            &options,
+            out,
+            grad,
+        )
+    }
+    .map_err(|e| status(&e))?;
+    if !loss.is_null() {
+        slice_mut(loss, 1)[0] = value;
+    }
+    Ok(())
 }
 
 /// The options at `p` (the defaults for NULL; `TWOPASS_ERROR_INVALID_ARGUMENT` when misaligned

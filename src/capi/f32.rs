@@ -4,7 +4,7 @@ use twopass_kernels::Io;
 
 use super::args::{check, io, slice, slice_mut, Array};
 use super::{algorithm_from, guard, kernels, status, Status, TWOPASS_ALGORITHM_AUTO};
-use crate::{Error, Kernels};
+use crate::{Error, Float, Kernels};
 
 /// Softmax of `n` floats: `y[i] = exp(x[i] - max) / sum_j exp(x[j] - max)`.
 ///
@@ -91,12 +91,15 @@ pub unsafe extern "C" fn twopass_log_softmax_f32(x: *const f32, y: *mut f32, n: 
 /// `x` points to `n` readable floats (or is NULL with `n == 0`); `out` to one writable float.
 #[no_mangle]
 pub unsafe extern "C" fn twopass_log_sum_exp_f32(x: *const f32, n: usize, out: *mut f32) -> i32 {
-    guard(|| {
-        let k = kernels()?;
-        check(&[Array::input(x, n), Array::output(out, 1)], None)?;
-        slice_mut(out, 1)[0] = k.log_sum_exp(slice(x, n));
-        Ok(())
-    })
+    guard(|| log_sum_exp(x, n, out))
+}
+
+/// Checks and runs a log-sum-exp of `n` elements into `*out`.
+pub(super) fn log_sum_exp<T: Float>(x: *const T, n: usize, out: *mut f32) -> Status {
+    let k = kernels()?;
+    check(&[Array::input(x, n), Array::output(out, 1)], None)?;
+    slice_mut(out, 1)[0] = k.log_sum_exp(slice(x, n));
+    Ok(())
 }
 
 /// Softmax of each row of a `rows x cols` matrix: row `r` is `x[r * x_stride ..][0..cols)`,
@@ -193,18 +196,18 @@ pub unsafe extern "C" fn twopass_log_sum_exp_rows_f32(
     })
 }
 
-type Split = fn(&Kernels, &[f32], &mut [f32]) -> Result<(), Error>;
-type InPlace = fn(&Kernels, &mut [f32]);
+pub(super) type Split<T> = fn(&Kernels, &[T], &mut [T]) -> Result<(), Error>;
+pub(super) type InPlace<T> = fn(&Kernels, &mut [T]);
 
 /// Checks and runs an element-wise call: `split` reads `x` and writes `y`, `in_place` runs
 /// when `y == x`.
-fn map(
+pub(super) fn map<T: Float>(
     algorithm: i32,
-    x: *const f32,
-    y: *mut f32,
+    x: *const T,
+    y: *mut T,
     n: usize,
-    split: Split,
-    in_place: InPlace,
+    split: Split<T>,
+    in_place: InPlace<T>,
 ) -> Status {
     let k = kernels()?;
     check(&[Array::input(x, n), Array::output(y, n)], Some((0, 1)))?;
@@ -218,18 +221,19 @@ fn map(
     }
 }
 
-type SplitRows = fn(&Kernels, &[f32], usize, &mut [f32], usize, usize, usize) -> Result<(), Error>;
-type InPlaceRows = fn(&Kernels, &mut [f32], usize, usize, usize) -> Result<(), Error>;
+pub(super) type SplitRows<T> =
+    fn(&Kernels, &[T], usize, &mut [T], usize, usize, usize) -> Result<(), Error>;
+pub(super) type InPlaceRows<T> = fn(&Kernels, &mut [T], usize, usize, usize) -> Result<(), Error>;
 
 /// Checks and runs a row-wise call on `(pointer, stride)` matrices: `split` reads `x` and
 /// writes `y`, `in_place` runs when `y == x` (with equal strides: `check` ensures it).
-fn map_rows(
-    (x, x_stride): (*const f32, usize),
-    (y, y_stride): (*mut f32, usize),
+pub(super) fn map_rows<T: Float>(
+    (x, x_stride): (*const T, usize),
+    (y, y_stride): (*mut T, usize),
     rows: usize,
     cols: usize,
-    split: SplitRows,
-    in_place: InPlaceRows,
+    split: SplitRows<T>,
+    in_place: InPlaceRows<T>,
 ) -> Status {
     let k = kernels()?;
     let xa = Array::input_rows(x, x_stride, rows, cols);

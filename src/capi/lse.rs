@@ -64,12 +64,19 @@ pub unsafe extern "C" fn twopass_lse_update_f32(
     x: *const f32,
     n: usize,
 ) -> i32 {
-    guard(|| {
-        let k = kernels()?;
-        check(&[Array::output(state, 1), Array::input(x, n)], None)?;
-        k.lse_update(&mut slice_mut(state.cast::<LseState>(), 1)[0], slice(x, n));
-        Ok(())
-    })
+    guard(|| update(state, x, n))
+}
+
+/// Checks and folds `n` elements into `*state`.
+pub(super) fn update<T: crate::Float>(
+    state: *mut twopass_lse_state,
+    x: *const T,
+    n: usize,
+) -> super::Status {
+    let k = kernels()?;
+    check(&[Array::output(state, 1), Array::input(x, n)], None)?;
+    k.lse_update(&mut slice_mut(state.cast::<LseState>(), 1)[0], slice(x, n));
+    Ok(())
 }
 
 /// Folds `*other` into `*state` (the union of both inputs); `other == state` is allowed (it

@@ -12,6 +12,7 @@
 
 mod args;
 mod f32;
+mod half;
 mod lse;
 
 // After the others, so that the header lists it after them (cbindgen keeps the source order).

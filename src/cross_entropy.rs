@@ -454,7 +454,9 @@ impl CrossEntropyRow<'_> {
             bias: (k * eps / c) as f32,
         };
         let weights = o.class_weights.map(|w| &w[offset..offset + n]);
-        if coefficients.scale.is_finite() && coefficients.bias.is_finite() {
+        // f32 keeps full precision only for normal coefficients (or 0).
+        let normal = |v: f32| v == 0.0 || v.is_normal();
+        if normal(coefficients.scale) && normal(coefficients.bias) {
             let store = if n >= NON_TEMPORAL_FROM {
                 Store::NonTemporal
             } else {
@@ -462,8 +464,8 @@ impl CrossEntropyRow<'_> {
             };
             (self.kernels.table::<T>().vgradce)(io.reborrow(), weights, coefficients, store);
         } else {
-            // The scale overflows f32 (a huge upstream gradient over a tiny mean denominator):
-            // each product, finite or not, from f64.
+            // A coefficient overflows f32 (a huge upstream gradient over a tiny mean
+            // denominator) or is subnormal (tiny class weights): each product from f64.
             for j in 0..n {
                 let p = ((f64::from(io.input()[j].to_f32()) - reference) - log_sum).exp();
                 let w = weights.map_or(1.0, |w| f64::from(w[j]));

@@ -411,3 +411,36 @@ fn smoothing_keeps_the_log_sum_apart() {
         check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
     }
 }
+
+/// Found by the cross_entropy fuzzer: class weights near 1e-41 make the gradient's f32
+/// coefficients subnormal (10 bits of precision); the gradient is then formed in f64.
+#[test]
+fn subnormal_gradient_coefficients() {
+    let mut weights = vec![0.0; 9];
+    weights[8] = 5.668e-41;
+    let case = common::cross_entropy::Case {
+        rows: 1,
+        cols: 9,
+        logits: vec![
+            -1.0384593e34,
+            0.0,
+            0.0,
+            0.0,
+            2.3509887e-38,
+            6e-45,
+            2.0155945,
+            1.00355e-40,
+            0.0,
+        ],
+        targets: vec![0],
+        ignore_index: -52,
+        eps: 0.25,
+        z: 0.0,
+        weights: Some(weights),
+        reduction: Reduction::Sum,
+        grad_output: None,
+    };
+    for isa in isas_under_test() {
+        check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
+    }
+}

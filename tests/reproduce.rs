@@ -117,7 +117,7 @@ fn quick_run_writes_report_json_and_plot() {
             let isas = isas
                 .iter()
                 .filter(|&&i| i != Isa::Scalar || n <= measure::SCALAR_MAX_N);
-            isas.count() * (5 + 2)
+            isas.count() * (args::ALGORITHMS.len() + 2)
         })
         .sum();
     assert_eq!(rows.len(), expected);
@@ -136,7 +136,7 @@ fn quick_run_writes_report_json_and_plot() {
         }
     }
     let speedups = json["two_pass_speedups"].as_array().unwrap();
-    assert_eq!(speedups.len(), 2 * expected / 7);
+    assert_eq!(speedups.len(), 2 * expected / (args::ALGORITHMS.len() + 2));
 
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     for isa in &isas {

@@ -27,7 +27,7 @@ pub fn bytes_per_element(row: &Row) -> usize {
         (Op::LogSumExp, Algorithm::TwoPass) => 4,
         (Op::LogSumExp, _) => 8,
         (Op::Softmax, Algorithm::TwoPass | Algorithm::Online) => 12,
-        (Op::Softmax, Algorithm::ThreePassRecompute) => 16,
+        (Op::Softmax, Algorithm::ThreePassRecompute | Algorithm::Blocked) => 16,
         (Op::Softmax, _) => 20,
     }
 }
@@ -40,6 +40,7 @@ pub fn passes(row: &Row) -> &'static str {
         (Op::LogSumExp, _) => "2 reads",
         (Op::Softmax, Algorithm::TwoPass | Algorithm::Online) => "1 read + 1 copy",
         (Op::Softmax, Algorithm::ThreePassRecompute) => "2 reads + 1 copy",
+        (Op::Softmax, Algorithm::Blocked) => "2 copies (cached stores)",
         (Op::Softmax, _) => "1 read + 2 copies",
     }
 }
@@ -64,6 +65,7 @@ pub fn ceiling_ns(row: &Row, c: &Ceiling) -> f64 {
         (Op::LogSumExp, _) => 2.0 * read,
         (Op::Softmax, Algorithm::TwoPass | Algorithm::Online) => read + copy,
         (Op::Softmax, Algorithm::ThreePassRecompute) => 2.0 * read + copy,
+        (Op::Softmax, Algorithm::Blocked) => 2.0 * c.copy.median_ns,
         (Op::Softmax, _) => read + c.copy.median_ns + copy,
     }
 }

@@ -17,7 +17,7 @@ options:
   --isa LIST           ISAs to time, comma-separated: scalar, avx2, avx512 (default: every
                        ISA this CPU has; scalar only up to 64K)
   --algorithm LIST     softmax algorithms, comma-separated: auto, two-pass, three-pass-reload,
-                       three-pass-recompute, online (default: all five); log-sum-exp keeps
+                       three-pass-recompute, online, blocked (default: all six); log-sum-exp keeps
                        the ones among two-pass (one pass) and three-pass-recompute
                        (max, then sum)
   --out DIR            where report.md, report.json and softmax.svg go
@@ -29,12 +29,13 @@ Pin it to one core for steadier numbers: taskset -c 1 cargo run --release --exam
 ";
 
 /// Every algorithm a user may name, in report order.
-pub const ALGORITHMS: [Algorithm; 5] = [
+pub const ALGORITHMS: [Algorithm; 6] = [
     Algorithm::Auto,
     Algorithm::TwoPass,
     Algorithm::ThreePassReload,
     Algorithm::ThreePassRecompute,
     Algorithm::Online,
+    Algorithm::Blocked,
 ];
 
 /// What to run.

@@ -16,6 +16,7 @@ fn colour(a: Algorithm) -> RGBColor {
         Algorithm::TwoPass => RGBColor(214, 39, 40),
         Algorithm::ThreePassReload => RGBColor(31, 119, 180),
         Algorithm::ThreePassRecompute => RGBColor(44, 160, 44),
+        Algorithm::Blocked => RGBColor(148, 103, 189),
         _ => RGBColor(255, 127, 14),
     }
 }

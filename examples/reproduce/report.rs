@@ -322,6 +322,7 @@ fn short(a: Algorithm) -> &'static str {
         Algorithm::ThreePassReload => "reload",
         Algorithm::ThreePassRecompute => "recompute",
         Algorithm::Online => "online",
+        Algorithm::Blocked => "blocked",
         _ => "auto",
     }
 }

@@ -76,10 +76,14 @@ impl LseState {
         }
     }
 
-    /// `(r, ln s)` with `r + ln s` the finite log-sum-exp, kept apart: at |x| near 3e38 adding
-    /// `ln s` to `r` is lost even in f64, so `exp(x - lse)` must be `exp((x - r) - ln s)`.
+    /// `(hi, lo)` with `hi + lo` the finite log-sum-exp, `hi` an f32 value at (or next to) it
+    /// and `lo` the rest, kept apart: at |x| near 3e38 adding `ln s` to `r` is lost even in
+    /// f64, and the reference `r` itself may lie far below the max (the extended sum moves it
+    /// lazily), so `exp(x - lse)` is `exp((x - hi) - lo)` with `x - hi` exact near the max.
     pub(crate) fn split(&self) -> (f64, f64) {
-        (self.reference, self.sum.ln())
+        let log_sum = self.sum.ln();
+        let hi = f64::from((self.reference + log_sum) as f32);
+        (hi, (self.reference - hi) + log_sum)
     }
 
     /// `sum(self) / sum(total)` (0 when `self` holds nothing finite), without forming either

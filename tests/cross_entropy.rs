@@ -444,3 +444,34 @@ fn subnormal_gradient_coefficients() {
         check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
     }
 }
+
+/// Found by the cross_entropy fuzzer: the extended sum keeps its exponent up to 2^64 below the
+/// largest term, so the log-sum-exp must be re-split around an f32 next to it before the
+/// gradient pass (else `exp(x - reference)` leaves its range and the scale underflows).
+#[test]
+fn gradient_reference_sits_at_the_log_sum_exp() {
+    let mut logits = vec![
+        -6.023529f32,
+        -6.023529,
+        24.094116,
+        -6.023529,
+        -6.023529,
+        1.3e-44,
+    ];
+    logits.extend(vec![0.0; 20]);
+    let case = common::cross_entropy::Case {
+        rows: 2,
+        cols: 13,
+        logits,
+        targets: vec![0, 0],
+        ignore_index: 3,
+        eps: 0.75,
+        z: 4.8543357e-36,
+        weights: Some(vec![0.0; 13]),
+        reduction: Reduction::None,
+        grad_output: Some(vec![-2.0, -2.0]),
+    };
+    for isa in isas_under_test() {
+        check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
+    }
+}

@@ -25,6 +25,7 @@ use crate::{Algorithm, Error, Isa, Kernels};
 
 pub use self::cross_entropy::*;
 pub use self::f32::*;
+pub use self::half::*;
 pub use self::lse::*;
 
 /// The version of this ABI; a change that breaks C callers increments it.

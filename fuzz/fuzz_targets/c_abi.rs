@@ -1,0 +1,152 @@
+//! The C entry points with arbitrary lengths, strides, NULL / misaligned / overlapping pointers
+//! and enum values over valid buffers: never a crash, nothing written on an error, and on
+//! success the same bits as the Rust API.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use twopass::capi::*;
+use twopass::{Algorithm, Kernels};
+
+const SENTINEL: f32 = -1234.5;
+
+/// Reads values off the input, 0 once it runs out.
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn u8(&mut self) -> u8 {
+        let (&b, rest) = self.0.split_first().unwrap_or((&0, &[]));
+        self.0 = rest;
+        b
+    }
+    fn f32(&mut self) -> f32 {
+        f32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+}
+
+/// A pointer into `buf` chosen by `how`: NULL, aligned at `at`, misaligned, or `at` itself.
+fn pointer(buf: &mut [f32], how: u8, at: usize) -> *mut f32 {
+    let at = at.min(buf.len());
+    match how % 8 {
+        0 => std::ptr::null_mut(),
+        1 => buf
+            .as_mut_ptr()
+            .cast::<u8>()
+            .wrapping_add(4 * at + 1)
+            .cast(),
+        _ => buf.as_mut_ptr().wrapping_add(at),
+    }
+}
+
+fn algorithm(code: i32) -> Option<Algorithm> {
+    Some(match code {
+        0 => Algorithm::Auto,
+        1 => Algorithm::TwoPass,
+        2 => Algorithm::ThreePassReload,
+        3 => Algorithm::ThreePassRecompute,
+        4 => Algorithm::Online,
+        5 => Algorithm::Blocked,
+        _ => return None,
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut b = Bytes(data);
+    let op = b.u8() % 5;
+    // An ISA to force first (valid or not); errors leave the previous choice.
+    let isa = i32::from(b.u8() as i8) % 6;
+    // SAFETY: no pointers.
+    let set = unsafe { twopass_set_isa(isa) };
+    assert!([
+        TWOPASS_OK,
+        TWOPASS_ERROR_INVALID_ARGUMENT,
+        TWOPASS_ERROR_UNSUPPORTED_ISA
+    ]
+    .contains(&set));
+    let (rows, cols) = (usize::from(b.u8() % 6), usize::from(b.u8() % 40));
+    let (x_stride, y_stride) = (
+        cols + usize::from(b.u8() % 4),
+        cols + usize::from(b.u8() % 4),
+    );
+    let (x_how, y_how) = (b.u8(), b.u8());
+    let (x_at, y_at) = (usize::from(b.u8() % 8), usize::from(b.u8() % 200));
+    let alg = i32::from(b.u8() as i8) % 8;
+    let mut buf = vec![SENTINEL; 512];
+    for v in buf.iter_mut().take(256) {
+        *v = b.f32();
+    }
+    let before = buf.clone();
+    let n = rows * cols;
+    let x = pointer(&mut buf, x_how, x_at);
+    let y = pointer(&mut buf, y_how, y_at);
+    // SAFETY: every pointer is NULL, misaligned, or inside `buf` with room for what the call
+    // may touch (512 floats; the largest span here is 5 * 43 + 39 + 200 < 512); the library
+    // must refuse the NULL and misaligned ones and overlaps before touching memory.
+    let status = unsafe {
+        match op {
+            0 => twopass_softmax_with_f32(alg, x, y, n),
+            1 => twopass_log_softmax_rows_f32(x, x_stride, y, y_stride, rows, cols),
+            2 => twopass_log_sum_exp_rows_f32(x, x_stride, rows, cols, y),
+            3 => {
+                let mut state = std::mem::MaybeUninit::<twopass_lse_state>::uninit();
+                assert_eq!(twopass_lse_init(state.as_mut_ptr()), TWOPASS_OK);
+                let s = twopass_lse_update_f32(state.as_mut_ptr(), x, n);
+                let v = twopass_lse_value(state.as_ptr());
+                if s == TWOPASS_OK {
+                    let want = Kernels::active().log_sum_exp(std::slice::from_raw_parts(x, n));
+                    assert!(
+                        v.to_bits() == want.to_bits()
+                            || (v - want).abs() <= 4e-6 * want.abs().max(1.0)
+                            || (v.is_nan() && want.is_nan())
+                    );
+                }
+                s
+            }
+            _ => twopass_softmax_rows_f32(x, x_stride, y, y_stride, rows, cols),
+        }
+    };
+    assert!(
+        (0..=6).contains(&status) && status != TWOPASS_ERROR_INTERNAL,
+        "status {status}"
+    );
+    if status != TWOPASS_OK {
+        assert!(
+            buf.iter()
+                .zip(&before)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "wrote on error {status}"
+        );
+        return;
+    }
+    // On success, the Rust API on the same input gives the same bits.
+    let k = match Kernels::try_active() {
+        Ok(k) => k,
+        Err(_) => return,
+    };
+    let xin: Vec<f32> = if x.is_null() {
+        Vec::new()
+    } else {
+        before[x_at.min(512)..].to_vec()
+    };
+    match op {
+        0 => {
+            let a = algorithm(alg).expect("an unknown algorithm must be refused");
+            let mut want = vec![0.0; n];
+            k.with_algorithm(a).softmax(&xin[..n], &mut want).unwrap();
+            let got = &buf[y_at.min(512)..][..n];
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(g, w)| g.to_bits() == w.to_bits()),
+                "softmax differs"
+            );
+        }
+        2 if rows > 0 => {
+            let got = &buf[y_at.min(512)..][..rows];
+            for (r, g) in got.iter().enumerate() {
+                let w = k.log_sum_exp(&xin[r * x_stride..][..cols]);
+                assert!(g.to_bits() == w.to_bits(), "row {r}: {g} vs {w}");
+            }
+        }
+        _ => {}
+    }
+});

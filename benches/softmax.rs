@@ -119,5 +119,46 @@ fn log_sum_exp(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, softmax, log_sum_exp);
+/// f16 and bf16 rows next to f32 on the same values (widened in the kernels): half the bytes.
+fn half_precision(c: &mut Criterion) {
+    for isa in twopass::available_isas().filter(|&i| i != Isa::Scalar) {
+        for n in SIZES
+            .into_iter()
+            .filter(|&n| n == 1 << 14 || n >= 1 << 22)
+            .filter(|&n| n <= max_n())
+        {
+            let x = input(n);
+            let x16: Vec<twopass::f16> = x
+                .iter()
+                .map(|&v| twopass::f16::from_f32(v * 0.01))
+                .collect();
+            let xb: Vec<twopass::bf16> = x.iter().map(|&v| twopass::bf16::from_f32(v)).collect();
+            let mut g = c.benchmark_group(format!("softmax-half/{}", isa.name()));
+            configure(&mut g, n);
+            for a in [
+                Algorithm::Auto,
+                Algorithm::TwoPass,
+                Algorithm::ThreePassReload,
+            ] {
+                let k = Kernels::new(isa).unwrap().with_algorithm(a);
+                let bytes = softmax_bytes(a.resolve(n, isa)) / 2;
+                g.throughput(Throughput::ElementsAndBytes {
+                    elements: n as u64,
+                    bytes: bytes * n as u64,
+                });
+                let mut y16 = vec![twopass::f16::ZERO; n];
+                g.bench_function(BenchmarkId::new(format!("f16-{}", a.name()), n), |b| {
+                    b.iter(|| k.softmax(black_box(&x16), black_box(&mut y16)).unwrap())
+                });
+                let mut yb = vec![twopass::bf16::ZERO; n];
+                g.bench_function(BenchmarkId::new(format!("bf16-{}", a.name()), n), |b| {
+                    b.iter(|| k.softmax(black_box(&xb), black_box(&mut yb)).unwrap())
+                });
+            }
+            g.finish();
+        }
+    }
+}
+
+criterion_group!(benches, softmax, log_sum_exp, half_precision);
 criterion_main!(benches);

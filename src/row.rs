@@ -134,7 +134,11 @@ pub(crate) fn softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, algorithm: Al
         return;
     }
     let store = store_for(n);
-    let algorithm = algorithm.resolve(n, t.isa);
+    let algorithm = if std::mem::size_of::<E>() == 4 {
+        algorithm.resolve(n, t.isa)
+    } else {
+        algorithm.resolve_half(n, t.isa)
+    };
     if algorithm == Algorithm::Blocked {
         if !crate::blocked::softmax(t, io.reborrow()) {
             io.output().fill(E::from_f32(f32::NAN));

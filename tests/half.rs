@@ -139,6 +139,28 @@ fn run<T: Half>(k: Kernels, x: &[T], offset: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Each variant against scalar with the same algorithm: both within 2 ulp of the reference, so
+/// within 4 ulp (or twice the f32 bound) of each other; specials alike.
+fn against_scalar<T: Half>(k: Kernels, x: &[T]) -> Result<(), String> {
+    let scalar = Kernels::new(twopass::Isa::Scalar)
+        .unwrap()
+        .with_algorithm(k.algorithm());
+    let (mut a, mut b) = (
+        vec![T::from_f64(0.0); x.len()],
+        vec![T::from_f64(0.0); x.len()],
+    );
+    k.softmax(x, &mut a).map_err(|e| e.to_string())?;
+    scalar.softmax(x, &mut b).map_err(|e| e.to_string())?;
+    for (i, (p, q)) in a.iter().zip(&b).enumerate() {
+        let (p, q) = (p.to_f64(), q.to_f64());
+        let close = (p - q).abs() <= 4.0 * ulp::<T>(p.max(q)) || (p.max(q) < 2f64.powi(-125));
+        if !(close || (p.is_nan() && q.is_nan())) {
+            return Err(format!("softmax[{i}]: {p:e} vs scalar {q:e}"));
+        }
+    }
+    Ok(())
+}
+
 fn row<T: Half>(dist: Dist, n: usize, seed: u64) -> Vec<T> {
     dist.row(n, seed)
         .into_iter()
@@ -161,6 +183,10 @@ proptest! {
             run::<f16>(k, &row(dist, n, seed), offset)
                 .map_err(|e| TestCaseError::fail(format!("f16 {k:?} {dist:?} n={n} seed={seed}: {e}")))?;
             run::<bf16>(k, &row(dist, n, seed), offset)
+                .map_err(|e| TestCaseError::fail(format!("bf16 {k:?} {dist:?} n={n} seed={seed}: {e}")))?;
+            against_scalar::<f16>(k, &row(dist, n, seed))
+                .map_err(|e| TestCaseError::fail(format!("f16 {k:?} {dist:?} n={n} seed={seed}: {e}")))?;
+            against_scalar::<bf16>(k, &row(dist, n, seed))
                 .map_err(|e| TestCaseError::fail(format!("bf16 {k:?} {dist:?} n={n} seed={seed}: {e}")))?;
         }
     }

@@ -187,7 +187,7 @@ typedef struct twopass_cross_entropy_options {
    */
   float label_smoothing;
   /*
-   `z >= 0`: adds `z * lse^2` to each valid row's loss; default 0.
+   `z >= 0`, finite: adds `z * lse^2` to each valid row's loss; default 0.
    */
   float z_loss;
   /*
@@ -546,7 +546,7 @@ struct twopass_cross_entropy_options twopass_cross_entropy_options_default(void)
  Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`;
  `TWOPASS_ERROR_SHAPE` (a stride below `cols`, `cols == 0` with `rows > 0`, a span that
  overflows); `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned pointer, overlap, `options->size`
- below 8, an unknown reduction, smoothing outside `[0, 1]`, a negative or NaN z-loss, a
+ below 8, an unknown reduction, smoothing outside `[0, 1]`, a z-loss that is negative or not finite, a
  negative or non-finite class weight);
  `TWOPASS_ERROR_TARGET_OUT_OF_RANGE` (a target outside `[0, cols)` that is not the ignore
  index); after the `TWOPASS_ISA` check. Nothing is written on error.

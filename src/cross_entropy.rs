@@ -33,7 +33,7 @@ pub struct CrossEntropyOptions<'a> {
     pub label_smoothing: f32,
     /// Default [`Reduction::Mean`].
     pub reduction: Reduction,
-    /// `z >= 0`: adds `z * lse^2` per valid row. Default 0.
+    /// `z >= 0`, finite: adds `z * lse^2` per valid row. Default 0.
     pub z_loss: f32,
     /// One finite weight `>= 0` per class, or `None` (all 1).
     pub class_weights: Option<&'a [f32]>,
@@ -115,7 +115,7 @@ impl CrossEntropyOptions<'_> {
                 value: eps,
             });
         }
-        if self.z_loss.is_nan() || self.z_loss < 0.0 {
+        if !self.z_loss.is_finite() || self.z_loss < 0.0 {
             return Err(Error::InvalidOption {
                 name: "z_loss",
                 value: self.z_loss,

@@ -56,7 +56,7 @@ pub enum Error {
         classes: usize,
     },
     /// An option outside its domain (`label_smoothing` outside `[0, 1]` or NaN, `z_loss`
-    /// negative or NaN).
+    /// negative or not finite).
     InvalidOption {
         /// The option's name.
         name: &'static str,

@@ -54,8 +54,7 @@ fuzz_target!(|data: &[u8]| {
     let op = b.u8() % 5;
     // An ISA to force first (valid or not); errors leave the previous choice.
     let isa = i32::from(b.u8() as i8) % 6;
-    // SAFETY: no pointers.
-    let set = unsafe { twopass_set_isa(isa) };
+    let set = twopass_set_isa(isa);
     assert!([
         TWOPASS_OK,
         TWOPASS_ERROR_INVALID_ARGUMENT,

@@ -25,7 +25,7 @@ pub struct twopass_cross_entropy_options {
     pub ignore_index: i64,
     /// `eps` in `[0, 1]`: the target distribution is `(1 - eps) * onehot + eps / cols`; default 0.
     pub label_smoothing: f32,
-    /// `z >= 0`: adds `z * lse^2` to each valid row's loss; default 0.
+    /// `z >= 0`, finite: adds `z * lse^2` to each valid row's loss; default 0.
     pub z_loss: f32,
     /// NULL (every class weight 1; the default), or `cols` finite weights `>= 0`.
     pub class_weights: *const f32,
@@ -68,7 +68,7 @@ pub extern "C" fn twopass_cross_entropy_options_default() -> twopass_cross_entro
 /// Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`;
 /// `TWOPASS_ERROR_SHAPE` (a stride below `cols`, `cols == 0` with `rows > 0`, a span that
 /// overflows); `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned pointer, overlap, `options->size`
-/// below 8, an unknown reduction, smoothing outside `[0, 1]`, a negative or NaN z-loss, a
+/// below 8, an unknown reduction, smoothing outside `[0, 1]`, a z-loss that is negative or not finite, a
 /// negative or non-finite class weight);
 /// `TWOPASS_ERROR_TARGET_OUT_OF_RANGE` (a target outside `[0, cols)` that is not the ignore
 /// index); after the `TWOPASS_ISA` check. Nothing is written on error.

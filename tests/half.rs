@@ -230,16 +230,10 @@ fn special_values_in_both_formats() {
 #[test]
 fn bf16_cross_entropy_is_the_widened_f32_one_rounded_once() {
     use common::cross_entropy::make_case;
-    use twopass::{CrossEntropyOptions, CrossEntropyOutputs, Shape};
+    use twopass::{CrossEntropyOutputs, Shape};
     for seed in 0..200u64 {
         let case = make_case(seed);
-        let options = CrossEntropyOptions {
-            ignore_index: case.ignore_index,
-            label_smoothing: case.eps,
-            reduction: case.reduction,
-            z_loss: case.z,
-            class_weights: case.weights.as_deref(),
-        };
+        let options = case.options();
         let xb: Vec<bf16> = case.logits.iter().map(|&v| bf16::from_f32(v)).collect();
         let xw: Vec<f32> = xb.iter().map(|v| v.to_f32()).collect();
         let shape = Shape::new(case.rows, case.cols);

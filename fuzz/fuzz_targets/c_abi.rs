@@ -9,19 +9,10 @@ use twopass::{Algorithm, Kernels};
 
 const SENTINEL: f32 = -1234.5;
 
-/// Reads values off the input, 0 once it runs out.
-struct Bytes<'a>(&'a [u8]);
+#[path = "bytes.rs"]
+mod bytes;
 
-impl Bytes<'_> {
-    fn u8(&mut self) -> u8 {
-        let (&b, rest) = self.0.split_first().unwrap_or((&0, &[]));
-        self.0 = rest;
-        b
-    }
-    fn f32(&mut self) -> f32 {
-        f32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
-    }
-}
+use bytes::Bytes;
 
 /// A pointer into `buf` chosen by `how`: NULL, aligned at `at`, misaligned, or `at` itself.
 fn pointer(buf: &mut [f32], how: u8, at: usize) -> *mut f32 {

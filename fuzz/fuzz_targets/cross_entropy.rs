@@ -4,26 +4,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use twopass::{CrossEntropyOptions, CrossEntropyOutputs, Kernels, Reduction, Shape};
+use twopass::{CrossEntropyOutputs, Kernels, Reduction, Shape};
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
 use common::cross_entropy::{check_case, check_chunked, Case};
 
-/// Reads values off the input, 0 once it runs out.
-struct Bytes<'a>(&'a [u8]);
+#[path = "bytes.rs"]
+mod bytes;
 
-impl Bytes<'_> {
-    fn u8(&mut self) -> u8 {
-        let (&b, rest) = self.0.split_first().unwrap_or((&0, &[]));
-        self.0 = rest;
-        b
-    }
-    fn f32(&mut self) -> f32 {
-        f32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
-    }
-}
+use bytes::Bytes;
 
 fuzz_target!(|data: &[u8]| {
     let mut b = Bytes(data);
@@ -80,13 +71,7 @@ fuzz_target!(|data: &[u8]| {
         grad_output,
     };
 
-    let options = CrossEntropyOptions {
-        ignore_index,
-        label_smoothing: eps,
-        reduction,
-        z_loss: z,
-        class_weights: case.weights.as_deref(),
-    };
+    let options = case.options();
     for isa in common::isas_under_test() {
         let k = Kernels::new(isa).unwrap();
         let (mut losses, mut grad) = (vec![9.5f32; rows], vec![9.5f32; rows * cols]);

@@ -145,6 +145,19 @@ pub struct Case {
     pub grad_output: Option<Vec<f32>>,
 }
 
+impl Case {
+    /// The case's options (borrowing its weights).
+    pub fn options(&self) -> CrossEntropyOptions<'_> {
+        CrossEntropyOptions {
+            ignore_index: self.ignore_index,
+            label_smoothing: self.eps,
+            reduction: self.reduction,
+            z_loss: self.z,
+            class_weights: self.weights.as_deref(),
+        }
+    }
+}
+
 pub fn make_case(seed: u64) -> Case {
     let mut r = Rng::new(seed);
     let rows = r.below(5);
@@ -223,13 +236,7 @@ pub fn make_case(seed: u64) -> Case {
 }
 
 pub fn check_case(k: Kernels, c: &Case) -> Result<(), String> {
-    let o = CrossEntropyOptions {
-        ignore_index: c.ignore_index,
-        label_smoothing: c.eps,
-        reduction: c.reduction,
-        z_loss: c.z,
-        class_weights: c.weights.as_deref(),
-    };
+    let o = c.options();
     let shape = Shape::new(c.rows, c.cols);
     let (mut losses, mut lse) = (vec![7.0f32; c.rows], vec![7.0f32; c.rows]);
     let mut grad = vec![7.0f32; c.rows * c.cols];
@@ -363,13 +370,7 @@ pub fn check_case(k: Kernels, c: &Case) -> Result<(), String> {
 /// Streams each row in random chunks, in random order, and compares with the one-shot results.
 pub fn check_chunked(k: Kernels, c: &Case, seed: u64) -> Result<(), String> {
     let mut r = Rng::new(seed ^ 0xC0FFEE);
-    let o = CrossEntropyOptions {
-        ignore_index: c.ignore_index,
-        label_smoothing: c.eps,
-        reduction: c.reduction,
-        z_loss: c.z,
-        class_weights: c.weights.as_deref(),
-    };
+    let o = c.options();
     for row in 0..c.rows {
         let x = &c.logits[row * c.cols..(row + 1) * c.cols];
         let mut one =

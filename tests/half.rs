@@ -60,8 +60,11 @@ fn check_softmax<T: Half>(x: &[T], y: &[T]) -> Result<(), String> {
     for (i, (&xi, &yi)) in xf.iter().zip(y).enumerate() {
         let want = (f64::from(xi) - m).exp() / s;
         let got = yi.to_f64();
-        let ok =
-            (got - want).abs() <= 2.0 * ulp::<T>(want) || (want < 2f64.powi(-126) && got == 0.0);
+        // References below 2^-126 may give 0 (hardware bf16 conversion flushes); the f32 value
+        // before it (after a first bf16 rounding when reload stores exp at half precision) is
+        // within 2^-8 relative of the reference, so a little above the line too.
+        let flushable = want < 2f64.powi(-126) * (1.0 + 2f64.powi(-7));
+        let ok = (got - want).abs() <= 2.0 * ulp::<T>(want) || (flushable && got == 0.0);
         if !ok || !(0.0..=1.0).contains(&got) {
             return Err(format!(
                 "softmax[{i}] = {got:e}, reference {want:e} (x = {xi:e})"
@@ -273,8 +276,12 @@ fn bf16_cross_entropy_is_the_widened_f32_one_rounded_once() {
                 .unwrap();
             for (j, ((a, b), c)) in g32.iter().zip(&gb).zip(&inplace).enumerate() {
                 let want = bf16::from_f32(*a);
-                let same =
-                    |v: &bf16| v.to_bits() == want.to_bits() || (v.is_nan() && want.is_nan());
+                // Hardware bf16 conversion (AVX-512 BF16) flushes results below 2^-126 to 0.
+                let same = |v: &bf16| {
+                    v.to_bits() == want.to_bits()
+                        || (v.is_nan() && want.is_nan())
+                        || (v.to_f32() == 0.0 && a.abs() < f32::MIN_POSITIVE)
+                };
                 assert!(
                     same(b) && same(c),
                     "{k:?} seed {seed}: grad[{j}] {b:?} / {c:?} vs {want:?}"

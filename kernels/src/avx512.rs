@@ -14,9 +14,9 @@ pub(crate) fn available() -> bool {
 
 /// The 16-lane vocabulary.
 #[derive(Clone, Copy)]
-pub(crate) struct Avx512(V4);
+pub(crate) struct Avx512<const HW_BF16: bool>(V4);
 
-impl Simd for Avx512 {
+impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
     const LANES: usize = 16;
     type V = __m512;
     type M = __mmask16;
@@ -96,6 +96,17 @@ impl Simd for Avx512 {
     #[inline(always)]
     unsafe fn store_bf16(self, p: *mut u16, len: usize, v: __m512) {
         let f = self.0.avx512f;
+        if HW_BF16 {
+            // SAFETY: `Avx512<true>` exists only inside `hw_bf16::enter`, whose context enables
+            // AVX-512 BF16; the masked store writes only p..p + len.
+            unsafe {
+                let h: __m256i = core::mem::transmute(_mm512_cvtneps_pbh(v));
+                return self
+                    .0
+                    .avx512bw
+                    ._mm256_mask_storeu_epi16(p.cast(), self.tail_mask(len), h);
+            }
+        }
         let bits = f._mm512_castps_si512(v);
         // Round to nearest even on the upper 16 bits; a NaN keeps its top bits, made quiet.
         let odd = f._mm512_and_si512(f._mm512_srli_epi32::<16>(bits), f._mm512_set1_epi32(1));
@@ -180,7 +191,7 @@ impl Simd for Avx512 {
 }
 
 #[inline(always)]
-fn enter<R>(f: impl FnOnce(Avx512) -> R) -> R {
+fn enter<R>(f: impl FnOnce(Avx512<false>) -> R) -> R {
     // SAFETY: TABLE, the only user of these functions, is handed out only after `available()`.
     let token = unsafe { V4::new_unchecked() };
     token.vectorize(
@@ -190,3 +201,61 @@ fn enter<R>(f: impl FnOnce(Avx512) -> R) -> R {
 }
 
 crate::table::isa_table!(crate::Isa::Avx512, "avx512f-p5-scalef-u64-acc4", enter);
+
+/// The bf16 kernels: with `VCVTNEPS2BF16` stores where the CPU has AVX-512 BF16.
+pub(crate) fn table_bf16() -> Option<&'static crate::Table<half::bf16>> {
+    if !available() {
+        None
+    } else if hw_bf16::V4Bf16::is_available() {
+        Some(&hw_bf16::TABLE_BF16)
+    } else {
+        Some(&TABLE_BF16)
+    }
+}
+
+/// The AVX-512 kernels with AVX-512 BF16 conversions, for bf16 outputs.
+mod hw_bf16 {
+    use pulp::x86::V4;
+
+    use super::Avx512;
+
+    pulp::simd_type! {
+        /// x86-64-v4 plus AVX-512 BF16.
+        pub struct V4Bf16 {
+            pub sse: "sse",
+            pub sse2: "sse2",
+            pub fxsr: "fxsr",
+            pub sse3: "sse3",
+            pub ssse3: "ssse3",
+            pub sse4_1: "sse4.1",
+            pub sse4_2: "sse4.2",
+            pub popcnt: "popcnt",
+            pub avx: "avx",
+            pub avx2: "avx2",
+            pub bmi1: "bmi1",
+            pub bmi2: "bmi2",
+            pub fma: "fma",
+            pub lzcnt: "lzcnt",
+            pub avx512f: "avx512f",
+            pub avx512bw: "avx512bw",
+            pub avx512cd: "avx512cd",
+            pub avx512dq: "avx512dq",
+            pub avx512vl: "avx512vl",
+            pub avx512bf16: "avx512bf16",
+        }
+    }
+
+    #[inline(always)]
+    fn enter<R>(f: impl FnOnce(Avx512<true>) -> R) -> R {
+        // SAFETY: TABLE_BF16, the only user of these functions, is handed out only after
+        // `V4Bf16::is_available()`, whose features include all of V4's.
+        let (token, v4) = unsafe { (V4Bf16::new_unchecked(), V4::new_unchecked()) };
+        token.vectorize(
+            #[inline(always)]
+            move || f(Avx512(v4)),
+        )
+    }
+
+    crate::table::isa_table!(crate::Isa::Avx512, "avx512bf16-p5-scalef-u64-acc4", enter;
+        TABLE_BF16: half::bf16 = "bf16-");
+}

@@ -24,4 +24,6 @@ pub use element::Element;
 pub use ext::{Ext, GradCoefficients, LogitSums, MaxSum};
 pub use half::{bf16, f16};
 pub use ops::{BLOCK_STEPS, ONLINE_JUMP};
-pub use table::{table, table_bf16, table_f16, tables, Io, Isa, LogitPass, Store, Table};
+pub use table::{
+    table, table_bf16, table_bf16_exact, table_f16, tables, Io, Isa, LogitPass, Store, Table,
+};

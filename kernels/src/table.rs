@@ -133,6 +133,10 @@ pub struct Table<T: 'static = f32> {
 /// its [`Table`]s for f32, f16 and bf16.
 macro_rules! isa_table {
     ($isa:expr, $name:expr, $enter:ident) => {
+        crate::table::isa_table!($isa, $name, $enter;
+            TABLE: f32 = "f32-", TABLE_F16: half::f16 = "f16-", TABLE_BF16: half::bf16 = "bf16-");
+    };
+    ($isa:expr, $name:expr, $enter:ident; $($static:ident: $t:ty = $prefix:literal),+) => {
         use crate::element::Element;
 
         fn rmax<E: Element>(x: &[E]) -> f32 {
@@ -255,9 +259,7 @@ macro_rules! isa_table {
             }
         }
 
-        pub(crate) static TABLE: crate::Table = table(concat!("f32-", $name));
-        pub(crate) static TABLE_F16: crate::Table<half::f16> = table(concat!("f16-", $name));
-        pub(crate) static TABLE_BF16: crate::Table<half::bf16> = table(concat!("bf16-", $name));
+        $(pub(crate) static $static: crate::Table<$t> = table(concat!($prefix, $name));)+
     };
 }
 pub(crate) use isa_table;
@@ -293,11 +295,22 @@ lookup!(
     "The f16 kernels for `isa`, or `None` when this CPU lacks it."
 );
 lookup!(
-    table_bf16,
+    table_bf16_exact,
     half::bf16,
     TABLE_BF16,
-    "The bf16 kernels for `isa`, or `None` when this CPU lacks it."
+    "The bf16 kernels for `isa` that round with the exact integer sequence on every ISA (what \
+     [`table_bf16`] gives where the CPU lacks AVX-512 BF16), or `None` when this CPU lacks `isa`."
 );
+
+/// The bf16 kernels for `isa`, or `None` when this CPU lacks it. On AVX-512 with AVX-512 BF16
+/// they round to bf16 with `VCVTNEPS2BF16` (which flushes subnormal results to 0).
+pub fn table_bf16(isa: Isa) -> Option<&'static Table<half::bf16>> {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => crate::avx512::table_bf16(),
+        _ => table_bf16_exact(isa),
+    }
+}
 
 /// Every table this CPU can run, scalar first.
 pub fn tables() -> impl Iterator<Item = &'static Table> {

@@ -310,9 +310,11 @@ impl<'w> CrossEntropyStream<'w> {
             let smooth_term = if eps == 0.0 {
                 0.0
             } else {
-                (eps / c)
-                    * ((self.total_weight * reference - self.weighted_logits)
-                        + self.total_weight * log_sum)
+                // `sum_c w_c (lse - x_c)`: a sum of terms >= 0, whose rounding (the logit sum
+                // is f32-blocked) may cancel below 0 when |x| is huge; it is never negative.
+                let spread = (self.total_weight * reference - self.weighted_logits)
+                    + self.total_weight * log_sum;
+                (eps / c) * if spread < 0.0 { 0.0 } else { spread }
             };
             let z = f64::from(o.z_loss);
             target_term + smooth_term + if z == 0.0 { 0.0 } else { z * lse * lse }

@@ -71,6 +71,21 @@ pub fn reference<F: Float>(x: &[f32]) -> Reference<F> {
     Reference::Finite { m, s }
 }
 
+/// The reference's max and sum for a finite row; `None` for a special row (NaN, `+inf`, only
+/// `-inf`) whose outputs `y` are all NaN, as REFERENCE.md requires, else the error.
+pub fn finite_reference(
+    x: &[f32],
+    y: impl Iterator<Item = f64>,
+) -> Result<Option<(f64, f64)>, String> {
+    match reference::<f64>(x) {
+        Reference::Special(_) => match y.enumerate().find(|(_, v)| !v.is_nan()) {
+            None => Ok(None),
+            Some((i, v)) => Err(format!("special row: y[{i}] = {v:e}, want NaN")),
+        },
+        Reference::Finite { m, s } => Ok(Some((m, s))),
+    }
+}
+
 /// Checks `lse` against the reference, within `k` times REFERENCE.md's bound.
 pub fn check_lse(x: &[f32], lse: f32, k: f64) -> Result<(), String> {
     let want = match reference::<f64>(x) {
@@ -95,14 +110,8 @@ pub fn check_lse(x: &[f32], lse: f32, k: f64) -> Result<(), String> {
 /// Checks a softmax output against the reference, within `k` times REFERENCE.md's bounds.
 pub fn check_softmax(x: &[f32], y: &[f32], k: f64) -> Result<(), String> {
     assert_eq!(x.len(), y.len());
-    let (m, s) = match reference::<f64>(x) {
-        Reference::Special(_) => {
-            return match y.iter().position(|v| !v.is_nan()) {
-                None => Ok(()),
-                Some(i) => Err(format!("special row: y[{i}] = {:e}, want NaN", y[i])),
-            };
-        }
-        Reference::Finite { m, s } => (m, s),
+    let Some((m, s)) = finite_reference(x, y.iter().map(|&v| f64::from(v)))? else {
+        return Ok(());
     };
     let refs: Vec<f64> = x.iter().map(|&v| (f64::from(v) - m).exp() / s).collect();
     let top = refs.iter().fold(0.0f64, |a, &b| a.max(b));
@@ -135,14 +144,8 @@ pub fn check_softmax(x: &[f32], y: &[f32], k: f64) -> Result<(), String> {
 /// Checks a log-softmax output against the reference, within `k` times REFERENCE.md's bound.
 pub fn check_log_softmax(x: &[f32], y: &[f32], k: f64) -> Result<(), String> {
     assert_eq!(x.len(), y.len());
-    let (m, s) = match reference::<f64>(x) {
-        Reference::Special(_) => {
-            return match y.iter().position(|v| !v.is_nan()) {
-                None => Ok(()),
-                Some(i) => Err(format!("special row: y[{i}] = {:e}, want NaN", y[i])),
-            };
-        }
-        Reference::Finite { m, s } => (m, s),
+    let Some((m, s)) = finite_reference(x, y.iter().map(|&v| f64::from(v)))? else {
+        return Ok(());
     };
     let ln_s = s.ln();
     for (i, (&got, &xi)) in y.iter().zip(x).enumerate() {

@@ -169,7 +169,7 @@ pub struct CrossEntropyStream<'w> {
     /// The target class; `None` for an ignored row.
     target: Option<usize>,
     /// `W = sum_c w_c` (C without weights).
-    total_weight: f64,
+    weights: WeightStats,
     /// `sum_{j != t} exp(x_j)` (kept apart so `1 - p_t` keeps its precision).
     others: LseState,
     /// `x_t`, once its chunk arrived.
@@ -192,8 +192,8 @@ impl<'w> CrossEntropyStream<'w> {
         }
         options.check(cols)?;
         let target = options.class(0, target, cols)?;
-        let total_weight = total_weight(options, cols);
-        Ok(Self::checked(kernels, *options, cols, target, total_weight))
+        let weights = WeightStats::of(options, cols);
+        Ok(Self::checked(kernels, *options, cols, target, weights))
     }
 
     fn checked(
@@ -201,14 +201,14 @@ impl<'w> CrossEntropyStream<'w> {
         options: CrossEntropyOptions<'w>,
         cols: usize,
         target: Option<usize>,
-        total_weight: f64,
+        weights: WeightStats,
     ) -> Self {
         CrossEntropyStream {
             kernels,
             options,
             cols,
             target,
-            total_weight,
+            weights,
             others: LseState::new(),
             target_logit: f32::NAN,
             weighted_logits: 0.0,
@@ -283,7 +283,7 @@ impl<'w> CrossEntropyStream<'w> {
                 kernels: self.kernels,
                 options: self.options,
                 cols: self.cols,
-                total_weight: self.total_weight,
+                weights: self.weights,
                 target: None,
                 loss: 0.0,
                 lse: 0.0,
@@ -312,8 +312,8 @@ impl<'w> CrossEntropyStream<'w> {
             } else {
                 // `sum_c w_c (lse - x_c)`: a sum of terms >= 0, whose rounding (the logit sum
                 // is f32-blocked) may cancel below 0 when |x| is huge; it is never negative.
-                let spread = (self.total_weight * reference - self.weighted_logits)
-                    + self.total_weight * log_sum;
+                let spread = (self.weights.sum * reference - self.weighted_logits)
+                    + self.weights.sum * log_sum;
                 (eps / c) * if spread < 0.0 { 0.0 } else { spread }
             };
             let z = f64::from(o.z_loss);
@@ -323,7 +323,7 @@ impl<'w> CrossEntropyStream<'w> {
             kernels: self.kernels,
             options: self.options,
             cols: self.cols,
-            total_weight: self.total_weight,
+            weights: self.weights,
             target: Some(t),
             loss,
             lse,
@@ -347,9 +347,26 @@ fn weighted_sum_f64<T: Float>(x: &[T], weights: Option<&[f32]>) -> f64 {
     x.iter().enumerate().map(term).sum()
 }
 
-fn total_weight(o: &CrossEntropyOptions<'_>, cols: usize) -> f64 {
-    o.class_weights
-        .map_or(cols as f64, |w| w.iter().map(|&v| f64::from(v)).sum())
+/// `W = sum_c w_c` and `max_c w_c` (C and 1 without weights), computed once per call or stream.
+#[derive(Clone, Copy, Debug)]
+struct WeightStats {
+    sum: f64,
+    max: f64,
+}
+
+impl WeightStats {
+    fn of(o: &CrossEntropyOptions<'_>, cols: usize) -> WeightStats {
+        match o.class_weights {
+            None => WeightStats {
+                sum: cols as f64,
+                max: 1.0,
+            },
+            Some(w) => WeightStats {
+                sum: w.iter().map(|&v| f64::from(v)).sum(),
+                max: w.iter().fold(0.0f64, |a, &v| a.max(f64::from(v))),
+            },
+        }
+    }
 }
 
 /// A finished row: its loss and log-sum-exp, and the gradient chunk by chunk.
@@ -359,7 +376,7 @@ pub struct CrossEntropyRow<'w> {
     options: CrossEntropyOptions<'w>,
     cols: usize,
     target: Option<usize>,
-    total_weight: f64,
+    weights: WeightStats,
     loss: f64,
     lse: f64,
     /// `(r, ln s)` with `lse = r + ln s`, `r` near the max: `p_j = exp((x_j - r) - ln s)`.
@@ -444,7 +461,7 @@ impl CrossEntropyRow<'_> {
         let o = &self.options;
         let (eps, c) = (f64::from(o.label_smoothing), self.cols as f64);
         let (w_t, z) = (o.weight(t), f64::from(o.z_loss));
-        let big_w = self.total_weight;
+        let big_w = self.weights.sum;
         let a_coef = (1.0 - eps) * w_t + (eps / c) * big_w + 2.0 * z * self.lse;
         let target_in_chunk = t.checked_sub(offset).filter(|&j| j < n);
         let x_t = target_in_chunk.map(|j| io.input()[j].to_f32());
@@ -456,9 +473,15 @@ impl CrossEntropyRow<'_> {
             bias: (k * eps / c) as f32,
         };
         let weights = o.class_weights.map(|w| &w[offset..offset + n]);
-        // f32 keeps full precision only for normal coefficients (or 0).
+        // f32 keeps full precision only for normal coefficients (or 0), and the kernel's exp
+        // flushes below 2^-126: fine while `|scale| 2^-126` stays inside REFERENCE.md's
+        // absolute allowance `2e-7 |k| w_max` (a huge z-loss or all-zero weights break that).
         let normal = |v: f32| v == 0.0 || v.is_normal();
-        if normal(coefficients.scale) && normal(coefficients.bias) {
+        let flush_error = f64::from(coefficients.scale.abs()) * f64::from(f32::MIN_POSITIVE);
+        if normal(coefficients.scale)
+            && normal(coefficients.bias)
+            && flush_error <= 2e-7 * k.abs() * self.weights.max
+        {
             let store = if n >= NON_TEMPORAL_FROM {
                 Store::NonTemporal
             } else {
@@ -467,7 +490,8 @@ impl CrossEntropyRow<'_> {
             (self.kernels.table::<T>().vgradce)(io.reborrow(), weights, coefficients, store);
         } else {
             // A coefficient overflows f32 (a huge upstream gradient over a tiny mean
-            // denominator) or is subnormal (tiny class weights): each product from f64.
+            // denominator), is subnormal (tiny class weights), or the flush would cost more than
+            // the contract allows: each product from f64.
             for j in 0..n {
                 let p = ((f64::from(io.input()[j].to_f32()) - reference) - log_sum).exp();
                 let w = weights.map_or(1.0, |w| f64::from(w[j]));
@@ -536,7 +560,7 @@ impl Kernels {
             grad_output,
         } = out;
         let (total, scale) = reduction_scale(options, shape.cols, targets, grad_output);
-        let total_weight = total_weight(options, shape.cols);
+        let weights = WeightStats::of(options, shape.cols);
         let mut sum = 0.0;
         for r in 0..shape.rows {
             let at = r * shape.stride;
@@ -547,12 +571,12 @@ impl Kernels {
                     let io = grad
                         .as_mut()
                         .map(|(g, s)| Io::Split(x, &mut g[r * *s..][..shape.cols]));
-                    (self.cross_entropy_row(x, class, options, total_weight), io)
+                    (self.cross_entropy_row(x, class, options, weights), io)
                 }
                 Logits::InPlace(x) => {
                     let x = &mut x[at..][..shape.cols];
                     (
-                        self.cross_entropy_row(x, class, options, total_weight),
+                        self.cross_entropy_row(x, class, options, weights),
                         Some(Io::InPlace(x)),
                     )
                 }
@@ -571,9 +595,9 @@ impl Kernels {
         x: &[T],
         class: Option<usize>,
         options: &CrossEntropyOptions<'w>,
-        total_weight: f64,
+        weights: WeightStats,
     ) -> CrossEntropyRow<'w> {
-        let mut stream = CrossEntropyStream::checked(*self, *options, x.len(), class, total_weight);
+        let mut stream = CrossEntropyStream::checked(*self, *options, x.len(), class, weights);
         stream
             .update(0, x)
             .expect("the row is the stream's whole width");

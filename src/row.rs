@@ -76,16 +76,19 @@ impl Sum {
 /// `ThreePassRecompute`). Rows the extended reduction cannot take fall back to max-based.
 pub(crate) fn sum<E: Element>(t: &Table<E>, x: &[E], algorithm: Algorithm) -> Sum {
     match algorithm {
-        Algorithm::TwoPass => {
-            let e = (t.raddextexp)(x);
-            match e.ln_in_range() {
-                Some(_) => Sum::Ext(e),
-                None => max_based(t, x),
-            }
-        }
+        Algorithm::TwoPass => extended(t, x, t.raddextexp),
         Algorithm::Online => checked((t.raddonline)(x), x),
         Algorithm::Blocked => crate::blocked::sum(t, x),
         _ => max_based(t, x),
+    }
+}
+
+/// The sum by `reduce` (`raddextexp` or its paired form), or max-based when out of its range.
+fn extended<E: Element>(t: &Table<E>, x: &[E], reduce: fn(&[E]) -> Ext) -> Sum {
+    let e = reduce(x);
+    match e.ln_in_range() {
+        Some(_) => Sum::Ext(e),
+        None => max_based(t, x),
     }
 }
 
@@ -157,7 +160,12 @@ pub(crate) fn softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, algorithm: Al
         io.output().fill(E::from_f32(f32::NAN));
         return;
     }
-    match sum(t, io.input(), algorithm) {
+    let sum = match algorithm {
+        // vscaleextexp divides by the paired sum.
+        Algorithm::TwoPass => extended(t, io.input(), t.raddextexp_paired),
+        _ => sum(t, io.input(), algorithm),
+    };
+    match sum {
         Sum::Ext(e) => (t.vscaleextexp)(io, e, store),
         Sum::MaxSum(s) => (t.vscaleexpminusmax)(io, s.max, (1.0 / s.sum) as f32, store),
         Sum::Special(_) => io.output().fill(E::from_f32(f32::NAN)),

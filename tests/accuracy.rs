@@ -19,6 +19,7 @@ fn bounds_hold_at_4m() {
         ),
         ("constant", vec![-3.25; n]),
         ("N(0, 1)", Dist::Normal1.row(n, 3)),
+        ("N(+-8000..16000, 30)", Dist::FarOffset.row(n, 4)),
     ];
     let mut y = vec![0.0; n];
     for (name, x) in &rows {

@@ -2,7 +2,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::exp::{reduced_poly, EXP_CUTOFF, LOG2E, ROUND_MAGIC};
+use crate::exp::{reduced_poly, EXP_CUTOFF, EXT_BOUND, LOG2E, ROUND_MAGIC};
 use crate::simd::Simd;
 
 pulp::simd_type! {
@@ -158,6 +158,10 @@ impl Simd for Avx2 {
         self.0.avx._mm256_max_ps(a, b)
     }
     #[inline(always)]
+    fn min(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_min_ps(a, b)
+    }
+    #[inline(always)]
     fn round(self, a: __m256) -> __m256 {
         self.0
             .avx
@@ -193,8 +197,34 @@ impl Simd for Avx2 {
         let z = self.fma(x, avx._mm256_set1_ps(LOG2E), magic);
         let n = avx._mm256_sub_ps(z, magic);
         let pow2n = avx2._mm256_slli_epi32::<23>(avx._mm256_castps_si256(z));
-        let y = avx._mm256_mul_ps(reduced_poly(self, x, n), avx._mm256_castsi256_ps(pow2n));
+        let y = avx._mm256_mul_ps(
+            reduced_poly::<_, false>(self, x, n, self.splat(1.0)),
+            avx._mm256_castsi256_ps(pow2n),
+        );
         self.select(self.lt(x, self.splat(EXP_CUTOFF)), self.splat(0.0), y)
+    }
+    #[inline(always)]
+    fn exp_ext_rel<const PAIRED: bool>(
+        self,
+        x: __m256,
+        e: __m256,
+        c: __m256,
+        over: f32,
+    ) -> (__m256, __m256) {
+        let (avx, avx2) = (self.0.avx, self.0.avx2);
+        // As in exp_flush, with the bias 127 - e folded into the magic number: the low mantissa
+        // bits of z hold n - e + 127, the biased exponent of 2^(n - e) (n - e <= 127 in every
+        // lane not flagged; z - bias = n exactly, both lying in [2^23, 2^24)).
+        let bias = avx._mm256_sub_ps(avx._mm256_set1_ps(ROUND_MAGIC + 127.0), e);
+        let x = avx._mm256_max_ps(avx._mm256_set1_ps(-EXT_BOUND), x);
+        let z = self.fma(x, avx._mm256_set1_ps(LOG2E), bias);
+        let p = reduced_poly::<_, PAIRED>(self, x, avx._mm256_sub_ps(z, bias), c);
+        // n - e + 127 <= 0: the clamped z's low bits are 0, so is 2^(n - e). A NaN z (NaN x)
+        // takes the clamp, and p keeps the NaN.
+        let clamped = avx._mm256_max_ps(z, avx._mm256_set1_ps(ROUND_MAGIC));
+        let pow2 = avx2._mm256_slli_epi32::<23>(avx._mm256_castps_si256(clamped));
+        let over = self.lt(avx._mm256_set1_ps(ROUND_MAGIC + 127.0 + over), z);
+        (avx._mm256_mul_ps(p, avx._mm256_castsi256_ps(pow2)), over)
     }
     #[inline(always)]
     fn lanes(self, v: __m256) -> [f32; 16] {

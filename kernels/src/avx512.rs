@@ -152,6 +152,10 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
         self.0.avx512f._mm512_max_ps(a, b)
     }
     #[inline(always)]
+    fn min(self, a: __m512, b: __m512) -> __m512 {
+        self.0.avx512f._mm512_min_ps(a, b)
+    }
+    #[inline(always)]
     fn round(self, a: __m512) -> __m512 {
         self.0
             .avx512f
@@ -179,7 +183,11 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
         let n = self.round(f._mm512_mul_ps(x, f._mm512_set1_ps(LOG2E)));
         // "Not less than" is true for NaN, so NaN lanes keep their (NaN) value.
         let keep = f._mm512_cmp_ps_mask::<_CMP_NLT_UQ>(x, f._mm512_set1_ps(EXP_CUTOFF));
-        f._mm512_maskz_scalef_ps(keep, reduced_poly(self, x, n), n)
+        f._mm512_maskz_scalef_ps(
+            keep,
+            reduced_poly::<_, false>(self, x, n, self.splat(1.0)),
+            n,
+        )
     }
     #[inline(always)]
     fn lanes(self, v: __m512) -> [f32; 16] {

@@ -5,6 +5,9 @@
 //!   With fused multiply-adds `x - n * LN2_HI` is exact (the result is small and its bits lie
 //!   within 24 of `n * LN2_HI`'s lowest), and the second step leaves an error of
 //!   `|n| * |ln2 - LN2_HI - LN2_LO| < |n| * 6e-17`: negligible for every `|n|` we allow.
+//!   Two-pass softmax uses a *paired* form with the first step only (one FMA fewer per element
+//!   in each pass): each term then carries the factor `e^(-n * LN2_LO)`, which cancels between
+//!   its sum and its output pass ([`reduced_poly`]).
 //! - `p(t) = 1 + t*(C1 + t*(C2 + t*(C3 + t*(C4 + t*C5))))`: a degree-5 polynomial fitted by us
 //!   (Lawson's iteration to the minimax relative error on `|t| <= 0.3476`, coefficients then
 //!   rounded to f32). Error of `p` alone: 9.3e-8 relative in exact arithmetic, 1.9 ulp evaluated
@@ -45,29 +48,39 @@ pub const EXT_MARGIN: f32 = 128.0;
 /// then sits in the low mantissa bits (the exponent-bit reconstruction on AVX2).
 pub const ROUND_MAGIC: f32 = 12_582_912.0;
 
-/// `p(t)`, the polynomial above.
+/// `c * p(t)`, the polynomial above with every coefficient scaled by `c` (folded away for
+/// `c = 1`; a loop-invariant `c` saves the multiplication per element).
 #[inline(always)]
-pub(crate) fn poly<S: Simd>(s: S, t: S::V) -> S::V {
-    let q = s.mul_add(s.splat(C5), t, s.splat(C4));
-    let q = s.mul_add(q, t, s.splat(C3));
-    let q = s.mul_add(q, t, s.splat(C2));
-    let q = s.mul_add(q, t, s.splat(C1));
-    s.mul_add(q, t, s.splat(1.0))
+pub(crate) fn poly<S: Simd>(s: S, t: S::V, c: S::V) -> S::V {
+    let q = s.mul_add(s.mul(s.splat(C5), c), t, s.mul(s.splat(C4), c));
+    let q = s.mul_add(q, t, s.mul(s.splat(C3), c));
+    let q = s.mul_add(q, t, s.mul(s.splat(C2), c));
+    let q = s.mul_add(q, t, s.mul(s.splat(C1), c));
+    s.mul_add(q, t, c)
 }
 
-/// `p(x - n * ln(2))` for an integral `n` near `x * LOG2E` (Cody-Waite, two FMAs).
+/// `c * p(x - n * ln(2))` for an integral `n` near `x * LOG2E`: Cody-Waite in two FMAs, or
+/// with `PAIRED` in one (`t = x - n * LN2_HI`). The paired result is `exp(x)` times
+/// `e^(-n * LN2_LO)`, off by up to `|n| * 1.9e-9` relative (4.5e-5 at |x| = 16384), but the
+/// same factor for the same `n`: only [`crate::ops::raddextexp`]'s paired sum and
+/// [`crate::ops::vscaleextexp`], which divides by it, use it, and in their ratio the factors
+/// cancel up to `|n_i - n_mean| * 1.9e-9` (below 4e-7 for every output above 2^-126).
 #[inline(always)]
-pub(crate) fn reduced_poly<S: Simd>(s: S, x: S::V, n: S::V) -> S::V {
+pub(crate) fn reduced_poly<S: Simd, const PAIRED: bool>(s: S, x: S::V, n: S::V, c: S::V) -> S::V {
     let t = s.fma(n, s.splat(-LN2_HI), x);
-    let t = s.fma(n, s.splat(-LN2_LO), t);
-    poly(s, t)
+    let t = if PAIRED {
+        t
+    } else {
+        s.fma(n, s.splat(-LN2_LO), t)
+    };
+    poly(s, t, c)
 }
 
-/// `(p, n)` with `exp(x) = p * 2^n`; needs `|x * LOG2E| < 2^22`.
+/// `(c * p, n)` with `c * exp(x) = c * p * 2^n`; needs `|x * LOG2E| < 2^22`.
 #[inline(always)]
-fn split<S: Simd>(s: S, x: S::V) -> (S::V, S::V) {
+fn split<S: Simd, const PAIRED: bool>(s: S, x: S::V, c: S::V) -> (S::V, S::V) {
     let n = s.round(s.mul(x, s.splat(LOG2E)));
-    (reduced_poly(s, x, n), n)
+    (reduced_poly::<S, PAIRED>(s, x, n, c), n)
 }
 
 /// The portable form of [`crate::simd::Simd::exp_flush`]: `exp(x)` for `x <= 16`, 0 below
@@ -75,14 +88,15 @@ fn split<S: Simd>(s: S, x: S::V) -> (S::V, S::V) {
 /// reduction and polynomial and a cheaper reconstruction.
 #[inline(always)]
 pub(crate) fn exp_flush<S: Simd>(s: S, x: S::V) -> S::V {
-    let (p, n) = split(s, x);
+    let (p, n) = split::<S, false>(s, x, s.splat(1.0));
     s.select(s.lt(x, s.splat(EXP_CUTOFF)), s.splat(0.0), s.ldexp(p, n))
 }
 
-/// `exp(max(x, -EXT_BOUND)) = p * 2^n` kept apart (extended exponent); NaN stays NaN. For
-/// `x <= EXT_BOUND`, `p` lies in `[0.70, 1.42]` and `n` is integral.
+/// `c * exp(max(x, -EXT_BOUND)) = (c * p) * 2^n` kept apart (extended exponent), the paired
+/// form with `PAIRED` ([`reduced_poly`]); NaN stays NaN. For `x <= EXT_BOUND`, `p` lies in
+/// `[0.70, 1.42]` and `n` is integral.
 #[inline(always)]
-pub(crate) fn exp_ext<S: Simd>(s: S, x: S::V) -> (S::V, S::V) {
+pub(crate) fn exp_ext<S: Simd, const PAIRED: bool>(s: S, x: S::V, c: S::V) -> (S::V, S::V) {
     // Operand order keeps a NaN `x` (max returns its second operand on NaN).
-    split(s, s.max(s.splat(-EXT_BOUND), x))
+    split::<S, PAIRED>(s, s.max(s.splat(-EXT_BOUND), x), c)
 }

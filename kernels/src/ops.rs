@@ -294,11 +294,10 @@ pub(crate) unsafe fn raddstoreexpminusmax<S: Simd, E: Element>(
 ///
 /// Each lane sums `p * 2^(n - e)` against its own exponent `e`, shared by its four accumulators,
 /// which moves up (rescaling the lane's partial sums by an exact power of two) only when a term's
-/// `n` exceeds it by more than [`EXT_HEADROOM`]: one subtraction and one `ldexp` per element.
-struct SumExt<S: Simd, const LOGITS: bool> {
+/// `n` exceeds it by more than [`EXT_HEADROOM`]; otherwise a term costs one `exp_ext_rel`.
+struct SumExt<S: Simd, const LOGITS: bool, const PAIRED: bool> {
     m: [S::V; 4],
     e: S::V,
-    e_jump: S::V,
     total: Ext,
     weights: Option<*const f32>,
     /// With `LOGITS`: the index whose `exp` is left out of the sum (`usize::MAX`: none).
@@ -307,14 +306,12 @@ struct SumExt<S: Simd, const LOGITS: bool> {
     logit_total: f64,
 }
 
-impl<S: Simd, const LOGITS: bool> SumExt<S, LOGITS> {
+impl<S: Simd, const LOGITS: bool, const PAIRED: bool> SumExt<S, LOGITS, PAIRED> {
     #[inline(always)]
     fn new(s: S, weights: Option<*const f32>, skip: usize) -> Self {
-        let e = s.splat(EXT_EMPTY_EXPONENT);
         SumExt {
             m: [s.splat(0.0); 4],
-            e,
-            e_jump: s.add(e, s.splat(EXT_HEADROOM)),
+            e: s.splat(EXT_EMPTY_EXPONENT),
             total: Ext::ZERO,
             weights,
             skip,
@@ -323,38 +320,52 @@ impl<S: Simd, const LOGITS: bool> SumExt<S, LOGITS> {
         }
     }
 
+    /// The skipped target's lane, when it lies in the vector at `at`.
     #[inline(always)]
-    fn move_exponent(&mut self, s: S, n: S::V) {
+    fn skip_lane(&self, s: S, at: At<S>) -> Option<S::M> {
+        let k = self.skip.wrapping_sub(at.i);
+        (LOGITS && k < S::LANES).then(|| s.lane_mask(k))
+    }
+
+    /// The term of `x` after raising the lane exponents to its `n` where that exceeds them (the
+    /// rare path): lanes past the row's end and the skipped lane neither add nor raise.
+    #[inline(always)]
+    fn raise_exponent(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
+        let (mut p, mut n) = exp_ext::<S, PAIRED>(s, x, s.splat(1.0));
+        if let Some((_, live)) = at.tail {
+            p = s.select(live, p, s.splat(0.0));
+            n = s.select(live, n, s.splat(EXT_EMPTY_EXPONENT));
+        }
+        if let Some(lane) = self.skip_lane(s, at) {
+            p = s.select(lane, s.splat(0.0), p);
+            n = s.select(lane, s.splat(EXT_EMPTY_EXPONENT), n);
+        }
         let e = s.max(self.e, n);
         let shift = s.sub(self.e, e);
         for m in &mut self.m {
             *m = s.ldexp(*m, shift);
         }
         self.e = e;
-        self.e_jump = s.add(e, s.splat(EXT_HEADROOM));
+        s.ldexp(p, s.sub(n, e))
     }
 }
 
-impl<S: Simd, const LOGITS: bool> Pass<S> for SumExt<S, LOGITS> {
+impl<S: Simd, const LOGITS: bool, const PAIRED: bool> Pass<S> for SumExt<S, LOGITS, PAIRED> {
     const FILL: f32 = 0.0;
     #[inline(always)]
     fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
-        let (mut p, mut n) = exp_ext(s, x);
-        if let Some((_, live)) = at.tail {
-            // Lanes past the row's end add nothing and must not raise the exponent.
-            p = s.select(live, p, s.splat(0.0));
-            n = s.select(live, n, s.splat(EXT_EMPTY_EXPONENT));
-        }
-        if LOGITS && self.skip.wrapping_sub(at.i) < S::LANES {
-            let lane = s.lane_mask(self.skip - at.i);
-            p = s.select(lane, s.splat(0.0), p);
-            n = s.select(lane, s.splat(EXT_EMPTY_EXPONENT), n);
-        }
-        if s.any(s.lt(self.e_jump, n)) {
-            self.move_exponent(s, n);
-        }
         // Terms more than 2^126 below the lane's largest flush to 0 on AVX2 and scalar.
-        self.m[J] = s.add(self.m[J], s.ldexp(p, s.sub(n, self.e)));
+        let (mut term, over) = s.exp_ext_rel::<PAIRED>(x, self.e, s.splat(1.0), EXT_HEADROOM);
+        if s.any(over) {
+            term = self.raise_exponent(s, x, at);
+        }
+        if let Some((_, live)) = at.tail {
+            term = s.select(live, term, s.splat(0.0));
+        }
+        if let Some(lane) = self.skip_lane(s, at) {
+            term = s.select(lane, s.splat(0.0), term);
+        }
+        self.m[J] = s.add(self.m[J], term);
         if LOGITS {
             let term = match self.weights {
                 // SAFETY: the weights cover the row (checked by the entry point).
@@ -388,10 +399,12 @@ impl<S: Simd, const LOGITS: bool> Pass<S> for SumExt<S, LOGITS> {
 }
 
 /// `sum_i exp(x_i)` as an extended-exponent pair, without a max pass. Inputs are clamped below
-/// at `-EXT_BOUND`; the caller checks the result's range ([`Ext::ln_in_range`]).
+/// at `-EXT_BOUND`; the caller checks the result's range ([`Ext::ln_in_range`]). With `PAIRED`
+/// the sum of the paired exp ([`crate::exp::reduced_poly`]), for [`vscaleextexp`] only: its log
+/// is off by up to `|ln| * 3e-9`.
 #[inline(always)]
-pub(crate) fn raddextexp<S: Simd, E: Element>(s: S, x: &[E]) -> Ext {
-    let mut pass = SumExt::<S, false>::new(s, None, usize::MAX);
+pub(crate) fn raddextexp<S: Simd, E: Element, const PAIRED: bool>(s: S, x: &[E]) -> Ext {
+    let mut pass = SumExt::<S, false, PAIRED>::new(s, None, usize::MAX);
     // SAFETY: reads x[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
     pass.total
@@ -413,7 +426,8 @@ pub(crate) fn raddextexp_logits<S: Simd, E: Element>(
     if let Some(w) = w {
         assert_eq!(w.len(), x.len(), "weights and logits lengths differ");
     }
-    let mut pass = SumExt::<S, true>::new(s, w.map(<[f32]>::as_ptr), skip.unwrap_or(usize::MAX));
+    let mut pass =
+        SumExt::<S, true, false>::new(s, w.map(<[f32]>::as_ptr), skip.unwrap_or(usize::MAX));
     // SAFETY: reads x[..x.len()] and w[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
     LogitSums {
@@ -550,8 +564,9 @@ pub(crate) unsafe fn vscaleexpminusmax<S: Simd, E: Element>(
     unsafe { map(s, &f, x, y, n, nt) }
 }
 
-/// `y_i = exp(x_i) / sum` for the extended `sum` of [`raddextexp`] (normalised, in range):
-/// `p_i * (1 / sum.m) * 2^(n_i - sum.e)`, flushed to 0 below 2^-126.
+/// `y_i = exp(x_i) / sum` for the paired extended `sum` of [`raddextexp`] (in range), both
+/// with the paired exp: `p_i * (1 / sum.m) * 2^(n_i - sum.e)` (`sum` normalised, `1 / sum.m`
+/// folded into the polynomial), flushed to 0 below 2^-126 and clamped to at most 1.
 ///
 /// # Safety
 /// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
@@ -571,8 +586,12 @@ pub(crate) unsafe fn vscaleextexp<S: Simd, E: Element>(
     impl<S: Simd> Map<S> for ScaleExt<S> {
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, _: At<S>) -> S::V {
-            let (p, n) = exp_ext(s, x);
-            s.ldexp(s.mul(p, self.inv_m), s.sub(n, self.e))
+            // Every n - e is at most 1: no term exceeds the sum. The folded 1 / sum.m can round
+            // the largest output of a one-term sum above 1 (a NaN stays).
+            let y = s
+                .exp_ext_rel::<true>(x, self.e, self.inv_m, f32::INFINITY)
+                .0;
+            s.min(s.splat(1.0), y)
         }
     }
     let sum = sum.normalized();

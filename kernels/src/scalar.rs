@@ -114,6 +114,14 @@ impl Simd for Scalar {
         }
     }
     #[inline(always)]
+    fn min(self, a: f32, b: f32) -> f32 {
+        if a < b {
+            a
+        } else {
+            b
+        }
+    }
+    #[inline(always)]
     fn round(self, a: f32) -> f32 {
         // Adding 1.5 * 2^23 leaves no fraction bits (round to nearest even), without the libm
         // call `round_ties_even` makes on baseline x86-64. Exact for |a| < 2^22; larger floats

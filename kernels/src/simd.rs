@@ -7,7 +7,7 @@
 /// Vector operations on `LANES` f32 values.
 ///
 /// `max`/`min` follow the x86 `vmaxps`/`vminps` rule: `max(a, b) = if a > b { a } else { b }`,
-/// so a NaN in `b` propagates and a NaN in `a` does not. The kernels order operands with that
+/// `min(a, b) = if a < b { a } else { b }`, so a NaN in `b` propagates and a NaN in `a` does not. The kernels order operands with that
 /// in mind.
 pub trait Simd: Copy {
     /// Lanes per vector.
@@ -81,6 +81,7 @@ pub trait Simd: Copy {
         self.fma(a, b, c)
     }
     fn max(self, a: Self::V, b: Self::V) -> Self::V;
+    fn min(self, a: Self::V, b: Self::V) -> Self::V;
     /// Round to the nearest integer, ties to even.
     fn round(self, a: Self::V) -> Self::V;
     /// `a * 2^d` for integral `d <= 127`; exact for `d >= -126`, below that either exact or 0.
@@ -102,6 +103,23 @@ pub trait Simd: Copy {
     #[inline(always)]
     fn exp_flush(self, x: Self::V) -> Self::V {
         crate::exp::exp_flush(self, x)
+    }
+    /// `c * exp(max(x, -EXT_BOUND)) * 2^-e` for integral lane exponents `e` (the paired form of
+    /// exp with `PAIRED`, [`crate::exp::reduced_poly`]), and the lanes where it is not computed.
+    /// With `c * exp = (c * p) * 2^n` ([`crate::exp::exp_ext`]): `(c * p) * 2^(n - e)` (0 or exact
+    /// where `n - e < -126`; NaN for NaN `x`), and the mask of `n - e > over`, whose lanes hold
+    /// unspecified values. The other lanes need `n - e <= 127`.
+    #[inline(always)]
+    fn exp_ext_rel<const PAIRED: bool>(
+        self,
+        x: Self::V,
+        e: Self::V,
+        c: Self::V,
+        over: f32,
+    ) -> (Self::V, Self::M) {
+        let (p, n) = crate::exp::exp_ext::<Self, PAIRED>(self, x, c);
+        let d = self.sub(n, e);
+        (self.ldexp(p, d), self.lt(self.splat(over), d))
     }
     /// The largest lane, ignoring NaN lanes unless all are NaN.
     #[inline(always)]

@@ -113,7 +113,11 @@ pub struct Table<T: 'static = f32> {
     pub vscaleexpminusmax: fn(Io<'_, T>, f32, f32, Store),
     /// `sum_i exp(clamp(x_i))` with an extended exponent (see [`crate::exp::EXT_BOUND`]).
     pub raddextexp: fn(&[T]) -> Ext,
-    /// `y_i = exp(clamp(x_i)) / sum` for a `sum` from `raddextexp` whose log is in range.
+    /// `raddextexp` with one-FMA range reduction: each term is off by `e^(-n * LN2_LO)`, as in
+    /// `vscaleextexp`, which divides by this sum and in which the factors cancel; its log is
+    /// off by up to `|ln| * 3e-9`.
+    pub raddextexp_paired: fn(&[T]) -> Ext,
+    /// `y_i = exp(clamp(x_i)) / sum` for a `sum` from `raddextexp_paired` whose log is in range.
     pub vscaleextexp: fn(Io<'_, T>, Ext, Store),
     /// The max and `sum_i exp(x_i - max)` in one pass.
     pub raddonline: fn(&[T]) -> MaxSum,
@@ -185,7 +189,13 @@ macro_rules! isa_table {
         fn raddextexp<E: Element>(x: &[E]) -> crate::Ext {
             $enter(
                 #[inline(always)]
-                move |s| crate::ops::raddextexp(s, x),
+                move |s| crate::ops::raddextexp::<_, _, false>(s, x),
+            )
+        }
+        fn raddextexp_paired<E: Element>(x: &[E]) -> crate::Ext {
+            $enter(
+                #[inline(always)]
+                move |s| crate::ops::raddextexp::<_, _, true>(s, x),
             )
         }
         fn vscaleextexp<E: Element>(io: crate::Io<'_, E>, sum: crate::Ext, store: crate::Store) {
@@ -251,6 +261,7 @@ macro_rules! isa_table {
                 vscale: vscale::<E>,
                 vscaleexpminusmax: vscaleexpminusmax::<E>,
                 raddextexp: raddextexp::<E>,
+                raddextexp_paired: raddextexp_paired::<E>,
                 vscaleextexp: vscaleextexp::<E>,
                 raddonline: raddonline::<E>,
                 vsubtract: vsubtract::<E>,

@@ -228,10 +228,13 @@ pub enum Dist {
     NearMax,
     Specials,
     Steps,
+    /// N(0, 30) around +-8000..16000, near the extended reduction's bound, where the paired exp
+    /// of two-pass softmax is off by up to 4.5e-5 per term (which must cancel).
+    FarOffset,
 }
 
 impl Dist {
-    pub const ALL: [Dist; 11] = [
+    pub const ALL: [Dist; 12] = [
         Dist::Normal1,
         Dist::Normal30,
         Dist::Uniform1000,
@@ -243,6 +246,7 @@ impl Dist {
         Dist::NearMax,
         Dist::Specials,
         Dist::Steps,
+        Dist::FarOffset,
     ];
 
     /// A row of `n` values drawn from this shape.
@@ -279,6 +283,13 @@ impl Dist {
             Dist::Steps => (0..n)
                 .map(|i| (i / 512) as f32 * 70.0 + r.normal() as f32)
                 .collect(),
+            Dist::FarOffset => {
+                let sign = if r.uniform() < 0.5 { -1.0 } else { 1.0 };
+                let offset = sign * 8000.0 * (1.0 + r.uniform());
+                (0..n)
+                    .map(|_| (offset + 30.0 * r.normal()) as f32)
+                    .collect()
+            }
             Dist::NearMax => (0..n)
                 .map(|_| {
                     let sign = if r.uniform() < 0.5 { -1.0 } else { 1.0 };

@@ -7,7 +7,7 @@
 //!   `|n| * |ln2 - LN2_HI - LN2_LO| < |n| * 6e-17`: negligible for every `|n|` we allow.
 //!   Two-pass softmax uses a *paired* form with the first step only (one FMA fewer per element
 //!   in each pass): each term then carries the factor `e^(-n * LN2_LO)`, which cancels between
-//!   its sum and its output pass ([`reduced_poly`]).
+//!   its sum and its output pass (`reduced_poly`).
 //! - `p(t) = 1 + t*(C1 + t*(C2 + t*(C3 + t*(C4 + t*C5))))`: a degree-5 polynomial fitted by us
 //!   (Lawson's iteration to the minimax relative error on `|t| <= 0.3476`, coefficients then
 //!   rounded to f32). Error of `p` alone: 9.3e-8 relative in exact arithmetic, 1.9 ulp evaluated

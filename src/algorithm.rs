@@ -44,15 +44,19 @@ pub struct Crossover {
     /// pass; shorter rows take the max, then the sum (cheaper per element while in cache).
     pub one_pass_reduction_from: usize,
     /// As `two_pass_from`, for f16 / bf16 rows: three-pass reload moves half the bytes there
-    /// and measured faster at every size up to 64M (AVX-512 f16 at 64M: 3.94 against 3.68
-    /// elements/ns; AVX2: 2.47 against 1.87), so never.
+    /// and measured faster at every size up to 64M (f16 at 64M: 4.09 against 3.88 elements/ns
+    /// with AVX-512, 2.62 against 2.33 with AVX2; only AVX2's bf16, whose integer rounding makes
+    /// every store dear, ran two-pass faster: 1.59 against 1.47), so never.
     pub half_two_pass_from: usize,
 }
 
 impl Crossover {
-    /// The crossover measured for `isa` (AMD EPYC Zen 5, one thread; the 32 MiB L3 is where
-    /// AVX-512's softmax crossover sits). Scalar is compute-bound at every size: reload, and
-    /// max-then-sum, always.
+    /// The crossover measured for `isa` (AMD EPYC Zen 5, one thread): softmax switches at 4M
+    /// elements on both vector ISAs, where input and output outgrow the 32 MiB L3. Below that,
+    /// with the output hot in cache, reload leads (at 2M: 5.70 against 5.01 elements/ns with
+    /// AVX-512, 2.88 against 2.62 with AVX2); with the output cold, two-pass already leads from
+    /// 1M-2M (README.md). Scalar is compute-bound at every size: reload, and max-then-sum,
+    /// always.
     pub fn of(isa: Isa) -> Crossover {
         match isa {
             Isa::Avx512 => Crossover {
@@ -61,7 +65,7 @@ impl Crossover {
                 half_two_pass_from: usize::MAX,
             },
             Isa::Avx2 => Crossover {
-                two_pass_from: 1 << 23,
+                two_pass_from: 1 << 22,
                 one_pass_reduction_from: 0,
                 half_two_pass_from: usize::MAX,
             },

@@ -3,7 +3,7 @@
 //! weighted logit sum together), the gradient in one more pass that may overwrite the logits.
 //! Rows can also be streamed chunk by chunk ([`CrossEntropyStream`]).
 
-use twopass_kernels::{GradCoefficients, Io, Store};
+use twopass_kernels::{GradCoefficients, Io, Store, SumOfLogits};
 
 use crate::algorithm::NON_TEMPORAL_FROM;
 use crate::kernels::check_matrix;
@@ -236,6 +236,12 @@ impl<'w> CrossEntropyStream<'w> {
             .options
             .class_weights
             .map(|w| &w[offset..offset + chunk.len()]);
+        // The logit sum serves label smoothing only.
+        let logits = match weights {
+            _ if self.options.label_smoothing == 0.0 => SumOfLogits::Unused,
+            Some(w) => SumOfLogits::Weighted(w),
+            None => SumOfLogits::Plain,
+        };
         let skip = self
             .target
             .and_then(|t| t.checked_sub(offset))
@@ -244,7 +250,7 @@ impl<'w> CrossEntropyStream<'w> {
             self.target_logit = chunk[t].to_f32();
         }
         let t = self.kernels.table::<T>();
-        let sums = (t.raddextexp_logits)(chunk, weights, skip);
+        let sums = (t.raddextexp_logits)(chunk, logits, skip);
         if sums.exp.ln_in_range().is_some() {
             self.others.add_sum(Sum::Ext(sums.exp), chunk.len());
         } else {

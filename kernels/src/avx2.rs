@@ -189,7 +189,7 @@ impl Simd for Avx2 {
         self.0.avx._mm256_movemask_ps(m) != 0
     }
     #[inline(always)]
-    fn exp_flush(self, x: __m256) -> __m256 {
+    fn exp_flush<const SHORT: bool>(self, x: __m256, c: __m256) -> __m256 {
         let (avx, avx2) = (self.0.avx, self.0.avx2);
         // z = round(x * log2 e) + 1.5 * 2^23 + 127 in one FMA: the low mantissa bits of z hold
         // n + 127, the biased exponent of 2^n, which one shift moves into place.
@@ -198,13 +198,14 @@ impl Simd for Avx2 {
         let n = avx._mm256_sub_ps(z, magic);
         let pow2n = avx2._mm256_slli_epi32::<23>(avx._mm256_castps_si256(z));
         let y = avx._mm256_mul_ps(
-            reduced_poly::<_, false>(self, x, n, self.splat(1.0)),
+            reduced_poly::<_, SHORT>(self, x, n, c),
             avx._mm256_castsi256_ps(pow2n),
         );
-        self.select(self.lt(x, self.splat(EXP_CUTOFF)), self.splat(0.0), y)
+        // The comparison's lanes are all ones or all zeros: and-not is the select.
+        avx._mm256_andnot_ps(self.lt(x, self.splat(EXP_CUTOFF)), y)
     }
     #[inline(always)]
-    fn exp_ext_rel<const PAIRED: bool>(
+    fn exp_ext_rel<const SHORT: bool>(
         self,
         x: __m256,
         e: __m256,
@@ -218,7 +219,7 @@ impl Simd for Avx2 {
         let bias = avx._mm256_sub_ps(avx._mm256_set1_ps(ROUND_MAGIC + 127.0), e);
         let x = avx._mm256_max_ps(avx._mm256_set1_ps(-EXT_BOUND), x);
         let z = self.fma(x, avx._mm256_set1_ps(LOG2E), bias);
-        let p = reduced_poly::<_, PAIRED>(self, x, avx._mm256_sub_ps(z, bias), c);
+        let p = reduced_poly::<_, SHORT>(self, x, avx._mm256_sub_ps(z, bias), c);
         // n - e + 127 <= 0: the clamped z's low bits are 0, so is 2^(n - e). A NaN z (NaN x)
         // takes the clamp, and p keeps the NaN.
         let clamped = avx._mm256_max_ps(z, avx._mm256_set1_ps(ROUND_MAGIC));

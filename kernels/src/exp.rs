@@ -60,15 +60,15 @@ pub(crate) fn poly<S: Simd>(s: S, t: S::V, c: S::V) -> S::V {
 }
 
 /// `c * p(x - n * ln(2))` for an integral `n` near `x * LOG2E`: Cody-Waite in two FMAs, or
-/// with `PAIRED` in one (`t = x - n * LN2_HI`). The paired result is `exp(x)` times
-/// `e^(-n * LN2_LO)`, off by up to `|n| * 1.9e-9` relative (4.5e-5 at |x| = 16384), but the
-/// same factor for the same `n`: only [`crate::ops::raddextexp`]'s paired sum and
-/// [`crate::ops::vscaleextexp`], which divides by it, use it, and in their ratio the factors
-/// cancel up to `|n_i - n_mean| * 1.9e-9` (below 4e-7 for every output above 2^-126).
+/// with `SHORT` in one (`t = x - n * LN2_HI`). The short result is `exp(x)` times
+/// `e^(-n * LN2_LO)`, off by up to `|n| * 1.9e-9` relative: at most 2.4e-7 where `|n| <= 126`
+/// (arguments `x - m` of a flushed exp), and for any `n` the same factor for the same `n`,
+/// which cancels in two-pass softmax's ratio of its paired passes (below 4e-7 for every
+/// output above 2^-126; [`crate::ops::vscaleextexp`]).
 #[inline(always)]
-pub(crate) fn reduced_poly<S: Simd, const PAIRED: bool>(s: S, x: S::V, n: S::V, c: S::V) -> S::V {
+pub(crate) fn reduced_poly<S: Simd, const SHORT: bool>(s: S, x: S::V, n: S::V, c: S::V) -> S::V {
     let t = s.fma(n, s.splat(-LN2_HI), x);
-    let t = if PAIRED {
+    let t = if SHORT {
         t
     } else {
         s.fma(n, s.splat(-LN2_LO), t)
@@ -78,25 +78,25 @@ pub(crate) fn reduced_poly<S: Simd, const PAIRED: bool>(s: S, x: S::V, n: S::V, 
 
 /// `(c * p, n)` with `c * exp(x) = c * p * 2^n`; needs `|x * LOG2E| < 2^22`.
 #[inline(always)]
-fn split<S: Simd, const PAIRED: bool>(s: S, x: S::V, c: S::V) -> (S::V, S::V) {
+fn split<S: Simd, const SHORT: bool>(s: S, x: S::V, c: S::V) -> (S::V, S::V) {
     let n = s.round(s.mul(x, s.splat(LOG2E)));
-    (reduced_poly::<S, PAIRED>(s, x, n, c), n)
+    (reduced_poly::<S, SHORT>(s, x, n, c), n)
 }
 
-/// The portable form of [`crate::simd::Simd::exp_flush`]: `exp(x)` for `x <= 16`, 0 below
+/// The portable form of [`crate::simd::Simd::exp_flush`]: `c * exp(x)` for `x <= 16`, 0 below
 /// [`EXP_CUTOFF`] (so `-inf` gives 0), NaN for NaN. The SIMD modules override it with the same
 /// reduction and polynomial and a cheaper reconstruction.
 #[inline(always)]
-pub(crate) fn exp_flush<S: Simd>(s: S, x: S::V) -> S::V {
-    let (p, n) = split::<S, false>(s, x, s.splat(1.0));
+pub(crate) fn exp_flush<S: Simd, const SHORT: bool>(s: S, x: S::V, c: S::V) -> S::V {
+    let (p, n) = split::<S, SHORT>(s, x, c);
     s.select(s.lt(x, s.splat(EXP_CUTOFF)), s.splat(0.0), s.ldexp(p, n))
 }
 
-/// `c * exp(max(x, -EXT_BOUND)) = (c * p) * 2^n` kept apart (extended exponent), the paired
-/// form with `PAIRED` ([`reduced_poly`]); NaN stays NaN. For `x <= EXT_BOUND`, `p` lies in
+/// `c * exp(max(x, -EXT_BOUND)) = (c * p) * 2^n` kept apart (extended exponent), the short
+/// form with `SHORT` ([`reduced_poly`]); NaN stays NaN. For `x <= EXT_BOUND`, `p` lies in
 /// `[0.70, 1.42]` and `n` is integral.
 #[inline(always)]
-pub(crate) fn exp_ext<S: Simd, const PAIRED: bool>(s: S, x: S::V, c: S::V) -> (S::V, S::V) {
+pub(crate) fn exp_ext<S: Simd, const SHORT: bool>(s: S, x: S::V, c: S::V) -> (S::V, S::V) {
     // Operand order keeps a NaN `x` (max returns its second operand on NaN).
-    split::<S, PAIRED>(s, s.max(s.splat(-EXT_BOUND), x), c)
+    split::<S, SHORT>(s, s.max(s.splat(-EXT_BOUND), x), c)
 }

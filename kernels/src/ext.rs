@@ -87,11 +87,23 @@ pub struct GradCoefficients {
     pub bias: f32,
 }
 
+/// Which sum of the logits the cross-entropy loss pass takes besides the sum of `exp`.
+#[derive(Clone, Copy, Debug)]
+pub enum SumOfLogits<'a> {
+    /// None ([`LogitSums::weighted`] is 0): label smoothing off.
+    Unused,
+    /// `sum_i x_i`.
+    Plain,
+    /// `sum_i w_i * x_i`, zero-weight terms 0 (even for an infinite `x_i`); the weights cover
+    /// the run.
+    Weighted(&'a [f32]),
+}
+
 /// What the cross-entropy loss pass reads off a run of logits in one pass.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LogitSums {
     /// `sum_i exp(x_i)`, extended.
     pub exp: Ext,
-    /// `sum_i w_i * x_i` in f64 (`w_i = 1` without weights; zero-weight terms 0).
+    /// The sum of the logits [`SumOfLogits`] asked for, in f64 (0 for [`SumOfLogits::Unused`]).
     pub weighted: f64,
 }

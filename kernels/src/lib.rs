@@ -21,7 +21,7 @@ mod simd;
 mod table;
 
 pub use element::Element;
-pub use ext::{Ext, GradCoefficients, LogitSums, MaxSum};
+pub use ext::{Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits};
 pub use half::{bf16, f16};
 pub use ops::{BLOCK_STEPS, ONLINE_JUMP};
 pub use table::{

@@ -9,7 +9,7 @@
 use crate::element::Element;
 use crate::exp::exp_ext;
 use crate::simd::Simd;
-use crate::{Ext, GradCoefficients, LogitSums, MaxSum};
+use crate::{Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits};
 
 /// Terms each f32 accumulator lane adds before it is folded into the f64 total. A constant row
 /// is the worst case (every rounding goes the same way): 256 terms left 2.4e-6 relative.
@@ -242,7 +242,7 @@ impl<S: Simd> Pass<S> for SumExp<S> {
     const FILL: f32 = f32::NEG_INFINITY;
     #[inline(always)]
     fn step<const J: usize>(&mut self, s: S, x: S::V, _: At<S>) -> S::V {
-        let e = s.exp_flush(s.sub(x, self.m));
+        let e = s.exp_flush::<false>(s.sub(x, self.m), s.splat(1.0));
         self.acc[J] = s.add(self.acc[J], e);
         e
     }
@@ -289,24 +289,27 @@ pub(crate) unsafe fn raddstoreexpminusmax<S: Simd, E: Element>(
     pass.total
 }
 
-/// Sums `exp(x)` with an extended exponent, and with `LOGITS` also `sum_i w_i * x_i` (terms
-/// with `w_i = 0` count 0 even for an infinite `x_i`; `w_i = 1` without weights).
+/// Sums `exp(x)` with an extended exponent, with `TARGET` leaving out the index `skip`, and with
+/// `LOGITS` also `sum_i w_i * x_i` (terms with `w_i = 0` count 0 even for an infinite `x_i`;
+/// `w_i = 1` without weights).
 ///
 /// Each lane sums `p * 2^(n - e)` against its own exponent `e`, shared by its four accumulators,
 /// which moves up (rescaling the lane's partial sums by an exact power of two) only when a term's
 /// `n` exceeds it by more than [`EXT_HEADROOM`]; otherwise a term costs one `exp_ext_rel`.
-struct SumExt<S: Simd, const LOGITS: bool, const PAIRED: bool> {
+struct SumExt<S: Simd, const TARGET: bool, const LOGITS: bool, const SHORT: bool> {
     m: [S::V; 4],
     e: S::V,
     total: Ext,
     weights: Option<*const f32>,
-    /// With `LOGITS`: the index whose `exp` is left out of the sum (`usize::MAX`: none).
+    /// With `TARGET`: the index whose `exp` is left out of the sum (`usize::MAX`: none).
     skip: usize,
     logits: [S::V; 4],
     logit_total: f64,
 }
 
-impl<S: Simd, const LOGITS: bool, const PAIRED: bool> SumExt<S, LOGITS, PAIRED> {
+impl<S: Simd, const TARGET: bool, const LOGITS: bool, const SHORT: bool>
+    SumExt<S, TARGET, LOGITS, SHORT>
+{
     #[inline(always)]
     fn new(s: S, weights: Option<*const f32>, skip: usize) -> Self {
         SumExt {
@@ -324,14 +327,14 @@ impl<S: Simd, const LOGITS: bool, const PAIRED: bool> SumExt<S, LOGITS, PAIRED> 
     #[inline(always)]
     fn skip_lane(&self, s: S, at: At<S>) -> Option<S::M> {
         let k = self.skip.wrapping_sub(at.i);
-        (LOGITS && k < S::LANES).then(|| s.lane_mask(k))
+        (TARGET && k < S::LANES).then(|| s.lane_mask(k))
     }
 
     /// The term of `x` after raising the lane exponents to its `n` where that exceeds them (the
     /// rare path): lanes past the row's end and the skipped lane neither add nor raise.
     #[inline(always)]
     fn raise_exponent(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
-        let (mut p, mut n) = exp_ext::<S, PAIRED>(s, x, s.splat(1.0));
+        let (mut p, mut n) = exp_ext::<S, SHORT>(s, x, s.splat(1.0));
         if let Some((_, live)) = at.tail {
             p = s.select(live, p, s.splat(0.0));
             n = s.select(live, n, s.splat(EXT_EMPTY_EXPONENT));
@@ -350,12 +353,14 @@ impl<S: Simd, const LOGITS: bool, const PAIRED: bool> SumExt<S, LOGITS, PAIRED> 
     }
 }
 
-impl<S: Simd, const LOGITS: bool, const PAIRED: bool> Pass<S> for SumExt<S, LOGITS, PAIRED> {
+impl<S: Simd, const TARGET: bool, const LOGITS: bool, const SHORT: bool> Pass<S>
+    for SumExt<S, TARGET, LOGITS, SHORT>
+{
     const FILL: f32 = 0.0;
     #[inline(always)]
     fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
         // Terms more than 2^126 below the lane's largest flush to 0 on AVX2 and scalar.
-        let (mut term, over) = s.exp_ext_rel::<PAIRED>(x, self.e, s.splat(1.0), EXT_HEADROOM);
+        let (mut term, over) = s.exp_ext_rel::<SHORT>(x, self.e, s.splat(1.0), EXT_HEADROOM);
         if s.any(over) {
             term = self.raise_exponent(s, x, at);
         }
@@ -399,40 +404,53 @@ impl<S: Simd, const LOGITS: bool, const PAIRED: bool> Pass<S> for SumExt<S, LOGI
 }
 
 /// `sum_i exp(x_i)` as an extended-exponent pair, without a max pass. Inputs are clamped below
-/// at `-EXT_BOUND`; the caller checks the result's range ([`Ext::ln_in_range`]). With `PAIRED`
-/// the sum of the paired exp ([`crate::exp::reduced_poly`]), for [`vscaleextexp`] only: its log
-/// is off by up to `|ln| * 3e-9`.
+/// at `-EXT_BOUND`; the caller checks the result's range ([`Ext::ln_in_range`]). With `SHORT`
+/// the sum of the short exp ([`crate::exp::reduced_poly`]), paired with [`vscaleextexp`], whose
+/// outputs divide by it: its log is off by up to `|ln| * 3e-9`.
 #[inline(always)]
-pub(crate) fn raddextexp<S: Simd, E: Element, const PAIRED: bool>(s: S, x: &[E]) -> Ext {
-    let mut pass = SumExt::<S, false, PAIRED>::new(s, None, usize::MAX);
+pub(crate) fn raddextexp<S: Simd, E: Element, const SHORT: bool>(s: S, x: &[E]) -> Ext {
+    let mut pass = SumExt::<S, false, false, SHORT>::new(s, None, usize::MAX);
     // SAFETY: reads x[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
     pass.total
 }
 
 /// The cross-entropy loss pass, one read of the logits: `sum_{i != skip} exp(x_i)` as
-/// [`raddextexp`] (the target's term left out, so `1 - p_t` keeps its precision) and
-/// `sum_i w_i * x_i` in f64 (`w_i = 1` without weights; terms with `w_i = 0` count 0).
+/// [`raddextexp`] (the target's term left out, so `1 - p_t` keeps its precision) and the sum of
+/// the logits `logits` asks for, in f64.
 ///
 /// # Panics
-/// When `w` is given and its length differs from `x`'s.
+/// When the weights' length differs from `x`'s.
 #[inline(always)]
 pub(crate) fn raddextexp_logits<S: Simd, E: Element>(
     s: S,
     x: &[E],
-    w: Option<&[f32]>,
+    logits: SumOfLogits<'_>,
     skip: Option<usize>,
 ) -> LogitSums {
-    if let Some(w) = w {
-        assert_eq!(w.len(), x.len(), "weights and logits lengths differ");
+    #[inline(always)]
+    fn run<S: Simd, E: Element, const LOGITS: bool>(
+        s: S,
+        x: &[E],
+        w: Option<&[f32]>,
+        skip: Option<usize>,
+    ) -> LogitSums {
+        if let Some(w) = w {
+            assert_eq!(w.len(), x.len(), "weights and logits lengths differ");
+        }
+        let w = w.map(<[f32]>::as_ptr);
+        let mut pass = SumExt::<S, true, LOGITS, false>::new(s, w, skip.unwrap_or(usize::MAX));
+        // SAFETY: reads x[..x.len()] and w[..x.len()] only.
+        unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
+        LogitSums {
+            exp: pass.total,
+            weighted: pass.logit_total,
+        }
     }
-    let mut pass =
-        SumExt::<S, true, false>::new(s, w.map(<[f32]>::as_ptr), skip.unwrap_or(usize::MAX));
-    // SAFETY: reads x[..x.len()] and w[..x.len()] only.
-    unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
-    LogitSums {
-        exp: pass.total,
-        weighted: pass.logit_total,
+    match logits {
+        SumOfLogits::Unused => run::<S, E, false>(s, x, None, skip),
+        SumOfLogits::Plain => run::<S, E, true>(s, x, None, skip),
+        SumOfLogits::Weighted(w) => run::<S, E, true>(s, x, Some(w), skip),
     }
 }
 
@@ -455,7 +473,7 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
         #[inline(always)]
         fn move_reference(&mut self, s: S, x: S::V) {
             let r = s.max(self.r, x);
-            let f = s.exp_flush(s.sub(self.r, r));
+            let f = s.exp_flush::<false>(s.sub(self.r, r), s.splat(1.0));
             for a in &mut self.acc {
                 *a = s.mul(*a, f);
             }
@@ -474,7 +492,10 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
                 self.move_reference(s, x);
             }
             self.max = s.max(self.max, x);
-            self.acc[J] = s.add(self.acc[J], s.exp_flush(s.sub(x, self.r)));
+            self.acc[J] = s.add(
+                self.acc[J],
+                s.exp_flush::<false>(s.sub(x, self.r), s.splat(1.0)),
+            );
             x
         }
         #[inline(always)]
@@ -553,7 +574,7 @@ pub(crate) unsafe fn vscaleexpminusmax<S: Simd, E: Element>(
     impl<S: Simd> Map<S> for ScaleExp<S> {
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, _: At<S>) -> S::V {
-            s.mul(s.exp_flush(s.sub(x, self.m)), self.c)
+            s.exp_flush::<false>(s.sub(x, self.m), self.c)
         }
     }
     let f = ScaleExp {
@@ -651,29 +672,49 @@ pub(crate) unsafe fn vgradce<S: Simd, E: Element>(
     c: GradCoefficients,
     nt: bool,
 ) {
-    struct Grad<S: Simd> {
+    /// With `WEIGHTED`, `w` points at the weights (a separate type, so the loop never tests
+    /// for them).
+    struct Grad<S: Simd, const WEIGHTED: bool> {
         a: S::V,
         scale: S::V,
         minus_bias: S::V,
-        w: Option<*const f32>,
+        w: *const f32,
     }
-    impl<S: Simd> Map<S> for Grad<S> {
+    impl<S: Simd, const WEIGHTED: bool> Map<S> for Grad<S, WEIGHTED> {
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, at: At<S>) -> S::V {
-            let p = s.mul(s.exp_flush(s.sub(x, self.a)), self.scale);
-            match self.w {
+            // |n| <= 126 where not flushed: the short reduction costs at most 2.4e-7.
+            let p = s.exp_flush::<true>(s.sub(x, self.a), self.scale);
+            if WEIGHTED {
                 // SAFETY: the weights cover the row (the caller's contract).
-                Some(w) => s.fma(self.minus_bias, unsafe { at.load(s, w, 0.0) }, p),
-                None => s.add(p, self.minus_bias),
+                s.fma(self.minus_bias, unsafe { at.load(s, self.w, 0.0) }, p)
+            } else {
+                s.add(p, self.minus_bias)
             }
         }
     }
-    let f = Grad {
-        a: s.splat(c.a),
-        scale: s.splat(c.scale),
-        minus_bias: s.splat(-c.bias),
-        w,
-    };
+    let (a, scale, minus_bias) = (s.splat(c.a), s.splat(c.scale), s.splat(-c.bias));
     // SAFETY: forwarded from the caller.
-    unsafe { map(s, &f, x, y, n, nt) }
+    unsafe {
+        match w {
+            Some(w) => {
+                let f = Grad::<S, true> {
+                    a,
+                    scale,
+                    minus_bias,
+                    w,
+                };
+                map(s, &f, x, y, n, nt)
+            }
+            None => {
+                let f = Grad::<S, false> {
+                    a,
+                    scale,
+                    minus_bias,
+                    w: core::ptr::null(),
+                };
+                map(s, &f, x, y, n, nt)
+            }
+        }
+    }
 }

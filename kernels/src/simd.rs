@@ -97,27 +97,28 @@ pub trait Simd: Copy {
 
     /// The lanes, in the first `LANES` entries.
     fn lanes(self, v: Self::V) -> [f32; 16];
-    /// `exp(x)` for `x <= 16`, flushed to 0 below [`crate::exp::EXP_CUTOFF`] (so `-inf` gives
-    /// 0); NaN stays NaN. The approximation of [`crate::exp`]; ISAs may override how `2^n` is
+    /// `c * exp(x)` for `x <= 16` (`c` folded into the polynomial), flushed to 0 below
+    /// [`crate::exp::EXP_CUTOFF`] (so `-inf` gives 0); NaN stays NaN. The approximation of
+    /// [`crate::exp`], with its one-FMA reduction for `SHORT`; ISAs may override how `2^n` is
     /// applied.
     #[inline(always)]
-    fn exp_flush(self, x: Self::V) -> Self::V {
-        crate::exp::exp_flush(self, x)
+    fn exp_flush<const SHORT: bool>(self, x: Self::V, c: Self::V) -> Self::V {
+        crate::exp::exp_flush::<Self, SHORT>(self, x, c)
     }
-    /// `c * exp(max(x, -EXT_BOUND)) * 2^-e` for integral lane exponents `e` (the paired form of
-    /// exp with `PAIRED`, [`crate::exp::reduced_poly`]), and the lanes where it is not computed.
+    /// `c * exp(max(x, -EXT_BOUND)) * 2^-e` for integral lane exponents `e` (the short form of
+    /// exp with `SHORT`, [`crate::exp::reduced_poly`]), and the lanes where it is not computed.
     /// With `c * exp = (c * p) * 2^n` ([`crate::exp::exp_ext`]): `(c * p) * 2^(n - e)` (0 or exact
     /// where `n - e < -126`; NaN for NaN `x`), and the mask of `n - e > over`, whose lanes hold
     /// unspecified values. The other lanes need `n - e <= 127`.
     #[inline(always)]
-    fn exp_ext_rel<const PAIRED: bool>(
+    fn exp_ext_rel<const SHORT: bool>(
         self,
         x: Self::V,
         e: Self::V,
         c: Self::V,
         over: f32,
     ) -> (Self::V, Self::M) {
-        let (p, n) = crate::exp::exp_ext::<Self, PAIRED>(self, x, c);
+        let (p, n) = crate::exp::exp_ext::<Self, SHORT>(self, x, c);
         let d = self.sub(n, e);
         (self.ldexp(p, d), self.lt(self.splat(over), d))
     }

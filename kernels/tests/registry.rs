@@ -3,7 +3,7 @@
 //! where the operation is a single rounding).
 
 use proptest::prelude::*;
-use twopass_kernels::{table, tables, GradCoefficients, Io, Isa, Store};
+use twopass_kernels::{table, tables, GradCoefficients, Io, Isa, Store, SumOfLogits};
 
 fn close(a: f64, b: f64, rel: f64) -> bool {
     a == b || (a - b).abs() <= rel * a.abs().max(b.abs())
@@ -72,12 +72,19 @@ proptest! {
             prop_assert!(close(oa.sum, ob.sum, 4e-6), "{} raddonline {:?} vs {:?}", t.name, oa, ob);
 
             let w: Vec<f32> = (0..n).map(|i| if i % 5 == 0 { 0.0 } else { (i % 3) as f32 * 0.5 }).collect();
-            for weights in [None, Some(&w[..])] {
-                let (la, lb) = ((t.raddextexp_logits)(x, weights, Some(n / 2)), (scalar.raddextexp_logits)(x, weights, Some(n / 2)));
+            for (weights, logits) in [(None, SumOfLogits::Unused), (None, SumOfLogits::Plain), (Some(&w[..]), SumOfLogits::Weighted(&w))] {
+                let (la, lb) = ((t.raddextexp_logits)(x, logits, Some(n / 2)), (scalar.raddextexp_logits)(x, logits, Some(n / 2)));
+                if let SumOfLogits::Unused = logits {
+                    prop_assert_eq!((la.weighted, lb.weighted), (0.0, 0.0));
+                }
                 let (a, b) = (la.exp.ln(), lb.exp.ln());
                 prop_assert!(a == b || (a - b).abs() <= 4e-6 * a.abs().max(1.0), "{} raddextexp_logits {:?} vs {:?}", t.name, la, lb);
                 let abs: f64 = x.iter().map(|v| f64::from(v.abs()) * 1.5).sum();
                 prop_assert!((la.weighted - lb.weighted).abs() <= 1e-6 * abs, "{} logit sum {} vs {}", t.name, la.weighted, lb.weighted);
+                if let SumOfLogits::Plain = logits {
+                    let r: f64 = x.iter().map(|&v| f64::from(v)).sum();
+                    prop_assert!((la.weighted - r).abs() <= 1e-6 * abs, "{} logit sum {} vs f64 {}", t.name, la.weighted, r);
+                }
                 let c = GradCoefficients { a: m, scale: 0.75, bias: 0.01 };
                 (t.vgradce)(Io::Split(x, &mut ya), weights, c, store);
                 (scalar.vgradce)(Io::Split(x, &mut yb), weights, c, store);

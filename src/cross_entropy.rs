@@ -3,7 +3,7 @@
 //! weighted logit sum together), the gradient in one more pass that may overwrite the logits.
 //! Rows can also be streamed chunk by chunk ([`CrossEntropyStream`]).
 
-use twopass_kernels::{GradCoefficients, Io, Store, SumOfLogits};
+use twopass_kernels::{Ext, GradCoefficients, Io, Store, SumOfLogits};
 
 use crate::algorithm::NON_TEMPORAL_FROM;
 use crate::kernels::check_matrix;
@@ -246,20 +246,42 @@ impl<'w> CrossEntropyStream<'w> {
             .target
             .and_then(|t| t.checked_sub(offset))
             .filter(|&t| t < chunk.len());
-        if let Some(t) = skip {
-            self.target_logit = chunk[t].to_f32();
-        }
+        // The runs around the target: its term stays out of the sum, so `1 - p_t` keeps its
+        // precision.
+        let (before, after) = match skip {
+            Some(t) => (&chunk[..t], &chunk[t + 1..]),
+            None => (chunk, &chunk[..0]),
+        };
         let t = self.kernels.table::<T>();
-        let sums = (t.raddextexp_logits)(chunk, logits, skip);
-        if sums.exp.ln_in_range().is_some() {
-            self.others.add_sum(Sum::Ext(sums.exp), chunk.len());
+        let (mut exp, mut weighted) = (Ext::ZERO, 0.0);
+        for (run, at) in [(before, 0), (after, chunk.len() - after.len())] {
+            if !run.is_empty() {
+                let logits = match logits {
+                    SumOfLogits::Weighted(w) => SumOfLogits::Weighted(&w[at..at + run.len()]),
+                    other => other,
+                };
+                let sums = (t.raddextexp_logits)(run, logits);
+                exp.add(sums.exp);
+                weighted += sums.weighted;
+            }
+        }
+        if let Some(j) = skip {
+            // Read after the passes, which bring it into cache.
+            self.target_logit = chunk[j].to_f32();
+            let w = match logits {
+                SumOfLogits::Unused => 0.0,
+                SumOfLogits::Plain => 1.0,
+                SumOfLogits::Weighted(w) => f64::from(w[j]),
+            };
+            if w > 0.0 {
+                weighted += w * f64::from(self.target_logit);
+            }
+        }
+        if exp.ln_in_range().is_some() {
+            self.others.add_sum(Sum::Ext(exp), chunk.len());
         } else {
             // Beyond the extended kernel's range, NaN / inf, or nothing but the target: the
-            // max-based path on the runs around the target.
-            let (before, after) = match skip {
-                Some(t) => (&chunk[..t], &chunk[t + 1..]),
-                None => (chunk, &chunk[..0]),
-            };
+            // max-based path on the runs.
             for run in [before, after].into_iter().filter(|r| !r.is_empty()) {
                 let sum = row::sum(t, run, Algorithm::ThreePassRecompute);
                 self.others.add_sum(sum, run.len());
@@ -267,8 +289,8 @@ impl<'w> CrossEntropyStream<'w> {
         }
         // The kernel sums in f32 blocks; logits near f32's limits can overflow those (or the
         // sum is a true infinity): then f64, term by term.
-        self.weighted_logits += if sums.weighted.is_finite() {
-            sums.weighted
+        self.weighted_logits += if weighted.is_finite() {
+            weighted
         } else {
             weighted_sum_f64(chunk, weights)
         };

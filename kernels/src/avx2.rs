@@ -126,12 +126,6 @@ impl Simd for Avx2 {
         unsafe { store_u16x8(p, len, low) }
     }
     #[inline(always)]
-    fn lane_mask(self, k: usize) -> __m256 {
-        let avx = self.0.avx;
-        let lane = avx._mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
-        avx._mm256_cmp_ps::<_CMP_EQ_OQ>(lane, avx._mm256_set1_ps(k as f32))
-    }
-    #[inline(always)]
     fn tail_mask(self, len: usize) -> __m256 {
         let avx = self.0.avx;
         let lane = avx._mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);

@@ -128,10 +128,6 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
         ((1u32 << len) - 1) as __mmask16
     }
     #[inline(always)]
-    fn lane_mask(self, k: usize) -> __mmask16 {
-        (1u32 << k) as __mmask16
-    }
-    #[inline(always)]
     fn add(self, a: __m512, b: __m512) -> __m512 {
         self.0.avx512f._mm512_add_ps(a, b)
     }

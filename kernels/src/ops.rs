@@ -289,59 +289,42 @@ pub(crate) unsafe fn raddstoreexpminusmax<S: Simd, E: Element>(
     pass.total
 }
 
-/// Sums `exp(x)` with an extended exponent, with `TARGET` leaving out the index `skip`, and with
-/// `LOGITS` also `sum_i w_i * x_i` (terms with `w_i = 0` count 0 even for an infinite `x_i`;
-/// `w_i = 1` without weights).
+/// Sums `exp(x)` with an extended exponent, and with `LOGITS` also `sum_i w_i * x_i` (terms
+/// with `w_i = 0` count 0 even for an infinite `x_i`; `w_i = 1` without weights).
 ///
 /// Each lane sums `p * 2^(n - e)` against its own exponent `e`, shared by its four accumulators,
 /// which moves up (rescaling the lane's partial sums by an exact power of two) only when a term's
 /// `n` exceeds it by more than [`EXT_HEADROOM`]; otherwise a term costs one `exp_ext_rel`.
-struct SumExt<S: Simd, const TARGET: bool, const LOGITS: bool, const SHORT: bool> {
+struct SumExt<S: Simd, const LOGITS: bool, const SHORT: bool> {
     m: [S::V; 4],
     e: S::V,
     total: Ext,
     weights: Option<*const f32>,
-    /// With `TARGET`: the index whose `exp` is left out of the sum (`usize::MAX`: none).
-    skip: usize,
     logits: [S::V; 4],
     logit_total: f64,
 }
 
-impl<S: Simd, const TARGET: bool, const LOGITS: bool, const SHORT: bool>
-    SumExt<S, TARGET, LOGITS, SHORT>
-{
+impl<S: Simd, const LOGITS: bool, const SHORT: bool> SumExt<S, LOGITS, SHORT> {
     #[inline(always)]
-    fn new(s: S, weights: Option<*const f32>, skip: usize) -> Self {
+    fn new(s: S, weights: Option<*const f32>) -> Self {
         SumExt {
             m: [s.splat(0.0); 4],
             e: s.splat(EXT_EMPTY_EXPONENT),
             total: Ext::ZERO,
             weights,
-            skip,
             logits: [s.splat(0.0); 4],
             logit_total: 0.0,
         }
     }
 
-    /// The skipped target's lane, when it lies in the vector at `at`.
-    #[inline(always)]
-    fn skip_lane(&self, s: S, at: At<S>) -> Option<S::M> {
-        let k = self.skip.wrapping_sub(at.i);
-        (TARGET && k < S::LANES).then(|| s.lane_mask(k))
-    }
-
     /// The term of `x` after raising the lane exponents to its `n` where that exceeds them (the
-    /// rare path): lanes past the row's end and the skipped lane neither add nor raise.
+    /// rare path): lanes past the row's end neither add nor raise.
     #[inline(always)]
     fn raise_exponent(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
         let (mut p, mut n) = exp_ext::<S, SHORT>(s, x, s.splat(1.0));
         if let Some((_, live)) = at.tail {
             p = s.select(live, p, s.splat(0.0));
             n = s.select(live, n, s.splat(EXT_EMPTY_EXPONENT));
-        }
-        if let Some(lane) = self.skip_lane(s, at) {
-            p = s.select(lane, s.splat(0.0), p);
-            n = s.select(lane, s.splat(EXT_EMPTY_EXPONENT), n);
         }
         let e = s.max(self.e, n);
         let shift = s.sub(self.e, e);
@@ -353,9 +336,7 @@ impl<S: Simd, const TARGET: bool, const LOGITS: bool, const SHORT: bool>
     }
 }
 
-impl<S: Simd, const TARGET: bool, const LOGITS: bool, const SHORT: bool> Pass<S>
-    for SumExt<S, TARGET, LOGITS, SHORT>
-{
+impl<S: Simd, const LOGITS: bool, const SHORT: bool> Pass<S> for SumExt<S, LOGITS, SHORT> {
     const FILL: f32 = 0.0;
     #[inline(always)]
     fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
@@ -366,9 +347,6 @@ impl<S: Simd, const TARGET: bool, const LOGITS: bool, const SHORT: bool> Pass<S>
         }
         if let Some((_, live)) = at.tail {
             term = s.select(live, term, s.splat(0.0));
-        }
-        if let Some(lane) = self.skip_lane(s, at) {
-            term = s.select(lane, s.splat(0.0), term);
         }
         self.m[J] = s.add(self.m[J], term);
         if LOGITS {
@@ -409,15 +387,14 @@ impl<S: Simd, const TARGET: bool, const LOGITS: bool, const SHORT: bool> Pass<S>
 /// outputs divide by it: its log is off by up to `|ln| * 3e-9`.
 #[inline(always)]
 pub(crate) fn raddextexp<S: Simd, E: Element, const SHORT: bool>(s: S, x: &[E]) -> Ext {
-    let mut pass = SumExt::<S, false, false, SHORT>::new(s, None, usize::MAX);
+    let mut pass = SumExt::<S, false, SHORT>::new(s, None);
     // SAFETY: reads x[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
     pass.total
 }
 
-/// The cross-entropy loss pass, one read of the logits: `sum_{i != skip} exp(x_i)` as
-/// [`raddextexp`] (the target's term left out, so `1 - p_t` keeps its precision) and the sum of
-/// the logits `logits` asks for, in f64.
+/// The cross-entropy loss pass, one read of the logits: `sum_i exp(x_i)` as [`raddextexp`] and
+/// the sum of the logits `logits` asks for, in f64.
 ///
 /// # Panics
 /// When the weights' length differs from `x`'s.
@@ -426,20 +403,13 @@ pub(crate) fn raddextexp_logits<S: Simd, E: Element>(
     s: S,
     x: &[E],
     logits: SumOfLogits<'_>,
-    skip: Option<usize>,
 ) -> LogitSums {
     #[inline(always)]
-    fn run<S: Simd, E: Element, const LOGITS: bool>(
-        s: S,
-        x: &[E],
-        w: Option<&[f32]>,
-        skip: Option<usize>,
-    ) -> LogitSums {
+    fn run<S: Simd, E: Element, const LOGITS: bool>(s: S, x: &[E], w: Option<&[f32]>) -> LogitSums {
         if let Some(w) = w {
             assert_eq!(w.len(), x.len(), "weights and logits lengths differ");
         }
-        let w = w.map(<[f32]>::as_ptr);
-        let mut pass = SumExt::<S, true, LOGITS, false>::new(s, w, skip.unwrap_or(usize::MAX));
+        let mut pass = SumExt::<S, LOGITS, false>::new(s, w.map(<[f32]>::as_ptr));
         // SAFETY: reads x[..x.len()] and w[..x.len()] only.
         unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
         LogitSums {
@@ -448,9 +418,9 @@ pub(crate) fn raddextexp_logits<S: Simd, E: Element>(
         }
     }
     match logits {
-        SumOfLogits::Unused => run::<S, E, false>(s, x, None, skip),
-        SumOfLogits::Plain => run::<S, E, true>(s, x, None, skip),
-        SumOfLogits::Weighted(w) => run::<S, E, true>(s, x, Some(w), skip),
+        SumOfLogits::Unused => run::<S, E, false>(s, x, None),
+        SumOfLogits::Plain => run::<S, E, true>(s, x, None),
+        SumOfLogits::Weighted(w) => run::<S, E, true>(s, x, Some(w)),
     }
 }
 

@@ -82,10 +82,6 @@ impl Simd for Scalar {
         len > 0
     }
     #[inline(always)]
-    fn lane_mask(self, k: usize) -> bool {
-        k == 0
-    }
-    #[inline(always)]
     fn add(self, a: f32, b: f32) -> f32 {
         a + b
     }

@@ -67,8 +67,6 @@ pub trait Simd: Copy {
 
     /// The first `len` lanes set.
     fn tail_mask(self, len: usize) -> Self::M;
-    /// Only lane `k` set.
-    fn lane_mask(self, k: usize) -> Self::M;
 
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
     fn sub(self, a: Self::V, b: Self::V) -> Self::V;

@@ -91,8 +91,8 @@ pub enum Store {
     NonTemporal,
 }
 
-/// The cross-entropy loss pass: logits, the sum of them to take, the index left out of the sum.
-pub type LogitPass<T> = fn(&[T], SumOfLogits<'_>, Option<usize>) -> LogitSums;
+/// The cross-entropy loss pass: logits, and the sum of them to take.
+pub type LogitPass<T> = fn(&[T], SumOfLogits<'_>) -> LogitSums;
 
 /// The kernels of one ISA for one element type `T` (f32, f16 or bf16: inputs and outputs of
 /// that type, arithmetic in f32). Every ISA fills every entry; see the crate docs for the names.
@@ -123,9 +123,8 @@ pub struct Table<T: 'static = f32> {
     pub raddonline: fn(&[T]) -> MaxSum,
     /// `y_i = (x_i - a) - b` for the pair `(a, b)`.
     pub vsubtract: fn(Io<'_, T>, (f32, f32), Store),
-    /// Cross-entropy loss pass: `raddextexp` leaving out index `skip` (the target), and the
-    /// sum of the logits [`SumOfLogits`] asks for over all i (f64), in one read. Panics if the
-    /// weights' length differs.
+    /// Cross-entropy loss pass: `raddextexp` and the sum of the logits [`SumOfLogits`] asks
+    /// for (f64), in one read. Panics if the weights' length differs.
     pub raddextexp_logits: LogitPass<T>,
     /// Cross-entropy gradient pass: `y_i = exp(x_i - a) * scale - bias * w_i`. Panics if the
     /// weights' length differs.
@@ -225,11 +224,10 @@ macro_rules! isa_table {
         fn raddextexp_logits<E: Element>(
             x: &[E],
             logits: crate::SumOfLogits<'_>,
-            skip: Option<usize>,
         ) -> crate::LogitSums {
             $enter(
                 #[inline(always)]
-                move |s| crate::ops::raddextexp_logits(s, x, logits, skip),
+                move |s| crate::ops::raddextexp_logits(s, x, logits),
             )
         }
         fn vgradce<E: Element>(

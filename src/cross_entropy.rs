@@ -504,9 +504,12 @@ impl CrossEntropyRow<'_> {
         // f32 keeps full precision only for normal coefficients (or 0), and the kernel's exp
         // flushes below 2^-126: fine while `|scale| 2^-126` stays inside REFERENCE.md's
         // absolute allowance `2e-7 |k| w_max` (a huge z-loss or all-zero weights break that).
+        // The kernel folds `scale` into its polynomial, whose value reaches 1.42 |scale| before
+        // `2^n` shrinks it: that must not overflow.
         let normal = |v: f32| v == 0.0 || v.is_normal();
         let flush_error = f64::from(coefficients.scale.abs()) * f64::from(f32::MIN_POSITIVE);
         if normal(coefficients.scale)
+            && coefficients.scale.abs() <= f32::MAX / 2.0
             && normal(coefficients.bias)
             && flush_error <= 2e-7 * k.abs() * self.weights.max
         {
@@ -518,8 +521,8 @@ impl CrossEntropyRow<'_> {
             (self.kernels.table::<T>().vgradce)(io.reborrow(), weights, coefficients, store);
         } else {
             // A coefficient overflows f32 (a huge upstream gradient over a tiny mean
-            // denominator), is subnormal (tiny class weights), or the flush would cost more than
-            // the contract allows: each product from f64.
+            // denominator) or comes near it, is subnormal (tiny class weights), or the flush
+            // would cost more than the contract allows: each product from f64.
             for j in 0..n {
                 let p = ((f64::from(io.input()[j].to_f32()) - reference) - log_sum).exp();
                 let w = weights.map_or(1.0, |w| f64::from(w[j]));

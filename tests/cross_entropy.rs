@@ -475,3 +475,28 @@ fn gradient_reference_sits_at_the_log_sum_exp() {
         check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
     }
 }
+
+/// Found by the cross_entropy fuzzer: a z-loss and weights near 2e37 give a gradient scale of
+/// -3e38; the kernel folds the scale into its polynomial, whose value reaches 1.42 times the
+/// scale before `2^n` shrinks it, so such scales take the f64 path.
+#[test]
+fn gradient_scale_near_f32_max() {
+    let mut weights = vec![2.1059141e37; 8];
+    weights.push(4.5017e-41);
+    weights.extend(vec![0.0; 14]);
+    let case = common::cross_entropy::Case {
+        rows: 1,
+        cols: 23,
+        logits: vec![0.0; 23],
+        targets: vec![0],
+        ignore_index: -51,
+        eps: 0.25,
+        z: 2.104049e37,
+        weights: Some(weights),
+        reduction: Reduction::Sum,
+        grad_output: Some(vec![-2.0]),
+    };
+    for isa in isas_under_test() {
+        check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
+    }
+}

@@ -185,18 +185,22 @@ impl Simd for Avx2 {
     #[inline(always)]
     fn exp_flush<const SHORT: bool>(self, x: __m256, c: __m256) -> __m256 {
         let (avx, avx2) = (self.0.avx, self.0.avx2);
+        let cutoff = self.splat(EXP_CUTOFF);
+        // Below the cutoff the result is 0: such lanes are computed at the cutoff (so p stays
+        // finite for -inf and huge arguments) and their 2^n zeroed before the product (the
+        // comparison's lanes are all ones or all zeros: and-not is the select). Zeroing after
+        // the product would let those lanes' garbage 2^n make `c * p * 2^n` subnormal, which
+        // costs a microcode assist per lane. The operand order of max keeps a NaN `x`.
+        let flushed = self.lt(x, cutoff);
+        let x = avx._mm256_max_ps(cutoff, x);
         // z = round(x * log2 e) + 1.5 * 2^23 + 127 in one FMA: the low mantissa bits of z hold
         // n + 127, the biased exponent of 2^n, which one shift moves into place.
         let magic = avx._mm256_set1_ps(ROUND_MAGIC + 127.0);
         let z = self.fma(x, avx._mm256_set1_ps(LOG2E), magic);
         let n = avx._mm256_sub_ps(z, magic);
         let pow2n = avx2._mm256_slli_epi32::<23>(avx._mm256_castps_si256(z));
-        let y = avx._mm256_mul_ps(
-            reduced_poly::<_, SHORT>(self, x, n, c),
-            avx._mm256_castsi256_ps(pow2n),
-        );
-        // The comparison's lanes are all ones or all zeros: and-not is the select.
-        avx._mm256_andnot_ps(self.lt(x, self.splat(EXP_CUTOFF)), y)
+        let pow2n = avx._mm256_andnot_ps(flushed, avx._mm256_castsi256_ps(pow2n));
+        avx._mm256_mul_ps(reduced_poly::<_, SHORT>(self, x, n, c), pow2n)
     }
     #[inline(always)]
     fn exp_ext_rel<const SHORT: bool>(

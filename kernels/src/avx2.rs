@@ -211,18 +211,21 @@ impl Simd for Avx2 {
         over: f32,
     ) -> (__m256, __m256) {
         let (avx, avx2) = (self.0.avx, self.0.avx2);
-        // As in exp_flush, with the bias 127 - e folded into the magic number: the low mantissa
-        // bits of z hold n - e + 127, the biased exponent of 2^(n - e) (n - e <= 127 in every
-        // lane not flagged; z - bias = n exactly, both lying in [2^23, 2^24)).
-        let bias = avx._mm256_sub_ps(avx._mm256_set1_ps(ROUND_MAGIC + 127.0), e);
+        // As in exp_flush, with the bias 125 - e folded into the magic number: the low mantissa
+        // bits of z hold n - e + 125, the biased exponent of 2^(n - e - 2), and the 4 comes back
+        // through c (exactly). z - bias = n exactly, both lying in [2^23, 2^24); n - e - 2 <= 125
+        // in every lane not flagged.
+        let bias = avx._mm256_sub_ps(avx._mm256_set1_ps(ROUND_MAGIC + 125.0), e);
         let x = avx._mm256_max_ps(avx._mm256_set1_ps(-EXT_BOUND), x);
         let z = self.fma(x, avx._mm256_set1_ps(LOG2E), bias);
+        let c = avx._mm256_mul_ps(c, avx._mm256_set1_ps(4.0));
         let p = reduced_poly::<_, SHORT>(self, x, avx._mm256_sub_ps(z, bias), c);
-        // n - e + 127 <= 0: the clamped z's low bits are 0, so is 2^(n - e). A NaN z (NaN x)
-        // takes the clamp, and p keeps the NaN.
+        // n - e <= -125: the clamped z's low bits are 0, so is the power of two, and no product
+        // is subnormal (a microcode assist each); the smallest kept is 4 * 0.35 * 2^-126. A NaN z
+        // (NaN x) takes the clamp, and p keeps the NaN.
         let clamped = avx._mm256_max_ps(z, avx._mm256_set1_ps(ROUND_MAGIC));
         let pow2 = avx2._mm256_slli_epi32::<23>(avx._mm256_castps_si256(clamped));
-        let over = self.lt(avx._mm256_set1_ps(ROUND_MAGIC + 127.0 + over), z);
+        let over = self.lt(avx._mm256_set1_ps(ROUND_MAGIC + 125.0 + over), z);
         (avx._mm256_mul_ps(p, avx._mm256_castsi256_ps(pow2)), over)
     }
     #[inline(always)]

@@ -326,7 +326,8 @@ impl<S: Simd, const LOGITS: bool, const SHORT: bool> SumExt<S, LOGITS, SHORT> {
             p = s.select(live, p, s.splat(0.0));
             n = s.select(live, n, s.splat(EXT_EMPTY_EXPONENT));
         }
-        let e = s.max(self.e, n);
+        // Operand order: a NaN `n` (NaN input, flagged on some ISAs) leaves `e` alone.
+        let e = s.max(n, self.e);
         let shift = s.sub(self.e, e);
         for m in &mut self.m {
             *m = s.ldexp(*m, shift);
@@ -577,8 +578,9 @@ pub(crate) unsafe fn vscaleextexp<S: Simd, E: Element>(
     impl<S: Simd> Map<S> for ScaleExt<S> {
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, _: At<S>) -> S::V {
-            // Every n - e is at most 1: no term exceeds the sum. The folded 1 / sum.m can round
-            // the largest output of a one-term sum above 1 (a NaN stays).
+            // Every n - e is at most 1: no term exceeds the sum (and no input is NaN: the sum
+            // would be). The folded 1 / sum.m can round the largest output of a one-term sum
+            // above 1.
             let y = s
                 .exp_ext_rel::<true>(x, self.e, self.inv_m, f32::INFINITY)
                 .0;

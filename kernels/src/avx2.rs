@@ -203,7 +203,7 @@ impl Simd for Avx2 {
         avx._mm256_mul_ps(reduced_poly::<_, SHORT>(self, x, n, c), pow2n)
     }
     #[inline(always)]
-    fn exp_ext_rel<const SHORT: bool>(
+    fn exp_ext_rel<const SHORT: bool, const EXACT_LOW: bool>(
         self,
         x: __m256,
         e: __m256,
@@ -211,21 +211,22 @@ impl Simd for Avx2 {
         over: f32,
     ) -> (__m256, __m256) {
         let (avx, avx2) = (self.0.avx, self.0.avx2);
-        // As in exp_flush, with the bias 125 - e folded into the magic number: the low mantissa
-        // bits of z hold n - e + 125, the biased exponent of 2^(n - e - 2), and the 4 comes back
-        // through c (exactly). z - bias = n exactly, both lying in [2^23, 2^24); n - e - 2 <= 125
-        // in every lane not flagged.
-        let bias = avx._mm256_sub_ps(avx._mm256_set1_ps(ROUND_MAGIC + 125.0), e);
+        // As in exp_flush, with the bias 127 - k - e folded into the magic number: the low
+        // mantissa bits of z hold n - e + 127 - k, the biased exponent of 2^(n - e - k), and the
+        // 2^k comes back through c (exactly). z - bias = n exactly, both lying in [2^23, 2^24).
+        // With k = 2, every term with n - e <= -125 is 0 and no product is subnormal (each would
+        // cost a microcode assist; the smallest kept is 4 * 0.35 * 2^-126); with k = 0
+        // (`EXACT_LOW`) only n - e <= -127 gives 0 and results in [2^-126, 2^-124) stay.
+        let k = if EXACT_LOW { 0.0 } else { 2.0 };
+        let bias = avx._mm256_sub_ps(avx._mm256_set1_ps(ROUND_MAGIC + 127.0 - k), e);
         let x = avx._mm256_max_ps(avx._mm256_set1_ps(-EXT_BOUND), x);
         let z = self.fma(x, avx._mm256_set1_ps(LOG2E), bias);
-        let c = avx._mm256_mul_ps(c, avx._mm256_set1_ps(4.0));
+        let c = avx._mm256_mul_ps(c, avx._mm256_set1_ps(2f32.powi(k as i32)));
         let p = reduced_poly::<_, SHORT>(self, x, avx._mm256_sub_ps(z, bias), c);
-        // n - e <= -125: the clamped z's low bits are 0, so is the power of two, and no product
-        // is subnormal (a microcode assist each); the smallest kept is 4 * 0.35 * 2^-126. A NaN z
-        // (NaN x) takes the clamp, and p keeps the NaN.
+        // A NaN z (NaN x) takes the clamp, and p keeps the NaN.
         let clamped = avx._mm256_max_ps(z, avx._mm256_set1_ps(ROUND_MAGIC));
         let pow2 = avx2._mm256_slli_epi32::<23>(avx._mm256_castps_si256(clamped));
-        let over = self.lt(avx._mm256_set1_ps(ROUND_MAGIC + 125.0 + over), z);
+        let over = self.lt(avx._mm256_set1_ps(ROUND_MAGIC + 127.0 - k + over), z);
         (avx._mm256_mul_ps(p, avx._mm256_castsi256_ps(pow2)), over)
     }
     #[inline(always)]

@@ -22,6 +22,9 @@ pub(crate) mod sealed {
 
     /// How a vector of the element type moves between memory and f32 lanes.
     pub trait Memory: Sized {
+        /// Whether outputs below 2^-124 may be 0 (REFERENCE.md lets f32 outputs below 1e-37 be
+        /// 0, and f16 cannot hold them; bf16 keeps every normal f32 value).
+        const MAY_FLUSH_BELOW_2_POW_M124: bool;
         /// # Safety
         /// `p..p + S::LANES` readable.
         unsafe fn load<S: Simd>(s: S, p: *const Self) -> S::V;
@@ -45,6 +48,7 @@ pub(crate) mod sealed {
 }
 
 impl sealed::Memory for f32 {
+    const MAY_FLUSH_BELOW_2_POW_M124: bool = true;
     #[inline(always)]
     unsafe fn load<S: Simd>(s: S, p: *const f32) -> S::V {
         // SAFETY: forwarded from the caller.
@@ -86,8 +90,9 @@ impl Element for f32 {
 
 /// The 16-bit formats: `$load` / `$store` are the Simd conversions.
 macro_rules! half_element {
-    ($t:ty, $load:ident, $store:ident, $tables:ident) => {
+    ($t:ty, $flush:expr, $load:ident, $store:ident, $tables:ident) => {
         impl sealed::Memory for $t {
+            const MAY_FLUSH_BELOW_2_POW_M124: bool = $flush;
             #[inline(always)]
             unsafe fn load<S: Simd>(s: S, p: *const $t) -> S::V {
                 // SAFETY: forwarded from the caller.
@@ -131,5 +136,5 @@ macro_rules! half_element {
     };
 }
 
-half_element!(f16, load_f16, store_f16, table_f16);
-half_element!(bf16, load_bf16, store_bf16, table_bf16);
+half_element!(f16, true, load_f16, store_f16, table_f16);
+half_element!(bf16, false, load_bf16, store_bf16, table_bf16);

@@ -342,7 +342,7 @@ impl<S: Simd, const LOGITS: bool, const SHORT: bool> Pass<S> for SumExt<S, LOGIT
     #[inline(always)]
     fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
         // Terms more than 2^126 below the lane's largest flush to 0 on AVX2 and scalar.
-        let (mut term, over) = s.exp_ext_rel::<SHORT>(x, self.e, s.splat(1.0), EXT_HEADROOM);
+        let (mut term, over) = s.exp_ext_rel::<SHORT, false>(x, self.e, s.splat(1.0), EXT_HEADROOM);
         if s.any(over) {
             term = self.raise_exponent(s, x, at);
         }
@@ -558,7 +558,8 @@ pub(crate) unsafe fn vscaleexpminusmax<S: Simd, E: Element>(
 
 /// `y_i = exp(x_i) / sum` for the paired extended `sum` of [`raddextexp`] (in range), both
 /// with the paired exp: `p_i * (1 / sum.m) * 2^(n_i - sum.e)` (`sum` normalised, `1 / sum.m`
-/// folded into the polynomial), flushed to 0 below 2^-126 and clamped to at most 1.
+/// folded into the polynomial), clamped to at most 1; results below 2^-124 may be 0 (below
+/// 2^-126 for bf16 outputs, which keep every normal value).
 ///
 /// # Safety
 /// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
@@ -571,29 +572,30 @@ pub(crate) unsafe fn vscaleextexp<S: Simd, E: Element>(
     sum: Ext,
     nt: bool,
 ) {
-    struct ScaleExt<S: Simd> {
+    /// `EXACT_LOW` for outputs that must keep results in [2^-126, 2^-124) (bf16).
+    struct ScaleExt<S: Simd, const EXACT_LOW: bool> {
         inv_m: S::V,
         e: S::V,
     }
-    impl<S: Simd> Map<S> for ScaleExt<S> {
+    impl<S: Simd, const EXACT_LOW: bool> Map<S> for ScaleExt<S, EXACT_LOW> {
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, _: At<S>) -> S::V {
-            // Every n - e is at most 1: no term exceeds the sum (and no input is NaN: the sum
-            // would be). The folded 1 / sum.m can round the largest output of a one-term sum
-            // above 1.
-            let y = s
-                .exp_ext_rel::<true>(x, self.e, self.inv_m, f32::INFINITY)
-                .0;
-            s.min(s.splat(1.0), y)
+            // Every n - e is at most 1: no term exceeds the sum. The folded 1 / sum.m can round
+            // the largest output of a one-term sum above 1 (a NaN stays).
+            let y = s.exp_ext_rel::<true, EXACT_LOW>(x, self.e, self.inv_m, f32::INFINITY);
+            s.min(s.splat(1.0), y.0)
         }
     }
     let sum = sum.normalized();
-    let f = ScaleExt {
-        inv_m: s.splat((1.0 / sum.m) as f32),
-        e: s.splat(sum.e as f32),
-    };
+    let (inv_m, e) = (s.splat((1.0 / sum.m) as f32), s.splat(sum.e as f32));
     // SAFETY: forwarded from the caller.
-    unsafe { map(s, &f, x, y, n, nt) }
+    unsafe {
+        if E::MAY_FLUSH_BELOW_2_POW_M124 {
+            map(s, &ScaleExt::<S, false> { inv_m, e }, x, y, n, nt)
+        } else {
+            map(s, &ScaleExt::<S, true> { inv_m, e }, x, y, n, nt)
+        }
+    }
 }
 
 /// `y_i = (x_i - a) - b`. With `a` the max (or the f32 nearest the log-sum-exp) the first

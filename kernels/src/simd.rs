@@ -106,10 +106,11 @@ pub trait Simd: Copy {
     /// `c * exp(max(x, -EXT_BOUND)) * 2^-e` for integral lane exponents `e` (the short form of
     /// exp with `SHORT`, [`crate::exp::reduced_poly`]), and the lanes where it is not computed.
     /// With `c * exp = (c * p) * 2^n` ([`crate::exp::exp_ext`]): `(c * p) * 2^(n - e)` (0 or exact
-    /// where `n - e <= -125`; NaN for NaN `x`), and the mask of `n - e > over`, whose lanes hold
-    /// unspecified values. The other lanes need `n - e <= 125`; `0 < c <= 1`.
+    /// where `n - e <= -125`, or with `EXACT_LOW` where the result is below 2^-126; NaN for NaN
+    /// `x`), and the mask of `n - e > over`, whose lanes hold unspecified values. The other lanes
+    /// need `n - e <= 125`; `0 < c <= 1`.
     #[inline(always)]
-    fn exp_ext_rel<const SHORT: bool>(
+    fn exp_ext_rel<const SHORT: bool, const EXACT_LOW: bool>(
         self,
         x: Self::V,
         e: Self::V,

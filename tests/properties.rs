@@ -6,7 +6,7 @@ mod common;
 
 use common::{check_log_softmax, check_lse, check_softmax, check_softmax_pair, variants, Dist};
 use proptest::prelude::*;
-use twopass::{Isa, Kernels};
+use twopass::{Algorithm, Isa, Kernels};
 
 const GUARD: f32 = 12345.0;
 
@@ -105,6 +105,26 @@ proptest! {
                     prop_assert!(same, "{k:?} vs scalar log_softmax[{i}]: {a:e} vs {b:e} ({dist:?} n={n} seed={seed})");
                 }
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Blocked softmax on rows of several blocks (4096 elements each): ramps, steps, sorted
+    /// rows, spikes and -inf masks cross the block boundaries.
+    #[test]
+    fn blocked_rows_of_several_blocks(
+        dist in prop::sample::select(vec![Dist::Ramp, Dist::Steps, Dist::Sorted, Dist::Spike, Dist::NegInfMask, Dist::FarOffset, Dist::Specials]),
+        n in 4097usize..=20000,
+        seed in any::<u64>(),
+        xo in 0usize..16,
+    ) {
+        let x = dist.row(n, seed);
+        for k in variants().into_iter().filter(|k| k.algorithm() == Algorithm::Blocked) {
+            run_all(k, &x, xo, 0)
+                .map_err(|e| TestCaseError::fail(format!("{k:?} {dist:?} n={n} seed={seed}: {e}")))?;
         }
     }
 }

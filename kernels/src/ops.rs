@@ -295,7 +295,7 @@ pub(crate) unsafe fn raddstoreexpminusmax<S: Simd, E: Element>(
 /// Each lane sums `p * 2^(n - e)` against its own exponent `e`, shared by its four accumulators,
 /// which moves up (rescaling the lane's partial sums by an exact power of two) only when a term's
 /// `n` exceeds it by more than [`EXT_HEADROOM`]; otherwise a term costs one `exp_ext_rel`.
-struct SumExt<S: Simd, const LOGITS: bool, const SHORT: bool> {
+struct SumExt<S: Simd, const LOGITS: bool> {
     m: [S::V; 4],
     e: S::V,
     total: Ext,
@@ -304,7 +304,7 @@ struct SumExt<S: Simd, const LOGITS: bool, const SHORT: bool> {
     logit_total: f64,
 }
 
-impl<S: Simd, const LOGITS: bool, const SHORT: bool> SumExt<S, LOGITS, SHORT> {
+impl<S: Simd, const LOGITS: bool> SumExt<S, LOGITS> {
     #[inline(always)]
     fn new(s: S, weights: Option<*const f32>) -> Self {
         SumExt {
@@ -321,7 +321,7 @@ impl<S: Simd, const LOGITS: bool, const SHORT: bool> SumExt<S, LOGITS, SHORT> {
     /// rare path): lanes past the row's end neither add nor raise.
     #[inline(always)]
     fn raise_exponent(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
-        let (mut p, mut n) = exp_ext::<S, SHORT>(s, x, s.splat(1.0));
+        let (mut p, mut n) = exp_ext::<S, true>(s, x, s.splat(1.0));
         if let Some((_, live)) = at.tail {
             p = s.select(live, p, s.splat(0.0));
             n = s.select(live, n, s.splat(EXT_EMPTY_EXPONENT));
@@ -337,12 +337,12 @@ impl<S: Simd, const LOGITS: bool, const SHORT: bool> SumExt<S, LOGITS, SHORT> {
     }
 }
 
-impl<S: Simd, const LOGITS: bool, const SHORT: bool> Pass<S> for SumExt<S, LOGITS, SHORT> {
+impl<S: Simd, const LOGITS: bool> Pass<S> for SumExt<S, LOGITS> {
     const FILL: f32 = 0.0;
     #[inline(always)]
     fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
         // Terms more than 2^126 below the lane's largest flush to 0 on AVX2 and scalar.
-        let (mut term, over) = s.exp_ext_rel::<SHORT, false>(x, self.e, s.splat(1.0), EXT_HEADROOM);
+        let (mut term, over) = s.exp_ext_rel::<true, false>(x, self.e, s.splat(1.0), EXT_HEADROOM);
         if s.any(over) {
             term = self.raise_exponent(s, x, at);
         }
@@ -383,15 +383,20 @@ impl<S: Simd, const LOGITS: bool, const SHORT: bool> Pass<S> for SumExt<S, LOGIT
 }
 
 /// `sum_i exp(x_i)` as an extended-exponent pair, without a max pass. Inputs are clamped below
-/// at `-EXT_BOUND`; the caller checks the result's range ([`Ext::ln_in_range`]). With `SHORT`
-/// the sum of the short exp ([`crate::exp::reduced_poly`]), paired with [`vscaleextexp`], whose
-/// outputs divide by it: its log is off by up to `|ln| * 3e-9`.
+/// at `-EXT_BOUND`; the caller checks the result's range ([`Ext::ln_in_range`]). The terms use
+/// the short reduction ([`crate::exp::reduced_poly`]); with `PAIRED` the sum is theirs, for
+/// [`vscaleextexp`], whose outputs divide by it (its log is off by up to `|ln| * 3e-9`), else
+/// corrected to the sum of exact terms ([`Ext::unshortened`]).
 #[inline(always)]
-pub(crate) fn raddextexp<S: Simd, E: Element, const SHORT: bool>(s: S, x: &[E]) -> Ext {
-    let mut pass = SumExt::<S, false, SHORT>::new(s, None);
+pub(crate) fn raddextexp<S: Simd, E: Element, const PAIRED: bool>(s: S, x: &[E]) -> Ext {
+    let mut pass = SumExt::<S, false>::new(s, None);
     // SAFETY: reads x[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
-    pass.total
+    if PAIRED {
+        pass.total
+    } else {
+        pass.total.unshortened()
+    }
 }
 
 /// The cross-entropy loss pass, one read of the logits: `sum_i exp(x_i)` as [`raddextexp`] and
@@ -410,11 +415,11 @@ pub(crate) fn raddextexp_logits<S: Simd, E: Element>(
         if let Some(w) = w {
             assert_eq!(w.len(), x.len(), "weights and logits lengths differ");
         }
-        let mut pass = SumExt::<S, LOGITS, false>::new(s, w.map(<[f32]>::as_ptr));
+        let mut pass = SumExt::<S, LOGITS>::new(s, w.map(<[f32]>::as_ptr));
         // SAFETY: reads x[..x.len()] and w[..x.len()] only.
         unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
         LogitSums {
-            exp: pass.total,
+            exp: pass.total.unshortened(),
             weighted: pass.logit_total,
         }
     }

@@ -111,9 +111,10 @@ pub struct Table<T: 'static = f32> {
     pub vscale: fn(Io<'_, T>, f32, Store),
     /// `y_i = exp(x_i - m) * c`, for `x_i - m <= 16`.
     pub vscaleexpminusmax: fn(Io<'_, T>, f32, f32, Store),
-    /// `sum_i exp(clamp(x_i))` with an extended exponent (see [`crate::exp::EXT_BOUND`]).
+    /// `sum_i exp(clamp(x_i))` with an extended exponent (see [`crate::exp::EXT_BOUND`]); its
+    /// log within 1.3e-7 of the exact one's (a sum of short terms, corrected: [`Ext::unshortened`]).
     pub raddextexp: fn(&[T]) -> Ext,
-    /// `raddextexp` with one-FMA range reduction: each term is off by `e^(-n * LN2_LO)`, as in
+    /// The same sum of short terms, uncorrected: each term is off by `e^(n * LN2_LO)`, as in
     /// `vscaleextexp`, which divides by this sum and in which the factors cancel; its log is
     /// off by up to `|ln| * 3e-9`.
     pub raddextexp_paired: fn(&[T]) -> Ext,

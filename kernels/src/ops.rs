@@ -637,7 +637,8 @@ pub(crate) unsafe fn vsubtract<S: Simd, E: Element>(
 
 /// The cross-entropy gradient pass: `y_i = exp(x_i - a) * scale - bias * w_i` (`w_i = 1`
 /// without weights), i.e. `k * (A * p_i - (eps / C) * w_i)` with `p_i = exp(x_i - lse)`,
-/// `a` the f32 nearest the log-sum-exp and the rest of it folded into `scale`.
+/// `a` the f32 nearest the log-sum-exp and the rest of it folded into `scale` (`|scale| <=
+/// f32::MAX / 8`). `exp(x_i - a) * scale` is 0 where it lies below `2^-123 * |scale|`.
 ///
 /// # Safety
 /// `x..x + n` readable, `y..y + n` writable (`y` may equal `x`), `w..w + n` readable if given.
@@ -662,8 +663,16 @@ pub(crate) unsafe fn vgradce<S: Simd, E: Element>(
     impl<S: Simd, const WEIGHTED: bool> Map<S> for Grad<S, WEIGHTED> {
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, at: At<S>) -> S::V {
-            // |n| <= 126 where not flushed: the short reduction costs at most 2.4e-7.
-            let p = s.exp_flush::<true>(s.sub(x, self.a), self.scale);
+            // `scale * exp(x - a)` relative to exponent 0; |n| <= 124 where not flushed, so the
+            // short reduction costs at most 2.4e-7.
+            let p = s
+                .exp_ext_rel::<true, false>(
+                    s.sub(x, self.a),
+                    s.splat(0.0),
+                    self.scale,
+                    f32::INFINITY,
+                )
+                .0;
             if WEIGHTED {
                 // SAFETY: the weights cover the row (the caller's contract).
                 s.fma(self.minus_bias, unsafe { at.load(s, self.w, 0.0) }, p)

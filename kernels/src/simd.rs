@@ -108,7 +108,7 @@ pub trait Simd: Copy {
     /// With `c * exp = (c * p) * 2^n` ([`crate::exp::exp_ext`]): `(c * p) * 2^(n - e)` (0 or exact
     /// where `n - e <= -125`, or with `EXACT_LOW` where the result is below 2^-126; NaN for NaN
     /// `x`), and the mask of `n - e > over`, whose lanes hold unspecified values. The other lanes
-    /// need `n - e <= 125`; `0 < c <= 1`.
+    /// need `n - e <= 125`; `|c| <= f32::MAX / 8`.
     #[inline(always)]
     fn exp_ext_rel<const SHORT: bool, const EXACT_LOW: bool>(
         self,

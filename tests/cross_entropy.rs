@@ -500,3 +500,64 @@ fn gradient_scale_near_f32_max() {
         check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
     }
 }
+
+/// Found by the cross_entropy fuzzer: subnormal class weights make subnormal gradients, which a
+/// chunked and a one-shot pass may round one subnormal step apart (each within one step of the
+/// reference).
+#[test]
+fn subnormal_gradients_chunked() {
+    let case = common::cross_entropy::Case {
+        rows: 3,
+        cols: 3,
+        logits: vec![0.0; 9],
+        targets: vec![0, 0, 0],
+        ignore_index: 9,
+        eps: 0.75,
+        z: 0.0,
+        weights: Some(vec![1.1851e-41, 0.0, 0.0]),
+        reduction: Reduction::Sum,
+        grad_output: None,
+    };
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        check_case(k, &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
+        for seed in 0..64 {
+            check_chunked(k, &case, seed).unwrap_or_else(|e| panic!("{isa:?} chunked: {e}"));
+        }
+    }
+}
+
+/// Found by the cross_entropy fuzzer: with full smoothing, weights near 3e26 and logits near
+/// f32::MAX, `W lse - sum w x` cancels in f64 and one pass may round the loss to infinity where
+/// another stays finite: both are within the bound (which scales with `sum |w x|`).
+#[test]
+fn smoothing_cancellation_at_f32_max_chunked() {
+    let case = common::cross_entropy::Case {
+        rows: 1,
+        cols: 8,
+        logits: vec![3.3961514e38; 8],
+        targets: vec![1],
+        ignore_index: 120,
+        eps: 1.0,
+        z: 5.38e-43,
+        weights: Some(vec![
+            9.403955e-38,
+            0.0,
+            2.8417313e26,
+            3823649000000000.0,
+            3823629300000000.0,
+            3823644300000000.0,
+            3823644300000000.0,
+            1.6422427e25,
+        ]),
+        reduction: Reduction::None,
+        grad_output: None,
+    };
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        check_case(k, &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
+        for seed in 0..64 {
+            check_chunked(k, &case, seed).unwrap_or_else(|e| panic!("{isa:?} chunked: {e}"));
+        }
+    }
+}

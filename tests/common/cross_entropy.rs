@@ -402,7 +402,8 @@ pub fn check_chunked(k: Kernels, c: &Case, seed: u64) -> Result<(), String> {
             }
             _ => 0.0,
         };
-        if !close_or_same(l2, l1, bound) {
+        // Either may be the one that rounds to infinity near f32's limit.
+        if !(close_or_same(l2, l1, bound) || close_or_same(l1, l2, bound)) {
             return Err(format!("row {row}: chunked loss {l2:e} vs one-shot {l1:e}"));
         }
         let (mut g1, mut g2) = (vec![0.0f32; c.cols], vec![0.0f32; c.cols]);
@@ -421,10 +422,12 @@ pub fn check_chunked(k: Kernels, c: &Case, seed: u64) -> Result<(), String> {
         let (eps, z, lse) = (f64::from(c.eps), f64::from(c.z), f64::from(one.lse()).abs());
         for j in 0..c.cols {
             let (p, q) = (f64::from(g1[j]), f64::from(g2[j]));
+            // Plus two subnormal steps: each result may be one step from the reference.
             let bound = 8e-6 * p.abs()
                 + 8e-6 * w_max * eps / c.cols as f64
                 + zt(z, 1.6e-5 * lse + 2e-6)
-                + 4e-7 * w_max;
+                + 4e-7 * w_max
+                + 3e-45;
             if !(p == q || (p.is_nan() && q.is_nan()) || (p - q).abs() <= bound) {
                 return Err(format!(
                     "row {row}: chunked grad[{j}] {q:e} vs one-shot {p:e} (lse {} vs {}, chunks {chunks:?})",

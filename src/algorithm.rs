@@ -37,13 +37,17 @@ pub enum Algorithm {
 /// measured once (README.md, "Choosing the algorithm"), never timed at run time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Crossover {
-    /// Softmax rows from this length on run two-pass; shorter rows three-pass reload (it
-    /// computes exp once, and wins while input and output stay in the last-level cache).
-    pub two_pass_from: usize,
+    /// Softmax rows from this length on run [`Crossover::long`]; shorter rows three-pass reload
+    /// (it computes exp once, and wins while input and output stay in the last-level cache).
+    pub long_from: usize,
+    /// What long rows run: two-pass, or online, which moves the same 12 bytes per element and
+    /// measured 5-8% faster with AVX-512 at 4M-64M (4.52 against 4.22 elements/ns at 4M, 3.50
+    /// against 3.32 at 64M; with AVX2 it is far slower: 1.65 against 2.45-2.67).
+    pub long: Algorithm,
     /// Log-sum-exp and log-softmax rows from this length on reduce in one extended-exponent
     /// pass; shorter rows take the max, then the sum (cheaper per element while in cache).
     pub one_pass_reduction_from: usize,
-    /// As `two_pass_from`, for f16 / bf16 rows: three-pass reload moves half the bytes there
+    /// As `long_from` (with two-pass), for f16 / bf16 rows: three-pass reload moves half the bytes there
     /// and measured faster at every size up to 64M (f16 at 64M: 4.09 against 3.88 elements/ns
     /// with AVX-512, 2.62 against 2.33 with AVX2; only AVX2's bf16, whose integer rounding makes
     /// every store dear, ran two-pass faster: 1.59 against 1.47), so never.
@@ -52,7 +56,8 @@ pub struct Crossover {
 
 impl Crossover {
     /// The crossover measured for `isa` (AMD EPYC Zen 5, one thread): softmax switches at 4M
-    /// elements on both vector ISAs, where input and output outgrow the 32 MiB L3. Below that,
+    /// elements on both vector ISAs, where input and output outgrow the 32 MiB L3, to online
+    /// with AVX-512 and two-pass with AVX2. Below that,
     /// with the output hot in cache, reload leads (at 2M: 5.70 against 5.01 elements/ns with
     /// AVX-512, 2.88 against 2.62 with AVX2); with the output cold, two-pass already leads from
     /// 1M-2M (README.md). Scalar is compute-bound at every size: reload, and max-then-sum,
@@ -60,17 +65,20 @@ impl Crossover {
     pub fn of(isa: Isa) -> Crossover {
         match isa {
             Isa::Avx512 => Crossover {
-                two_pass_from: 1 << 22,
+                long_from: 1 << 22,
+                long: Algorithm::Online,
                 one_pass_reduction_from: 1 << 19,
                 half_two_pass_from: usize::MAX,
             },
             Isa::Avx2 => Crossover {
-                two_pass_from: 1 << 22,
+                long_from: 1 << 22,
+                long: Algorithm::TwoPass,
                 one_pass_reduction_from: 0,
                 half_two_pass_from: usize::MAX,
             },
             _ => Crossover {
-                two_pass_from: usize::MAX,
+                long_from: usize::MAX,
+                long: Algorithm::TwoPass,
                 one_pass_reduction_from: usize::MAX,
                 half_two_pass_from: usize::MAX,
             },
@@ -86,18 +94,19 @@ pub const NON_TEMPORAL_FROM: usize = 1 << 22;
 impl Algorithm {
     /// The concrete algorithm softmax runs for a row of `n` f32 elements on `isa`.
     pub fn resolve(self, n: usize, isa: Isa) -> Algorithm {
-        self.resolve_from(n, Crossover::of(isa).two_pass_from)
+        let c = Crossover::of(isa);
+        self.resolve_from(n, c.long_from, c.long)
     }
 
     /// The concrete algorithm softmax runs for a row of `n` f16 or bf16 elements on `isa`.
     pub fn resolve_half(self, n: usize, isa: Isa) -> Algorithm {
-        self.resolve_from(n, Crossover::of(isa).half_two_pass_from)
+        self.resolve_from(n, Crossover::of(isa).half_two_pass_from, Algorithm::TwoPass)
     }
 
-    fn resolve_from(self, n: usize, two_pass_from: usize) -> Algorithm {
+    fn resolve_from(self, n: usize, long_from: usize, long: Algorithm) -> Algorithm {
         match self {
-            Algorithm::Auto if n < two_pass_from => Algorithm::ThreePassReload,
-            Algorithm::Auto => Algorithm::TwoPass,
+            Algorithm::Auto if n < long_from => Algorithm::ThreePassReload,
+            Algorithm::Auto => long,
             other => other,
         }
     }

@@ -131,7 +131,11 @@ fn quick_run_writes_report_json_and_plot() {
         if row["op"] == "softmax" && row["algorithm"] == "auto" {
             let resolved = Algorithm::Auto.resolve(n, isa).name();
             assert_eq!(row["resolved"], resolved, "{row}");
-            let bytes = if resolved == "two-pass" { 12 } else { 20 };
+            let bytes = if resolved == "three-pass-reload" {
+                20
+            } else {
+                12
+            };
             assert_eq!(row["bytes_per_element"], bytes, "{row}");
         }
     }

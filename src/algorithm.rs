@@ -47,20 +47,20 @@ pub struct Crossover {
     /// Log-sum-exp and log-softmax rows from this length on reduce in one extended-exponent
     /// pass; shorter rows take the max, then the sum (cheaper per element while in cache).
     pub one_pass_reduction_from: usize,
-    /// As `long_from` (with two-pass), for f16 / bf16 rows: three-pass reload moves half the bytes there
-    /// and measured faster at every size up to 64M (f16 at 64M: 4.09 against 3.88 elements/ns
-    /// with AVX-512, 2.62 against 2.33 with AVX2; only AVX2's bf16, whose integer rounding makes
-    /// every store dear, ran two-pass faster: 1.59 against 1.47), so never.
+    /// As `long_from` (with two-pass), for f16 / bf16 rows: never. Half-width rows move half the
+    /// bytes, and three-pass reload was fastest or within 5% at every size up to 64M (f16 at 64M:
+    /// 3.94 against 3.87 elements/ns for two-pass and 4.11 for online with AVX-512; 2.43 against
+    /// 1.93 for two-pass with AVX2, whose bf16 rounding makes every store dear: 1.42 against 1.44).
     pub half_two_pass_from: usize,
 }
 
 impl Crossover {
     /// The crossover measured for `isa` (AMD EPYC Zen 5, one thread): softmax switches at 4M
-    /// elements on both vector ISAs, where input and output outgrow the 32 MiB L3, to online
-    /// with AVX-512 and two-pass with AVX2. Below that,
-    /// with the output hot in cache, reload leads (at 2M: 5.70 against 5.01 elements/ns with
-    /// AVX-512, 2.88 against 2.62 with AVX2); with the output cold, two-pass already leads from
-    /// 1M-2M (README.md). Scalar is compute-bound at every size: reload, and max-then-sum,
+    /// elements on both vector ISAs, where input and output together fill the 32 MiB L3, to
+    /// online with AVX-512 and two-pass with AVX2. Below that, with the output hot in cache,
+    /// reload leads (at 2M: 5.70 against 5.01 elements/ns for two-pass with AVX-512, 2.88
+    /// against 2.62 with AVX2); with the output cold, online (AVX-512) and two-pass (AVX2)
+    /// already lead from 1M-2M (BENCHMARKS.md). Scalar is compute-bound at every size: reload, and max-then-sum,
     /// always.
     pub fn of(isa: Isa) -> Crossover {
         match isa {

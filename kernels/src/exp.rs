@@ -37,8 +37,9 @@ pub const C5: f32 = f32::from_bits(0x3C07_D30A); // 0x1.0fa614p-7
 /// ln(2^-126): below it `exp` is smaller than f32's smallest normal and the kernels return 0.
 pub const EXP_CUTOFF: f32 = -87.336_55;
 /// The extended-exponent kernels clamp their inputs from below at `-EXT_BOUND` (so `-inf`
-/// contributes `e^-EXT_BOUND`, not NaN). Within `[-EXT_BOUND, EXT_BOUND]` the reduction above is
-/// exact to ~1e-12 (|n| <= 23638, and `x * LOG2E` rounds by at most 2^-10, which `p` covers).
+/// contributes `e^-EXT_BOUND`, not NaN). Within `[-EXT_BOUND, EXT_BOUND]` the Cody-Waite
+/// reduction above is exact to ~1e-12 (|n| <= 23638, and `x * LOG2E` rounds by at most 2^-10,
+/// which `p` covers); the short form's factor there reaches 4.5e-5 ([`reduced_poly`]).
 /// A row whose log-sum-exp is not inside `(-EXT_BOUND + EXT_MARGIN, EXT_BOUND - 1)` may hold
 /// inputs beyond the bound (above it the terms are garbage: inf, NaN, or a huge exponent, all
 /// of which land outside that range), and the caller recomputes it on a max-based path.
@@ -63,7 +64,7 @@ pub(crate) fn poly<S: Simd>(s: S, t: S::V, c: S::V) -> S::V {
 
 /// `c * p(x - n * ln(2))` for an integral `n` near `x * LOG2E`: Cody-Waite in two FMAs, or
 /// with `SHORT` in one (`t = x - n * LN2_HI`). The short result is `exp(x)` times
-/// `e^(-n * LN2_LO)`, off by up to `|n| * 1.9e-9` relative: at most 2.4e-7 where `|n| <= 126`
+/// `e^(n * LN2_LO)`, off by up to `|n| * 1.9e-9` relative: at most 2.4e-7 where `|n| <= 126`
 /// (arguments `x - m` of a flushed exp), and for any `n` the same factor for the same `n`,
 /// which cancels in two-pass softmax's ratio of its paired passes (below 4e-7 for every
 /// output above 2^-126; [`crate::ops::vscaleextexp`]).

@@ -90,16 +90,16 @@ fn split<S: Simd, const SHORT: bool>(s: S, x: S::V, c: S::V) -> (S::V, S::V) {
 /// [`EXP_CUTOFF`] (so `-inf` gives 0), NaN for NaN. The SIMD modules override it with the same
 /// reduction and polynomial and a cheaper reconstruction.
 #[inline(always)]
-pub(crate) fn exp_flush<S: Simd, const SHORT: bool>(s: S, x: S::V, c: S::V) -> S::V {
-    let (p, n) = split::<S, SHORT>(s, x, c);
+pub(crate) fn exp_flush<S: Simd>(s: S, x: S::V, c: S::V) -> S::V {
+    let (p, n) = split::<S, false>(s, x, c);
     s.select(s.lt(x, s.splat(EXP_CUTOFF)), s.splat(0.0), s.ldexp(p, n))
 }
 
-/// `c * exp(max(x, -EXT_BOUND)) = (c * p) * 2^n` kept apart (extended exponent), the short
-/// form with `SHORT` ([`reduced_poly`]); NaN stays NaN. For `x <= EXT_BOUND`, `p` lies in
+/// `c * exp(max(x, -EXT_BOUND)) = (c * p) * 2^n` kept apart (extended exponent), in the short
+/// form ([`reduced_poly`]); NaN stays NaN. For `x <= EXT_BOUND`, `p` lies in
 /// `[0.70, 1.42]` and `n` is integral.
 #[inline(always)]
-pub(crate) fn exp_ext<S: Simd, const SHORT: bool>(s: S, x: S::V, c: S::V) -> (S::V, S::V) {
+pub(crate) fn exp_ext<S: Simd>(s: S, x: S::V, c: S::V) -> (S::V, S::V) {
     // Operand order keeps a NaN `x` (max returns its second operand on NaN).
-    split::<S, SHORT>(s, s.max(s.splat(-EXT_BOUND), x), c)
+    split::<S, true>(s, s.max(s.splat(-EXT_BOUND), x), c)
 }

@@ -242,7 +242,7 @@ impl<S: Simd> Pass<S> for SumExp<S> {
     const FILL: f32 = f32::NEG_INFINITY;
     #[inline(always)]
     fn step<const J: usize>(&mut self, s: S, x: S::V, _: At<S>) -> S::V {
-        let e = s.exp_flush::<false>(s.sub(x, self.m), s.splat(1.0));
+        let e = s.exp_flush(s.sub(x, self.m), s.splat(1.0));
         self.acc[J] = s.add(self.acc[J], e);
         e
     }
@@ -321,7 +321,7 @@ impl<S: Simd, const LOGITS: bool> SumExt<S, LOGITS> {
     /// rare path): lanes past the row's end neither add nor raise.
     #[inline(always)]
     fn raise_exponent(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
-        let (mut p, mut n) = exp_ext::<S, true>(s, x, s.splat(1.0));
+        let (mut p, mut n) = exp_ext(s, x, s.splat(1.0));
         if let Some((_, live)) = at.tail {
             p = s.select(live, p, s.splat(0.0));
             n = s.select(live, n, s.splat(EXT_EMPTY_EXPONENT));
@@ -342,7 +342,7 @@ impl<S: Simd, const LOGITS: bool> Pass<S> for SumExt<S, LOGITS> {
     #[inline(always)]
     fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
         // Terms more than 2^126 below the lane's largest flush to 0 on AVX2 and scalar.
-        let (mut term, over) = s.exp_ext_rel::<true, false>(x, self.e, s.splat(1.0), EXT_HEADROOM);
+        let (mut term, over) = s.exp_ext_rel::<false>(x, self.e, s.splat(1.0), EXT_HEADROOM);
         if s.any(over) {
             term = self.raise_exponent(s, x, at);
         }
@@ -449,7 +449,7 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
         #[inline(always)]
         fn move_reference(&mut self, s: S, x: S::V) {
             let r = s.max(self.r, x);
-            let f = s.exp_flush::<false>(s.sub(self.r, r), s.splat(1.0));
+            let f = s.exp_flush(s.sub(self.r, r), s.splat(1.0));
             for a in &mut self.acc {
                 *a = s.mul(*a, f);
             }
@@ -468,10 +468,7 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
                 self.move_reference(s, x);
             }
             self.max = s.max(self.max, x);
-            self.acc[J] = s.add(
-                self.acc[J],
-                s.exp_flush::<false>(s.sub(x, self.r), s.splat(1.0)),
-            );
+            self.acc[J] = s.add(self.acc[J], s.exp_flush(s.sub(x, self.r), s.splat(1.0)));
             x
         }
         #[inline(always)]
@@ -550,7 +547,7 @@ pub(crate) unsafe fn vscaleexpminusmax<S: Simd, E: Element>(
     impl<S: Simd> Map<S> for ScaleExp<S> {
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, _: At<S>) -> S::V {
-            s.exp_flush::<false>(s.sub(x, self.m), self.c)
+            s.exp_flush(s.sub(x, self.m), self.c)
         }
     }
     let f = ScaleExp {
@@ -587,7 +584,7 @@ pub(crate) unsafe fn vscaleextexp<S: Simd, E: Element>(
         fn apply(&self, s: S, x: S::V, _: At<S>) -> S::V {
             // Every n - e is at most 1: no term exceeds the sum. The folded 1 / sum.m can round
             // the largest output of a one-term sum above 1 (a NaN stays).
-            let y = s.exp_ext_rel::<true, EXACT_LOW>(x, self.e, self.inv_m, f32::INFINITY);
+            let y = s.exp_ext_rel::<EXACT_LOW>(x, self.e, self.inv_m, f32::INFINITY);
             s.min(s.splat(1.0), y.0)
         }
     }
@@ -666,12 +663,7 @@ pub(crate) unsafe fn vgradce<S: Simd, E: Element>(
             // `scale * exp(x - a)` relative to exponent 0; |n| <= 124 where not flushed, so the
             // short reduction costs at most 2.4e-7.
             let p = s
-                .exp_ext_rel::<true, false>(
-                    s.sub(x, self.a),
-                    s.splat(0.0),
-                    self.scale,
-                    f32::INFINITY,
-                )
+                .exp_ext_rel::<false>(s.sub(x, self.a), s.splat(0.0), self.scale, f32::INFINITY)
                 .0;
             if WEIGHTED {
                 // SAFETY: the weights cover the row (the caller's contract).

@@ -97,27 +97,26 @@ pub trait Simd: Copy {
     fn lanes(self, v: Self::V) -> [f32; 16];
     /// `c * exp(x)` for `x <= 16` (`c` folded into the polynomial), flushed to 0 below
     /// [`crate::exp::EXP_CUTOFF`] (so `-inf` gives 0); NaN stays NaN. The approximation of
-    /// [`crate::exp`], with its one-FMA reduction for `SHORT`; ISAs may override how `2^n` is
-    /// applied.
+    /// [`crate::exp`] with its Cody-Waite reduction; ISAs may override how `2^n` is applied.
     #[inline(always)]
-    fn exp_flush<const SHORT: bool>(self, x: Self::V, c: Self::V) -> Self::V {
-        crate::exp::exp_flush::<Self, SHORT>(self, x, c)
+    fn exp_flush(self, x: Self::V, c: Self::V) -> Self::V {
+        crate::exp::exp_flush(self, x, c)
     }
     /// `c * exp(max(x, -EXT_BOUND)) * 2^-e` for integral lane exponents `e` (the short form of
-    /// exp with `SHORT`, [`crate::exp::reduced_poly`]), and the lanes where it is not computed.
+    /// exp, [`crate::exp::reduced_poly`]), and the lanes where it is not computed.
     /// With `c * exp = (c * p) * 2^n` ([`crate::exp::exp_ext`]): `(c * p) * 2^(n - e)` (0 or exact
     /// where `n - e <= -125`, or with `EXACT_LOW` where the result is below 2^-126; NaN for NaN
     /// `x`), and the mask of `n - e > over`, whose lanes hold unspecified values. The other lanes
     /// need `n - e <= 125`; `|c| <= f32::MAX / 8`.
     #[inline(always)]
-    fn exp_ext_rel<const SHORT: bool, const EXACT_LOW: bool>(
+    fn exp_ext_rel<const EXACT_LOW: bool>(
         self,
         x: Self::V,
         e: Self::V,
         c: Self::V,
         over: f32,
     ) -> (Self::V, Self::M) {
-        let (p, n) = crate::exp::exp_ext::<Self, SHORT>(self, x, c);
+        let (p, n) = crate::exp::exp_ext(self, x, c);
         let d = self.sub(n, e);
         (self.ldexp(p, d), self.lt(self.splat(over), d))
     }

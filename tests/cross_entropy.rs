@@ -330,9 +330,7 @@ fn loss_beyond_f32_range_is_infinite() {
         reduction: Reduction::Mean,
         grad_output: None,
     };
-    for isa in isas_under_test() {
-        check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
-    }
+    check_finding(&case, 0);
 }
 
 /// Found by the cross_entropy fuzzer: at logits near 1.2e30, `max + ln(sum)` rounds to `max`
@@ -362,9 +360,7 @@ fn gradient_keeps_the_log_sum_apart_at_huge_logits() {
         reduction: Reduction::None,
         grad_output: None,
     };
-    for isa in isas_under_test() {
-        check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
-    }
+    check_finding(&case, 0);
 }
 
 /// Found by the cross_entropy fuzzer: a mean over a subnormal target weight makes the row's
@@ -383,9 +379,7 @@ fn huge_gradient_scale_stays_finite() {
         reduction: Reduction::Mean,
         grad_output: Some(vec![-2.0]),
     };
-    for isa in isas_under_test() {
-        check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
-    }
+    check_finding(&case, 0);
 }
 
 /// Found by the cross_entropy fuzzer: with logits and weights near f32's limit the smoothing
@@ -407,9 +401,7 @@ fn smoothing_keeps_the_log_sum_apart() {
         reduction: Reduction::Mean,
         grad_output: None,
     };
-    for isa in isas_under_test() {
-        check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
-    }
+    check_finding(&case, 0);
 }
 
 /// Found by the cross_entropy fuzzer: class weights near 1e-41 make the gradient's f32
@@ -440,9 +432,7 @@ fn subnormal_gradient_coefficients() {
         reduction: Reduction::Sum,
         grad_output: None,
     };
-    for isa in isas_under_test() {
-        check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
-    }
+    check_finding(&case, 0);
 }
 
 /// Found by the cross_entropy fuzzer: the extended sum keeps its exponent up to 2^64 below the
@@ -471,9 +461,7 @@ fn gradient_reference_sits_at_the_log_sum_exp() {
         reduction: Reduction::None,
         grad_output: Some(vec![-2.0, -2.0]),
     };
-    for isa in isas_under_test() {
-        check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
-    }
+    check_finding(&case, 0);
 }
 
 /// Found by the cross_entropy fuzzer: a z-loss and weights near 2e37 give a gradient scale of
@@ -496,9 +484,7 @@ fn gradient_scale_near_f32_max() {
         reduction: Reduction::Sum,
         grad_output: Some(vec![-2.0]),
     };
-    for isa in isas_under_test() {
-        check_case(Kernels::new(isa).unwrap(), &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
-    }
+    check_finding(&case, 0);
 }
 
 /// Found by the cross_entropy fuzzer: subnormal class weights make subnormal gradients, which a
@@ -518,13 +504,7 @@ fn subnormal_gradients_chunked() {
         reduction: Reduction::Sum,
         grad_output: None,
     };
-    for isa in isas_under_test() {
-        let k = Kernels::new(isa).unwrap();
-        check_case(k, &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
-        for seed in 0..64 {
-            check_chunked(k, &case, seed).unwrap_or_else(|e| panic!("{isa:?} chunked: {e}"));
-        }
-    }
+    check_finding(&case, 64);
 }
 
 /// Found by the cross_entropy fuzzer: with full smoothing, weights near 3e26 and logits near
@@ -553,11 +533,17 @@ fn smoothing_cancellation_at_f32_max_chunked() {
         reduction: Reduction::None,
         grad_output: None,
     };
+    check_finding(&case, 64);
+}
+
+/// A fuzz finding: `case` against the reference on every ISA under test, and `chunkings` random
+/// chunkings of it against the one-shot result.
+fn check_finding(case: &common::cross_entropy::Case, chunkings: u64) {
     for isa in isas_under_test() {
         let k = Kernels::new(isa).unwrap();
-        check_case(k, &case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
-        for seed in 0..64 {
-            check_chunked(k, &case, seed).unwrap_or_else(|e| panic!("{isa:?} chunked: {e}"));
+        check_case(k, case).unwrap_or_else(|e| panic!("{isa:?}: {e}"));
+        for seed in 0..chunkings {
+            check_chunked(k, case, seed).unwrap_or_else(|e| panic!("{isa:?} chunked: {e}"));
         }
     }
 }

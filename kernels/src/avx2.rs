@@ -163,9 +163,14 @@ impl Simd for Avx2 {
     }
     #[inline(always)]
     fn ldexp(self, a: __m256, d: __m256) -> __m256 {
-        // 2^d from its exponent bits; d <= -127 (and NaN, which max drops) gives +0.
+        // 2^d from its exponent bits; d <= -127 (and NaN, which max drops) gives +0, d >= 128
+        // gives +inf.
         let (avx, avx2) = (self.0.avx, self.0.avx2);
-        let d = avx._mm256_cvtps_epi32(avx._mm256_max_ps(d, avx._mm256_set1_ps(-127.0)));
+        let d = avx._mm256_min_ps(
+            avx._mm256_max_ps(d, avx._mm256_set1_ps(-127.0)),
+            avx._mm256_set1_ps(128.0),
+        );
+        let d = avx._mm256_cvtps_epi32(d);
         let bits =
             avx2._mm256_slli_epi32::<23>(avx2._mm256_add_epi32(d, avx._mm256_set1_epi32(127)));
         avx._mm256_mul_ps(a, avx._mm256_castsi256_ps(bits))
@@ -223,8 +228,12 @@ impl Simd for Avx2 {
         let z = self.fma(x, avx._mm256_set1_ps(LOG2E), bias);
         let c = avx._mm256_mul_ps(c, avx._mm256_set1_ps(2f32.powi(k as i32)));
         let p = reduced_poly::<_, true>(self, x, avx._mm256_sub_ps(z, bias), c);
-        // A NaN z (NaN x) takes the clamp, and p keeps the NaN.
-        let clamped = avx._mm256_max_ps(z, avx._mm256_set1_ps(ROUND_MAGIC));
+        // A NaN z (NaN x) takes the lower clamp, and p keeps the NaN; the upper one makes
+        // 2^(n - e - k) +inf from n - e - k = 128 on (biased exponent 255).
+        let clamped = avx._mm256_min_ps(
+            avx._mm256_max_ps(z, avx._mm256_set1_ps(ROUND_MAGIC)),
+            avx._mm256_set1_ps(ROUND_MAGIC + 255.0),
+        );
         let pow2 = avx2._mm256_slli_epi32::<23>(avx._mm256_castps_si256(clamped));
         let over = self.lt(avx._mm256_set1_ps(ROUND_MAGIC + 127.0 - k + over), z);
         (avx._mm256_mul_ps(p, avx._mm256_castsi256_ps(pow2)), over)

@@ -76,7 +76,7 @@ impl Ext {
 }
 
 /// `2^d` for integral `d <= 0`, 0 below f64's normal range (and for NaN).
-fn pow2(d: f64) -> f64 {
+pub(crate) fn pow2(d: f64) -> f64 {
     if d >= -1022.0 {
         f64::from_bits(((d as i64 + 1023) as u64) << 52)
     } else {

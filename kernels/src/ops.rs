@@ -8,6 +8,7 @@
 
 use crate::element::Element;
 use crate::exp::exp_ext;
+use crate::ext::pow2;
 use crate::simd::Simd;
 use crate::{Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits};
 
@@ -22,6 +23,12 @@ pub const ONLINE_JUMP: f32 = 16.0;
 /// How far a term's exponent may exceed its lane's in [`raddextexp`] before the lane's exponent
 /// moves: partial sums stay below `16 * 1.42 * 2^64`, far inside f32's range.
 pub const EXT_HEADROOM: f32 = 64.0;
+
+/// A block of [`raddextexp`] summed without checking exponents is refused (and summed again
+/// carefully) when a lane's partial exceeds this: every term is exact up to `2^125` and comes
+/// out above `2^124` or +inf beyond (`Simd::exp_ext_rel`), so an accepted partial holds exact
+/// terms only.
+const EXT_REFUSE: f32 = 1.2676506e30; // 2^100
 
 /// An exponent below every `n` of [`exp_ext`], for empty extended accumulators.
 const EXT_EMPTY_EXPONENT: f32 = -65536.0;
@@ -63,8 +70,15 @@ trait Pass<S: Simd> {
     /// Takes vector `x` (at `at`) into accumulator `J` and returns the vector to store, for
     /// passes that store.
     fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V;
-    /// Folds the block's f32 partials into the wide total.
-    fn end_block(&mut self, s: S);
+    /// `step` for a block walked again after `end_block` refused it.
+    #[inline(always)]
+    fn careful<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
+        self.step::<J>(s, x, at)
+    }
+    /// Folds the block's partials into the wide total. A pass without outputs may instead
+    /// discard them after `step`s and return false: the block is then walked again with
+    /// `careful`, after which it must accept.
+    fn end_block(&mut self, s: S, careful: bool) -> bool;
 }
 
 /// Runs `pass` over `x[..n]`, storing its outputs to `y[..n]` when `y` is given.
@@ -79,53 +93,128 @@ unsafe fn reduce<S: Simd, E: Element, P: Pass<S>>(
     y: Option<*mut E>,
     n: usize,
 ) {
-    let l = S::LANES;
-    let block = BLOCK_STEPS * 4 * l;
+    let block = BLOCK_STEPS * 4 * S::LANES;
     let mut i = 0;
     while i < n {
         let end = if n - i > block { i + block } else { n };
-        while i + 4 * l <= end {
-            // SAFETY: i + 4 * l <= n.
-            unsafe {
-                let v0 = pass.step::<0>(s, E::load(s, x.add(i)), At::full(i));
-                let v1 = pass.step::<1>(s, E::load(s, x.add(i + l)), At::full(i + l));
-                let v2 = pass.step::<2>(s, E::load(s, x.add(i + 2 * l)), At::full(i + 2 * l));
-                let v3 = pass.step::<3>(s, E::load(s, x.add(i + 3 * l)), At::full(i + 3 * l));
-                if let Some(y) = y {
-                    E::store(s, y.add(i), v0);
-                    E::store(s, y.add(i + l), v1);
-                    E::store(s, y.add(i + 2 * l), v2);
-                    E::store(s, y.add(i + 3 * l), v3);
-                }
-            }
-            i += 4 * l;
+        // SAFETY: end <= n.
+        unsafe { walk::<S, E, P, false>(s, pass, x, y, i, end) };
+        if !pass.end_block(s, false) {
+            debug_assert!(y.is_none(), "a pass with outputs refused a block");
+            // SAFETY: as above.
+            unsafe { walk::<S, E, P, true>(s, pass, x, y, i, end) };
+            pass.end_block(s, true);
         }
-        while i + l <= end {
-            // SAFETY: i + l <= n.
-            unsafe {
-                let v = pass.step::<0>(s, E::load(s, x.add(i)), At::full(i));
-                if let Some(y) = y {
-                    E::store(s, y.add(i), v);
-                }
-            }
-            i += l;
+        i = end;
+    }
+}
+
+/// One block of [`reduce`]: `x[i..end]` through `pass`'s `step`s (`careful`s with `CAREFUL`).
+///
+/// # Safety
+/// As [`reduce`], with `end <= n`.
+#[inline(always)]
+unsafe fn walk<S: Simd, E: Element, P: Pass<S>, const CAREFUL: bool>(
+    s: S,
+    pass: &mut P,
+    x: *const E,
+    y: Option<*mut E>,
+    mut i: usize,
+    end: usize,
+) {
+    #[inline(always)]
+    fn step<S: Simd, P: Pass<S>, const J: usize, const CAREFUL: bool>(
+        pass: &mut P,
+        s: S,
+        x: S::V,
+        at: At<S>,
+    ) -> S::V {
+        if CAREFUL {
+            pass.careful::<J>(s, x, at)
+        } else {
+            pass.step::<J>(s, x, at)
         }
-        if i < end {
-            let len = end - i;
-            // SAFETY: i + len == end <= n.
-            unsafe {
-                let at = At {
-                    i,
-                    tail: Some((len, s.tail_mask(len))),
-                };
-                let v = pass.step::<0>(s, E::load_tail(s, x.add(i), len, P::FILL), at);
-                if let Some(y) = y {
-                    E::store_tail(s, y.add(i), len, v);
-                }
+    }
+    let l = S::LANES;
+    while i + 4 * l <= end {
+        // SAFETY: i + 4 * l <= end <= n.
+        unsafe {
+            let v0 = step::<S, P, 0, CAREFUL>(pass, s, E::load(s, x.add(i)), At::full(i));
+            let v1 = step::<S, P, 1, CAREFUL>(pass, s, E::load(s, x.add(i + l)), At::full(i + l));
+            let v2 = step::<S, P, 2, CAREFUL>(
+                pass,
+                s,
+                E::load(s, x.add(i + 2 * l)),
+                At::full(i + 2 * l),
+            );
+            let v3 = step::<S, P, 3, CAREFUL>(
+                pass,
+                s,
+                E::load(s, x.add(i + 3 * l)),
+                At::full(i + 3 * l),
+            );
+            if let Some(y) = y {
+                E::store(s, y.add(i), v0);
+                E::store(s, y.add(i + l), v1);
+                E::store(s, y.add(i + 2 * l), v2);
+                E::store(s, y.add(i + 3 * l), v3);
             }
-            i = end;
         }
-        pass.end_block(s);
+        i += 4 * l;
+    }
+    while i + l <= end {
+        // SAFETY: i + l <= end <= n.
+        unsafe {
+            let v = step::<S, P, 0, CAREFUL>(pass, s, E::load(s, x.add(i)), At::full(i));
+            if let Some(y) = y {
+                E::store(s, y.add(i), v);
+            }
+        }
+        i += l;
+    }
+    if i < end {
+        let len = end - i;
+        // SAFETY: i + len == end <= n.
+        unsafe {
+            let at = At {
+                i,
+                tail: Some((len, s.tail_mask(len))),
+            };
+            let v = step::<S, P, 0, CAREFUL>(pass, s, E::load_tail(s, x.add(i), len, P::FILL), at);
+            if let Some(y) = y {
+                E::store_tail(s, y.add(i), len, v);
+            }
+        }
+    }
+}
+
+/// Per-lane f64 totals of a pass's block partials: folding a block is one widening add per
+/// lane, independent across lanes (a horizontal sum per block cost a quarter of a fast pass);
+/// the lanes meet once, at the end of the row, in lane order.
+#[derive(Clone, Copy)]
+struct Wide([f64; 16]);
+
+impl Wide {
+    const ZERO: Wide = Wide([0.0; 16]);
+
+    /// `self_k += v_k` for every lane `k`.
+    #[inline(always)]
+    fn add<S: Simd>(&mut self, s: S, v: S::V) {
+        for (w, v) in self.0.iter_mut().zip(s.lanes(v)).take(S::LANES) {
+            *w += f64::from(v);
+        }
+    }
+
+    /// `sum_k self_k * f_k`, in lane order.
+    #[inline(always)]
+    fn dot<S: Simd>(&self, f: impl Fn(usize) -> f64) -> f64 {
+        (0..S::LANES).map(|k| self.0[k] * f(k)).sum()
+    }
+
+    /// `sum_k self_k`, in lane order.
+    #[inline(always)]
+    fn sum<S: Simd>(&self) -> f64 {
+        self.0[..S::LANES].iter().sum()
     }
 }
 
@@ -222,7 +311,9 @@ pub(crate) fn rmax<S: Simd, E: Element>(s: S, x: &[E]) -> f32 {
             x
         }
         #[inline(always)]
-        fn end_block(&mut self, _: S) {}
+        fn end_block(&mut self, _: S, _: bool) -> bool {
+            true
+        }
     }
     let mut pass = Max([s.splat(f32::NEG_INFINITY); 4]);
     // SAFETY: reads x[..x.len()] only.
@@ -235,7 +326,7 @@ pub(crate) fn rmax<S: Simd, E: Element>(s: S, x: &[E]) -> f32 {
 struct SumExp<S: Simd> {
     m: S::V,
     acc: [S::V; 4],
-    total: f64,
+    total: Wide,
 }
 
 impl<S: Simd> Pass<S> for SumExp<S> {
@@ -247,10 +338,11 @@ impl<S: Simd> Pass<S> for SumExp<S> {
         e
     }
     #[inline(always)]
-    fn end_block(&mut self, s: S) {
+    fn end_block(&mut self, s: S, _: bool) -> bool {
         let [a, b, c, d] = self.acc;
-        self.total += s.hsum_f64(s.add(s.add(a, b), s.add(c, d)));
+        self.total.add(s, s.add(s.add(a, b), s.add(c, d)));
         self.acc = [s.splat(0.0); 4];
+        true
     }
 }
 
@@ -260,11 +352,11 @@ pub(crate) fn raddexpminusmax<S: Simd, E: Element>(s: S, x: &[E], m: f32) -> f64
     let mut pass = SumExp {
         m: s.splat(m),
         acc: [s.splat(0.0); 4],
-        total: 0.0,
+        total: Wide::ZERO,
     };
     // SAFETY: reads x[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
-    pass.total
+    pass.total.sum::<S>()
 }
 
 /// `y_i = exp(x_i - m)` for a finite `m`; returns `sum_i y_i` in f64.
@@ -282,43 +374,64 @@ pub(crate) unsafe fn raddstoreexpminusmax<S: Simd, E: Element>(
     let mut pass = SumExp {
         m: s.splat(m),
         acc: [s.splat(0.0); 4],
-        total: 0.0,
+        total: Wide::ZERO,
     };
     // SAFETY: forwarded from the caller.
     unsafe { reduce(s, &mut pass, x, Some(y), n) };
-    pass.total
+    pass.total.sum::<S>()
 }
 
 /// Sums `exp(x)` with an extended exponent, and with `LOGITS` also `sum_i w_i * x_i` (terms
 /// with `w_i = 0` count 0 even for an infinite `x_i`; `w_i = 1` without weights).
 ///
 /// Each lane sums `p * 2^(n - e)` against its own exponent `e`, shared by its four accumulators,
-/// which moves up (rescaling the lane's partial sums by an exact power of two) only when a term's
-/// `n` exceeds it by more than [`EXT_HEADROOM`]; otherwise a term costs one `exp_ext_rel`.
+/// all starting at the `n` of the row's first vector's largest element. A block is first summed
+/// without looking at `n` (a term costs one `exp_ext_rel` and an add); if a lane's partial then
+/// exceeds [`EXT_REFUSE`], some term was beyond its lane's range (or close to it) and the block
+/// is summed again carefully: a term whose `n` exceeds its lane's `e` by more than
+/// [`EXT_HEADROOM`] first raises `e` to `n`, rescaling the lane's sums by an exact power of two.
 struct SumExt<S: Simd, const LOGITS: bool> {
     m: [S::V; 4],
     e: S::V,
-    total: Ext,
+    /// Each lane's total, against its exponent `e`.
+    total: Wide,
     weights: Option<*const f32>,
     logits: [S::V; 4],
-    logit_total: f64,
+    logit_total: Wide,
 }
 
 impl<S: Simd, const LOGITS: bool> SumExt<S, LOGITS> {
+    /// # Safety
+    /// `x..x + len` readable.
     #[inline(always)]
-    fn new(s: S, weights: Option<*const f32>) -> Self {
+    unsafe fn new<E: Element>(s: S, x: *const E, len: usize, weights: Option<*const f32>) -> Self {
+        // SAFETY: forwarded from the caller (a tail is shorter than a vector).
+        let first = unsafe {
+            if len >= S::LANES {
+                E::load(s, x)
+            } else {
+                E::load_tail(s, x, len, f32::NEG_INFINITY)
+            }
+        };
+        // NaN lanes are ignored; a row starting with +inf (or beyond EXT_BOUND) starts low.
+        let top = s.hmax(exp_ext(s, first, s.splat(1.0)).1);
+        let e = if top.is_finite() {
+            top
+        } else {
+            EXT_EMPTY_EXPONENT
+        };
         SumExt {
             m: [s.splat(0.0); 4],
-            e: s.splat(EXT_EMPTY_EXPONENT),
-            total: Ext::ZERO,
+            e: s.splat(e),
+            total: Wide::ZERO,
             weights,
             logits: [s.splat(0.0); 4],
-            logit_total: 0.0,
+            logit_total: Wide::ZERO,
         }
     }
 
     /// The term of `x` after raising the lane exponents to its `n` where that exceeds them (the
-    /// rare path): lanes past the row's end neither add nor raise.
+    /// careful path): lanes past the row's end neither add nor raise.
     #[inline(always)]
     fn raise_exponent(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
         let (mut p, mut n) = exp_ext(s, x, s.splat(1.0));
@@ -332,20 +445,16 @@ impl<S: Simd, const LOGITS: bool> SumExt<S, LOGITS> {
         for m in &mut self.m {
             *m = s.ldexp(*m, shift);
         }
+        for (w, d) in self.total.0.iter_mut().zip(s.lanes(shift)) {
+            *w *= pow2(f64::from(d));
+        }
         self.e = e;
         s.ldexp(p, s.sub(n, e))
     }
-}
 
-impl<S: Simd, const LOGITS: bool> Pass<S> for SumExt<S, LOGITS> {
-    const FILL: f32 = 0.0;
+    /// Adds `term` (the term of `x`) to accumulator `J`, and the logit term with `LOGITS`.
     #[inline(always)]
-    fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
-        // Terms more than 2^126 below the lane's largest flush to 0 on AVX2 and scalar.
-        let (mut term, over) = s.exp_ext_rel::<false>(x, self.e, s.splat(1.0), EXT_HEADROOM);
-        if s.any(over) {
-            term = self.raise_exponent(s, x, at);
-        }
+    fn add<const J: usize>(&mut self, s: S, x: S::V, mut term: S::V, at: At<S>) -> S::V {
         if let Some((_, live)) = at.tail {
             term = s.select(live, term, s.splat(0.0));
         }
@@ -363,22 +472,55 @@ impl<S: Simd, const LOGITS: bool> Pass<S> for SumExt<S, LOGITS> {
         }
         x
     }
+
+    /// The row's sum: the lanes' totals brought to the largest lane exponent.
     #[inline(always)]
-    fn end_block(&mut self, s: S) {
+    fn sum(&self, s: S) -> Ext {
+        let e = s.lanes(self.e);
+        let top = f64::from(s.hmax(self.e));
+        let m = self.total.dot::<S>(|k| pow2(f64::from(e[k]) - top));
+        if m == 0.0 {
+            Ext::ZERO
+        } else {
+            Ext { m, e: top }
+        }
+    }
+}
+
+impl<S: Simd, const LOGITS: bool> Pass<S> for SumExt<S, LOGITS> {
+    const FILL: f32 = 0.0;
+    #[inline(always)]
+    fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
+        // Terms more than 2^126 below the lane's exponent flush to 0 on AVX2 and scalar; terms
+        // beyond its range come out huge or +inf, which end_block sees.
+        let (term, _) = s.exp_ext_rel::<false>(x, self.e, s.splat(1.0), EXT_HEADROOM);
+        self.add::<J>(s, x, term, at)
+    }
+    #[inline(always)]
+    fn careful<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
+        let (mut term, over) = s.exp_ext_rel::<false>(x, self.e, s.splat(1.0), EXT_HEADROOM);
+        if s.any(over) {
+            term = self.raise_exponent(s, x, at);
+        }
+        self.add::<J>(s, x, term, at)
+    }
+    #[inline(always)]
+    fn end_block(&mut self, s: S, careful: bool) -> bool {
         let [m0, m1, m2, m3] = self.m;
         let m = s.add(s.add(m0, m1), s.add(m2, m3));
-        let top = s.hmax(self.e);
-        let sum = s.hsum_f64(s.ldexp(m, s.sub(self.e, s.splat(top))));
-        self.total.add(Ext {
-            m: sum,
-            e: f64::from(top),
-        });
         self.m = [s.splat(0.0); 4];
+        let refuse = !careful && s.any(s.lt(s.splat(EXT_REFUSE), m));
+        if !refuse {
+            self.total.add(s, m);
+        }
         if LOGITS {
             let [a, b, c, d] = self.logits;
-            self.logit_total += s.hsum_f64(s.add(s.add(a, b), s.add(c, d)));
+            if !refuse {
+                self.logit_total.add(s, s.add(s.add(a, b), s.add(c, d)));
+            }
             self.logits = [s.splat(0.0); 4];
         }
+        !refuse
     }
 }
 
@@ -389,13 +531,14 @@ impl<S: Simd, const LOGITS: bool> Pass<S> for SumExt<S, LOGITS> {
 /// corrected to the sum of exact terms ([`Ext::unshortened`]).
 #[inline(always)]
 pub(crate) fn raddextexp<S: Simd, E: Element, const PAIRED: bool>(s: S, x: &[E]) -> Ext {
-    let mut pass = SumExt::<S, false>::new(s, None);
     // SAFETY: reads x[..x.len()] only.
+    let mut pass = unsafe { SumExt::<S, false>::new(s, x.as_ptr(), x.len(), None) };
+    // SAFETY: as above.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
     if PAIRED {
-        pass.total
+        pass.sum(s)
     } else {
-        pass.total.unshortened()
+        pass.sum(s).unshortened()
     }
 }
 
@@ -415,12 +558,14 @@ pub(crate) fn raddextexp_logits<S: Simd, E: Element>(
         if let Some(w) = w {
             assert_eq!(w.len(), x.len(), "weights and logits lengths differ");
         }
-        let mut pass = SumExt::<S, LOGITS>::new(s, w.map(<[f32]>::as_ptr));
+        // SAFETY: reads x[..x.len()] only.
+        let mut pass =
+            unsafe { SumExt::<S, LOGITS>::new(s, x.as_ptr(), x.len(), w.map(<[f32]>::as_ptr)) };
         // SAFETY: reads x[..x.len()] and w[..x.len()] only.
         unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
         LogitSums {
-            exp: pass.total.unshortened(),
-            weighted: pass.logit_total,
+            exp: pass.sum(s).unshortened(),
+            weighted: pass.logit_total.sum::<S>(),
         }
     }
     match logits {
@@ -443,7 +588,7 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
         r_jump: S::V,
         max: S::V,
         acc: [S::V; 4],
-        wide: [f64; 16],
+        wide: Wide,
     }
     impl<S: Simd> Online<S> {
         #[inline(always)]
@@ -453,7 +598,7 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
             for a in &mut self.acc {
                 *a = s.mul(*a, f);
             }
-            for (w, f) in self.wide.iter_mut().zip(s.lanes(f)).take(S::LANES) {
+            for (w, f) in self.wide.0.iter_mut().zip(s.lanes(f)).take(S::LANES) {
                 *w *= f64::from(f);
             }
             self.r = r;
@@ -472,13 +617,11 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
             x
         }
         #[inline(always)]
-        fn end_block(&mut self, s: S) {
+        fn end_block(&mut self, s: S, _: bool) -> bool {
             let [a, b, c, d] = self.acc;
-            let sum = s.lanes(s.add(s.add(a, b), s.add(c, d)));
-            for (w, v) in self.wide.iter_mut().zip(sum).take(S::LANES) {
-                *w += f64::from(v);
-            }
+            self.wide.add(s, s.add(s.add(a, b), s.add(c, d)));
             self.acc = [s.splat(0.0); 4];
+            true
         }
     }
     let r = s.splat(-f32::MAX);
@@ -487,7 +630,7 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
         r_jump: s.add(r, s.splat(ONLINE_JUMP)),
         max: s.splat(f32::NEG_INFINITY),
         acc: [s.splat(0.0); 4],
-        wide: [0.0; 16],
+        wide: Wide::ZERO,
     };
     // SAFETY: reads x[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
@@ -495,10 +638,15 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
         .iter()
         .fold(f32::NEG_INFINITY, |a, &b| a.max(b));
     let refs = s.lanes(pass.r);
-    let sum = (0..S::LANES)
-        .filter(|&k| pass.wide[k] != 0.0)
-        .map(|k| pass.wide[k] * (f64::from(refs[k]) - f64::from(max)).exp())
-        .sum();
+    // A lane that never saw a finite input holds 0 against a reference far above `max`
+    // (0 * inf): it is skipped.
+    let sum = pass.wide.dot::<S>(|k| {
+        if pass.wide.0[k] == 0.0 {
+            0.0
+        } else {
+            (f64::from(refs[k]) - f64::from(max)).exp()
+        }
+    });
     MaxSum { max, sum }
 }
 

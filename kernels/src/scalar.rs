@@ -130,8 +130,9 @@ impl Simd for Scalar {
     }
     #[inline(always)]
     fn ldexp(self, a: f32, d: f32) -> f32 {
-        // Exponent bits of 2^d; d = -127 (and below, and NaN) gives the bits of +0.
-        let d = self.max(d, -127.0) as i32;
+        // Exponent bits of 2^d; d = -127 (and below, and NaN) gives the bits of +0, d = 128 (and
+        // above) those of +inf.
+        let d = self.max(d, -127.0).min(128.0) as i32;
         a * f32::from_bits(((d + 127) as u32) << 23)
     }
     #[inline(always)]

@@ -82,8 +82,9 @@ pub trait Simd: Copy {
     fn min(self, a: Self::V, b: Self::V) -> Self::V;
     /// Round to the nearest integer, ties to even.
     fn round(self, a: Self::V) -> Self::V;
-    /// `a * 2^d` for integral `d <= 127`; exact for `d >= -126`, below that either exact or 0.
-    /// A NaN `d` gives NaN or 0 (callers make `a` NaN in that case).
+    /// `a * 2^d` for integral `d`: exact for `-126 <= d <= 127`, below that either exact or 0;
+    /// above, `a * inf` or (AVX-512) exact where representable. A NaN `d` gives NaN or 0
+    /// (callers make `a` NaN in that case).
     fn ldexp(self, a: Self::V, d: Self::V) -> Self::V;
 
     /// `a < b`, false for NaN.
@@ -106,8 +107,9 @@ pub trait Simd: Copy {
     /// exp, [`crate::exp::reduced_poly`]), and the lanes where it is not computed.
     /// With `c * exp = (c * p) * 2^n` ([`crate::exp::exp_ext`]): `(c * p) * 2^(n - e)` (0 or exact
     /// where `n - e <= -125`, or with `EXACT_LOW` where the result is below 2^-126; NaN for NaN
-    /// `x`), and the mask of `n - e > over`, whose lanes hold unspecified values. The other lanes
-    /// need `n - e <= 125`; `|c| <= f32::MAX / 8`.
+    /// `x`), and the mask of `n - e > over`. Lanes with `n - e > 125` hold the exact value
+    /// or `c * inf` (so at least `|c| * 2^124` in magnitude, or NaN for NaN `x`);
+    /// `|c| <= f32::MAX / 8`.
     #[inline(always)]
     fn exp_ext_rel<const EXACT_LOW: bool>(
         self,

@@ -37,48 +37,45 @@ pub enum Algorithm {
 /// measured once (README.md, "Choosing the algorithm"), never timed at run time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Crossover {
-    /// Softmax rows from this length on run [`Crossover::long`]; shorter rows three-pass reload
-    /// (it computes exp once, and wins while input and output stay in the last-level cache).
+    /// Softmax rows from this length on run two-pass; shorter rows three-pass reload (it
+    /// computes exp once, and wins while input and output stay in cache).
     pub long_from: usize,
-    /// What long rows run: two-pass, or online, which moves the same 12 bytes per element and
-    /// measured 5-8% faster with AVX-512 at 4M-64M (4.52 against 4.22 elements/ns at 4M, 3.50
-    /// against 3.32 at 64M; with AVX2 it is far slower: 1.65 against 2.45-2.67).
-    pub long: Algorithm,
     /// Log-sum-exp and log-softmax rows from this length on reduce in one extended-exponent
-    /// pass; shorter rows take the max, then the sum (cheaper per element while in cache).
+    /// pass; shorter rows take the max, then the sum (cheaper per element for short rows).
     pub one_pass_reduction_from: usize,
-    /// As `long_from` (with two-pass), for f16 / bf16 rows: never. Half-width rows move half the
-    /// bytes, and three-pass reload was fastest or within 5% at every size up to 64M (f16 at 64M:
-    /// 3.94 against 3.87 elements/ns for two-pass and 4.11 for online with AVX-512; 2.43 against
-    /// 1.93 for two-pass with AVX2, whose bf16 rounding makes every store dear: 1.42 against 1.44).
+    /// As `long_from`, for f16 / bf16 rows, which move half the bytes and convert on every
+    /// load and store.
     pub half_two_pass_from: usize,
 }
 
 impl Crossover {
-    /// The crossover measured for `isa` (AMD EPYC Zen 5, one thread): softmax switches at 4M
-    /// elements on both vector ISAs, where input and output together fill the 32 MiB L3, to
-    /// online with AVX-512 and two-pass with AVX2. Below that, with the output hot in cache,
-    /// reload leads (at 2M: 5.70 against 5.01 elements/ns for two-pass with AVX-512, 2.88
-    /// against 2.62 with AVX2); with the output cold, online (AVX-512) and two-pass (AVX2)
-    /// already lead from 1M-2M (BENCHMARKS.md). Scalar is compute-bound at every size: reload, and max-then-sum,
-    /// always.
+    /// The crossover measured for `isa` (AMD EPYC Zen 5, one thread, output hot in cache as in
+    /// the criterion bench; elements/ns):
+    /// - AVX-512: softmax two-pass from 2M (5.99 against 5.88 for reload at 2M, 5.30 against
+    ///   4.61 for online and 2.69 for reload at 4M); one-pass log-sum-exp from 4K (9.98
+    ///   against 8.91 at 4K, 7.99 against 9.31 at 2K); f16 / bf16 two-pass from 16M (f16:
+    ///   4.10 against 3.68 at 16M, 4.35 against 4.48 at 8M).
+    /// - AVX2: softmax two-pass from 4M (2.94 against 2.35 at 4M, 2.94 against 3.28 at 2M); the
+    ///   one-pass log-sum-exp at every length (4.51 against 4.11 at 1K); f16 / bf16 never (reload
+    ///   within 2% of two-pass or ahead at every length: the rounding to half on every store
+    ///   costs two-pass as much).
+    /// - Scalar is compute-bound at every size: reload, and max-then-sum, always.
+    ///
+    /// With the output cold (the reproduction, BENCHMARKS.md) two-pass leads from 1M-2M.
     pub fn of(isa: Isa) -> Crossover {
         match isa {
             Isa::Avx512 => Crossover {
-                long_from: 1 << 22,
-                long: Algorithm::Online,
-                one_pass_reduction_from: 1 << 19,
-                half_two_pass_from: usize::MAX,
+                long_from: 1 << 21,
+                one_pass_reduction_from: 1 << 12,
+                half_two_pass_from: 1 << 24,
             },
             Isa::Avx2 => Crossover {
                 long_from: 1 << 22,
-                long: Algorithm::TwoPass,
                 one_pass_reduction_from: 0,
                 half_two_pass_from: usize::MAX,
             },
             _ => Crossover {
                 long_from: usize::MAX,
-                long: Algorithm::TwoPass,
                 one_pass_reduction_from: usize::MAX,
                 half_two_pass_from: usize::MAX,
             },
@@ -94,19 +91,18 @@ pub const NON_TEMPORAL_FROM: usize = 1 << 22;
 impl Algorithm {
     /// The concrete algorithm softmax runs for a row of `n` f32 elements on `isa`.
     pub fn resolve(self, n: usize, isa: Isa) -> Algorithm {
-        let c = Crossover::of(isa);
-        self.resolve_from(n, c.long_from, c.long)
+        self.resolve_from(n, Crossover::of(isa).long_from)
     }
 
     /// The concrete algorithm softmax runs for a row of `n` f16 or bf16 elements on `isa`.
     pub fn resolve_half(self, n: usize, isa: Isa) -> Algorithm {
-        self.resolve_from(n, Crossover::of(isa).half_two_pass_from, Algorithm::TwoPass)
+        self.resolve_from(n, Crossover::of(isa).half_two_pass_from)
     }
 
-    fn resolve_from(self, n: usize, long_from: usize, long: Algorithm) -> Algorithm {
+    fn resolve_from(self, n: usize, long_from: usize) -> Algorithm {
         match self {
             Algorithm::Auto if n < long_from => Algorithm::ThreePassReload,
-            Algorithm::Auto => long,
+            Algorithm::Auto => Algorithm::TwoPass,
             other => other,
         }
     }

@@ -188,7 +188,7 @@ impl Simd for Avx2 {
         self.0.avx._mm256_movemask_ps(m) != 0
     }
     #[inline(always)]
-    fn exp_flush(self, x: __m256, c: __m256) -> __m256 {
+    fn exp_flush<const COARSE: bool>(self, x: __m256, c: __m256) -> __m256 {
         let (avx, avx2) = (self.0.avx, self.0.avx2);
         let cutoff = self.splat(EXP_CUTOFF);
         // Below the cutoff the result is 0: such lanes are computed at the cutoff (so p stays
@@ -205,10 +205,10 @@ impl Simd for Avx2 {
         let n = avx._mm256_sub_ps(z, magic);
         let pow2n = avx2._mm256_slli_epi32::<23>(avx._mm256_castps_si256(z));
         let pow2n = avx._mm256_andnot_ps(flushed, avx._mm256_castsi256_ps(pow2n));
-        avx._mm256_mul_ps(reduced_poly::<_, false>(self, x, n, c), pow2n)
+        avx._mm256_mul_ps(reduced_poly::<_, COARSE, COARSE>(self, x, n, c), pow2n)
     }
     #[inline(always)]
-    fn exp_ext_rel<const EXACT_LOW: bool>(
+    fn exp_ext_rel<const EXACT_LOW: bool, const COARSE: bool>(
         self,
         x: __m256,
         e: __m256,
@@ -227,7 +227,7 @@ impl Simd for Avx2 {
         let x = avx._mm256_max_ps(avx._mm256_set1_ps(-EXT_BOUND), x);
         let z = self.fma(x, avx._mm256_set1_ps(LOG2E), bias);
         let c = avx._mm256_mul_ps(c, avx._mm256_set1_ps(2f32.powi(k as i32)));
-        let p = reduced_poly::<_, true>(self, x, avx._mm256_sub_ps(z, bias), c);
+        let p = reduced_poly::<_, true, COARSE>(self, x, avx._mm256_sub_ps(z, bias), c);
         // A NaN z (NaN x) takes the lower clamp, and p keeps the NaN; the upper one makes
         // 2^(n - e - k) +inf from n - e - k = 128 on (biased exponent 255).
         let clamped = avx._mm256_min_ps(

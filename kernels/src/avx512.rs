@@ -174,12 +174,12 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
         m != 0
     }
     #[inline(always)]
-    fn exp_flush(self, x: __m512, c: __m512) -> __m512 {
+    fn exp_flush<const COARSE: bool>(self, x: __m512, c: __m512) -> __m512 {
         let f = self.0.avx512f;
         let n = self.round(f._mm512_mul_ps(x, f._mm512_set1_ps(LOG2E)));
         // "Not less than" is true for NaN, so NaN lanes keep their (NaN) value.
         let keep = f._mm512_cmp_ps_mask::<_CMP_NLT_UQ>(x, f._mm512_set1_ps(EXP_CUTOFF));
-        f._mm512_maskz_scalef_ps(keep, reduced_poly::<_, false>(self, x, n, c), n)
+        f._mm512_maskz_scalef_ps(keep, reduced_poly::<_, COARSE, COARSE>(self, x, n, c), n)
     }
     #[inline(always)]
     fn lanes(self, v: __m512) -> [f32; 16] {

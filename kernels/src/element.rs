@@ -25,6 +25,9 @@ pub(crate) mod sealed {
         /// Whether outputs below 2^-124 may be 0 (REFERENCE.md lets f32 outputs below 1e-37 be
         /// 0, and f16 cannot hold them; bf16 keeps every normal f32 value).
         const MAY_FLUSH_BELOW_2_POW_M124: bool;
+        /// Whether outputs carry at most 11 significant bits, so that kernels whose only results
+        /// are outputs may use the coarse exp (`crate::exp::K1`).
+        const COARSE_EXP: bool;
         /// # Safety
         /// `p..p + S::LANES` readable.
         unsafe fn load<S: Simd>(s: S, p: *const Self) -> S::V;
@@ -49,6 +52,7 @@ pub(crate) mod sealed {
 
 impl sealed::Memory for f32 {
     const MAY_FLUSH_BELOW_2_POW_M124: bool = true;
+    const COARSE_EXP: bool = false;
     #[inline(always)]
     unsafe fn load<S: Simd>(s: S, p: *const f32) -> S::V {
         // SAFETY: forwarded from the caller.
@@ -93,6 +97,7 @@ macro_rules! half_element {
     ($t:ty, $flush:expr, $load:ident, $store:ident, $tables:ident) => {
         impl sealed::Memory for $t {
             const MAY_FLUSH_BELOW_2_POW_M124: bool = $flush;
+            const COARSE_EXP: bool = true;
             #[inline(always)]
             unsafe fn load<S: Simd>(s: S, p: *const $t) -> S::V {
                 // SAFETY: forwarded from the caller.

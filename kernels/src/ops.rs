@@ -322,18 +322,19 @@ pub(crate) fn rmax<S: Simd, E: Element>(s: S, x: &[E]) -> f32 {
     s.hmax(s.max(s.max(a, b), s.max(c, d)))
 }
 
-/// Sums `exp(x - m)` in blocks; stores each term when the caller asks.
-struct SumExp<S: Simd> {
+/// Sums `exp(x - m)` in blocks (the coarse exp with `COARSE`); stores each term when the
+/// caller asks.
+struct SumExp<S: Simd, const COARSE: bool> {
     m: S::V,
     acc: [S::V; 4],
     total: Wide,
 }
 
-impl<S: Simd> Pass<S> for SumExp<S> {
+impl<S: Simd, const COARSE: bool> Pass<S> for SumExp<S, COARSE> {
     const FILL: f32 = f32::NEG_INFINITY;
     #[inline(always)]
     fn step<const J: usize>(&mut self, s: S, x: S::V, _: At<S>) -> S::V {
-        let e = s.exp_flush(s.sub(x, self.m), s.splat(1.0));
+        let e = s.exp_flush::<COARSE>(s.sub(x, self.m), s.splat(1.0));
         self.acc[J] = s.add(self.acc[J], e);
         e
     }
@@ -349,7 +350,7 @@ impl<S: Simd> Pass<S> for SumExp<S> {
 /// `sum_i exp(x_i - m)` for a finite `m`, in f64.
 #[inline(always)]
 pub(crate) fn raddexpminusmax<S: Simd, E: Element>(s: S, x: &[E], m: f32) -> f64 {
-    let mut pass = SumExp {
+    let mut pass = SumExp::<S, false> {
         m: s.splat(m),
         acc: [s.splat(0.0); 4],
         total: Wide::ZERO,
@@ -359,7 +360,8 @@ pub(crate) fn raddexpminusmax<S: Simd, E: Element>(s: S, x: &[E], m: f32) -> f64
     pass.total.sum::<S>()
 }
 
-/// `y_i = exp(x_i - m)` for a finite `m`; returns `sum_i y_i` in f64.
+/// `y_i = exp(x_i - m)` for a finite `m` (the coarse exp for half outputs); returns
+/// `sum_i y_i` in f64.
 ///
 /// # Safety
 /// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
@@ -371,14 +373,31 @@ pub(crate) unsafe fn raddstoreexpminusmax<S: Simd, E: Element>(
     n: usize,
     m: f32,
 ) -> f64 {
-    let mut pass = SumExp {
-        m: s.splat(m),
-        acc: [s.splat(0.0); 4],
-        total: Wide::ZERO,
-    };
+    #[inline(always)]
+    unsafe fn run<S: Simd, E: Element, const COARSE: bool>(
+        s: S,
+        x: *const E,
+        y: *mut E,
+        n: usize,
+        m: f32,
+    ) -> f64 {
+        let mut pass = SumExp::<S, COARSE> {
+            m: s.splat(m),
+            acc: [s.splat(0.0); 4],
+            total: Wide::ZERO,
+        };
+        // SAFETY: forwarded from the caller.
+        unsafe { reduce(s, &mut pass, x, Some(y), n) };
+        pass.total.sum::<S>()
+    }
     // SAFETY: forwarded from the caller.
-    unsafe { reduce(s, &mut pass, x, Some(y), n) };
-    pass.total.sum::<S>()
+    unsafe {
+        if E::COARSE_EXP {
+            run::<S, E, true>(s, x, y, n, m)
+        } else {
+            run::<S, E, false>(s, x, y, n, m)
+        }
+    }
 }
 
 /// Sums `exp(x)` with an extended exponent, and with `LOGITS` also `sum_i w_i * x_i` (terms
@@ -390,7 +409,7 @@ pub(crate) unsafe fn raddstoreexpminusmax<S: Simd, E: Element>(
 /// exceeds [`EXT_REFUSE`], some term was beyond its lane's range (or close to it) and the block
 /// is summed again carefully: a term whose `n` exceeds its lane's `e` by more than
 /// [`EXT_HEADROOM`] first raises `e` to `n`, rescaling the lane's sums by an exact power of two.
-struct SumExt<S: Simd, const LOGITS: bool> {
+struct SumExt<S: Simd, const LOGITS: bool, const COARSE: bool> {
     m: [S::V; 4],
     e: S::V,
     /// Each lane's total, against its exponent `e`.
@@ -400,7 +419,7 @@ struct SumExt<S: Simd, const LOGITS: bool> {
     logit_total: Wide,
 }
 
-impl<S: Simd, const LOGITS: bool> SumExt<S, LOGITS> {
+impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> {
     /// # Safety
     /// `x..x + len` readable.
     #[inline(always)]
@@ -414,7 +433,7 @@ impl<S: Simd, const LOGITS: bool> SumExt<S, LOGITS> {
             }
         };
         // NaN lanes are ignored; a row starting with +inf (or beyond EXT_BOUND) starts low.
-        let top = s.hmax(exp_ext(s, first, s.splat(1.0)).1);
+        let top = s.hmax(exp_ext::<S, COARSE>(s, first, s.splat(1.0)).1);
         let e = if top.is_finite() {
             top
         } else {
@@ -434,7 +453,7 @@ impl<S: Simd, const LOGITS: bool> SumExt<S, LOGITS> {
     /// careful path): lanes past the row's end neither add nor raise.
     #[inline(always)]
     fn raise_exponent(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
-        let (mut p, mut n) = exp_ext(s, x, s.splat(1.0));
+        let (mut p, mut n) = exp_ext::<S, COARSE>(s, x, s.splat(1.0));
         if let Some((_, live)) = at.tail {
             p = s.select(live, p, s.splat(0.0));
             n = s.select(live, n, s.splat(EXT_EMPTY_EXPONENT));
@@ -487,18 +506,19 @@ impl<S: Simd, const LOGITS: bool> SumExt<S, LOGITS> {
     }
 }
 
-impl<S: Simd, const LOGITS: bool> Pass<S> for SumExt<S, LOGITS> {
+impl<S: Simd, const LOGITS: bool, const COARSE: bool> Pass<S> for SumExt<S, LOGITS, COARSE> {
     const FILL: f32 = 0.0;
     #[inline(always)]
     fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
         // Terms more than 2^126 below the lane's exponent flush to 0 on AVX2 and scalar; terms
         // beyond its range come out huge or +inf, which end_block sees.
-        let (term, _) = s.exp_ext_rel::<false>(x, self.e, s.splat(1.0), EXT_HEADROOM);
+        let (term, _) = s.exp_ext_rel::<false, COARSE>(x, self.e, s.splat(1.0), EXT_HEADROOM);
         self.add::<J>(s, x, term, at)
     }
     #[inline(always)]
     fn careful<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
-        let (mut term, over) = s.exp_ext_rel::<false>(x, self.e, s.splat(1.0), EXT_HEADROOM);
+        let (mut term, over) =
+            s.exp_ext_rel::<false, COARSE>(x, self.e, s.splat(1.0), EXT_HEADROOM);
         if s.any(over) {
             term = self.raise_exponent(s, x, at);
         }
@@ -532,13 +552,20 @@ impl<S: Simd, const LOGITS: bool> Pass<S> for SumExt<S, LOGITS> {
 #[inline(always)]
 pub(crate) fn raddextexp<S: Simd, E: Element, const PAIRED: bool>(s: S, x: &[E]) -> Ext {
     // SAFETY: reads x[..x.len()] only.
-    let mut pass = unsafe { SumExt::<S, false>::new(s, x.as_ptr(), x.len(), None) };
-    // SAFETY: as above.
-    unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
-    if PAIRED {
+    #[inline(always)]
+    fn run<S: Simd, E: Element, const COARSE: bool>(s: S, x: &[E]) -> Ext {
+        // SAFETY: reads x[..x.len()] only.
+        let mut pass = unsafe { SumExt::<S, false, COARSE>::new(s, x.as_ptr(), x.len(), None) };
+        // SAFETY: as above.
+        unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
         pass.sum(s)
+    }
+    if !PAIRED {
+        run::<S, E, false>(s, x).unshortened()
+    } else if E::COARSE_EXP {
+        run::<S, E, true>(s, x)
     } else {
-        pass.sum(s).unshortened()
+        run::<S, E, false>(s, x)
     }
 }
 
@@ -559,8 +586,9 @@ pub(crate) fn raddextexp_logits<S: Simd, E: Element>(
             assert_eq!(w.len(), x.len(), "weights and logits lengths differ");
         }
         // SAFETY: reads x[..x.len()] only.
-        let mut pass =
-            unsafe { SumExt::<S, LOGITS>::new(s, x.as_ptr(), x.len(), w.map(<[f32]>::as_ptr)) };
+        let mut pass = unsafe {
+            SumExt::<S, LOGITS, false>::new(s, x.as_ptr(), x.len(), w.map(<[f32]>::as_ptr))
+        };
         // SAFETY: reads x[..x.len()] and w[..x.len()] only.
         unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
         LogitSums {
@@ -594,7 +622,7 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
         #[inline(always)]
         fn move_reference(&mut self, s: S, x: S::V) {
             let r = s.max(self.r, x);
-            let f = s.exp_flush(s.sub(self.r, r), s.splat(1.0));
+            let f = s.exp_flush::<false>(s.sub(self.r, r), s.splat(1.0));
             for a in &mut self.acc {
                 *a = s.mul(*a, f);
             }
@@ -613,7 +641,10 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
                 self.move_reference(s, x);
             }
             self.max = s.max(self.max, x);
-            self.acc[J] = s.add(self.acc[J], s.exp_flush(s.sub(x, self.r), s.splat(1.0)));
+            self.acc[J] = s.add(
+                self.acc[J],
+                s.exp_flush::<false>(s.sub(x, self.r), s.splat(1.0)),
+            );
             x
         }
         #[inline(always)]
@@ -688,22 +719,25 @@ pub(crate) unsafe fn vscaleexpminusmax<S: Simd, E: Element>(
     c: f32,
     nt: bool,
 ) {
-    struct ScaleExp<S: Simd> {
+    struct ScaleExp<S: Simd, const COARSE: bool> {
         m: S::V,
         c: S::V,
     }
-    impl<S: Simd> Map<S> for ScaleExp<S> {
+    impl<S: Simd, const COARSE: bool> Map<S> for ScaleExp<S, COARSE> {
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, _: At<S>) -> S::V {
-            s.exp_flush(s.sub(x, self.m), self.c)
+            s.exp_flush::<COARSE>(s.sub(x, self.m), self.c)
         }
     }
-    let f = ScaleExp {
-        m: s.splat(m),
-        c: s.splat(c),
-    };
+    let (m, c) = (s.splat(m), s.splat(c));
     // SAFETY: forwarded from the caller.
-    unsafe { map(s, &f, x, y, n, nt) }
+    unsafe {
+        if E::COARSE_EXP {
+            map(s, &ScaleExp::<S, true> { m, c }, x, y, n, nt)
+        } else {
+            map(s, &ScaleExp::<S, false> { m, c }, x, y, n, nt)
+        }
+    }
 }
 
 /// `y_i = exp(x_i) / sum` for the paired extended `sum` of [`raddextexp`] (in range), both
@@ -723,16 +757,16 @@ pub(crate) unsafe fn vscaleextexp<S: Simd, E: Element>(
     nt: bool,
 ) {
     /// `EXACT_LOW` for outputs that must keep results in [2^-126, 2^-124) (bf16).
-    struct ScaleExt<S: Simd, const EXACT_LOW: bool> {
+    struct ScaleExt<S: Simd, const EXACT_LOW: bool, const COARSE: bool> {
         inv_m: S::V,
         e: S::V,
     }
-    impl<S: Simd, const EXACT_LOW: bool> Map<S> for ScaleExt<S, EXACT_LOW> {
+    impl<S: Simd, const EXACT_LOW: bool, const COARSE: bool> Map<S> for ScaleExt<S, EXACT_LOW, COARSE> {
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, _: At<S>) -> S::V {
             // Every n - e is at most 1: no term exceeds the sum. The folded 1 / sum.m can round
             // the largest output of a one-term sum above 1 (a NaN stays).
-            let y = s.exp_ext_rel::<EXACT_LOW>(x, self.e, self.inv_m, f32::INFINITY);
+            let y = s.exp_ext_rel::<EXACT_LOW, COARSE>(x, self.e, self.inv_m, f32::INFINITY);
             s.min(s.splat(1.0), y.0)
         }
     }
@@ -740,10 +774,11 @@ pub(crate) unsafe fn vscaleextexp<S: Simd, E: Element>(
     let (inv_m, e) = (s.splat((1.0 / sum.m) as f32), s.splat(sum.e as f32));
     // SAFETY: forwarded from the caller.
     unsafe {
-        if E::MAY_FLUSH_BELOW_2_POW_M124 {
-            map(s, &ScaleExt::<S, false> { inv_m, e }, x, y, n, nt)
-        } else {
-            map(s, &ScaleExt::<S, true> { inv_m, e }, x, y, n, nt)
+        match (E::MAY_FLUSH_BELOW_2_POW_M124, E::COARSE_EXP) {
+            (true, false) => map(s, &ScaleExt::<S, false, false> { inv_m, e }, x, y, n, nt),
+            (true, true) => map(s, &ScaleExt::<S, false, true> { inv_m, e }, x, y, n, nt),
+            (false, false) => map(s, &ScaleExt::<S, true, false> { inv_m, e }, x, y, n, nt),
+            (false, true) => map(s, &ScaleExt::<S, true, true> { inv_m, e }, x, y, n, nt),
         }
     }
 }
@@ -811,7 +846,12 @@ pub(crate) unsafe fn vgradce<S: Simd, E: Element>(
             // `scale * exp(x - a)` relative to exponent 0; |n| <= 124 where not flushed, so the
             // short reduction costs at most 2.4e-7.
             let p = s
-                .exp_ext_rel::<false>(s.sub(x, self.a), s.splat(0.0), self.scale, f32::INFINITY)
+                .exp_ext_rel::<false, false>(
+                    s.sub(x, self.a),
+                    s.splat(0.0),
+                    self.scale,
+                    f32::INFINITY,
+                )
                 .0;
             if WEIGHTED {
                 // SAFETY: the weights cover the row (the caller's contract).

@@ -100,8 +100,8 @@ pub trait Simd: Copy {
     /// [`crate::exp::EXP_CUTOFF`] (so `-inf` gives 0); NaN stays NaN. The approximation of
     /// [`crate::exp`] with its Cody-Waite reduction; ISAs may override how `2^n` is applied.
     #[inline(always)]
-    fn exp_flush(self, x: Self::V, c: Self::V) -> Self::V {
-        crate::exp::exp_flush(self, x, c)
+    fn exp_flush<const COARSE: bool>(self, x: Self::V, c: Self::V) -> Self::V {
+        crate::exp::exp_flush::<Self, COARSE>(self, x, c)
     }
     /// `c * exp(max(x, -EXT_BOUND)) * 2^-e` for integral lane exponents `e` (the short form of
     /// exp, [`crate::exp::reduced_poly`]), and the lanes where it is not computed.
@@ -111,14 +111,14 @@ pub trait Simd: Copy {
     /// or `c * inf` (so at least `|c| * 2^124` in magnitude, or NaN for NaN `x`);
     /// `|c| <= f32::MAX / 8`.
     #[inline(always)]
-    fn exp_ext_rel<const EXACT_LOW: bool>(
+    fn exp_ext_rel<const EXACT_LOW: bool, const COARSE: bool>(
         self,
         x: Self::V,
         e: Self::V,
         c: Self::V,
         over: f32,
     ) -> (Self::V, Self::M) {
-        let (p, n) = crate::exp::exp_ext(self, x, c);
+        let (p, n) = crate::exp::exp_ext::<Self, COARSE>(self, x, c);
         let d = self.sub(n, e);
         (self.ldexp(p, d), self.lt(self.splat(over), d))
     }

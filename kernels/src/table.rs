@@ -105,7 +105,9 @@ pub struct Table<T: 'static = f32> {
     pub rmax: fn(&[T]) -> f32,
     /// `sum_i exp(x_i - m)` in f64, for a finite `m >= max`.
     pub raddexpminusmax: fn(&[T], f32) -> f64,
-    /// `y_i = exp(x_i - m)`, returning `sum_i y_i`, for a finite `m >= max`.
+    /// `y_i = exp(x_i - m)`, returning `sum_i y_i`, for a finite `m >= max`. Half-precision
+    /// tables use the coarse exp here and in the other entries whose only results are
+    /// outputs (`vscaleexpminusmax`, `raddextexp_paired`, `vscaleextexp`; [`crate::exp::K1`]).
     pub raddstoreexpminusmax: fn(Io<'_, T>, f32) -> f64,
     /// `y_i = x_i * c`.
     pub vscale: fn(Io<'_, T>, f32, Store),
@@ -116,7 +118,8 @@ pub struct Table<T: 'static = f32> {
     pub raddextexp: fn(&[T]) -> Ext,
     /// The same sum of short terms, uncorrected: each term is off by `e^(n * LN2_LO)`, as in
     /// `vscaleextexp`, which divides by this sum and in which the factors cancel; its log is
-    /// off by up to `|ln| * 3e-9`.
+    /// off by up to `|ln| * 3e-9` (by up to 1.03e-4 more in half-precision tables, which
+    /// use the coarse exp in both).
     pub raddextexp_paired: fn(&[T]) -> Ext,
     /// `y_i = exp(clamp(x_i)) / sum` for a `sum` from `raddextexp_paired` whose log is in range.
     pub vscaleextexp: fn(Io<'_, T>, Ext, Store),

@@ -1,4 +1,5 @@
-//! The one exp approximation every kernel uses, and its constants.
+//! The exp approximation every kernel uses (with a coarse form for half-precision outputs), and
+//! its constants.
 //!
 //! `exp(x) = 2^n * p(t)` with `n = round(x * log2(e))` and `t = x - n * ln(2)`, `|t| <= ln(2)/2`.
 //! - Range reduction (Cody-Waite): `ln(2) = LN2_HI + LN2_LO` with `LN2_HI` the f32 nearest ln(2).

@@ -2,9 +2,9 @@
 //!
 //! Reductions walk the row in blocks of `BLOCK_STEPS * 4 * LANES` elements from its start:
 //! inside a block four vector accumulators take turns, at the end of a block they are summed and
-//! folded into an f64 (or f64-mantissa extended) total. Each f32 partial therefore adds at most
-//! [`BLOCK_STEPS`] terms, so the error does not grow with n, and the order of operations depends
-//! only on the index, never on the buffer's address.
+//! each lane folded into its own f64 total (the lanes meet at the end of the row). Each f32
+//! partial therefore adds at most [`BLOCK_STEPS`] terms, so the error does not grow with n, and
+//! the order of operations depends only on the index, never on the buffer's address.
 
 use crate::element::Element;
 use crate::exp::exp_ext;
@@ -404,7 +404,7 @@ pub(crate) unsafe fn raddstoreexpminusmax<S: Simd, E: Element>(
 /// with `w_i = 0` count 0 even for an infinite `x_i`; `w_i = 1` without weights).
 ///
 /// Each lane sums `p * 2^(n - e)` against its own exponent `e`, shared by its four accumulators,
-/// all starting at the `n` of the row's first vector's largest element. A block is first summed
+/// all starting at the `n` of the first block's largest element. A block is first summed
 /// without looking at `n` (a term costs one `exp_ext_rel` and an add); if a lane's partial then
 /// exceeds [`EXT_REFUSE`], some term was beyond its lane's range (or close to it) and the block
 /// is summed again carefully: a term whose `n` exceeds its lane's `e` by more than
@@ -420,22 +420,14 @@ struct SumExt<S: Simd, const LOGITS: bool, const COARSE: bool> {
 }
 
 impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> {
-    /// # Safety
-    /// `x..x + len` readable.
+    /// Lane exponents start at the `n` of the first block's largest element (a max pass over
+    /// the block, which the sum then reads from L1): unless the row later rises by more than
+    /// 2^100 (or starts with +inf or NaN), no block is refused.
     #[inline(always)]
-    unsafe fn new<E: Element>(s: S, x: *const E, len: usize, weights: Option<*const f32>) -> Self {
-        // SAFETY: forwarded from the caller (a tail is shorter than a vector).
-        let first = unsafe {
-            if len >= S::LANES {
-                E::load(s, x)
-            } else {
-                E::load_tail(s, x, len, f32::NEG_INFINITY)
-            }
-        };
-        // NaN lanes are ignored; a row starting with +inf (or beyond EXT_BOUND) starts low.
-        let top = s.hmax(exp_ext::<S, COARSE>(s, first, s.splat(1.0)).1);
+    fn new<E: Element>(s: S, x: &[E], weights: Option<*const f32>) -> Self {
+        let top = rmax(s, &x[..x.len().min(BLOCK_STEPS * 4 * S::LANES)]);
         let e = if top.is_finite() {
-            top
+            s.hmax(exp_ext::<S, COARSE>(s, s.splat(top), s.splat(1.0)).1)
         } else {
             EXT_EMPTY_EXPONENT
         };
@@ -554,9 +546,8 @@ pub(crate) fn raddextexp<S: Simd, E: Element, const PAIRED: bool>(s: S, x: &[E])
     // SAFETY: reads x[..x.len()] only.
     #[inline(always)]
     fn run<S: Simd, E: Element, const COARSE: bool>(s: S, x: &[E]) -> Ext {
+        let mut pass = SumExt::<S, false, COARSE>::new(s, x, None);
         // SAFETY: reads x[..x.len()] only.
-        let mut pass = unsafe { SumExt::<S, false, COARSE>::new(s, x.as_ptr(), x.len(), None) };
-        // SAFETY: as above.
         unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
         pass.sum(s)
     }
@@ -585,10 +576,7 @@ pub(crate) fn raddextexp_logits<S: Simd, E: Element>(
         if let Some(w) = w {
             assert_eq!(w.len(), x.len(), "weights and logits lengths differ");
         }
-        // SAFETY: reads x[..x.len()] only.
-        let mut pass = unsafe {
-            SumExt::<S, LOGITS, false>::new(s, x.as_ptr(), x.len(), w.map(<[f32]>::as_ptr))
-        };
+        let mut pass = SumExt::<S, LOGITS, false>::new(s, x, w.map(<[f32]>::as_ptr));
         // SAFETY: reads x[..x.len()] and w[..x.len()] only.
         unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
         LogitSums {

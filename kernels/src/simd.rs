@@ -129,12 +129,4 @@ pub trait Simd: Copy {
             .iter()
             .fold(f32::NAN, |a, &b| a.max(b))
     }
-    /// The sum of the lanes in f64, in lane order.
-    #[inline(always)]
-    fn hsum_f64(self, v: Self::V) -> f64 {
-        self.lanes(v)[..Self::LANES]
-            .iter()
-            .map(|&l| f64::from(l))
-            .sum()
-    }
 }

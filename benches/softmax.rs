@@ -141,7 +141,7 @@ fn half_precision(c: &mut Criterion) {
                 Algorithm::ThreePassReload,
             ] {
                 let k = Kernels::new(isa).unwrap().with_algorithm(a);
-                let bytes = softmax_bytes(a.resolve_half(n, isa)) / 2;
+                let bytes = softmax_bytes(a.resolve_for::<twopass::f16>(n, isa)) / 2;
                 g.throughput(Throughput::ElementsAndBytes {
                     elements: n as u64,
                     bytes: bytes * n as u64,

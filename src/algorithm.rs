@@ -1,6 +1,6 @@
 //! The softmax algorithms, and how `Auto` chooses among them.
 
-use crate::Isa;
+use crate::{Float, Isa};
 
 /// How softmax (and log-softmax, log-sum-exp) walks the row.
 ///
@@ -37,47 +37,54 @@ pub enum Algorithm {
 /// measured once (README.md, "Choosing the algorithm"), never timed at run time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Crossover {
-    /// Softmax rows from this length on run two-pass; shorter rows three-pass reload (it
-    /// computes exp once, and wins while input and output stay in cache).
+    /// f32 softmax rows from this length on run two-pass; shorter rows three-pass reload (it
+    /// computes exp once, and wins while its extra pass stays in cache).
     pub long_from: usize,
+    /// As `long_from`, for f16 rows, which move half the bytes and convert on every load and
+    /// store.
+    pub f16_long_from: usize,
+    /// As `long_from`, for bf16 rows.
+    pub bf16_long_from: usize,
     /// Log-sum-exp and log-softmax rows from this length on reduce in one extended-exponent
     /// pass; shorter rows take the max, then the sum (cheaper per element for short rows).
     pub one_pass_reduction_from: usize,
-    /// As `long_from`, for f16 / bf16 rows, which move half the bytes and convert on every
-    /// load and store.
-    pub half_two_pass_from: usize,
 }
 
 impl Crossover {
-    /// The crossover measured for `isa` (AMD EPYC Zen 5, one thread, output hot in cache as in
-    /// the criterion bench; elements/ns):
-    /// - AVX-512: softmax two-pass from 2M (5.99 against 5.88 for reload at 2M, 5.30 against
-    ///   4.61 for online and 2.69 for reload at 4M); one-pass log-sum-exp from 4K (9.98
-    ///   against 8.91 at 4K, 7.99 against 9.31 at 2K); f16 / bf16 two-pass from 16M (f16:
-    ///   4.10 against 3.68 at 16M, 4.35 against 4.48 at 8M).
-    /// - AVX2: softmax two-pass from 4M (2.94 against 2.35 at 4M, 2.94 against 3.28 at 2M); the
-    ///   one-pass log-sum-exp at every length (4.51 against 4.11 at 1K); f16 / bf16 never (reload
-    ///   within 2% of two-pass or ahead at every length: the rounding to half on every store
-    ///   costs two-pass as much).
+    /// The crossover measured for `isa` (AMD EPYC Zen 5, one thread, inputs uniform in
+    /// [-1000, 1000], output hot in cache as in the criterion bench; elements/ns):
+    /// - AVX-512: f32 softmax two-pass from 128K, where input and output outgrow the 1 MiB L2
+    ///   (6.48 against 6.20 for reload at 128K, 6.33 against 6.96 at 64K; 5.37 against 3.00
+    ///   at 4M); f16 / bf16 two-pass from 16M (f16: 5.74 against 4.70 at 64M, 5.85 against 6.81
+    ///   at 4M); the one-pass log-sum-exp from 4K (9.98 against 8.91 at 4K, 7.99 against 9.31
+    ///   at 2K).
+    /// - AVX2: f32 softmax two-pass from 4M (2.96 against 2.40 at 4M, 2.94 against 3.28 at 2M);
+    ///   bf16 two-pass at every length (its exact rounding on every store makes reload's two
+    ///   output passes dear: 2.23 against 2.03 at 16K, 2.03 against 1.74 at 64M); f16 never
+    ///   (3.65 against 3.18 at 16K, even at 64M); the one-pass log-sum-exp at every length
+    ///   (4.34 against 4.01 at 1K).
     /// - Scalar is compute-bound at every size: reload, and max-then-sum, always.
     ///
-    /// With the output cold (the reproduction, BENCHMARKS.md) two-pass leads from 1M-2M.
+    /// With the output cold (the reproduction, BENCHMARKS.md) two-pass leads earlier.
     pub fn of(isa: Isa) -> Crossover {
         match isa {
             Isa::Avx512 => Crossover {
-                long_from: 1 << 21,
+                long_from: 1 << 17,
+                f16_long_from: 1 << 24,
+                bf16_long_from: 1 << 24,
                 one_pass_reduction_from: 1 << 12,
-                half_two_pass_from: 1 << 24,
             },
             Isa::Avx2 => Crossover {
                 long_from: 1 << 22,
+                f16_long_from: usize::MAX,
+                bf16_long_from: 0,
                 one_pass_reduction_from: 0,
-                half_two_pass_from: usize::MAX,
             },
             _ => Crossover {
                 long_from: usize::MAX,
+                f16_long_from: usize::MAX,
+                bf16_long_from: usize::MAX,
                 one_pass_reduction_from: usize::MAX,
-                half_two_pass_from: usize::MAX,
             },
         }
     }
@@ -91,17 +98,13 @@ pub const NON_TEMPORAL_FROM: usize = 1 << 22;
 impl Algorithm {
     /// The concrete algorithm softmax runs for a row of `n` f32 elements on `isa`.
     pub fn resolve(self, n: usize, isa: Isa) -> Algorithm {
-        self.resolve_from(n, Crossover::of(isa).long_from)
+        self.resolve_for::<f32>(n, isa)
     }
 
-    /// The concrete algorithm softmax runs for a row of `n` f16 or bf16 elements on `isa`.
-    pub fn resolve_half(self, n: usize, isa: Isa) -> Algorithm {
-        self.resolve_from(n, Crossover::of(isa).half_two_pass_from)
-    }
-
-    fn resolve_from(self, n: usize, long_from: usize) -> Algorithm {
+    /// The concrete algorithm softmax runs for a row of `n` elements of type `T` on `isa`.
+    pub fn resolve_for<T: Float>(self, n: usize, isa: Isa) -> Algorithm {
         match self {
-            Algorithm::Auto if n < long_from => Algorithm::ThreePassReload,
+            Algorithm::Auto if n < T::long_from(&Crossover::of(isa)) => Algorithm::ThreePassReload,
             Algorithm::Auto => Algorithm::TwoPass,
             other => other,
         }

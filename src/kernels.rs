@@ -4,7 +4,7 @@ use half::{bf16, f16};
 use twopass_kernels::{table, table_bf16, table_f16, Element, Io, Table};
 
 use crate::dispatch::active_table;
-use crate::{row, Algorithm, Error, Isa};
+use crate::{row, Algorithm, Crossover, Error, Isa};
 
 /// One ISA's kernels with a chosen [`Algorithm`]: the scoped alternative to the process-wide
 /// ISA (tests and threads that each want their own), and the way to pick an algorithm per call.
@@ -31,6 +31,9 @@ pub struct Kernels {
 pub trait Float: Element + private::Sealed {
     #[doc(hidden)]
     fn kernels(k: &Kernels) -> &'static Table<Self>;
+    /// Where softmax rows of this type switch to two-pass under `Auto`.
+    #[doc(hidden)]
+    fn long_from(c: &Crossover) -> usize;
 }
 
 mod private {
@@ -44,17 +47,26 @@ impl Float for f32 {
     fn kernels(k: &Kernels) -> &'static Table<f32> {
         k.table
     }
+    fn long_from(c: &Crossover) -> usize {
+        c.long_from
+    }
 }
 
 impl Float for f16 {
     fn kernels(k: &Kernels) -> &'static Table<f16> {
         k.f16
     }
+    fn long_from(c: &Crossover) -> usize {
+        c.f16_long_from
+    }
 }
 
 impl Float for bf16 {
     fn kernels(k: &Kernels) -> &'static Table<bf16> {
         k.bf16
+    }
+    fn long_from(c: &Crossover) -> usize {
+        c.bf16_long_from
     }
 }
 

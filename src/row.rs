@@ -3,7 +3,7 @@
 use twopass_kernels::{Element, Ext, Io, MaxSum, Store, Table};
 
 use crate::algorithm::NON_TEMPORAL_FROM;
-use crate::Algorithm;
+use crate::{Algorithm, Float};
 
 /// What makes a row's result non-finite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,17 +131,13 @@ pub(crate) fn log_sum_exp<E: Element>(t: &Table<E>, x: &[E], algorithm: Algorith
 }
 
 /// `y_i = exp(x_i - max) / sum`.
-pub(crate) fn softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, algorithm: Algorithm) {
+pub(crate) fn softmax<E: Float>(t: &Table<E>, mut io: Io<'_, E>, algorithm: Algorithm) {
     let n = io.input().len();
     if n == 0 {
         return;
     }
     let store = store_for(n);
-    let algorithm = if std::mem::size_of::<E>() == 4 {
-        algorithm.resolve(n, t.isa)
-    } else {
-        algorithm.resolve_half(n, t.isa)
-    };
+    let algorithm = algorithm.resolve_for::<E>(n, t.isa);
     if algorithm == Algorithm::Blocked {
         if !crate::blocked::softmax(t, io.reborrow()) {
             io.output().fill(E::from_f32(f32::NAN));

@@ -229,11 +229,14 @@ impl Simd for Avx2 {
         let c = avx._mm256_mul_ps(c, avx._mm256_set1_ps(2f32.powi(k as i32)));
         let p = reduced_poly::<_, true, COARSE>(self, x, avx._mm256_sub_ps(z, bias), c);
         // A NaN z (NaN x) takes the lower clamp, and p keeps the NaN; the upper one makes
-        // 2^(n - e - k) +inf from n - e - k = 128 on (biased exponent 255).
-        let clamped = avx._mm256_min_ps(
-            avx._mm256_max_ps(z, avx._mm256_set1_ps(ROUND_MAGIC)),
-            avx._mm256_set1_ps(ROUND_MAGIC + 255.0),
-        );
+        // 2^(n - e - k) +inf from n - e - k = 128 on (biased exponent 255). With an infinite
+        // `over` the caller has no such lanes (as the trait says), and skips it.
+        let clamped = avx._mm256_max_ps(z, avx._mm256_set1_ps(ROUND_MAGIC));
+        let clamped = if over < f32::INFINITY {
+            avx._mm256_min_ps(clamped, avx._mm256_set1_ps(ROUND_MAGIC + 255.0))
+        } else {
+            clamped
+        };
         let pow2 = avx2._mm256_slli_epi32::<23>(avx._mm256_castps_si256(clamped));
         let over = self.lt(avx._mm256_set1_ps(ROUND_MAGIC + 127.0 - k + over), z);
         (avx._mm256_mul_ps(p, avx._mm256_castsi256_ps(pow2)), over)

@@ -108,8 +108,8 @@ pub trait Simd: Copy {
     /// With `c * exp = (c * p) * 2^n` ([`crate::exp::exp_ext`]): `(c * p) * 2^(n - e)` (0 or exact
     /// where `n - e <= -125`, or with `EXACT_LOW` where the result is below 2^-126; NaN for NaN
     /// `x`), and the mask of `n - e > over`. Lanes with `n - e > 125` hold the exact value
-    /// or `c * inf` (so at least `|c| * 2^124` in magnitude, or NaN for NaN `x`);
-    /// `|c| <= f32::MAX / 8`.
+    /// or `c * inf` (so at least `|c| * 2^124` in magnitude, or NaN for NaN `x`), except with
+    /// an infinite `over`, whose callers guarantee `n - e <= 125`; `|c| <= f32::MAX / 8`.
     #[inline(always)]
     fn exp_ext_rel<const EXACT_LOW: bool, const COARSE: bool>(
         self,

@@ -1,6 +1,6 @@
-//! The timing: warm-up, calibrated batches, median; outputs rotated over a ring of buffers
-//! larger than the last-level cache; every kernel through the public API (the probes through
-//! the kernel table's own read and copy passes).
+//! The timing: warm-up, calibrated batches, the kernels of one size taking turns, median;
+//! outputs rotated over a ring of buffers larger than the last-level cache; every kernel through
+//! the public API (the probes through the kernel table's own read and copy passes).
 
 use std::hint::black_box;
 use std::io::Write;
@@ -181,36 +181,75 @@ impl Ring {
     }
 }
 
-/// Times `f`: a warm-up of about one repetition, then repetitions of a calibrated number of
-/// calls, each on the next output buffer of the ring.
-fn time(plan: &Plan, ring: &mut Ring, mut f: impl FnMut(&mut [f32])) -> Timing {
-    let start = Instant::now();
-    let mut warm = 0usize;
-    while warm == 0 || (start.elapsed().as_nanos() as f64) < plan.rep_ns {
-        f(ring.next());
-        warm += 1;
-    }
-    let per_call = start.elapsed().as_nanos() as f64 / warm as f64;
-    let calls = ((plan.rep_ns / per_call).ceil() as usize).max(1);
-    let reps =
-        ((plan.budget_ns / (per_call * calls as f64)) as usize).clamp(plan.min_reps, plan.max_reps);
-    let mut per_rep: Vec<f64> = (0..reps)
-        .map(|_| {
+/// What a job at one size times.
+#[derive(Clone, Copy)]
+enum What {
+    Read,
+    Copy,
+    CopyNt,
+    Kernel(Op, Isa, Algorithm),
+}
+
+/// A timed call: it writes (or ignores) the output buffer it is given.
+type Call<'a> = Box<dyn FnMut(&mut [f32]) + 'a>;
+
+/// One kernel to time at a size.
+struct Job<'a> {
+    what: What,
+    call: Call<'a>,
+}
+
+/// Times every job of one size. Each is warmed up (about one repetition) and calibrated alone;
+/// then the repetitions take turns, one of each job per round, so that a slow moment of the
+/// machine's memory falls on every kernel of the size alike (ratios within a size compare
+/// kernels timed side by side). Every call writes the next output buffer of the ring. The
+/// repetition count is the smallest the budget gives any job of the size.
+fn time_all(plan: &Plan, ring: &mut Ring, jobs: &mut [Job<'_>]) -> Vec<Timing> {
+    let calibrated: Vec<(usize, usize)> = jobs
+        .iter_mut()
+        .map(|job| {
             let start = Instant::now();
-            for _ in 0..calls {
-                f(ring.next());
+            let mut warm = 0usize;
+            while warm == 0 || (start.elapsed().as_nanos() as f64) < plan.rep_ns {
+                (job.call)(ring.next());
+                warm += 1;
             }
-            start.elapsed().as_nanos() as f64 / calls as f64
+            let per_call = start.elapsed().as_nanos() as f64 / warm as f64;
+            let calls = ((plan.rep_ns / per_call).ceil() as usize).max(1);
+            let reps = ((plan.budget_ns / (per_call * calls as f64)) as usize)
+                .clamp(plan.min_reps, plan.max_reps);
+            (calls, reps)
         })
         .collect();
-    per_rep.sort_by(f64::total_cmp);
-    Timing {
-        median_ns: per_rep[reps / 2],
-        min_ns: per_rep[0],
-        max_ns: per_rep[reps - 1],
-        reps,
-        calls,
+    let reps = calibrated
+        .iter()
+        .map(|&(_, r)| r)
+        .min()
+        .unwrap_or(plan.min_reps);
+    let mut per_rep = vec![Vec::with_capacity(reps); jobs.len()];
+    for _ in 0..reps {
+        for ((job, &(calls, _)), times) in jobs.iter_mut().zip(&calibrated).zip(&mut per_rep) {
+            let start = Instant::now();
+            for _ in 0..calls {
+                (job.call)(ring.next());
+            }
+            times.push(start.elapsed().as_nanos() as f64 / calls as f64);
+        }
     }
+    per_rep
+        .into_iter()
+        .zip(&calibrated)
+        .map(|(mut t, &(calls, _))| {
+            t.sort_by(f64::total_cmp);
+            Timing {
+                median_ns: t[reps / 2],
+                min_ns: t[0],
+                max_ns: t[reps - 1],
+                reps,
+                calls,
+            }
+        })
+        .collect()
 }
 
 /// The reductions log-sum-exp is timed with: one pass, and max then sum.
@@ -258,72 +297,95 @@ pub fn run(machine: &Machine, options: &Options) -> Results {
     for &n in &sizes {
         let x = &x_all[..n];
         ring.set_len(n);
-        let read = time(&plan, &mut ring, |_| {
-            black_box((probes.rmax)(black_box(x)));
-        });
-        progress(&format!("read pass {}", probe_isa.name()), n, &read);
-        let mut copy_with = |store: Store| {
-            time(&plan, &mut ring, |y| {
+        let copy_with = |store: Store| -> Call<'_> {
+            Box::new(move |y: &mut [f32]| {
                 (probes.vscale)(Io::Split(black_box(x), black_box(y)), 1.0, store)
             })
         };
-        let copy = copy_with(Store::Cached);
-        progress(&format!("copy {}", probe_isa.name()), n, &copy);
-        let copy_nt = copy_with(Store::NonTemporal);
-        progress(
-            &format!("copy non-temporal {}", probe_isa.name()),
-            n,
-            &copy_nt,
-        );
-        ceilings.push(Ceiling {
-            n,
-            read,
-            copy,
-            copy_nt,
-        });
-
+        let mut jobs = vec![
+            Job {
+                what: What::Read,
+                call: Box::new(|_: &mut [f32]| {
+                    black_box((probes.rmax)(black_box(x)));
+                }),
+            },
+            Job {
+                what: What::Copy,
+                call: copy_with(Store::Cached),
+            },
+            Job {
+                what: What::CopyNt,
+                call: copy_with(Store::NonTemporal),
+            },
+        ];
         for isa in isas_at(n) {
             let kernels = Kernels::new(isa).expect("only available ISAs are chosen");
             for &algorithm in &options.algorithms {
                 let k = kernels.with_algorithm(algorithm);
-                let t = time(&plan, &mut ring, |y| {
-                    k.softmax(black_box(x), black_box(y))
-                        .expect("equal lengths")
-                });
-                progress(
-                    &format!("softmax {} {}", isa.name(), algorithm.name()),
-                    n,
-                    &t,
-                );
-                rows.push(Row {
-                    op: Op::Softmax,
-                    isa,
-                    algorithm,
-                    resolved: algorithm.resolve(n, isa),
-                    n,
-                    t,
+                jobs.push(Job {
+                    what: What::Kernel(Op::Softmax, isa, algorithm),
+                    call: Box::new(move |y: &mut [f32]| {
+                        k.softmax(black_box(x), black_box(y))
+                            .expect("equal lengths")
+                    }),
                 });
             }
             for &algorithm in &lse {
                 let k = kernels.with_algorithm(algorithm);
-                let t = time(&plan, &mut ring, |_| {
-                    black_box(k.log_sum_exp(black_box(x)));
-                });
-                progress(
-                    &format!("log_sum_exp {} {}", isa.name(), lse_name(algorithm)),
-                    n,
-                    &t,
-                );
-                rows.push(Row {
-                    op: Op::LogSumExp,
-                    isa,
-                    algorithm,
-                    resolved: algorithm.resolve_reduction(n, isa),
-                    n,
-                    t,
+                jobs.push(Job {
+                    what: What::Kernel(Op::LogSumExp, isa, algorithm),
+                    call: Box::new(move |_: &mut [f32]| {
+                        black_box(k.log_sum_exp(black_box(x)));
+                    }),
                 });
             }
         }
+        let timings = time_all(&plan, &mut ring, &mut jobs);
+        let (mut read, mut copy, mut copy_nt) = (None, None, None);
+        for (job, t) in jobs.iter().zip(timings) {
+            let probe = probe_isa.name();
+            match job.what {
+                What::Read => {
+                    progress(&format!("read pass {probe}"), n, &t);
+                    read = Some(t);
+                }
+                What::Copy => {
+                    progress(&format!("copy {probe}"), n, &t);
+                    copy = Some(t);
+                }
+                What::CopyNt => {
+                    progress(&format!("copy non-temporal {probe}"), n, &t);
+                    copy_nt = Some(t);
+                }
+                What::Kernel(op, isa, algorithm) => {
+                    let (name, resolved) = match op {
+                        Op::Softmax => (
+                            format!("softmax {} {}", isa.name(), algorithm.name()),
+                            algorithm.resolve(n, isa),
+                        ),
+                        Op::LogSumExp => (
+                            format!("log_sum_exp {} {}", isa.name(), lse_name(algorithm)),
+                            algorithm.resolve_reduction(n, isa),
+                        ),
+                    };
+                    progress(&name, n, &t);
+                    rows.push(Row {
+                        op,
+                        isa,
+                        algorithm,
+                        resolved,
+                        n,
+                        t,
+                    });
+                }
+            }
+        }
+        ceilings.push(Ceiling {
+            n,
+            read: read.expect("a read job per size"),
+            copy: copy.expect("a copy job per size"),
+            copy_nt: copy_nt.expect("a non-temporal copy job per size"),
+        });
     }
     Results {
         machine: machine.clone(),

@@ -54,8 +54,10 @@ pub fn methodology(r: &Results) -> Vec<String> {
         format!(
             "Timing: a warm-up of about {:.1} ms, then repetitions of a calibrated number of calls \
              (each about {:.1} ms, at least one call); {}-{} repetitions, fewer for long calls \
-             (about {:.0} ms per kernel and size); the figure is the median repetition's time per \
-             call (min and max are in report.json).",
+             (about {:.0} ms per kernel and size); the kernels of one size (probes included) take \
+             turns, one repetition each per round, so a slow moment of the memory system falls \
+             on all of them alike; the figure is the median repetition's time per call (min and \
+             max are in report.json).",
             p.rep_ns / 1e6,
             p.rep_ns / 1e6,
             p.min_reps,

@@ -55,9 +55,9 @@ impl Crossover {
     /// [-1000, 1000], output hot in cache as in the criterion bench; elements/ns):
     /// - AVX-512: f32 softmax two-pass from 128K, where input and output outgrow the 1 MiB L2
     ///   (6.48 against 6.20 for reload at 128K, 6.33 against 6.96 at 64K; 5.37 against 3.00
-    ///   at 4M); f16 / bf16 two-pass from 16M (f16: 5.74 against 4.70 at 64M, 5.85 against 6.81
-    ///   at 4M); the one-pass log-sum-exp from 4K (9.98 against 8.91 at 4K, 7.99 against 9.31
-    ///   at 2K).
+    ///   at 4M); f16 two-pass from 8M (5.75 against 5.15 at 8M, 5.86 against 6.75 at 4M); bf16
+    ///   from 2M (5.83 against 5.83 at 2M, 5.93 against 5.49 at 4M, 5.96 against 6.03 at 1M);
+    ///   the one-pass log-sum-exp from 4K (9.98 against 8.91 at 4K, 7.99 against 9.31 at 2K).
     /// - AVX2: f32 softmax two-pass from 4M (2.96 against 2.40 at 4M, 2.94 against 3.28 at 2M);
     ///   bf16 two-pass at every length (its exact rounding on every store makes reload's two
     ///   output passes dear: 2.23 against 2.03 at 16K, 2.03 against 1.74 at 64M); f16 never
@@ -70,8 +70,8 @@ impl Crossover {
         match isa {
             Isa::Avx512 => Crossover {
                 long_from: 1 << 17,
-                f16_long_from: 1 << 24,
-                bf16_long_from: 1 << 24,
+                f16_long_from: 1 << 23,
+                bf16_long_from: 1 << 21,
                 one_pass_reduction_from: 1 << 12,
             },
             Isa::Avx2 => Crossover {

@@ -547,3 +547,30 @@ fn check_finding(case: &common::cross_entropy::Case, chunkings: u64) {
         }
     }
 }
+
+/// Found by the cross_entropy fuzzer: logits far beyond the extended sum's bound (2.4e14) in the
+/// run before the target. The lane exponents, primed from that run's max, sat so high that its
+/// terms vanished, and the sum of the zeros after the target passed for the whole row (loss 5.9
+/// instead of 6.5e14). Inputs above the bound are now clamped to it, which forces the max path.
+#[test]
+fn logits_beyond_the_extended_bound() {
+    let mut logits = vec![0.0f32; 67];
+    logits[..3].copy_from_slice(&[236770120000000.0, -1819583800000.0, 236770120000000.0]);
+    let mut weights = vec![3.0f32; 67];
+    for j in [38, 39, 40, 41, 42, 43, 47, 57, 58] {
+        weights[j] = 0.0;
+    }
+    let case = common::cross_entropy::Case {
+        rows: 1,
+        cols: 67,
+        logits,
+        targets: vec![17],
+        ignore_index: -119,
+        eps: 0.5,
+        z: 0.0,
+        weights: Some(weights),
+        reduction: Reduction::None,
+        grad_output: None,
+    };
+    check_finding(&case, 16);
+}

@@ -7,7 +7,7 @@
 //! the order of operations depends only on the index, never on the buffer's address.
 
 use crate::element::Element;
-use crate::exp::exp_ext;
+use crate::exp::{exp_ext, EXT_BOUND};
 use crate::ext::pow2;
 use crate::simd::Simd;
 use crate::{Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits};
@@ -425,7 +425,7 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> 
     /// 2^100 (or starts with +inf or NaN), no block is refused.
     #[inline(always)]
     fn new<E: Element>(s: S, x: &[E], weights: Option<*const f32>) -> Self {
-        let top = rmax(s, &x[..x.len().min(BLOCK_STEPS * 4 * S::LANES)]);
+        let top = rmax(s, &x[..x.len().min(BLOCK_STEPS * 4 * S::LANES)]).min(EXT_BOUND);
         let e = if top.is_finite() {
             s.hmax(exp_ext::<S, COARSE>(s, s.splat(top), s.splat(1.0)).1)
         } else {
@@ -504,15 +504,16 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> Pass<S> for SumExt<S, LOGI
     fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
         // Terms more than 2^126 below the lane's exponent flush to 0 on AVX2 and scalar; terms
         // beyond its range come out huge or +inf, which end_block sees.
-        let (term, _) = s.exp_ext_rel::<false, COARSE>(x, self.e, s.splat(1.0), EXT_HEADROOM);
+        let (term, _) =
+            s.exp_ext_rel::<false, COARSE>(bounded(s, x), self.e, s.splat(1.0), EXT_HEADROOM);
         self.add::<J>(s, x, term, at)
     }
     #[inline(always)]
     fn careful<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
         let (mut term, over) =
-            s.exp_ext_rel::<false, COARSE>(x, self.e, s.splat(1.0), EXT_HEADROOM);
+            s.exp_ext_rel::<false, COARSE>(bounded(s, x), self.e, s.splat(1.0), EXT_HEADROOM);
         if s.any(over) {
-            term = self.raise_exponent(s, x, at);
+            term = self.raise_exponent(s, bounded(s, x), at);
         }
         self.add::<J>(s, x, term, at)
     }
@@ -536,8 +537,16 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> Pass<S> for SumExt<S, LOGI
     }
 }
 
-/// `sum_i exp(x_i)` as an extended-exponent pair, without a max pass. Inputs are clamped below
-/// at `-EXT_BOUND`; the caller checks the result's range ([`Ext::ln_in_range`]). The terms use
+/// `min(x, EXT_BOUND)`, NaN kept: an input above the bound (+inf included) then adds a term
+/// of `e^EXT_BOUND`, which puts the sum's log out of [`Ext::ln_in_range`]'s range, so the caller
+/// takes its max-based path (unclamped, such inputs give garbage terms, which may vanish).
+#[inline(always)]
+fn bounded<S: Simd>(s: S, x: S::V) -> S::V {
+    s.min(s.splat(EXT_BOUND), x)
+}
+
+/// `sum_i exp(x_i)` as an extended-exponent pair, without a max pass. Inputs are clamped to
+/// `[-EXT_BOUND, EXT_BOUND]`; the caller checks the result's range ([`Ext::ln_in_range`]). The terms use
 /// the short reduction ([`crate::exp::reduced_poly`]); with `PAIRED` the sum is theirs, for
 /// [`vscaleextexp`], whose outputs divide by it (its log is off by up to `|ln| * 3e-9`), else
 /// corrected to the sum of exact terms ([`Ext::unshortened`]).

@@ -49,8 +49,8 @@ pub const EXP_CUTOFF: f32 = -87.336_55;
 /// reduction above is exact to ~1e-12 (|n| <= 23638, and `x * LOG2E` rounds by at most 2^-10,
 /// which `p` covers); the short form's factor there reaches 4.5e-5 (`reduced_poly`).
 /// A row whose log-sum-exp is not inside `(-EXT_BOUND + EXT_MARGIN, EXT_BOUND - 1)` may hold
-/// inputs beyond the bound (the sums clamp inputs above it to it, so one such input alone puts
-/// the log at `EXT_BOUND` or more), and the caller recomputes it on a max-based path.
+/// inputs beyond the bound (above it the terms are garbage, and the sums report such a row at
+/// an exponent above the range), and the caller recomputes it on a max-based path.
 pub const EXT_BOUND: f32 = 16384.0;
 /// How far above `-EXT_BOUND` a log-sum-exp must lie for clamped elements (each at most
 /// `e^-EXT_BOUND`, at most 2^64 of them) to be negligible: `2^64 * e^-128` < 1e-36 relative.

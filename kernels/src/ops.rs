@@ -7,7 +7,7 @@
 //! the order of operations depends only on the index, never on the buffer's address.
 
 use crate::element::Element;
-use crate::exp::{exp_ext, EXT_BOUND};
+use crate::exp::{exp_ext, EXT_BOUND, LOG2E};
 use crate::ext::pow2;
 use crate::simd::Simd;
 use crate::{Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits};
@@ -421,8 +421,8 @@ struct SumExt<S: Simd, const LOGITS: bool, const COARSE: bool> {
 
 impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> {
     /// Lane exponents start at the `n` of the first block's largest element (a max pass over
-    /// the block, which the sum then reads from L1): unless the row later rises by more than
-    /// 2^100 (or starts with +inf or NaN), no block is refused.
+    /// the block, which the sum then reads from L1; at most `EXT_BOUND`'s): unless the row
+    /// later rises by more than 2^100 (or starts with NaN), no block is refused.
     #[inline(always)]
     fn new<E: Element>(s: S, x: &[E], weights: Option<*const f32>) -> Self {
         let top = rmax(s, &x[..x.len().min(BLOCK_STEPS * 4 * S::LANES)]).min(EXT_BOUND);
@@ -484,11 +484,17 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> 
         x
     }
 
-    /// The row's sum: the lanes' totals brought to the largest lane exponent.
+    /// The row's sum: the lanes' totals brought to the largest lane exponent. A lane exponent
+    /// above every `n` of an input within `EXT_BOUND` was raised by an input beyond it, whose
+    /// terms are garbage (they may even vanish, and an empty sum would pass for a valid part
+    /// of a larger one): the sum is then `2^e` at that exponent, out of range above.
     #[inline(always)]
     fn sum(&self, s: S) -> Ext {
         let e = s.lanes(self.e);
         let top = f64::from(s.hmax(self.e));
+        if top > f64::from(EXT_BOUND) * f64::from(LOG2E) + 1.0 {
+            return Ext { m: 1.0, e: top };
+        }
         let m = self.total.dot::<S>(|k| pow2(f64::from(e[k]) - top));
         if m == 0.0 {
             Ext::ZERO
@@ -504,16 +510,15 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> Pass<S> for SumExt<S, LOGI
     fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
         // Terms more than 2^126 below the lane's exponent flush to 0 on AVX2 and scalar; terms
         // beyond its range come out huge or +inf, which end_block sees.
-        let (term, _) =
-            s.exp_ext_rel::<false, COARSE>(bounded(s, x), self.e, s.splat(1.0), EXT_HEADROOM);
+        let (term, _) = s.exp_ext_rel::<false, COARSE>(x, self.e, s.splat(1.0), EXT_HEADROOM);
         self.add::<J>(s, x, term, at)
     }
     #[inline(always)]
     fn careful<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
         let (mut term, over) =
-            s.exp_ext_rel::<false, COARSE>(bounded(s, x), self.e, s.splat(1.0), EXT_HEADROOM);
+            s.exp_ext_rel::<false, COARSE>(x, self.e, s.splat(1.0), EXT_HEADROOM);
         if s.any(over) {
-            term = self.raise_exponent(s, bounded(s, x), at);
+            term = self.raise_exponent(s, x, at);
         }
         self.add::<J>(s, x, term, at)
     }
@@ -537,16 +542,9 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> Pass<S> for SumExt<S, LOGI
     }
 }
 
-/// `min(x, EXT_BOUND)`, NaN kept: an input above the bound (+inf included) then adds a term
-/// of `e^EXT_BOUND`, which puts the sum's log out of [`Ext::ln_in_range`]'s range, so the caller
-/// takes its max-based path (unclamped, such inputs give garbage terms, which may vanish).
-#[inline(always)]
-fn bounded<S: Simd>(s: S, x: S::V) -> S::V {
-    s.min(s.splat(EXT_BOUND), x)
-}
-
-/// `sum_i exp(x_i)` as an extended-exponent pair, without a max pass. Inputs are clamped to
-/// `[-EXT_BOUND, EXT_BOUND]`; the caller checks the result's range ([`Ext::ln_in_range`]). The terms use
+/// `sum_i exp(x_i)` as an extended-exponent pair, without a max pass. Inputs are clamped below
+/// at `-EXT_BOUND`, and a row with an input beyond `EXT_BOUND` comes out above the range; the
+/// caller checks the result's range ([`Ext::ln_in_range`]). The terms use
 /// the short reduction ([`crate::exp::reduced_poly`]); with `PAIRED` the sum is theirs, for
 /// [`vscaleextexp`], whose outputs divide by it (its log is off by up to `|ln| * 3e-9`), else
 /// corrected to the sum of exact terms ([`Ext::unshortened`]).

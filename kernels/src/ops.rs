@@ -833,14 +833,15 @@ pub(crate) unsafe fn vgradce<S: Simd, E: Element>(
     nt: bool,
 ) {
     /// With `WEIGHTED`, `w` points at the weights (a separate type, so the loop never tests
-    /// for them).
-    struct Grad<S: Simd, const WEIGHTED: bool> {
+    /// for them); without `BIASED` (bias +0, no label smoothing) the bias term, which would add
+    /// -0 to every output and change none, is left out.
+    struct Grad<S: Simd, const WEIGHTED: bool, const BIASED: bool> {
         a: S::V,
         scale: S::V,
         minus_bias: S::V,
         w: *const f32,
     }
-    impl<S: Simd, const WEIGHTED: bool> Map<S> for Grad<S, WEIGHTED> {
+    impl<S: Simd, const WEIGHTED: bool, const BIASED: bool> Map<S> for Grad<S, WEIGHTED, BIASED> {
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, at: At<S>) -> S::V {
             // `scale * exp(x - a)` relative to exponent 0; |n| <= 124 where not flushed, so the
@@ -853,7 +854,9 @@ pub(crate) unsafe fn vgradce<S: Simd, E: Element>(
                     f32::INFINITY,
                 )
                 .0;
-            if WEIGHTED {
+            if !BIASED {
+                p
+            } else if WEIGHTED {
                 // SAFETY: the weights cover the row (the caller's contract).
                 s.fma(self.minus_bias, unsafe { at.load(s, self.w, 0.0) }, p)
             } else {
@@ -862,24 +865,34 @@ pub(crate) unsafe fn vgradce<S: Simd, E: Element>(
         }
     }
     let (a, scale, minus_bias) = (s.splat(c.a), s.splat(c.scale), s.splat(-c.bias));
+    let w_or_null = w.unwrap_or(core::ptr::null());
     // SAFETY: forwarded from the caller.
     unsafe {
-        match w {
-            Some(w) => {
-                let f = Grad::<S, true> {
-                    a,
-                    scale,
-                    minus_bias,
-                    w,
-                };
-                map(s, &f, x, y, n, nt)
-            }
-            None => {
-                let f = Grad::<S, false> {
+        match (w.is_some(), c.bias.to_bits() != 0) {
+            (_, false) => {
+                let f = Grad::<S, false, false> {
                     a,
                     scale,
                     minus_bias,
                     w: core::ptr::null(),
+                };
+                map(s, &f, x, y, n, nt)
+            }
+            (true, true) => {
+                let f = Grad::<S, true, true> {
+                    a,
+                    scale,
+                    minus_bias,
+                    w: w_or_null,
+                };
+                map(s, &f, x, y, n, nt)
+            }
+            (false, true) => {
+                let f = Grad::<S, false, true> {
+                    a,
+                    scale,
+                    minus_bias,
+                    w: w_or_null,
                 };
                 map(s, &f, x, y, n, nt)
             }

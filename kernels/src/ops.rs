@@ -330,6 +330,17 @@ struct SumExp<S: Simd, const COARSE: bool> {
     total: Wide,
 }
 
+impl<S: Simd, const COARSE: bool> SumExp<S, COARSE> {
+    #[inline(always)]
+    fn new(s: S, m: f32) -> Self {
+        SumExp {
+            m: s.splat(m),
+            acc: [s.splat(0.0); 4],
+            total: Wide::ZERO,
+        }
+    }
+}
+
 impl<S: Simd, const COARSE: bool> Pass<S> for SumExp<S, COARSE> {
     const FILL: f32 = f32::NEG_INFINITY;
     #[inline(always)]
@@ -350,11 +361,7 @@ impl<S: Simd, const COARSE: bool> Pass<S> for SumExp<S, COARSE> {
 /// `sum_i exp(x_i - m)` for a finite `m`, in f64.
 #[inline(always)]
 pub(crate) fn raddexpminusmax<S: Simd, E: Element>(s: S, x: &[E], m: f32) -> f64 {
-    let mut pass = SumExp::<S, false> {
-        m: s.splat(m),
-        acc: [s.splat(0.0); 4],
-        total: Wide::ZERO,
-    };
+    let mut pass = SumExp::<S, false>::new(s, m);
     // SAFETY: reads x[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
     pass.total.sum::<S>()
@@ -381,11 +388,7 @@ pub(crate) unsafe fn raddstoreexpminusmax<S: Simd, E: Element>(
         n: usize,
         m: f32,
     ) -> f64 {
-        let mut pass = SumExp::<S, COARSE> {
-            m: s.splat(m),
-            acc: [s.splat(0.0); 4],
-            total: Wide::ZERO,
-        };
+        let mut pass = SumExp::<S, COARSE>::new(s, m);
         // SAFETY: forwarded from the caller.
         unsafe { reduce(s, &mut pass, x, Some(y), n) };
         pass.total.sum::<S>()
@@ -550,7 +553,6 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> Pass<S> for SumExt<S, LOGI
 /// corrected to the sum of exact terms ([`Ext::unshortened`]).
 #[inline(always)]
 pub(crate) fn raddextexp<S: Simd, E: Element, const PAIRED: bool>(s: S, x: &[E]) -> Ext {
-    // SAFETY: reads x[..x.len()] only.
     #[inline(always)]
     fn run<S: Simd, E: Element, const COARSE: bool>(s: S, x: &[E]) -> Ext {
         let mut pass = SumExt::<S, false, COARSE>::new(s, x, None);
@@ -841,6 +843,17 @@ pub(crate) unsafe fn vgradce<S: Simd, E: Element>(
         minus_bias: S::V,
         w: *const f32,
     }
+    impl<S: Simd, const WEIGHTED: bool, const BIASED: bool> Grad<S, WEIGHTED, BIASED> {
+        #[inline(always)]
+        fn new(s: S, c: GradCoefficients, w: Option<*const f32>) -> Self {
+            Grad {
+                a: s.splat(c.a),
+                scale: s.splat(c.scale),
+                minus_bias: s.splat(-c.bias),
+                w: w.unwrap_or(core::ptr::null()),
+            }
+        }
+    }
     impl<S: Simd, const WEIGHTED: bool, const BIASED: bool> Map<S> for Grad<S, WEIGHTED, BIASED> {
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, at: At<S>) -> S::V {
@@ -864,38 +877,12 @@ pub(crate) unsafe fn vgradce<S: Simd, E: Element>(
             }
         }
     }
-    let (a, scale, minus_bias) = (s.splat(c.a), s.splat(c.scale), s.splat(-c.bias));
-    let w_or_null = w.unwrap_or(core::ptr::null());
     // SAFETY: forwarded from the caller.
     unsafe {
-        match (w.is_some(), c.bias.to_bits() != 0) {
-            (_, false) => {
-                let f = Grad::<S, false, false> {
-                    a,
-                    scale,
-                    minus_bias,
-                    w: core::ptr::null(),
-                };
-                map(s, &f, x, y, n, nt)
-            }
-            (true, true) => {
-                let f = Grad::<S, true, true> {
-                    a,
-                    scale,
-                    minus_bias,
-                    w: w_or_null,
-                };
-                map(s, &f, x, y, n, nt)
-            }
-            (false, true) => {
-                let f = Grad::<S, false, true> {
-                    a,
-                    scale,
-                    minus_bias,
-                    w: w_or_null,
-                };
-                map(s, &f, x, y, n, nt)
-            }
+        match (w, c.bias.to_bits() != 0) {
+            (_, false) => map(s, &Grad::<S, false, false>::new(s, c, None), x, y, n, nt),
+            (Some(_), true) => map(s, &Grad::<S, true, true>::new(s, c, w), x, y, n, nt),
+            (None, true) => map(s, &Grad::<S, false, true>::new(s, c, None), x, y, n, nt),
         }
     }
 }

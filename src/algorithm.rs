@@ -61,7 +61,8 @@ impl Crossover {
     /// - AVX2: f32 softmax two-pass from 4M (2.96 against 2.40 at 4M, 2.94 against 3.28 at 2M);
     ///   bf16 two-pass at every length (its exact rounding on every store makes reload's two
     ///   output passes dear: 2.23 against 2.03 at 16K, 2.03 against 1.74 at 64M); f16 never
-    ///   (3.65 against 3.18 at 16K, even at 64M); the one-pass log-sum-exp at every length
+    ///   (3.65 against 3.18 at 16K; from 4M the two are within this VM's noise of each other,
+    ///   3.00-3.22 against 3.04-3.32 at 64M); the one-pass log-sum-exp at every length
     ///   (4.34 against 4.01 at 1K).
     /// - Scalar is compute-bound at every size: reload, and max-then-sum, always.
     ///

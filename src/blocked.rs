@@ -7,7 +7,7 @@
 //! act as a second level of summation. The per-block statistics live on the stack: at most
 //! [`MAX_BLOCKS`] blocks, so longer rows take longer blocks.
 
-use twopass_kernels::{Element, Io, MaxSum, Store, Table};
+use twopass_kernels::{exp_or_zero, Element, Io, MaxSum, Store, Table};
 
 use crate::row::{Special, Sum};
 
@@ -48,11 +48,11 @@ pub(crate) fn sum<E: Element>(t: &Table<E>, x: &[E]) -> Sum {
             return Sum::Special(Special::of(x));
         }
         if max > total.max {
-            total.sum *= (f64::from(total.max) - f64::from(max)).exp();
+            total.sum *= exp_or_zero(f64::from(total.max) - f64::from(max));
             total.max = max;
             total.sum += sum;
         } else {
-            total.sum += sum * (f64::from(max) - f64::from(total.max)).exp();
+            total.sum += sum * exp_or_zero(f64::from(max) - f64::from(total.max));
         }
     }
     if total.max == f32::NEG_INFINITY {
@@ -102,14 +102,14 @@ pub(crate) fn softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>) -> bool {
     let blocks = n.div_ceil(len);
     let total: f64 = (0..blocks)
         .filter(|&b| maxes[b] != f32::NEG_INFINITY)
-        .map(|b| f64::from(sums[b]) * (f64::from(maxes[b]) - f64::from(max)).exp())
+        .map(|b| f64::from(sums[b]) * exp_or_zero(f64::from(maxes[b]) - f64::from(max)))
         .sum();
     let y = io.output();
     for (b, block) in y.chunks_mut(len).enumerate() {
         if maxes[b] == f32::NEG_INFINITY {
             continue;
         }
-        let factor = (f64::from(maxes[b]) - f64::from(max)).exp() / total;
+        let factor = exp_or_zero(f64::from(maxes[b]) - f64::from(max)) / total;
         if factor < f64::from(f32::MIN_POSITIVE) {
             // Every output of the block is below 2^-126 (< 1e-37): 0, without slow subnormal
             // arithmetic (a steadily rising row puts its early blocks here).

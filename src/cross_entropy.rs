@@ -3,11 +3,11 @@
 //! weighted logit sum together), the gradient in one more pass that may overwrite the logits.
 //! Rows can also be streamed chunk by chunk ([`CrossEntropyStream`]).
 
-use twopass_kernels::{Ext, GradCoefficients, Io, Store, SumOfLogits};
+use twopass_kernels::{exp_or_zero, Ext, GradCoefficients, Io, Store, SumOfLogits};
 
 use crate::algorithm::NON_TEMPORAL_FROM;
 use crate::kernels::check_matrix;
-use crate::row::{self, Sum};
+use crate::row::{self, narrow, narrow_within, Sum};
 use crate::{Algorithm, Error, Float, Kernels, LseState};
 
 /// How per-row losses combine into the returned loss.
@@ -416,12 +416,18 @@ impl CrossEntropyRow<'_> {
     /// The unreduced loss (0 for an ignored row; NaN with a NaN or `+inf` logit or when every
     /// logit is `-inf`; `+inf` when a `-inf` logit has a nonzero coefficient).
     pub fn loss(&self) -> f32 {
-        self.loss as f32
+        // REFERENCE.md's bound is at least 4e-6 T, and T at least the sum of the loss's
+        // coefficients.
+        let o = &self.options;
+        let eps = f64::from(o.label_smoothing);
+        let w_t = self.target.map_or(0.0, |t| o.weight(t));
+        let coefficients = (1.0 - eps) * w_t + eps / self.cols as f64 * self.weights.sum;
+        narrow_within(self.loss, 4e-6 * coefficients)
     }
 
     /// The row's log-sum-exp (0 for an ignored row).
     pub fn lse(&self) -> f32 {
-        self.lse as f32
+        narrow(self.lse)
     }
 
     /// Whether the row counts (its target is not the ignore index).
@@ -502,12 +508,12 @@ impl CrossEntropyRow<'_> {
         };
         let weights = o.class_weights.map(|w| &w[offset..offset + n]);
         // f32 keeps full precision only for normal coefficients (or 0), and the kernel's exp
-        // term is 0 below `2^-123 |scale|`: fine while that stays inside REFERENCE.md's
-        // absolute allowance `2e-7 |k| w_max` (a huge z-loss or all-zero weights break that).
-        // The kernel folds `scale` (times 4) into its polynomial, whose value reaches 5.7
-        // |scale| before `2^n` shrinks it: that must not overflow.
+        // term is 0 below `2^-126 (1 + 2^-10)` (it computes no subnormal): fine while that stays
+        // inside REFERENCE.md's absolute allowance `2e-7 |k| w_max` (a tiny upstream gradient
+        // or all-zero weights break that). `scale`'s power of two joins the kernel's exponent,
+        // `2^(n + k)` with `n <= 0`: it must stay below 2^125.
         let normal = |v: f32| v == 0.0 || v.is_normal();
-        let flush_error = f64::from(coefficients.scale.abs()) * 2f64.powi(-123);
+        let flush_error = 2f64.powi(-125);
         if normal(coefficients.scale)
             && coefficients.scale.abs() <= f32::MAX / 8.0
             && normal(coefficients.bias)
@@ -524,18 +530,18 @@ impl CrossEntropyRow<'_> {
             // denominator) or comes near it, is subnormal (tiny class weights), or the flush
             // would cost more than the contract allows: each product from f64.
             for j in 0..n {
-                let p = ((f64::from(io.input()[j].to_f32()) - reference) - log_sum).exp();
+                let p = exp_or_zero((f64::from(io.input()[j].to_f32()) - reference) - log_sum);
                 let w = weights.map_or(1.0, |w| f64::from(w[j]));
                 io.output()[j] = T::from_f32((k * (a_coef * p - eps / c * w)) as f32);
             }
         }
         if let (Some(j), Some(x_t)) = (target_in_chunk, x_t) {
-            let p_t = ((f64::from(x_t) - reference) - log_sum).exp();
+            let p_t = exp_or_zero((f64::from(x_t) - reference) - log_sum);
             let g = (1.0 - eps) * w_t * -self.one_minus_p_t
                 + (eps / c) * (big_w * p_t - w_t)
                 + 2.0 * z * self.lse * p_t;
             // The f32 gradient, rounded once to the output type.
-            io.output()[j] = T::from_f32((k * g) as f32);
+            io.output()[j] = T::from_f32(narrow_within(k * g, 2e-7 * k.abs() * self.weights.max));
         }
     }
 }
@@ -727,8 +733,8 @@ fn reduction_scale<'a>(
 fn reduce_loss(options: &CrossEntropyOptions<'_>, sum: f64, total: f64) -> f32 {
     match options.reduction {
         Reduction::Mean if total == 0.0 => f32::NAN,
-        Reduction::Mean => (sum / total) as f32,
-        _ => sum as f32,
+        Reduction::Mean => narrow(sum / total),
+        _ => narrow(sum),
     }
 }
 

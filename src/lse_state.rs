@@ -1,5 +1,7 @@
 //! [`LseState`]: log-sum-exp of a row that arrives in chunks, or of shards merged later.
 
+use twopass_kernels::exp_or_zero;
+
 use crate::row::{Special, Sum};
 use crate::Kernels;
 
@@ -60,7 +62,7 @@ impl LseState {
     /// `ln(sum exp(x))` over everything seen: NaN if a NaN was seen, else `+inf` if `+inf` was,
     /// else `-inf` when nothing finite was seen.
     pub fn value(&self) -> f32 {
-        self.value_f64() as f32
+        crate::row::narrow(self.value_f64())
     }
 
     /// [`LseState::value`] before rounding to f32.
@@ -92,7 +94,7 @@ impl LseState {
         if self.sum == 0.0 {
             0.0
         } else {
-            ((self.reference - total.reference) + (self.sum.ln() - total.sum.ln())).exp()
+            exp_or_zero((self.reference - total.reference) + (self.sum.ln() - total.sum.ln()))
         }
     }
 
@@ -134,7 +136,7 @@ impl LseState {
             return;
         }
         let r = self.reference.max(reference);
-        self.sum = self.sum * (self.reference - r).exp() + sum * (reference - r).exp();
+        self.sum = self.sum * exp_or_zero(self.reference - r) + sum * exp_or_zero(reference - r);
         self.reference = r;
     }
 }

@@ -5,6 +5,28 @@ use twopass_kernels::{Element, Ext, Io, MaxSum, Store, Table};
 use crate::algorithm::NON_TEMPORAL_FROM;
 use crate::{Algorithm, Float};
 
+/// `v` rounded to f32, 0 (of `v`'s sign) where `|v|` lies below f32's normal range: results
+/// are never subnormal, so no caller pays for one (a microcode assist per subnormal operand on
+/// Intel CPUs), and REFERENCE.md's bounds allow far more than 2^-126 wherever this rounds.
+pub(crate) fn narrow(v: f64) -> f32 {
+    if v.abs() < f64::from(f32::MIN_POSITIVE) {
+        (0.0f64).copysign(v) as f32
+    } else {
+        v as f32
+    }
+}
+
+/// [`narrow`] where `allowance`, the absolute error the result is held to, covers f32's
+/// normal range; `v` rounded to f32 (subnormal if need be) where it does not (subnormal inputs,
+/// such as class weights, make results that must stay subnormal).
+pub(crate) fn narrow_within(v: f64, allowance: f64) -> f32 {
+    if allowance >= f64::from(f32::MIN_POSITIVE) {
+        narrow(v)
+    } else {
+        v as f32
+    }
+}
+
 /// What makes a row's result non-finite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Special {
@@ -53,11 +75,11 @@ impl Sum {
     /// `ln(sum)` to the max is lost even in f64.)
     fn offsets(self) -> (f32, f32) {
         match self {
-            Sum::MaxSum(s) => (s.max, s.sum.ln() as f32),
+            Sum::MaxSum(s) => (s.max, narrow(s.sum.ln())),
             other => {
                 let l = other.ln();
-                let hi = l as f32;
-                (hi, (l - f64::from(hi)) as f32)
+                let hi = narrow(l);
+                (hi, narrow(l - f64::from(hi)))
             }
         }
     }
@@ -127,7 +149,7 @@ pub(crate) fn log_sum_exp<E: Element>(t: &Table<E>, x: &[E], algorithm: Algorith
     if x.is_empty() {
         return f32::NEG_INFINITY;
     }
-    sum(t, x, algorithm.resolve_reduction(x.len(), t.isa)).ln() as f32
+    narrow(sum(t, x, algorithm.resolve_reduction(x.len(), t.isa)).ln())
 }
 
 /// `y_i = exp(x_i - max) / sum`.

@@ -5,6 +5,8 @@
 mod analysis;
 #[path = "../examples/reproduce/args.rs"]
 mod args;
+#[path = "../examples/reproduce/environment.rs"]
+mod environment;
 #[path = "../examples/reproduce/machine.rs"]
 mod machine;
 #[path = "../examples/reproduce/measure.rs"]
@@ -90,6 +92,7 @@ fn quick_run_writes_report_json_and_plot() {
         "## Softmax, elements per nanosecond",
         "## Log-sum-exp",
         "## Memory ceilings",
+        "## Floating-point environment",
         "## Every measurement",
         "## Methodology",
     ] {
@@ -138,6 +141,12 @@ fn quick_run_writes_report_json_and_plot() {
             };
             assert_eq!(row["bytes_per_element"], bytes, "{row}");
         }
+    }
+    let env = json["floating_point_environment"].as_array().unwrap();
+    assert_eq!(env.len(), environment::count(&isas, 1 << 25) / 2);
+    for e in env {
+        let r = e["time_ratio_ftz_daz_over_default"].as_f64().unwrap();
+        assert!(r > 0.0 && r.is_finite(), "{e}");
     }
     let speedups = json["two_pass_speedups"].as_array().unwrap();
     assert_eq!(speedups.len(), 2 * expected / (args::ALGORITHMS.len() + 2));

@@ -7,6 +7,7 @@
 
 mod analysis;
 mod args;
+mod environment;
 mod machine;
 mod measure;
 mod plot;

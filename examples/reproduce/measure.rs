@@ -10,6 +10,7 @@ use twopass::{Algorithm, Isa, Kernels};
 use twopass_kernels::{Io, Store};
 
 use crate::args::Options;
+use crate::environment::{self, EnvRow};
 use crate::machine::Machine;
 
 /// Scalar runs only up to this length (it would take minutes beyond).
@@ -122,6 +123,8 @@ pub struct Results {
     pub ceilings: Vec<Ceiling>,
     /// Every kernel timed.
     pub rows: Vec<Row>,
+    /// Each operation in the default floating-point environment and with FTZ/DAZ on.
+    pub environment: Vec<EnvRow>,
     /// Wall time of the measurements (s).
     pub seconds: f64,
 }
@@ -152,7 +155,7 @@ pub fn input(n: usize) -> Vec<f32> {
 
 /// Output buffers used in turn: one call writes slot `i`, the next `i + 1`, so with a ring of
 /// twice the last-level cache each call finds its output evicted, as a real consumer would.
-struct Ring {
+pub struct Ring {
     buf: Vec<f32>,
     n: usize,
     next: usize,
@@ -168,7 +171,7 @@ impl Ring {
         }
     }
 
-    fn set_len(&mut self, n: usize) {
+    pub fn set_len(&mut self, n: usize) {
         self.n = n;
         self.next = 0;
     }
@@ -191,27 +194,21 @@ enum What {
 }
 
 /// A timed call: it writes (or ignores) the output buffer it is given.
-type Call<'a> = Box<dyn FnMut(&mut [f32]) + 'a>;
-
-/// One kernel to time at a size.
-struct Job<'a> {
-    what: What,
-    call: Call<'a>,
-}
+pub type Call<'a> = Box<dyn FnMut(&mut [f32]) + 'a>;
 
 /// Times every job of one size. Each is warmed up (about one repetition) and calibrated alone;
 /// then the repetitions take turns, one of each job per round, so that a slow moment of the
 /// machine's memory falls on every kernel of the size alike (ratios within a size compare
 /// kernels timed side by side). Every call writes the next output buffer of the ring. The
 /// repetition count is the smallest the budget gives any job of the size.
-fn time_all(plan: &Plan, ring: &mut Ring, jobs: &mut [Job<'_>]) -> Vec<Timing> {
-    let calibrated: Vec<(usize, usize)> = jobs
+pub fn time_all(plan: &Plan, ring: &mut Ring, calls: &mut [Call<'_>]) -> Vec<Timing> {
+    let calibrated: Vec<(usize, usize)> = calls
         .iter_mut()
-        .map(|job| {
+        .map(|call| {
             let start = Instant::now();
             let mut warm = 0usize;
             while warm == 0 || (start.elapsed().as_nanos() as f64) < plan.rep_ns {
-                (job.call)(ring.next());
+                call(ring.next());
                 warm += 1;
             }
             let per_call = start.elapsed().as_nanos() as f64 / warm as f64;
@@ -226,14 +223,14 @@ fn time_all(plan: &Plan, ring: &mut Ring, jobs: &mut [Job<'_>]) -> Vec<Timing> {
         .map(|&(_, r)| r)
         .min()
         .unwrap_or(plan.min_reps);
-    let mut per_rep = vec![Vec::with_capacity(reps); jobs.len()];
+    let mut per_rep = vec![Vec::with_capacity(reps); calls.len()];
     for _ in 0..reps {
-        for ((job, &(calls, _)), times) in jobs.iter_mut().zip(&calibrated).zip(&mut per_rep) {
+        for ((call, &(n, _)), times) in calls.iter_mut().zip(&calibrated).zip(&mut per_rep) {
             let start = Instant::now();
-            for _ in 0..calls {
-                (job.call)(ring.next());
+            for _ in 0..n {
+                call(ring.next());
             }
-            times.push(start.elapsed().as_nanos() as f64 / calls as f64);
+            times.push(start.elapsed().as_nanos() as f64 / n as f64);
         }
     }
     per_rep
@@ -275,11 +272,12 @@ pub fn run(machine: &Machine, options: &Options) -> Results {
     let total: usize = sizes
         .iter()
         .map(|&n| 3 + isas_at(n).count() * (options.algorithms.len() + lse.len()))
-        .sum();
+        .sum::<usize>()
+        + environment::count(&options.isas, options.max_n);
 
     let max_n = sizes.last().copied().unwrap_or(0);
     let ring_floats = (2 * machine.llc_bytes() / 4).max(max_n);
-    let x_all = input(max_n);
+    let x_all = input(max_n.max(environment::SIZES[0]));
     let mut ring = Ring::new(ring_floats);
     let (mut ceilings, mut rows) = (Vec::new(), Vec::new());
     let mut done = 0;
@@ -302,49 +300,44 @@ pub fn run(machine: &Machine, options: &Options) -> Results {
                 (probes.vscale)(Io::Split(black_box(x), black_box(y)), 1.0, store)
             })
         };
-        let mut jobs = vec![
-            Job {
-                what: What::Read,
-                call: Box::new(|_: &mut [f32]| {
+        let mut jobs: Vec<(What, Call<'_>)> = vec![
+            (
+                What::Read,
+                Box::new(|_: &mut [f32]| {
                     black_box((probes.rmax)(black_box(x)));
                 }),
-            },
-            Job {
-                what: What::Copy,
-                call: copy_with(Store::Cached),
-            },
-            Job {
-                what: What::CopyNt,
-                call: copy_with(Store::NonTemporal),
-            },
+            ),
+            (What::Copy, copy_with(Store::Cached)),
+            (What::CopyNt, copy_with(Store::NonTemporal)),
         ];
         for isa in isas_at(n) {
             let kernels = Kernels::new(isa).expect("only available ISAs are chosen");
             for &algorithm in &options.algorithms {
                 let k = kernels.with_algorithm(algorithm);
-                jobs.push(Job {
-                    what: What::Kernel(Op::Softmax, isa, algorithm),
-                    call: Box::new(move |y: &mut [f32]| {
+                jobs.push((
+                    What::Kernel(Op::Softmax, isa, algorithm),
+                    Box::new(move |y: &mut [f32]| {
                         k.softmax(black_box(x), black_box(y))
                             .expect("equal lengths")
                     }),
-                });
+                ));
             }
             for &algorithm in &lse {
                 let k = kernels.with_algorithm(algorithm);
-                jobs.push(Job {
-                    what: What::Kernel(Op::LogSumExp, isa, algorithm),
-                    call: Box::new(move |_: &mut [f32]| {
+                jobs.push((
+                    What::Kernel(Op::LogSumExp, isa, algorithm),
+                    Box::new(move |_: &mut [f32]| {
                         black_box(k.log_sum_exp(black_box(x)));
                     }),
-                });
+                ));
             }
         }
-        let timings = time_all(&plan, &mut ring, &mut jobs);
+        let (whats, mut calls): (Vec<What>, Vec<Call<'_>>) = jobs.into_iter().unzip();
+        let timings = time_all(&plan, &mut ring, &mut calls);
         let (mut read, mut copy, mut copy_nt) = (None, None, None);
-        for (job, t) in jobs.iter().zip(timings) {
+        for (what, t) in whats.into_iter().zip(timings) {
             let probe = probe_isa.name();
-            match job.what {
+            match what {
                 What::Read => {
                     progress(&format!("read pass {probe}"), n, &t);
                     read = Some(t);
@@ -387,6 +380,14 @@ pub fn run(machine: &Machine, options: &Options) -> Results {
             copy_nt: copy_nt.expect("a non-temporal copy job per size"),
         });
     }
+    let environment = environment::run(
+        &plan,
+        &mut ring,
+        &options.isas,
+        options.max_n,
+        &x_all,
+        &mut progress,
+    );
     Results {
         machine: machine.clone(),
         options: options.clone(),
@@ -396,6 +397,7 @@ pub fn run(machine: &Machine, options: &Options) -> Results {
         ring_bytes: ring_floats * 4,
         ceilings,
         rows,
+        environment,
         seconds: started.elapsed().as_secs_f64(),
     }
 }

@@ -2,7 +2,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::exp::{reduced_poly, EXP_CUTOFF, EXT_BOUND, LOG2E, ROUND_MAGIC};
+use crate::exp::{reduced_poly, LOG2E, ROUND_MAGIC};
 use crate::simd::Simd;
 
 pulp::simd_type! {
@@ -162,22 +162,22 @@ impl Simd for Avx2 {
             ._mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a)
     }
     #[inline(always)]
-    fn ldexp(self, a: __m256, d: __m256) -> __m256 {
-        // 2^d from its exponent bits; d <= -127 (and NaN, which max drops) gives +0, d >= 128
-        // gives +inf.
-        let (avx, avx2) = (self.0.avx, self.0.avx2);
-        let d = avx._mm256_min_ps(
-            avx._mm256_max_ps(d, avx._mm256_set1_ps(-127.0)),
-            avx._mm256_set1_ps(128.0),
-        );
-        let d = avx._mm256_cvtps_epi32(d);
-        let bits =
-            avx2._mm256_slli_epi32::<23>(avx2._mm256_add_epi32(d, avx._mm256_set1_epi32(127)));
-        avx._mm256_mul_ps(a, avx._mm256_castsi256_ps(bits))
+    fn abs(self, a: __m256) -> __m256 {
+        self.0.avx._mm256_andnot_ps(self.splat(-0.0), a)
     }
     #[inline(always)]
     fn lt(self, a: __m256, b: __m256) -> __m256 {
         self.0.avx._mm256_cmp_ps::<_CMP_LT_OQ>(a, b)
+    }
+    #[inline(always)]
+    fn nlt(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_cmp_ps::<_CMP_NLT_UQ>(a, b)
+    }
+    #[inline(always)]
+    fn mul_or_zero(self, m: __m256, a: __m256, b: __m256) -> __m256 {
+        // The mask's lanes are all ones or all zeros: `and` zeroes a before the product.
+        let avx = self.0.avx;
+        avx._mm256_mul_ps(avx._mm256_and_ps(m, a), b)
     }
     #[inline(always)]
     fn select(self, m: __m256, a: __m256, b: __m256) -> __m256 {
@@ -188,58 +188,40 @@ impl Simd for Avx2 {
         self.0.avx._mm256_movemask_ps(m) != 0
     }
     #[inline(always)]
-    fn exp_flush<const COARSE: bool>(self, x: __m256, c: __m256) -> __m256 {
-        let (avx, avx2) = (self.0.avx, self.0.avx2);
-        let cutoff = self.splat(EXP_CUTOFF);
-        // Below the cutoff the result is 0: such lanes are computed at the cutoff (so p stays
-        // finite for -inf and huge arguments) and their 2^n zeroed before the product (the
-        // comparison's lanes are all ones or all zeros: and-not is the select). Zeroing after
-        // the product would let those lanes' garbage 2^n make `c * p * 2^n` subnormal, which
-        // costs a microcode assist per lane. The operand order of max keeps a NaN `x`.
-        let flushed = self.lt(x, cutoff);
-        let x = avx._mm256_max_ps(cutoff, x);
-        // z = round(x * log2 e) + 1.5 * 2^23 + 127 in one FMA: the low mantissa bits of z hold
-        // n + 127, the biased exponent of 2^n, which one shift moves into place.
-        let magic = avx._mm256_set1_ps(ROUND_MAGIC + 127.0);
-        let z = self.fma(x, avx._mm256_set1_ps(LOG2E), magic);
-        let n = avx._mm256_sub_ps(z, magic);
-        let pow2n = avx2._mm256_slli_epi32::<23>(avx._mm256_castps_si256(z));
-        let pow2n = avx._mm256_andnot_ps(flushed, avx._mm256_castsi256_ps(pow2n));
-        avx._mm256_mul_ps(reduced_poly::<_, COARSE, COARSE>(self, x, n, c), pow2n)
-    }
-    #[inline(always)]
-    fn exp_ext_rel<const EXACT_LOW: bool, const COARSE: bool>(
+    fn exp_scaled<const SHORT: bool, const COARSE: bool>(
         self,
         x: __m256,
         e: __m256,
         c: __m256,
+        cutoff: __m256,
         over: f32,
     ) -> (__m256, __m256) {
         let (avx, avx2) = (self.0.avx, self.0.avx2);
-        // As in exp_flush, with the bias 127 - k - e folded into the magic number: the low
-        // mantissa bits of z hold n - e + 127 - k, the biased exponent of 2^(n - e - k), and the
-        // 2^k comes back through c (exactly). z - bias = n exactly, both lying in [2^23, 2^24).
-        // With k = 2, every term with n - e <= -125 is 0 and no product is subnormal (each would
-        // cost a microcode assist; the smallest kept is 4 * 0.35 * 2^-126); with k = 0
-        // (`EXACT_LOW`) only n - e <= -127 gives 0 and results in [2^-126, 2^-124) stay.
-        let k = if EXACT_LOW { 0.0 } else { 2.0 };
-        let bias = avx._mm256_sub_ps(avx._mm256_set1_ps(ROUND_MAGIC + 127.0 - k), e);
-        let x = avx._mm256_max_ps(avx._mm256_set1_ps(-EXT_BOUND), x);
+        // Lanes below the cutoff are computed at it (so p is finite for -inf and huge negative
+        // x, and z stays in range) and their 2^(n - e) zeroed before the product (the
+        // comparison's lanes are all ones or all zeros: and-not is the select). The operand
+        // order of max keeps a NaN x, whose NaN p survives any 2^n.
+        let flushed = self.lt(x, cutoff);
+        let x = avx._mm256_max_ps(cutoff, x);
+        // z = round(x * log2 e) + 1.5 * 2^23 + 127 - e in one FMA: the low mantissa bits of z
+        // hold n - e + 127, the biased exponent of 2^(n - e), which one shift moves into place,
+        // and z - bias = n exactly (both lie in [2^23, 2^24)). A kept lane's result is at least
+        // 2^-126 with |c * p| < 2, so its n - e >= -126: 2^(n - e), c * p (at least 0.5) and
+        // their product are all normal.
+        let bias = avx._mm256_sub_ps(avx._mm256_set1_ps(ROUND_MAGIC + 127.0), e);
         let z = self.fma(x, avx._mm256_set1_ps(LOG2E), bias);
-        let c = avx._mm256_mul_ps(c, avx._mm256_set1_ps(2f32.powi(k as i32)));
-        let p = reduced_poly::<_, true, COARSE>(self, x, avx._mm256_sub_ps(z, bias), c);
-        // A NaN z (NaN x) takes the lower clamp, and p keeps the NaN; the upper one makes
-        // 2^(n - e - k) +inf from n - e - k = 128 on (biased exponent 255). With an infinite
-        // `over` the caller has no such lanes (as the trait says), and skips it.
-        let clamped = avx._mm256_max_ps(z, avx._mm256_set1_ps(ROUND_MAGIC));
+        let p = reduced_poly::<_, SHORT, COARSE>(self, x, avx._mm256_sub_ps(z, bias), c);
+        // With a finite `over` the callers may have lanes past the range: from n - e = 128 on
+        // (biased exponent 255) 2^(n - e) is +inf. Otherwise they have none.
         let clamped = if over < f32::INFINITY {
-            avx._mm256_min_ps(clamped, avx._mm256_set1_ps(ROUND_MAGIC + 255.0))
+            avx._mm256_min_ps(z, avx._mm256_set1_ps(ROUND_MAGIC + 255.0))
         } else {
-            clamped
+            z
         };
         let pow2 = avx2._mm256_slli_epi32::<23>(avx._mm256_castps_si256(clamped));
-        let over = self.lt(avx._mm256_set1_ps(ROUND_MAGIC + 127.0 - k + over), z);
-        (avx._mm256_mul_ps(p, avx._mm256_castsi256_ps(pow2)), over)
+        let pow2 = avx._mm256_andnot_ps(flushed, avx._mm256_castsi256_ps(pow2));
+        let over = self.lt(avx._mm256_set1_ps(ROUND_MAGIC + 127.0 + over), z);
+        (avx._mm256_mul_ps(p, pow2), over)
     }
     #[inline(always)]
     fn lanes(self, v: __m256) -> [f32; 16] {

@@ -4,7 +4,7 @@ use core::arch::x86_64::*;
 
 use pulp::x86::V4;
 
-use crate::exp::{reduced_poly, EXP_CUTOFF, LOG2E};
+use crate::exp::{reduced_poly, LOG2E};
 use crate::simd::Simd;
 
 /// Whether this CPU runs the AVX-512 kernels.
@@ -158,12 +158,21 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
             ._mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a)
     }
     #[inline(always)]
-    fn ldexp(self, a: __m512, d: __m512) -> __m512 {
-        self.0.avx512f._mm512_scalef_ps(a, d)
+    fn abs(self, a: __m512) -> __m512 {
+        self.0.avx512f._mm512_abs_ps(a)
     }
     #[inline(always)]
     fn lt(self, a: __m512, b: __m512) -> __mmask16 {
         self.0.avx512f._mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b)
+    }
+    #[inline(always)]
+    fn nlt(self, a: __m512, b: __m512) -> __mmask16 {
+        self.0.avx512f._mm512_cmp_ps_mask::<_CMP_NLT_UQ>(a, b)
+    }
+    #[inline(always)]
+    fn mul_or_zero(self, m: __mmask16, a: __m512, b: __m512) -> __m512 {
+        // Masked-out lanes are neither computed nor raise anything.
+        self.0.avx512f._mm512_maskz_mul_ps(m, a, b)
     }
     #[inline(always)]
     fn select(self, m: __mmask16, a: __m512, b: __m512) -> __m512 {
@@ -174,12 +183,22 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
         m != 0
     }
     #[inline(always)]
-    fn exp_flush<const COARSE: bool>(self, x: __m512, c: __m512) -> __m512 {
+    fn exp_scaled<const SHORT: bool, const COARSE: bool>(
+        self,
+        x: __m512,
+        e: __m512,
+        c: __m512,
+        cutoff: __m512,
+        over: f32,
+    ) -> (__m512, __mmask16) {
         let f = self.0.avx512f;
         let n = self.round(f._mm512_mul_ps(x, f._mm512_set1_ps(LOG2E)));
-        // "Not less than" is true for NaN, so NaN lanes keep their (NaN) value.
-        let keep = f._mm512_cmp_ps_mask::<_CMP_NLT_UQ>(x, f._mm512_set1_ps(EXP_CUTOFF));
-        f._mm512_maskz_scalef_ps(keep, reduced_poly::<_, COARSE, COARSE>(self, x, n, c), n)
+        let d = f._mm512_sub_ps(n, e);
+        // Lanes below the cutoff (-inf and huge negative x included, whose p is garbage) are
+        // masked out of VSCALEFPS: 0, no subnormal computed. "Not less than" keeps NaN lanes.
+        let keep = self.nlt(x, cutoff);
+        let y = f._mm512_maskz_scalef_ps(keep, reduced_poly::<_, SHORT, COARSE>(self, x, n, c), d);
+        (y, self.lt(f._mm512_set1_ps(over), d))
     }
     #[inline(always)]
     fn lanes(self, v: __m512) -> [f32; 16] {

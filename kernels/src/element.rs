@@ -22,9 +22,6 @@ pub(crate) mod sealed {
 
     /// How a vector of the element type moves between memory and f32 lanes.
     pub trait Memory: Sized {
-        /// Whether outputs below 2^-124 may be 0 (REFERENCE.md lets f32 outputs below 1e-37 be
-        /// 0, and f16 cannot hold them; bf16 keeps every normal f32 value).
-        const MAY_FLUSH_BELOW_2_POW_M124: bool;
         /// Whether outputs carry at most 11 significant bits, so that kernels whose only results
         /// are outputs may use the coarse exp (`crate::exp::K1`).
         const COARSE_EXP: bool;
@@ -51,7 +48,6 @@ pub(crate) mod sealed {
 }
 
 impl sealed::Memory for f32 {
-    const MAY_FLUSH_BELOW_2_POW_M124: bool = true;
     const COARSE_EXP: bool = false;
     #[inline(always)]
     unsafe fn load<S: Simd>(s: S, p: *const f32) -> S::V {
@@ -94,9 +90,8 @@ impl Element for f32 {
 
 /// The 16-bit formats: `$load` / `$store` are the Simd conversions.
 macro_rules! half_element {
-    ($t:ty, $flush:expr, $load:ident, $store:ident, $tables:ident) => {
+    ($t:ty, $load:ident, $store:ident, $tables:ident) => {
         impl sealed::Memory for $t {
-            const MAY_FLUSH_BELOW_2_POW_M124: bool = $flush;
             const COARSE_EXP: bool = true;
             #[inline(always)]
             unsafe fn load<S: Simd>(s: S, p: *const $t) -> S::V {
@@ -141,5 +136,5 @@ macro_rules! half_element {
     };
 }
 
-half_element!(f16, true, load_f16, store_f16, table_f16);
-half_element!(bf16, false, load_bf16, store_bf16, table_bf16);
+half_element!(f16, load_f16, store_f16, table_f16);
+half_element!(bf16, load_bf16, store_bf16, table_bf16);

@@ -16,7 +16,12 @@
 //!   rounded to f32). Error of `p` alone: 9.3e-8 relative in exact arithmetic, 1.9 ulp evaluated
 //!   in f32 with FMA.
 //! - Reconstruction: `2^n` by VSCALEFPS on AVX-512, by building the exponent bits on AVX2 and
-//!   scalar (`Simd::ldexp`, `Simd::exp_flush` in `simd.rs`).
+//!   scalar (`Simd::exp_scaled`).
+//! - No subnormals: every kernel computes `c * exp(x) * 2^-e` with a loop-invariant factor `c`
+//!   kept apart as `m * 2^k` (`|m|` in `[2^-0.5, 2^0.5)`, [`split_pow2`]) and flushes to 0 where
+//!   `x < cutoff` ([`cutoff`]): there the result would be below `2^-126 (1 + 2^-10)`, and every
+//!   kept result is normal. On Intel CPUs with FTZ off (every program's default) each
+//!   instruction with a subnormal result, or (DAZ off) operand, takes a microcode assist.
 //! - Measured max error of the whole exp against f64 `exp` on a dense grid of `[-87.3, 16]`
 //!   (test `exp_max_error_in_ulp`): 2.005 ulp on AVX2 and AVX-512 (at x = -68.09), 2.275 ulp
 //!   on scalar, whose polynomial is evaluated unfused.
@@ -42,8 +47,12 @@ pub const C5: f32 = f32::from_bits(0x3C07_D30A); // 0x1.0fa614p-7
 pub const K1: f32 = f32::from_bits(0x3F80_067E); // 0x1.000cfcp+0
 pub const K2: f32 = f32::from_bits(0x3F01_104A); // 0x1.022094p-1
 pub const K3: f32 = f32::from_bits(0x3E29_229D); // 0x1.52453ap-3
-/// ln(2^-126): below it `exp` is smaller than f32's smallest normal and the kernels return 0.
-pub const EXP_CUTOFF: f32 = -87.336_55;
+/// How far above f32's smallest normal (relatively) the flush point lies: covers every
+/// approximation error of a kept result (the short reduction's factor, up to 4.5e-5, and the
+/// coarse polynomial's 1.03e-4), so no kept result rounds below 2^-126.
+pub const FLUSH_MARGIN: f64 = 1.0 / 1024.0;
+/// `cutoff(1, 0)`, `ln(2^-126 (1 + FLUSH_MARGIN))` rounded up: below it `exp` is 0.
+pub const EXP_CUTOFF: f32 = -87.335_56;
 /// The extended-exponent kernels clamp their inputs from below at `-EXT_BOUND` (so `-inf`
 /// contributes `e^-EXT_BOUND`, not NaN). Within `[-EXT_BOUND, EXT_BOUND]` the Cody-Waite
 /// reduction above is exact to ~1e-12 (|n| <= 23638, and `x * LOG2E` rounds by at most 2^-10,
@@ -106,13 +115,40 @@ fn split<S: Simd, const SHORT: bool, const COARSE: bool>(s: S, x: S::V, c: S::V)
     (reduced_poly::<S, SHORT, COARSE>(s, x, n, c), n)
 }
 
-/// The portable form of [`crate::simd::Simd::exp_flush`]: `c * exp(x)` for `x <= 16`, 0 below
-/// [`EXP_CUTOFF`] (so `-inf` gives 0), NaN for NaN. The SIMD modules override it with the same
-/// reduction and polynomial and a cheaper reconstruction.
-#[inline(always)]
-pub(crate) fn exp_flush<S: Simd, const COARSE: bool>(s: S, x: S::V, c: S::V) -> S::V {
-    let (p, n) = split::<S, COARSE, COARSE>(s, x, c);
-    s.select(s.lt(x, s.splat(EXP_CUTOFF)), s.splat(0.0), s.ldexp(p, n))
+/// `c = m * 2^k` with `|m|` in `[2^-0.5, 2^0.5)` and `k` integral (as `(m, k)`): with `p` in
+/// `[2^-0.5, 2^0.5]`, `|m * p|` lies in [0.5, 2), so a result of at least 2^-126 has `n >= -126`
+/// and both factors of `(m * p) * 2^n` are normal (and `n <= 127` reaches f32's top). 0 is taken
+/// as `2^-2^20`, which
+/// flushes every result (and keeps the lanes below the cutoff finite where they are computed at
+/// it); `(c, 0)` for NaN and infinities.
+pub(crate) fn split_pow2(c: f32) -> (f32, f64) {
+    if c == 0.0 {
+        return (1.0, -1_048_576.0);
+    }
+    if !c.is_finite() {
+        return (c, 0.0);
+    }
+    // Every f32 is a normal f64, whose exponent field gives |c| / 2^k in [1, 2); above 2^0.5
+    // one more power of two.
+    let k = ((f64::from(c).to_bits() >> 52) & 0x7FF) as i32 - 1023;
+    let m = f64::from(c) * 2f64.powi(-k);
+    if m.abs() < std::f64::consts::SQRT_2 {
+        (m as f32, f64::from(k))
+    } else {
+        ((m / 2.0) as f32, f64::from(k + 1))
+    }
+}
+
+/// The least f32 `x` with `|c| * exp(x) * 2^-e >= 2^-126 * (1 + FLUSH_MARGIN)`, for a finite
+/// `c != 0`: where [`crate::simd::Simd::exp_scaled`] starts computing.
+pub(crate) fn cutoff(c: f32, e: f64) -> f32 {
+    let v = (e - 126.0) * std::f64::consts::LN_2 + FLUSH_MARGIN.ln_1p() - f64::from(c.abs()).ln();
+    let x = v as f32;
+    if f64::from(x) < v {
+        x.next_up()
+    } else {
+        x
+    }
 }
 
 /// `c * exp(max(x, -EXT_BOUND)) = (c * p) * 2^n` kept apart (extended exponent), in the short
@@ -122,4 +158,12 @@ pub(crate) fn exp_flush<S: Simd, const COARSE: bool>(s: S, x: S::V, c: S::V) -> 
 pub(crate) fn exp_ext<S: Simd, const COARSE: bool>(s: S, x: S::V, c: S::V) -> (S::V, S::V) {
     // Operand order keeps a NaN `x` (max returns its second operand on NaN).
     split::<S, true, COARSE>(s, s.max(s.splat(-EXT_BOUND), x), c)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn exp_cutoff_is_the_cutoff_of_exp() {
+        assert_eq!(super::cutoff(1.0, 0.0), super::EXP_CUTOFF);
+    }
 }

@@ -75,10 +75,27 @@ impl Ext {
     }
 }
 
-/// `2^d` for integral `d <= 0`, 0 below f64's normal range (and for NaN).
+/// Below `2^NEGLIGIBLE` a factor of the f64 bookkeeping (moving sums between exponents or
+/// references) is taken as 0. The sums it scales lie within [2^-252, 2^200], so every kept
+/// product is normal in f64 (a subnormal would cost a microcode assist on Intel CPUs, as in f32),
+/// and what is dropped is below 2^-400 of the total it would join, which holds a term of at
+/// least 2^-126 of its own exponent.
+const NEGLIGIBLE: f64 = -600.0;
+
+/// `2^d` for integral `d <= 0`, 0 below `2^NEGLIGIBLE` (and for NaN).
 pub(crate) fn pow2(d: f64) -> f64 {
-    if d >= -1022.0 {
+    if d >= NEGLIGIBLE {
         f64::from_bits(((d as i64 + 1023) as u64) << 52)
+    } else {
+        0.0
+    }
+}
+
+/// `exp(d)` for `d <= 0` (a factor of the f64 bookkeeping), 0 below `2^NEGLIGIBLE` (and for
+/// NaN): never an f64 subnormal, nor a product with one.
+pub fn exp_or_zero(d: f64) -> f64 {
+    if d >= NEGLIGIBLE * std::f64::consts::LN_2 {
+        d.exp()
     } else {
         0.0
     }

@@ -15,13 +15,15 @@ mod avx512;
 mod element;
 pub mod exp;
 mod ext;
+#[cfg(target_arch = "x86_64")]
+pub mod fpenv;
 mod ops;
 mod scalar;
 mod simd;
 mod table;
 
 pub use element::Element;
-pub use ext::{Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits};
+pub use ext::{exp_or_zero, Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits};
 pub use half::{bf16, f16};
 pub use ops::{BLOCK_STEPS, ONLINE_JUMP};
 pub use table::{

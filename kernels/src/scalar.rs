@@ -5,7 +5,7 @@
 //! as in the reduction's first step, it is exact like a fused multiply-add, without a libm
 //! call. The polynomial uses plain `a * b + c` (`mul_add`): two roundings, a few times faster.
 
-use crate::exp::ROUND_MAGIC;
+use crate::exp::{reduced_poly, LOG2E, ROUND_MAGIC};
 use crate::simd::Simd;
 
 /// The one-lane vocabulary.
@@ -129,15 +129,22 @@ impl Simd for Scalar {
         }
     }
     #[inline(always)]
-    fn ldexp(self, a: f32, d: f32) -> f32 {
-        // Exponent bits of 2^d; d = -127 (and below, and NaN) gives the bits of +0, d = 128 (and
-        // above) those of +inf.
-        let d = self.max(d, -127.0).min(128.0) as i32;
-        a * f32::from_bits(((d + 127) as u32) << 23)
+    fn abs(self, a: f32) -> f32 {
+        a.abs()
     }
     #[inline(always)]
     fn lt(self, a: f32, b: f32) -> bool {
         a < b
+    }
+    #[inline(always)]
+    fn nlt(self, a: f32, b: f32) -> bool {
+        a >= b || a.is_nan() || b.is_nan()
+    }
+    #[inline(always)]
+    fn mul_or_zero(self, m: bool, a: f32, b: f32) -> f32 {
+        // The operand is selected, not the product: a compiler may compute both arms of a
+        // select of products (no side effects in its model), and `0 * b` is exact.
+        (if m { a } else { 0.0 }) * b
     }
     #[inline(always)]
     fn select(self, m: bool, a: f32, b: f32) -> f32 {
@@ -150,6 +157,27 @@ impl Simd for Scalar {
     #[inline(always)]
     fn any(self, m: bool) -> bool {
         m
+    }
+    #[inline(always)]
+    fn exp_scaled<const SHORT: bool, const COARSE: bool>(
+        self,
+        x: f32,
+        e: f32,
+        c: f32,
+        cutoff: f32,
+        over: f32,
+    ) -> (f32, bool) {
+        if x < cutoff {
+            return (0.0, false);
+        }
+        let n = self.round(x * LOG2E);
+        // As on AVX2: a kept result is at least 2^-126, so n - e >= -126, and c * p * 2^(n - e)
+        // has normal factors. The exponent bits of 2^(n - e): those of +inf from 128 on (and 0
+        // for NaN, whose p is NaN).
+        let p = reduced_poly::<Self, SHORT, COARSE>(self, x, n, c);
+        let d = n - e;
+        let b = (self.max(d, -127.0).min(128.0) as i32 + 127) as u32;
+        (p * f32::from_bits(b << 23), d > over)
     }
     #[inline(always)]
     fn lanes(self, v: f32) -> [f32; 16] {

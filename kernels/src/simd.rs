@@ -82,13 +82,15 @@ pub trait Simd: Copy {
     fn min(self, a: Self::V, b: Self::V) -> Self::V;
     /// Round to the nearest integer, ties to even.
     fn round(self, a: Self::V) -> Self::V;
-    /// `a * 2^d` for integral `d`: exact for `-126 <= d <= 127`, below that either exact or 0;
-    /// above, `a * inf` or (AVX-512) exact where representable. A NaN `d` gives NaN or 0
-    /// (callers make `a` NaN in that case).
-    fn ldexp(self, a: Self::V, d: Self::V) -> Self::V;
-
+    /// `|a|`.
+    fn abs(self, a: Self::V) -> Self::V;
     /// `a < b`, false for NaN.
     fn lt(self, a: Self::V, b: Self::V) -> Self::M;
+    /// Not `a < b`: true where either is NaN.
+    fn nlt(self, a: Self::V, b: Self::V) -> Self::M;
+    /// `m ? a * b : 0` per lane, without multiplying the lanes where `m` is clear (so a product
+    /// that would be subnormal there costs nothing).
+    fn mul_or_zero(self, m: Self::M, a: Self::V, b: Self::V) -> Self::V;
     /// `m ? a : b` per lane.
     fn select(self, m: Self::M, a: Self::V, b: Self::V) -> Self::V;
     /// Whether any lane of `m` is set.
@@ -96,32 +98,22 @@ pub trait Simd: Copy {
 
     /// The lanes, in the first `LANES` entries.
     fn lanes(self, v: Self::V) -> [f32; 16];
-    /// `c * exp(x)` for `x <= 16` (`c` folded into the polynomial), flushed to 0 below
-    /// [`crate::exp::EXP_CUTOFF`] (so `-inf` gives 0); NaN stays NaN. The approximation of
-    /// [`crate::exp`] with its Cody-Waite reduction; ISAs may override how `2^n` is applied.
-    #[inline(always)]
-    fn exp_flush<const COARSE: bool>(self, x: Self::V, c: Self::V) -> Self::V {
-        crate::exp::exp_flush::<Self, COARSE>(self, x, c)
-    }
-    /// `c * exp(max(x, -EXT_BOUND)) * 2^-e` for integral lane exponents `e` (the short form of
-    /// exp, [`crate::exp::reduced_poly`]), and the lanes where it is not computed.
-    /// With `c * exp = (c * p) * 2^n` ([`crate::exp::exp_ext`]): `(c * p) * 2^(n - e)` (0 or exact
-    /// where `n - e <= -125`, or with `EXACT_LOW` where the result is below 2^-126; NaN for NaN
-    /// `x`), and the mask of `n - e > over`. Lanes with `n - e > 125` hold the exact value
-    /// or `c * inf` (so at least `|c| * 2^124` in magnitude, or NaN for NaN `x`), except with
-    /// an infinite `over`, whose callers guarantee `n - e <= 125`; `|c| <= f32::MAX / 8`.
-    #[inline(always)]
-    fn exp_ext_rel<const EXACT_LOW: bool, const COARSE: bool>(
+    /// `c * exp(x) * 2^-e` for integral lane exponents `e` and `|c|` in `[2^-0.5, 2^0.5)`,
+    /// where `x >= cutoff`, else 0 ([`crate::exp::cutoff`] puts it where the result is
+    /// `2^-126 * (1 + 2^-10)`): no lane is subnormal or computed as one, as each such operation
+    /// costs a microcode assist on Intel CPUs when FTZ is off (and reads of subnormals when DAZ
+    /// is off). NaN `x` gives NaN. With `c * exp(x) = (c * p) * 2^n` ([`crate::exp::reduced_poly`],
+    /// `SHORT` and `COARSE` as there), also the mask of `n - e > over`. Callers keep
+    /// `n - e <= 127` on kept lanes, except where `over` is finite: lanes beyond it then hold the
+    /// exact value or `c * inf` (at least `|c| * 2^127` in magnitude, or NaN).
+    fn exp_scaled<const SHORT: bool, const COARSE: bool>(
         self,
         x: Self::V,
         e: Self::V,
         c: Self::V,
+        cutoff: Self::V,
         over: f32,
-    ) -> (Self::V, Self::M) {
-        let (p, n) = crate::exp::exp_ext::<Self, COARSE>(self, x, c);
-        let d = self.sub(n, e);
-        (self.ldexp(p, d), self.lt(self.splat(over), d))
-    }
+    ) -> (Self::V, Self::M);
     /// The largest lane, ignoring NaN lanes unless all are NaN.
     #[inline(always)]
     fn hmax(self, v: Self::V) -> f32 {

@@ -103,3 +103,33 @@ fn coarse_exp_of_half_outputs_in_ulp() {
         }
     }
 }
+
+/// A zero factor gives zeros (a cross-entropy row whose target weight is 0 has a zero gradient
+/// scale), not `0 * exp` of a clamped argument: no NaN, also for `-inf` and huge inputs.
+#[test]
+fn a_zero_factor_gives_zeros() {
+    use twopass_kernels::GradCoefficients;
+    let x = [
+        -1e30,
+        -100.0,
+        -1.0,
+        0.0,
+        3.0,
+        f32::NEG_INFINITY,
+        12.0,
+        -30.0,
+        5.0,
+    ];
+    for t in tables() {
+        let mut y = [1.0; 9];
+        (t.vscaleexpminusmax)(Io::Split(&x, &mut y), 12.0, 0.0, Store::Cached);
+        assert_eq!(y, [0.0; 9], "{} vscaleexpminusmax", t.name);
+        let c = GradCoefficients {
+            a: 12.0,
+            scale: 0.0,
+            bias: 0.5,
+        };
+        (t.vgradce)(Io::Split(&x, &mut y), None, c, Store::Cached);
+        assert_eq!(y, [-0.5; 9], "{} vgradce", t.name);
+    }
+}

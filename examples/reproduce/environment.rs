@@ -1,0 +1,154 @@
+//! The floating-point environment: each operation's `Auto` timed with the process's default
+//! MXCSR (FTZ and DAZ off, as every Rust and C program starts) and with FTZ/DAZ on, side by
+//! side. A kernel that computed with subnormals would run far slower in the default environment
+//! on Intel CPUs (a microcode assist per such instruction); twopass computes none, so the two
+//! columns agree on every CPU (`kernels/tests/fpenv.rs` holds that property).
+
+use std::hint::black_box;
+
+use twopass::{fpenv, CrossEntropyOptions, CrossEntropyOutputs, Isa, Kernels, Shape};
+
+use crate::measure::{time_all, Call, Plan, Ring, Timing, SCALAR_MAX_N};
+
+/// The row lengths timed: one in L1/L2 (an attention row), one out of cache.
+pub const SIZES: [usize; 2] = [1 << 14, 1 << 22];
+
+/// An operation timed, with `Auto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnvOp {
+    Softmax,
+    LogSoftmax,
+    LogSumExp,
+    /// One row: the loss (mean, target 3) and the gradient.
+    CrossEntropy,
+}
+
+impl EnvOp {
+    /// Every operation, in report order.
+    pub const ALL: [EnvOp; 4] = [
+        EnvOp::Softmax,
+        EnvOp::LogSoftmax,
+        EnvOp::LogSumExp,
+        EnvOp::CrossEntropy,
+    ];
+
+    /// Its name in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            EnvOp::Softmax => "softmax",
+            EnvOp::LogSoftmax => "log_softmax",
+            EnvOp::LogSumExp => "log_sum_exp",
+            EnvOp::CrossEntropy => "cross_entropy loss + gradient",
+        }
+    }
+
+    /// Runs the operation on `x` into `y`.
+    fn call(self, k: Kernels, x: &[f32], y: &mut [f32]) {
+        match self {
+            EnvOp::Softmax => k.softmax(x, y).expect("equal lengths"),
+            EnvOp::LogSoftmax => k.log_softmax(x, y).expect("equal lengths"),
+            EnvOp::LogSumExp => {
+                black_box(k.log_sum_exp(x));
+            }
+            EnvOp::CrossEntropy => {
+                let n = x.len();
+                let loss = k.cross_entropy(
+                    x,
+                    Shape::new(1, n),
+                    &[3],
+                    &CrossEntropyOptions::default(),
+                    CrossEntropyOutputs::default(),
+                    Some((y, n)),
+                );
+                black_box(loss.expect("a valid call"));
+            }
+        }
+    }
+}
+
+/// One operation at one size on one ISA, in both environments.
+#[derive(Clone, Copy, Debug)]
+pub struct EnvRow {
+    /// The operation.
+    pub op: EnvOp,
+    /// The ISA.
+    pub isa: Isa,
+    /// Row length.
+    pub n: usize,
+    /// With MXCSR as the process found it (FTZ and DAZ off).
+    pub default: Timing,
+    /// With FTZ and DAZ on.
+    pub ftz_daz: Timing,
+}
+
+impl EnvRow {
+    /// `time(FTZ/DAZ on) / time(default)`: 1 when the environment does not matter, well below 1
+    /// when the default environment pays for subnormals.
+    pub fn ratio(&self) -> f64 {
+        self.ftz_daz.median_ns / self.default.median_ns
+    }
+}
+
+/// Times every [`EnvOp`] at the [`SIZES`] up to `max_n` (16K always) on `isas`,
+/// the two environments taking turns like the kernels of one size; `progress` gets each result.
+pub fn run(
+    plan: &Plan,
+    ring: &mut Ring,
+    isas: &[Isa],
+    max_n: usize,
+    x_all: &[f32],
+    mut progress: impl FnMut(&str, usize, &Timing),
+) -> Vec<EnvRow> {
+    let default = fpenv::read();
+    let ftz_daz = default | fpenv::FLUSH_TO_ZERO | fpenv::DENORMALS_ARE_ZERO;
+    let mut rows = Vec::new();
+    for n in SIZES.into_iter().filter(|&n| n <= max_n.max(SIZES[0])) {
+        let x = &x_all[..n];
+        ring.set_len(n);
+        let mut calls: Vec<Call<'_>> = Vec::new();
+        let mut what = Vec::new();
+        for &isa in isas
+            .iter()
+            .filter(|&&i| i != Isa::Scalar || n <= SCALAR_MAX_N)
+        {
+            let k = Kernels::new(isa).expect("only available ISAs are chosen");
+            for op in EnvOp::ALL {
+                for mode in [default, ftz_daz] {
+                    calls.push(Box::new(move |y: &mut [f32]| {
+                        fpenv::run_with(mode, || op.call(k, black_box(x), black_box(y)));
+                    }));
+                }
+                what.push((op, isa));
+            }
+        }
+        let timings = time_all(plan, ring, &mut calls);
+        for ((op, isa), t) in what.into_iter().zip(timings.chunks(2)) {
+            let row = EnvRow {
+                op,
+                isa,
+                n,
+                default: t[0],
+                ftz_daz: t[1],
+            };
+            let name = format!("{} {} auto", op.name(), isa.name());
+            progress(&format!("{name}, default env"), n, &t[0]);
+            progress(&format!("{name}, FTZ/DAZ on"), n, &t[1]);
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+/// How many timings [`run`] makes (for the progress count).
+pub fn count(isas: &[Isa], max_n: usize) -> usize {
+    SIZES
+        .into_iter()
+        .filter(|&n| n <= max_n.max(SIZES[0]))
+        .map(|n| {
+            let isas = isas
+                .iter()
+                .filter(|&&i| i != Isa::Scalar || n <= SCALAR_MAX_N);
+            2 * EnvOp::ALL.len() * isas.count()
+        })
+        .sum()
+}

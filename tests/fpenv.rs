@@ -1,0 +1,157 @@
+//! No public operation computes with a subnormal on normal inputs, whatever the ISA, algorithm
+//! or element type: softmax, log-softmax, log-sum-exp (one-shot, by rows, streamed) and
+//! cross-entropy (loss, gradient, every option) each run with MXCSR's FTZ on and the flags
+//! cleared, where a tiny result sets UE, and with FTZ and DAZ off, where a subnormal operand
+//! sets DE (see `kernels/tests/fpenv.rs` for why, and the one exception: f16 outputs below f16's
+//! normal range are f16 subnormals by contract, so UE is not checked where f16 is stored).
+
+#![cfg(target_arch = "x86_64")]
+
+mod common;
+#[path = "common/fpenv.rs"]
+mod fpenv_common;
+
+use fpenv_common::{inputs, Flags};
+use twopass::{
+    bf16, f16, fpenv, CrossEntropyOptions, CrossEntropyOutputs, CrossEntropyStream, Float, Kernels,
+    LseState, Reduction, Shape,
+};
+
+/// Every operation of `k` on `x` as element type `T`; UE is checked on stores when
+/// `stores_checked`.
+fn run<T: Float>(k: Kernels, x: &[f32], flags: &mut Flags, stores_checked: bool) {
+    let x: Vec<T> = x.iter().map(|&v| T::from_f32(v)).collect();
+    let n = x.len();
+    let mut y = x.clone();
+    let what = |op: &str| format!("{} {:?} {op}", k.isa().name(), k.algorithm());
+    flags.check(&what("softmax"), stores_checked, || {
+        k.softmax(&x, &mut y).unwrap()
+    });
+    flags.check(&what("softmax_in_place"), stores_checked, || {
+        let mut z = x.clone();
+        k.softmax_in_place(&mut z)
+    });
+    flags.check(&what("log_softmax"), stores_checked, || {
+        k.log_softmax(&x, &mut y).unwrap()
+    });
+    flags.check(&what("log_sum_exp"), true, || k.log_sum_exp(&x));
+    flags.check(&what("lse_update + merge"), true, || {
+        let (mut a, mut b) = (LseState::new(), LseState::new());
+        k.lse_update(&mut a, &x[..n / 3]);
+        k.lse_update(&mut b, &x[n / 3..]);
+        a.merge(&b);
+        a.value()
+    });
+    if n >= 2 {
+        let (rows, cols) = (2, n / 2);
+        let x = &x[..rows * cols];
+        let weights: Vec<f32> = (0..cols).map(|i| 0.5 + (i % 7) as f32 * 0.25).collect();
+        let plain = CrossEntropyOptions::default();
+        let all = CrossEntropyOptions {
+            label_smoothing: 0.1,
+            z_loss: 1e-4,
+            class_weights: Some(&weights),
+            reduction: Reduction::Sum,
+            ..plain
+        };
+        let targets = [0, cols as i64 - 1];
+        for options in [plain, all] {
+            let mut grad = x.to_vec();
+            flags.check(&what("cross_entropy loss"), true, || {
+                k.cross_entropy(
+                    x,
+                    Shape::new(rows, cols),
+                    &targets,
+                    &options,
+                    CrossEntropyOutputs::default(),
+                    None,
+                )
+                .unwrap()
+            });
+            flags.check(
+                &what("cross_entropy loss + gradient"),
+                stores_checked,
+                || {
+                    k.cross_entropy(
+                        x,
+                        Shape::new(rows, cols),
+                        &targets,
+                        &options,
+                        CrossEntropyOutputs::default(),
+                        Some((&mut grad, cols)),
+                    )
+                    .unwrap()
+                },
+            );
+            flags.check(&what("CrossEntropyStream"), stores_checked, || {
+                let row = &x[..cols];
+                let mut s = CrossEntropyStream::new(k, cols, targets[0], &options).unwrap();
+                s.update(cols / 2, &row[cols / 2..]).unwrap();
+                s.update(0, &row[..cols / 2]).unwrap();
+                let done = s.finish().unwrap();
+                let mut g = row.to_vec();
+                done.gradient(0, row, &mut g, 0.5).unwrap();
+                done.loss()
+            });
+        }
+    }
+}
+
+#[test]
+fn no_operation_computes_with_subnormals() {
+    let mut flags = Flags::default();
+    for (input, x) in inputs() {
+        flags.input = input;
+        for k in common::variants() {
+            run::<f32>(k, &x, &mut flags, true);
+            run::<f16>(k, &x, &mut flags, false);
+            run::<bf16>(k, &x, &mut flags, true);
+        }
+    }
+    flags.assert_clean();
+}
+
+/// Rows past `NON_TEMPORAL_FROM` (non-temporal stores) and past the blocked algorithm's
+/// shortest blocks, with the row-level algorithms of each ISA.
+#[test]
+fn long_rows_compute_no_subnormals() {
+    let mut flags = Flags::default();
+    let n = twopass::NON_TEMPORAL_FROM + 5;
+    let uniform = (0..n).map(|i| ((i.wrapping_mul(2654435761) % 2000) as f32) - 1000.0);
+    let ramp = (0..n).map(|i| -130.0 + 130.0 * i as f32 / n as f32);
+    for (name, x) in [
+        ("uniform [-1000, 1000]", uniform.collect::<Vec<f32>>()),
+        ("fine ramp [-130, 0]", ramp.collect()),
+    ] {
+        let mut y = vec![0.0f32; n];
+        flags.input = format!("{name}, n = {n}");
+        for k in common::variants() {
+            let what = format!("{} {:?}", k.isa().name(), k.algorithm());
+            flags.check(&format!("{what} softmax"), true, || {
+                k.softmax(&x, &mut y).unwrap()
+            });
+            flags.check(&format!("{what} log_softmax"), true, || {
+                k.log_softmax(&x, &mut y).unwrap()
+            });
+        }
+    }
+    flags.assert_clean();
+}
+
+#[test]
+fn the_mxcsr_helpers_see_a_subnormal() {
+    let tiny = std::hint::black_box(f32::MIN_POSITIVE);
+    let (v, flags) = fpenv::run_with(fpenv::DEFAULT | fpenv::FLUSH_TO_ZERO, || {
+        std::hint::black_box(tiny * 0.5)
+    });
+    assert_eq!(v, 0.0, "FTZ flushes");
+    assert_ne!(flags & fpenv::UNDERFLOW, 0);
+    // Without FTZ only an inexact tiny result sets UE (underflow is masked).
+    let (v, flags) = fpenv::run_with(fpenv::DEFAULT, || std::hint::black_box(tiny * 0.3));
+    assert!(v.is_subnormal());
+    assert_ne!(flags & fpenv::UNDERFLOW, 0);
+    let (_, flags) = fpenv::run_with(fpenv::DEFAULT, || std::hint::black_box(v) * 3.0);
+    // (run_with keeps the product before its read of the flags.)
+    assert_ne!(flags & fpenv::DENORMAL, 0);
+    assert_eq!(fpenv::read() & 0xFFC0, fpenv::DEFAULT, "restored");
+}

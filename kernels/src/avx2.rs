@@ -188,7 +188,7 @@ impl Simd for Avx2 {
         self.0.avx._mm256_movemask_ps(m) != 0
     }
     #[inline(always)]
-    fn exp_scaled<const SHORT: bool, const COARSE: bool>(
+    fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool>(
         self,
         x: __m256,
         e: __m256,
@@ -198,9 +198,9 @@ impl Simd for Avx2 {
     ) -> (__m256, __m256) {
         let (avx, avx2) = (self.0.avx, self.0.avx2);
         // Lanes below the cutoff are computed at it (so p is finite for -inf and huge negative
-        // x, and z stays in range) and their 2^(n - e) zeroed before the product (the
-        // comparison's lanes are all ones or all zeros: and-not is the select). The operand
-        // order of max keeps a NaN x, whose NaN p survives any 2^n.
+        // x, and z stays in range), and with ZERO their 2^(n - e) zeroed before the product
+        // (the comparison's lanes are all ones or all zeros: and-not is the select). The
+        // operand order of max keeps a NaN x, whose NaN p survives any 2^n.
         let flushed = self.lt(x, cutoff);
         let x = avx._mm256_max_ps(cutoff, x);
         // z = round(x * log2 e) + 1.5 * 2^23 + 127 - e in one FMA: the low mantissa bits of z
@@ -219,7 +219,12 @@ impl Simd for Avx2 {
             z
         };
         let pow2 = avx2._mm256_slli_epi32::<23>(avx._mm256_castps_si256(clamped));
-        let pow2 = avx._mm256_andnot_ps(flushed, avx._mm256_castsi256_ps(pow2));
+        let pow2 = avx._mm256_castsi256_ps(pow2);
+        let pow2 = if ZERO {
+            avx._mm256_andnot_ps(flushed, pow2)
+        } else {
+            pow2
+        };
         let over = self.lt(avx._mm256_set1_ps(ROUND_MAGIC + 127.0 + over), z);
         (avx._mm256_mul_ps(p, pow2), over)
     }

@@ -183,7 +183,7 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
         m != 0
     }
     #[inline(always)]
-    fn exp_scaled<const SHORT: bool, const COARSE: bool>(
+    fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool>(
         self,
         x: __m512,
         e: __m512,
@@ -192,12 +192,20 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
         over: f32,
     ) -> (__m512, __mmask16) {
         let f = self.0.avx512f;
+        // Without ZERO, lanes below the cutoff are computed at it (the operand order of max
+        // keeps a NaN x).
+        let x = if ZERO { x } else { f._mm512_max_ps(cutoff, x) };
         let n = self.round(f._mm512_mul_ps(x, f._mm512_set1_ps(LOG2E)));
         let d = f._mm512_sub_ps(n, e);
-        // Lanes below the cutoff (-inf and huge negative x included, whose p is garbage) are
-        // masked out of VSCALEFPS: 0, no subnormal computed. "Not less than" keeps NaN lanes.
-        let keep = self.nlt(x, cutoff);
-        let y = f._mm512_maskz_scalef_ps(keep, reduced_poly::<_, SHORT, COARSE>(self, x, n, c), d);
+        let p = reduced_poly::<_, SHORT, COARSE>(self, x, n, c);
+        // With ZERO, lanes below the cutoff (-inf and huge negative x included, whose p is
+        // garbage) are masked out of VSCALEFPS: 0, no subnormal computed. "Not less than"
+        // keeps NaN lanes.
+        let y = if ZERO {
+            f._mm512_maskz_scalef_ps(self.nlt(x, cutoff), p, d)
+        } else {
+            f._mm512_scalef_ps(p, d)
+        };
         (y, self.lt(f._mm512_set1_ps(over), d))
     }
     #[inline(always)]

@@ -131,7 +131,7 @@ pub(crate) fn split_pow2(c: f32) -> (f32, f64) {
     // Every f32 is a normal f64, whose exponent field gives |c| / 2^k in [1, 2); above 2^0.5
     // one more power of two.
     let k = ((f64::from(c).to_bits() >> 52) & 0x7FF) as i32 - 1023;
-    let m = f64::from(c) * 2f64.powi(-k);
+    let m = f64::from(c) * f64::from_bits(((1023 - k) as u64) << 52);
     if m.abs() < std::f64::consts::SQRT_2 {
         (m as f32, f64::from(k))
     } else {

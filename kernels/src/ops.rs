@@ -7,7 +7,7 @@
 //! the order of operations depends only on the index, never on the buffer's address.
 
 use crate::element::Element;
-use crate::exp::{cutoff, exp_ext, split_pow2, EXT_BOUND, LOG2E};
+use crate::exp::{cutoff, exp_ext, split_pow2, EXP_CUTOFF, EXT_BOUND, LOG2E};
 use crate::ext::{exp_or_zero, pow2};
 use crate::simd::Simd;
 use crate::{Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits};
@@ -239,10 +239,21 @@ impl<S: Simd> ScaledExp<S> {
         }
     }
 
-    /// The value at `x` (for `n - e <= 125`; [`Simd::exp_scaled`]).
+    /// `exp(x)` itself (`c = 1`, `e = 0`), with constants the compiler sees.
     #[inline(always)]
-    fn at<const SHORT: bool, const COARSE: bool>(&self, s: S, x: S::V) -> S::V {
-        s.exp_scaled::<SHORT, COARSE>(x, self.e, self.c, self.cutoff, f32::INFINITY)
+    fn unit(s: S) -> Self {
+        ScaledExp {
+            c: s.splat(1.0),
+            e: s.splat(0.0),
+            cutoff: s.splat(EXP_CUTOFF),
+        }
+    }
+
+    /// The value at `x` (for `n - e <= 127`; below the cutoff 0 with `ZERO`, else the value
+    /// there: [`Simd::exp_scaled`]).
+    #[inline(always)]
+    fn at<const SHORT: bool, const COARSE: bool, const ZERO: bool>(&self, s: S, x: S::V) -> S::V {
+        s.exp_scaled::<SHORT, COARSE, ZERO>(x, self.e, self.c, self.cutoff, f32::INFINITY)
             .0
     }
 }
@@ -352,31 +363,31 @@ pub(crate) fn rmax<S: Simd, E: Element>(s: S, x: &[E]) -> f32 {
 }
 
 /// Sums `exp(x - m)` in blocks (the coarse exp with `COARSE`); stores each term when the
-/// caller asks.
-struct SumExp<S: Simd, const COARSE: bool> {
+/// caller asks, which then wants `ZERO` (terms below the cutoff 0, not the value there).
+struct SumExp<S: Simd, const COARSE: bool, const ZERO: bool> {
     m: S::V,
     exp: ScaledExp<S>,
     acc: [S::V; 4],
     total: Wide,
 }
 
-impl<S: Simd, const COARSE: bool> SumExp<S, COARSE> {
+impl<S: Simd, const COARSE: bool, const ZERO: bool> SumExp<S, COARSE, ZERO> {
     #[inline(always)]
     fn new(s: S, m: f32) -> Self {
         SumExp {
             m: s.splat(m),
-            exp: ScaledExp::new(s, 1.0, 0.0),
+            exp: ScaledExp::unit(s),
             acc: [s.splat(0.0); 4],
             total: Wide::ZERO,
         }
     }
 }
 
-impl<S: Simd, const COARSE: bool> Pass<S> for SumExp<S, COARSE> {
+impl<S: Simd, const COARSE: bool, const ZERO: bool> Pass<S> for SumExp<S, COARSE, ZERO> {
     const FILL: f32 = f32::NEG_INFINITY;
     #[inline(always)]
     fn step<const J: usize>(&mut self, s: S, x: S::V, _: At<S>) -> S::V {
-        let e = self.exp.at::<COARSE, COARSE>(s, s.sub(x, self.m));
+        let e = self.exp.at::<COARSE, COARSE, ZERO>(s, s.sub(x, self.m));
         self.acc[J] = s.add(self.acc[J], e);
         e
     }
@@ -392,7 +403,7 @@ impl<S: Simd, const COARSE: bool> Pass<S> for SumExp<S, COARSE> {
 /// `sum_i exp(x_i - m)` for a finite `m`, in f64.
 #[inline(always)]
 pub(crate) fn raddexpminusmax<S: Simd, E: Element>(s: S, x: &[E], m: f32) -> f64 {
-    let mut pass = SumExp::<S, false>::new(s, m);
+    let mut pass = SumExp::<S, false, false>::new(s, m);
     // SAFETY: reads x[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
     pass.total.sum::<S>()
@@ -419,7 +430,7 @@ pub(crate) unsafe fn raddstoreexpminusmax<S: Simd, E: Element>(
         n: usize,
         m: f32,
     ) -> f64 {
-        let mut pass = SumExp::<S, COARSE>::new(s, m);
+        let mut pass = SumExp::<S, COARSE, true>::new(s, m);
         // SAFETY: forwarded from the caller.
         unsafe { reduce(s, &mut pass, x, Some(y), n) };
         pass.total.sum::<S>()
@@ -503,7 +514,7 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> 
         }
         // SAFETY: `cutoffs` holds 16 >= LANES values.
         self.cutoff = unsafe { s.load(cutoffs.as_ptr()) };
-        s.exp_scaled::<true, COARSE>(x, e, s.splat(1.0), self.cutoff, f32::INFINITY)
+        s.exp_scaled::<true, COARSE, false>(x, e, s.splat(1.0), self.cutoff, f32::INFINITY)
             .0
     }
 
@@ -555,13 +566,13 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> Pass<S> for SumExt<S, LOGI
         // Terms below 2^-126 of the lane's exponent are 0; terms beyond its range come out
         // huge or +inf, which end_block sees.
         let (term, _) =
-            s.exp_scaled::<true, COARSE>(x, self.e, s.splat(1.0), self.cutoff, EXT_HEADROOM);
+            s.exp_scaled::<true, COARSE, false>(x, self.e, s.splat(1.0), self.cutoff, EXT_HEADROOM);
         self.add::<J>(s, x, term, at)
     }
     #[inline(always)]
     fn careful<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
         let (mut term, over) =
-            s.exp_scaled::<true, COARSE>(x, self.e, s.splat(1.0), self.cutoff, EXT_HEADROOM);
+            s.exp_scaled::<true, COARSE, false>(x, self.e, s.splat(1.0), self.cutoff, EXT_HEADROOM);
         if s.any(over) {
             term = self.raise_exponent(s, x, at);
         }
@@ -668,7 +679,7 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
             let [a, b, c, d] = self.acc;
             self.wide.add(s, s.add(s.add(a, b), s.add(c, d)));
             self.acc = [s.splat(0.0); 4];
-            let f = self.exp.at::<false, false>(s, s.sub(self.r, r));
+            let f = self.exp.at::<false, false, false>(s, s.sub(self.r, r));
             for (w, f) in self.wide.0.iter_mut().zip(s.lanes(f)).take(S::LANES) {
                 *w *= f64::from(f);
             }
@@ -686,7 +697,7 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
             self.max = s.max(self.max, x);
             self.acc[J] = s.add(
                 self.acc[J],
-                self.exp.at::<false, false>(s, s.sub(x, self.r)),
+                self.exp.at::<false, false, false>(s, s.sub(x, self.r)),
             );
             x
         }
@@ -700,7 +711,7 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
     }
     let r = s.splat(-f32::MAX);
     let mut pass = Online {
-        exp: ScaledExp::new(s, 1.0, 0.0),
+        exp: ScaledExp::unit(s),
         r,
         r_jump: s.add(r, s.splat(ONLINE_JUMP)),
         max: s.splat(f32::NEG_INFINITY),
@@ -797,7 +808,7 @@ pub(crate) unsafe fn vscaleexpminusmax<S: Simd, E: Element>(
     impl<S: Simd, const COARSE: bool> Map<S> for ScaleExp<S, COARSE> {
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, _: At<S>) -> S::V {
-            self.exp.at::<COARSE, COARSE>(s, s.sub(x, self.m))
+            self.exp.at::<COARSE, COARSE, true>(s, s.sub(x, self.m))
         }
     }
     let (m, exp) = (s.splat(m), ScaledExp::new(s, c, 0.0));
@@ -833,7 +844,7 @@ pub(crate) unsafe fn vscaleextexp<S: Simd, E: Element>(
             // Every n - e is at most 1: no term exceeds the sum. The folded 1 / sum.m can round
             // the largest output of a one-term sum above 1 by a few f32 ulp (a NaN stays), which
             // a half-precision store rounds back to 1.
-            let y = self.0.at::<true, COARSE>(s, x);
+            let y = self.0.at::<true, COARSE, true>(s, x);
             if COARSE {
                 y
             } else {
@@ -927,7 +938,7 @@ pub(crate) unsafe fn vgradce<S: Simd, E: Element>(
         fn apply(&self, s: S, x: S::V, at: At<S>) -> S::V {
             // `scale * exp(x - a)`; the short reduction costs at most |n| * 1.9e-9 relative,
             // where |n| <= 126 + 124 for a kept term.
-            let p = self.scale.at::<true, false>(s, s.sub(x, self.a));
+            let p = self.scale.at::<true, false, true>(s, s.sub(x, self.a));
             if !BIASED {
                 p
             } else if WEIGHTED {

@@ -159,7 +159,7 @@ impl Simd for Scalar {
         m
     }
     #[inline(always)]
-    fn exp_scaled<const SHORT: bool, const COARSE: bool>(
+    fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool>(
         self,
         x: f32,
         e: f32,
@@ -167,9 +167,10 @@ impl Simd for Scalar {
         cutoff: f32,
         over: f32,
     ) -> (f32, bool) {
-        if x < cutoff {
+        if ZERO && x < cutoff {
             return (0.0, false);
         }
+        let x = self.max(cutoff, x);
         let n = self.round(x * LOG2E);
         // As on AVX2: a kept result is at least 2^-126, so n - e >= -126, and c * p * 2^(n - e)
         // has normal factors. The exponent bits of 2^(n - e): those of +inf from 128 on (and 0

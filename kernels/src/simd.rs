@@ -99,14 +99,16 @@ pub trait Simd: Copy {
     /// The lanes, in the first `LANES` entries.
     fn lanes(self, v: Self::V) -> [f32; 16];
     /// `c * exp(x) * 2^-e` for integral lane exponents `e` and `|c|` in `[2^-0.5, 2^0.5)`,
-    /// where `x >= cutoff`, else 0 ([`crate::exp::cutoff`] puts it where the result is
-    /// `2^-126 * (1 + 2^-10)`): no lane is subnormal or computed as one, as each such operation
+    /// where `x >= cutoff` ([`crate::exp::cutoff`] puts it where the result is
+    /// `2^-126 * (1 + 2^-10)`); below it 0 with `ZERO`, else the value at the cutoff (for sums,
+    /// in which such a term is negligible: one operation fewer). No lane is subnormal or
+    /// computed as one, as each such operation
     /// costs a microcode assist on Intel CPUs when FTZ is off (and reads of subnormals when DAZ
     /// is off). NaN `x` gives NaN. With `c * exp(x) = (c * p) * 2^n` ([`crate::exp::reduced_poly`],
     /// `SHORT` and `COARSE` as there), also the mask of `n - e > over`. Callers keep
     /// `n - e <= 127` on kept lanes, except where `over` is finite: lanes beyond it then hold the
     /// exact value or `c * inf` (at least `|c| * 2^127` in magnitude, or NaN).
-    fn exp_scaled<const SHORT: bool, const COARSE: bool>(
+    fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool>(
         self,
         x: Self::V,
         e: Self::V,

@@ -1,5 +1,7 @@
 //! The softmax algorithms, and how `Auto` chooses among them.
 
+use twopass_kernels::cpu::{Cpu, Vendor};
+
 use crate::{Float, Isa};
 
 /// How softmax (and log-softmax, log-sum-exp) walks the row.
@@ -33,8 +35,9 @@ pub enum Algorithm {
     Blocked,
 }
 
-/// Where [`Algorithm::Auto`] switches on one ISA (row lengths in elements). Fixed numbers,
-/// measured once (README.md, "Choosing the algorithm"), never timed at run time.
+/// Where [`Algorithm::Auto`] switches on one ISA (row lengths in elements), derived from the
+/// running CPU's caches ([`Crossover::for_cpu`]) and never timed at run time; set your own with
+/// [`crate::Kernels::with_crossover`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Crossover {
     /// f32 softmax rows from this length on run two-pass; shorter rows three-pass reload (it
@@ -50,33 +53,59 @@ pub struct Crossover {
     pub one_pass_reduction_from: usize,
 }
 
+/// The caches assumed where CPUID reports none: the AMD EPYC machines the rules were measured
+/// on (1 MiB L2, 32 MiB L3).
+const FALLBACK_L2: usize = 1 << 20;
+const FALLBACK_L3: usize = 32 << 20;
+
 impl Crossover {
-    /// The crossover measured for `isa` (AMD EPYC Zen 5, one thread, inputs uniform in
-    /// [-1000, 1000], output hot in cache as in the criterion bench; elements/ns):
-    /// - AVX-512: f32 softmax two-pass from 128K, where input and output outgrow the 1 MiB L2
-    ///   (6.48 against 6.20 for reload at 128K, 6.33 against 6.96 at 64K; 5.37 against 3.00
-    ///   at 4M); f16 two-pass from 8M (5.75 against 5.15 at 8M, 5.86 against 6.75 at 4M); bf16
-    ///   from 2M (5.83 against 5.83 at 2M, 5.93 against 5.49 at 4M, 5.96 against 6.03 at 1M);
-    ///   the one-pass log-sum-exp from 4K (9.98 against 8.91 at 4K, 7.99 against 9.31 at 2K).
-    /// - AVX2: f32 softmax two-pass from 4M (2.96 against 2.40 at 4M, 2.94 against 3.28 at 2M);
-    ///   bf16 two-pass at every length (its exact rounding on every store makes reload's two
-    ///   output passes dear: 2.23 against 2.03 at 16K, 2.03 against 1.74 at 64M); f16 never
-    ///   (3.65 against 3.18 at 16K; from 4M the two are within this VM's noise of each other,
-    ///   3.00-3.22 against 3.04-3.32 at 64M); the one-pass log-sum-exp at every length
-    ///   (4.34 against 4.01 at 1K).
+    /// The crossover for `isa` on the running CPU ([`Crossover::for_cpu`]).
+    pub fn of(isa: Isa) -> Crossover {
+        Crossover::for_cpu(isa, &twopass_kernels::cpu::cpu())
+    }
+
+    /// The crossover for `isa` on `cpu`. Two-pass reads the row twice and writes it once, but
+    /// computes exp twice; three-pass reload moves 8 more bytes per f32 element and computes
+    /// it once. So two-pass wins once those bytes come from a level too slow to hide them behind
+    /// one exp, and the rule is the cache the row's input and output (8 bytes per f32 element,
+    /// 4 per half) no longer fit:
+    /// - f32 with AVX-512: the L2 (`long_from = L2 / 8`). Measured: AMD Zen 5 (1 MiB L2) 6.48
+    ///   against 6.20 elements/ns at 128K, 6.33 against 6.96 at 64K; Intel Xeon with AVX-512
+    ///   FP16 (2 MiB L2) two-pass leads from 256K. AMD Zen 4 (1 MiB, AVX-512 in two halves)
+    ///   leads only from 2M, with reload 4-7% ahead at 128K-1M.
+    /// - f32 with AVX2: the L2 on Intel (that Xeon ran reload at 0.79-0.83x two-pass at 1M-2M,
+    ///   measured before #12 removed reload's subnormal arithmetic), the
+    ///   L3 on AMD (`L3 / 8`), whose L3 feeds one core fast enough that reload's single exp
+    ///   wins while the row stays in it: Zen 5 (32 MiB) 2.94 against 3.28 at 2M, 2.96
+    ///   against 2.40 at 4M; Zen 4 (32 MiB) 1.40 against 1.48 at 2M, 1.35 against 1.02 at 4M.
+    /// - f16 with AVX-512: the L3 (`L3 / 4`; Zen 5: 5.75 against 5.15 at 8M, 5.86 against 6.75
+    ///   at 4M); bf16 a quarter of it (`L3 / 16`; 5.93 against 5.49 at 4M, 5.96 against 6.03
+    ///   at 1M). With AVX2, bf16 always (its exact rounding on every store makes reload's two
+    ///   output passes dear: 2.23 against 2.03 at 16K), f16 never (within noise from 4M).
+    /// - Log-sum-exp in one pass from 4K with AVX-512 and always with AVX2: not a matter of
+    ///   caches (the rows are in L1) but of the one-pass sum's set-up per call (Zen 5: 9.98
+    ///   against 8.91 at 4K, 7.99 against 9.31 at 2K; AVX2 4.34 against 4.01 at 1K).
     /// - Scalar is compute-bound at every size: reload, and max-then-sum, always.
     ///
-    /// With the output cold (the reproduction, BENCHMARKS.md) two-pass leads earlier.
-    pub fn of(isa: Isa) -> Crossover {
+    /// Unknown cache sizes count as 1 MiB of L2 and 32 MiB of L3. Figures: one thread, inputs
+    /// uniform in [-1000, 1000], output hot (criterion); with the output cold (the reproduction)
+    /// two-pass leads earlier.
+    pub fn for_cpu(isa: Isa, cpu: &Cpu) -> Crossover {
+        let l2 = if cpu.l2 > 0 { cpu.l2 } else { FALLBACK_L2 };
+        let l3 = if cpu.l3 > 0 { cpu.l3 } else { FALLBACK_L3 }.max(l2);
         match isa {
             Isa::Avx512 => Crossover {
-                long_from: 1 << 17,
-                f16_long_from: 1 << 23,
-                bf16_long_from: 1 << 21,
+                long_from: l2 / 8,
+                f16_long_from: l3 / 4,
+                bf16_long_from: l3 / 16,
                 one_pass_reduction_from: 1 << 12,
             },
             Isa::Avx2 => Crossover {
-                long_from: 1 << 22,
+                long_from: if cpu.vendor == Vendor::Amd {
+                    l3 / 8
+                } else {
+                    l2 / 8
+                },
                 f16_long_from: usize::MAX,
                 bf16_long_from: 0,
                 one_pass_reduction_from: 0,
@@ -87,6 +116,28 @@ impl Crossover {
                 bf16_long_from: usize::MAX,
                 one_pass_reduction_from: usize::MAX,
             },
+        }
+    }
+
+    /// The concrete algorithm softmax runs for `algorithm` on a row of `n` elements of `T`:
+    /// `Auto` becomes two-pass from [`Float::long_from`]'s length on, three-pass reload below.
+    pub fn softmax_algorithm<T: Float>(&self, algorithm: Algorithm, n: usize) -> Algorithm {
+        match algorithm {
+            Algorithm::Auto if n < T::long_from(self) => Algorithm::ThreePassReload,
+            Algorithm::Auto => Algorithm::TwoPass,
+            other => other,
+        }
+    }
+
+    /// The reduction `log_sum_exp` and `log_softmax` run for `algorithm` on a row of `n`:
+    /// under `Auto`, the one-read extended-exponent pass ([`Algorithm::TwoPass`]) from
+    /// `one_pass_reduction_from` on, else the max then the sum
+    /// ([`Algorithm::ThreePassRecompute`]).
+    pub fn reduction_algorithm(&self, algorithm: Algorithm, n: usize) -> Algorithm {
+        match algorithm {
+            Algorithm::Auto if n < self.one_pass_reduction_from => Algorithm::ThreePassRecompute,
+            Algorithm::Auto => Algorithm::TwoPass,
+            other => other,
         }
     }
 }
@@ -102,26 +153,16 @@ impl Algorithm {
         self.resolve_for::<f32>(n, isa)
     }
 
-    /// The concrete algorithm softmax runs for a row of `n` elements of type `T` on `isa`.
+    /// The concrete algorithm softmax runs for a row of `n` elements of type `T` on `isa`
+    /// (with [`Crossover::of`]).
     pub fn resolve_for<T: Float>(self, n: usize, isa: Isa) -> Algorithm {
-        match self {
-            Algorithm::Auto if n < T::long_from(&Crossover::of(isa)) => Algorithm::ThreePassReload,
-            Algorithm::Auto => Algorithm::TwoPass,
-            other => other,
-        }
+        Crossover::of(isa).softmax_algorithm::<T>(self, n)
     }
 
-    /// The reduction `log_sum_exp` and `log_softmax` run for a row of `n` elements on `isa`:
-    /// under `Auto`, the one-read extended-exponent pass ([`Algorithm::TwoPass`]) or the max
-    /// then the sum ([`Algorithm::ThreePassRecompute`]), by [`Crossover`].
+    /// The reduction `log_sum_exp` and `log_softmax` run for a row of `n` elements on `isa`
+    /// (with [`Crossover::of`]).
     pub fn resolve_reduction(self, n: usize, isa: Isa) -> Algorithm {
-        match self {
-            Algorithm::Auto if n < Crossover::of(isa).one_pass_reduction_from => {
-                Algorithm::ThreePassRecompute
-            }
-            Algorithm::Auto => Algorithm::TwoPass,
-            other => other,
-        }
+        Crossover::of(isa).reduction_algorithm(self, n)
     }
 
     /// Every concrete algorithm (not `Auto`).

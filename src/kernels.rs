@@ -23,6 +23,7 @@ pub struct Kernels {
     f16: &'static Table<f16>,
     bf16: &'static Table<bf16>,
     algorithm: Algorithm,
+    crossover: Crossover,
 }
 
 /// The element types of the API: `f32`, [`half::f16`] and [`half::bf16`]. Half-precision rows
@@ -76,6 +77,7 @@ impl std::fmt::Debug for Kernels {
             .field("isa", &self.isa())
             .field("variant", &self.table.name)
             .field("algorithm", &self.algorithm)
+            .field("crossover", &self.crossover)
             .finish()
     }
 }
@@ -95,6 +97,7 @@ impl Kernels {
             f16: table_f16(table.isa).expect(half),
             bf16: table_bf16(table.isa).expect(half),
             algorithm: Algorithm::Auto,
+            crossover: Crossover::of(table.isa),
         }
     }
 
@@ -120,6 +123,27 @@ impl Kernels {
         Kernels { algorithm, ..self }
     }
 
+    /// The same kernels with `Auto` switching at `crossover` instead of the one derived from
+    /// this CPU's caches ([`Crossover::of`]).
+    pub fn with_crossover(self, crossover: Crossover) -> Kernels {
+        Kernels { crossover, ..self }
+    }
+
+    /// Where `Auto` switches algorithms.
+    pub fn crossover(&self) -> Crossover {
+        self.crossover
+    }
+
+    /// The concrete algorithm softmax runs on a row of `n` elements of `T`.
+    pub fn softmax_algorithm<T: Float>(&self, n: usize) -> Algorithm {
+        self.crossover.softmax_algorithm::<T>(self.algorithm, n)
+    }
+
+    /// The concrete reduction log-sum-exp and log-softmax run on a row of `n` elements.
+    pub fn reduction_algorithm(&self, n: usize) -> Algorithm {
+        self.crossover.reduction_algorithm(self.algorithm, n)
+    }
+
     /// The ISA of these kernels.
     pub fn isa(&self) -> Isa {
         self.table.isa
@@ -143,32 +167,36 @@ impl Kernels {
     /// every `y_i` NaN; `-inf` among finite values: 0 there.
     pub fn softmax<T: Float>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
         same_len(x, y)?;
-        row::softmax(self.table(), Io::Split(x, y), self.algorithm);
+        let algorithm = self.softmax_algorithm::<T>(x.len());
+        row::softmax(self.table(), Io::Split(x, y), algorithm);
         Ok(())
     }
 
     /// [`Kernels::softmax`] overwriting `x`.
     pub fn softmax_in_place<T: Float>(&self, x: &mut [T]) {
-        row::softmax(self.table(), Io::InPlace(x), self.algorithm);
+        let algorithm = self.softmax_algorithm::<T>(x.len());
+        row::softmax(self.table(), Io::InPlace(x), algorithm);
     }
 
     /// `y_i = (x_i - max) - ln(sum_j exp(x_j - max))`. Special rows as [`Kernels::softmax`];
     /// `-inf` among finite values gives `-inf` there.
     pub fn log_softmax<T: Float>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
         same_len(x, y)?;
-        row::log_softmax(self.table(), Io::Split(x, y), self.algorithm);
+        let algorithm = self.reduction_algorithm(x.len());
+        row::log_softmax(self.table(), Io::Split(x, y), algorithm);
         Ok(())
     }
 
     /// [`Kernels::log_softmax`] overwriting `x`.
     pub fn log_softmax_in_place<T: Float>(&self, x: &mut [T]) {
-        row::log_softmax(self.table(), Io::InPlace(x), self.algorithm);
+        let algorithm = self.reduction_algorithm(x.len());
+        row::log_softmax(self.table(), Io::InPlace(x), algorithm);
     }
 
     /// `ln(sum_i exp(x_i))`: `-inf` for an empty or all `-inf` row, NaN with a NaN, `+inf`
     /// with `+inf` (and no NaN).
     pub fn log_sum_exp<T: Float>(&self, x: &[T]) -> f32 {
-        row::log_sum_exp(self.table(), x, self.algorithm)
+        row::log_sum_exp(self.table(), x, self.reduction_algorithm(x.len()))
     }
 
     /// [`Kernels::softmax`] on each of `rows` rows of `cols` elements, row `r` at
@@ -182,7 +210,17 @@ impl Kernels {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        self.map_rows(x, x_stride, y, y_stride, rows, cols, row::softmax)
+        let algorithm = self.softmax_algorithm::<T>(cols);
+        self.map_rows(
+            x,
+            x_stride,
+            y,
+            y_stride,
+            rows,
+            cols,
+            algorithm,
+            row::softmax,
+        )
     }
 
     /// [`Kernels::softmax_rows`] overwriting `x`.
@@ -193,7 +231,8 @@ impl Kernels {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        self.map_rows_in_place(x, stride, rows, cols, row::softmax)
+        let algorithm = self.softmax_algorithm::<T>(cols);
+        self.map_rows_in_place(x, stride, rows, cols, algorithm, row::softmax)
     }
 
     /// [`Kernels::log_softmax`] on each row, as [`Kernels::softmax_rows`].
@@ -206,7 +245,17 @@ impl Kernels {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        self.map_rows(x, x_stride, y, y_stride, rows, cols, row::log_softmax)
+        let algorithm = self.reduction_algorithm(cols);
+        self.map_rows(
+            x,
+            x_stride,
+            y,
+            y_stride,
+            rows,
+            cols,
+            algorithm,
+            row::log_softmax,
+        )
     }
 
     /// [`Kernels::log_softmax_rows`] overwriting `x`.
@@ -217,7 +266,8 @@ impl Kernels {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        self.map_rows_in_place(x, stride, rows, cols, row::log_softmax)
+        let algorithm = self.reduction_algorithm(cols);
+        self.map_rows_in_place(x, stride, rows, cols, algorithm, row::log_softmax)
     }
 
     /// `out[r] = ln(sum_i exp(x_r,i))` for each of `rows` rows (`out.len() == rows`).
@@ -246,11 +296,7 @@ impl Kernels {
     pub fn lse_update<T: Float>(&self, state: &mut crate::LseState, x: &[T]) {
         if !x.is_empty() {
             state.add_sum(
-                row::sum(
-                    self.table(),
-                    x,
-                    self.algorithm.resolve_reduction(x.len(), self.isa()),
-                ),
+                row::sum(self.table(), x, self.reduction_algorithm(x.len())),
                 x.len(),
             );
         }
@@ -265,6 +311,7 @@ impl Kernels {
         y_stride: usize,
         rows: usize,
         cols: usize,
+        algorithm: Algorithm,
         f: fn(&Table<T>, Io<'_, T>, Algorithm),
     ) -> Result<(), Error> {
         check_matrix("x", x.len(), x_stride, rows, cols)?;
@@ -272,7 +319,7 @@ impl Kernels {
         for r in 0..rows {
             let xr = &x[r * x_stride..][..cols];
             let yr = &mut y[r * y_stride..][..cols];
-            f(self.table(), Io::Split(xr, yr), self.algorithm);
+            f(self.table(), Io::Split(xr, yr), algorithm);
         }
         Ok(())
     }
@@ -283,6 +330,7 @@ impl Kernels {
         stride: usize,
         rows: usize,
         cols: usize,
+        algorithm: Algorithm,
         f: fn(&Table<T>, Io<'_, T>, Algorithm),
     ) -> Result<(), Error> {
         check_matrix("x", x.len(), stride, rows, cols)?;
@@ -290,7 +338,7 @@ impl Kernels {
             f(
                 self.table(),
                 Io::InPlace(&mut x[r * stride..][..cols]),
-                self.algorithm,
+                algorithm,
             );
         }
         Ok(())

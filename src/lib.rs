@@ -52,6 +52,7 @@ pub use error::Error;
 pub use half::{bf16, f16};
 pub use kernels::{Float, Kernels};
 pub use lse_state::LseState;
+pub use twopass_kernels::cpu;
 #[cfg(target_arch = "x86_64")]
 pub use twopass_kernels::fpenv;
 pub use twopass_kernels::Isa;

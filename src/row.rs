@@ -3,7 +3,7 @@
 use twopass_kernels::{Element, Ext, Io, MaxSum, Store, Table};
 
 use crate::algorithm::NON_TEMPORAL_FROM;
-use crate::{Algorithm, Float};
+use crate::Algorithm;
 
 /// `v` rounded to f32, 0 (of `v`'s sign) where `|v|` lies below f32's normal range: results
 /// are never subnormal, so no caller pays for one (a microcode assist per subnormal operand on
@@ -144,22 +144,22 @@ fn store_for(n: usize) -> Store {
     }
 }
 
-/// `ln(sum_i exp(x_i))`, `-inf` for an empty row.
+/// `ln(sum_i exp(x_i))` by the reduction `algorithm` (`Auto` resolved by the caller), `-inf` for
+/// an empty row.
 pub(crate) fn log_sum_exp<E: Element>(t: &Table<E>, x: &[E], algorithm: Algorithm) -> f32 {
     if x.is_empty() {
         return f32::NEG_INFINITY;
     }
-    narrow(sum(t, x, algorithm.resolve_reduction(x.len(), t.isa)).ln())
+    narrow(sum(t, x, algorithm).ln())
 }
 
-/// `y_i = exp(x_i - max) / sum`.
-pub(crate) fn softmax<E: Float>(t: &Table<E>, mut io: Io<'_, E>, algorithm: Algorithm) {
+/// `y_i = exp(x_i - max) / sum` by `algorithm` (`Auto` resolved by the caller).
+pub(crate) fn softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, algorithm: Algorithm) {
     let n = io.input().len();
     if n == 0 {
         return;
     }
     let store = store_for(n);
-    let algorithm = algorithm.resolve_for::<E>(n, t.isa);
     if algorithm == Algorithm::Blocked {
         if !crate::blocked::softmax(t, io.reborrow()) {
             io.output().fill(E::from_f32(f32::NAN));
@@ -190,13 +190,14 @@ pub(crate) fn softmax<E: Float>(t: &Table<E>, mut io: Io<'_, E>, algorithm: Algo
     }
 }
 
-/// `y_i = x_i - ln(sum_j exp(x_j))`.
+/// `y_i = x_i - ln(sum_j exp(x_j))` by the reduction `algorithm` (`Auto` resolved by the
+/// caller).
 pub(crate) fn log_softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, algorithm: Algorithm) {
     let n = io.input().len();
     if n == 0 {
         return;
     }
-    match sum(t, io.input(), algorithm.resolve_reduction(n, t.isa)) {
+    match sum(t, io.input(), algorithm) {
         Sum::Special(_) => io.output().fill(E::from_f32(f32::NAN)),
         s => (t.vsubtract)(io, s.offsets(), store_for(n)),
     }

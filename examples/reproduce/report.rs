@@ -255,14 +255,15 @@ pub fn summary(r: &Results) -> String {
 /// FTZ/DAZ on.
 fn environment_section(r: &Results) -> String {
     let mut s = String::from(
-        "
-## Floating-point environment
-
-         Each operation's `Auto`, elements per nanosecond, with MXCSR as every program starts          (FTZ and DAZ off) and with flush-to-zero and denormals-are-zero on, timed side by side.          On Intel CPUs an instruction that makes or reads a subnormal costs a microcode assist          in the default environment (AMD hides most of it); twopass computes none, so its speed          does not depend on FTZ/DAZ, and the ratio is 1 within noise on every CPU          (`kernels/tests/fpenv.rs` checks the flags on every kernel).
-
-         | operation | ISA | n | default | FTZ/DAZ on | time FTZ/DAZ / time default |
-         |---|---|---:|---:|---:|---:|
-",
+        "\n## Floating-point environment\n\n\
+         Each operation's `Auto`, elements per nanosecond, with MXCSR as every program starts \
+         (FTZ and DAZ off) and with flush-to-zero and denormals-are-zero on, timed side by side. \
+         On Intel CPUs an instruction that makes or reads a subnormal costs a microcode assist \
+         in the default environment (AMD hides most of it); twopass computes none, so its speed \
+         does not depend on FTZ/DAZ, and the ratio is 1 within noise on every CPU \
+         (`kernels/tests/fpenv.rs` checks the flags on every kernel).\n\n\
+         | operation | ISA | n | default | FTZ/DAZ on | time FTZ/DAZ / time default |\n\
+         |---|---|---:|---:|---:|---:|\n",
     );
     for e in &r.environment {
         let speed = |t: &Timing| e.n as f64 / t.median_ns;

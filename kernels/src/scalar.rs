@@ -167,10 +167,10 @@ impl Simd for Scalar {
         cutoff: f32,
         over: f32,
     ) -> (f32, bool) {
-        if ZERO && x < cutoff {
+        // One lane: a branch skips the work below the cutoff, ZERO or not.
+        if x < cutoff {
             return (0.0, false);
         }
-        let x = self.max(cutoff, x);
         let n = self.round(x * LOG2E);
         // As on AVX2: a kept result is at least 2^-126, so n - e >= -126, and c * p * 2^(n - e)
         // has normal factors. The exponent bits of 2^(n - e): those of +inf from 128 on (and 0

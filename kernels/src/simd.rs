@@ -100,8 +100,8 @@ pub trait Simd: Copy {
     fn lanes(self, v: Self::V) -> [f32; 16];
     /// `c * exp(x) * 2^-e` for integral lane exponents `e` and `|c|` in `[2^-0.5, 2^0.5)`,
     /// where `x >= cutoff` ([`crate::exp::cutoff`] puts it where the result is
-    /// `2^-126 * (1 + 2^-10)`); below it 0 with `ZERO`, else the value at the cutoff (for sums,
-    /// in which such a term is negligible: one operation fewer). No lane is subnormal or
+    /// `2^-126 * (1 + 2^-10)`); below it 0 with `ZERO`, else 0 or the value at the cutoff (for
+    /// sums, in which such a term is negligible: one operation fewer on AVX2 and AVX-512). No lane is subnormal or
     /// computed as one, as each such operation
     /// costs a microcode assist on Intel CPUs when FTZ is off (and reads of subnormals when DAZ
     /// is off). NaN `x` gives NaN. With `c * exp(x) = (c * p) * 2^n` ([`crate::exp::reduced_poly`],

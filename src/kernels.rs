@@ -1,5 +1,7 @@
 //! [`Kernels`]: a handle on one ISA's kernels and an algorithm; every entry point lives here.
 
+use std::sync::OnceLock;
+
 use half::{bf16, f16};
 use twopass_kernels::{table, table_bf16, table_f16, Element, Io, Table};
 
@@ -90,15 +92,24 @@ impl Kernels {
             .ok_or(Error::UnsupportedIsa(isa))
     }
 
+    /// The kernels of `table`'s ISA with `Auto`, built once per ISA (the half-precision tables
+    /// and the crossover take CPU-feature and cache look-ups: a tenth of a 1K-element softmax).
     fn with_table(table: &'static Table) -> Kernels {
-        let half = "a CPU that runs an ISA's f32 kernels runs its f16 and bf16 kernels";
-        Kernels {
-            table,
-            f16: table_f16(table.isa).expect(half),
-            bf16: table_bf16(table.isa).expect(half),
-            algorithm: Algorithm::Auto,
-            crossover: Crossover::of(table.isa),
-        }
+        static BUILT: [OnceLock<Kernels>; Isa::ALL.len()] = [const { OnceLock::new() }; 3];
+        let slot = Isa::ALL
+            .iter()
+            .position(|&i| i == table.isa)
+            .expect("every Isa is in Isa::ALL");
+        *BUILT[slot].get_or_init(|| {
+            let half = "a CPU that runs an ISA's f32 kernels runs its f16 and bf16 kernels";
+            Kernels {
+                table,
+                f16: table_f16(table.isa).expect(half),
+                bf16: table_bf16(table.isa).expect(half),
+                algorithm: Algorithm::Auto,
+                crossover: Crossover::of(table.isa),
+            }
+        })
     }
 
     /// The process-wide kernels ([`crate::set_isa`], else `TWOPASS_ISA`, else the best the CPU

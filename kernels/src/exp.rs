@@ -139,10 +139,19 @@ pub(crate) fn split_pow2(c: f32) -> (f32, f64) {
     }
 }
 
-/// The least f32 `x` with `|c| * exp(x) * 2^-e >= 2^-126 * (1 + FLUSH_MARGIN)`, for a finite
-/// `c != 0`: where [`crate::simd::Simd::exp_scaled`] starts computing.
+/// The least f32 `x` with `|c| * exp(x) * 2^-e >= 2^-126 * (1 + FLUSH_MARGIN)`, for `|c|` in
+/// `[2^-0.5, 2^0.5]` (from [`split_pow2`]): where [`crate::simd::Simd::exp_scaled`] starts
+/// computing. No libm call (a call costs more than a short row's whole pass): `ln |c|` is
+/// `2 atanh(u)` with `u = (|c| - 1) / (|c| + 1)`, `|u| <= 0.172`, to its `u^7` term (within
+/// 3e-8, far inside the margin).
 pub(crate) fn cutoff(c: f32, e: f64) -> f32 {
-    let v = (e - 126.0) * std::f64::consts::LN_2 + FLUSH_MARGIN.ln_1p() - f64::from(c.abs()).ln();
+    /// `ln(1 + FLUSH_MARGIN)`.
+    const LN_1P_MARGIN: f64 = 9.760_859_730_554_589e-4;
+    let c = f64::from(c.abs());
+    let u = (c - 1.0) / (c + 1.0);
+    let u2 = u * u;
+    let ln_c = 2.0 * u * (1.0 + u2 * (1.0 / 3.0 + u2 * (1.0 / 5.0 + u2 / 7.0)));
+    let v = (e - 126.0) * std::f64::consts::LN_2 + LN_1P_MARGIN - ln_c;
     let x = v as f32;
     if f64::from(x) < v {
         x.next_up()
@@ -165,5 +174,27 @@ mod tests {
     #[test]
     fn exp_cutoff_is_the_cutoff_of_exp() {
         assert_eq!(super::cutoff(1.0, 0.0), super::EXP_CUTOFF);
+        assert_eq!((super::FLUSH_MARGIN).ln_1p(), 9.760_859_730_554_589e-4);
+    }
+
+    /// The cutoff against libm's logarithm, over the factors `split_pow2` gives.
+    #[test]
+    fn cutoff_matches_the_exact_one() {
+        for i in 0..=1000 {
+            let c = (2f64.powf(-0.5 + f64::from(i) / 1000.0)) as f32;
+            for e in [-300.0, -1.0, 0.0, 5.0, 23000.0] {
+                let exact = (e - 126.0) * std::f64::consts::LN_2 + super::FLUSH_MARGIN.ln_1p()
+                    - f64::from(c).ln();
+                let x = super::cutoff(c, e);
+                assert!(
+                    f64::from(x) >= exact - 1e-7 * exact.abs().max(1.0),
+                    "{c} {e}"
+                );
+                assert!(
+                    f64::from(x) <= exact + 1e-5 * exact.abs().max(1.0),
+                    "{c} {e}"
+                );
+            }
+        }
     }
 }

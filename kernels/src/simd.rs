@@ -116,11 +116,20 @@ pub trait Simd: Copy {
         cutoff: Self::V,
         over: f32,
     ) -> (Self::V, Self::M);
-    /// The largest lane, ignoring NaN lanes unless all are NaN.
+    /// The largest lane (a NaN lane may or may not win), by halving: `log2(LANES)` dependent
+    /// steps, not `LANES`.
     #[inline(always)]
     fn hmax(self, v: Self::V) -> f32 {
-        self.lanes(v)[..Self::LANES]
-            .iter()
-            .fold(f32::NAN, |a, &b| a.max(b))
+        let mut l = self.lanes(v);
+        let mut w = Self::LANES;
+        while w > 1 {
+            w /= 2;
+            for i in 0..w {
+                if l[i + w] > l[i] {
+                    l[i] = l[i + w];
+                }
+            }
+        }
+        l[0]
     }
 }

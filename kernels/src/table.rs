@@ -104,7 +104,7 @@ pub struct Table<T: 'static = f32> {
     /// `max_i x_i`; `-inf` for an empty row; a NaN input may or may not win.
     pub rmax: fn(&[T]) -> f32,
     /// `sum_i exp(x_i - m)` in f64, for a finite `m >= max`; terms from the short reduction
-    /// ([`crate::exp::reduced_poly`]: the sum's log within `ln(n) * 2.7e-9`).
+    /// (`exp::reduced_poly`: the sum's log within `ln(n) * 2.7e-9`).
     pub raddexpminusmax: fn(&[T], f32) -> f64,
     /// `y_i = exp(x_i - m)`, returning `sum_i y_i`, for a finite `m >= max` (the short
     /// reduction: each `y_i` within 2.4e-7 relative of the full one's). Half-precision

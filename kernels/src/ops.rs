@@ -416,7 +416,7 @@ impl<S: Simd, const COARSE: bool, const ZERO: bool> Pass<S> for SumExp<S, COARSE
     }
 }
 
-/// `sum_i exp(x_i - m)` for a finite `m`, in f64.
+/// `sum_i exp(x_i - m)` for a finite `m`, in f64 (short reduction: [`SumExp`]).
 #[inline(always)]
 pub(crate) fn raddexpminusmax<S: Simd, E: Element>(s: S, x: &[E], m: f32) -> f64 {
     let mut pass = SumExp::<S, false, false>::new(s, m);

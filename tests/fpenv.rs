@@ -114,6 +114,7 @@ fn no_operation_computes_with_subnormals() {
 /// Rows past `NON_TEMPORAL_FROM` (non-temporal stores) and past the blocked algorithm's
 /// shortest blocks, with the row-level algorithms of each ISA.
 #[test]
+#[cfg_attr(debug_assertions, ignore = "4M-element rows: run with --release")]
 fn long_rows_compute_no_subnormals() {
     let mut flags = Flags::default();
     let n = twopass::NON_TEMPORAL_FROM + 5;

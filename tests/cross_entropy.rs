@@ -575,3 +575,33 @@ fn logits_beyond_the_extended_bound() {
     };
     check_finding(&case, 16);
 }
+
+/// Found by the cross_entropy fuzzer: a target weight just above f32's smallest normal makes
+/// the target entry's gradient `-(1 - p_t) w_t` subnormal, which REFERENCE.md holds to relative
+/// precision (`1 - p_t >= 1e-30`): it must not be flushed to 0 as results below the contract's
+/// absolute allowance are.
+#[test]
+fn tiny_target_weight_keeps_the_target_gradient() {
+    let mut weights = vec![0.0f32; 57];
+    weights[..6].copy_from_slice(&[
+        1.1664543e-38,
+        0.0,
+        1.754581e38,
+        7.354e-41,
+        9.2123e-41,
+        2.2959e-41,
+    ]);
+    let case = common::cross_entropy::Case {
+        rows: 1,
+        cols: 57,
+        logits: vec![0.0; 57],
+        targets: vec![0],
+        ignore_index: 1,
+        eps: 0.0,
+        z: 0.0,
+        weights: Some(weights),
+        reduction: Reduction::None,
+        grad_output: None,
+    };
+    check_finding(&case, 16);
+}

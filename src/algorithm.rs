@@ -1,6 +1,7 @@
 //! The softmax algorithms, and how `Auto` chooses among them.
 
 use twopass_kernels::cpu::{Cpu, Vendor};
+use twopass_kernels::Store;
 
 use crate::{Float, Isa};
 
@@ -51,6 +52,9 @@ pub struct Crossover {
     /// Log-sum-exp and log-softmax rows from this length on reduce in one extended-exponent
     /// pass; shorter rows take the max, then the sum (cheaper per element for short rows).
     pub one_pass_reduction_from: usize,
+    /// Output passes over rows at least this long use non-temporal stores: the output would
+    /// not stay in the last-level cache anyway, and they skip the read-for-ownership.
+    pub non_temporal_from: usize,
 }
 
 /// The caches assumed where CPUID reports none: the AMD EPYC machines the rules were measured
@@ -86,6 +90,8 @@ impl Crossover {
     ///   caches (the rows are in L1) but of the one-pass sum's set-up per call (Zen 5: 9.98
     ///   against 8.91 at 4K, 7.99 against 9.31 at 2K; AVX2 4.34 against 4.01 at 1K).
     /// - Scalar is compute-bound at every size: reload, and max-then-sum, always.
+    /// - Non-temporal stores once input and output (8 bytes per f32 element) outgrow the L3
+    ///   (`L3 / 8`; Zen 5, 32 MiB: from 4M, +17% to +26% for two-pass at 4M-64M with AVX-512).
     ///
     /// Unknown cache sizes count as 1 MiB of L2 and 32 MiB of L3. Figures: one thread, inputs
     /// uniform in [-1000, 1000], output hot (criterion); with the output cold (the reproduction)
@@ -93,12 +99,14 @@ impl Crossover {
     pub fn for_cpu(isa: Isa, cpu: &Cpu) -> Crossover {
         let l2 = if cpu.l2 > 0 { cpu.l2 } else { FALLBACK_L2 };
         let l3 = if cpu.l3 > 0 { cpu.l3 } else { FALLBACK_L3 }.max(l2);
+        let non_temporal_from = l3 / 8;
         match isa {
             Isa::Avx512 => Crossover {
                 long_from: l2 / 8,
                 f16_long_from: l3 / 4,
                 bf16_long_from: l3 / 16,
                 one_pass_reduction_from: 1 << 12,
+                non_temporal_from,
             },
             Isa::Avx2 => Crossover {
                 long_from: if cpu.vendor == Vendor::Amd {
@@ -109,12 +117,14 @@ impl Crossover {
                 f16_long_from: usize::MAX,
                 bf16_long_from: 0,
                 one_pass_reduction_from: 0,
+                non_temporal_from,
             },
             _ => Crossover {
                 long_from: usize::MAX,
                 f16_long_from: usize::MAX,
                 bf16_long_from: usize::MAX,
                 one_pass_reduction_from: usize::MAX,
+                non_temporal_from,
             },
         }
     }
@@ -126,6 +136,15 @@ impl Crossover {
             Algorithm::Auto if n < T::long_from(self) => Algorithm::ThreePassReload,
             Algorithm::Auto => Algorithm::TwoPass,
             other => other,
+        }
+    }
+
+    /// How output passes over a row of `n` elements store.
+    pub(crate) fn store_for(&self, n: usize) -> Store {
+        if n >= self.non_temporal_from {
+            Store::NonTemporal
+        } else {
+            Store::Cached
         }
     }
 
@@ -141,11 +160,6 @@ impl Crossover {
         }
     }
 }
-
-/// Output passes over rows at least this long use non-temporal stores: the output would not
-/// stay in the last-level cache anyway, and they skip the read-for-ownership (measured with
-/// AVX-512 at 4M-64M floats: +17% to +26% for two-pass softmax).
-pub const NON_TEMPORAL_FROM: usize = 1 << 22;
 
 impl Algorithm {
     /// The concrete algorithm softmax runs for a row of `n` f32 elements on `isa`.

@@ -3,9 +3,8 @@
 //! weighted logit sum together), the gradient in one more pass that may overwrite the logits.
 //! Rows can also be streamed chunk by chunk ([`CrossEntropyStream`]).
 
-use twopass_kernels::{exp_or_zero, Ext, GradCoefficients, Io, Store, SumOfLogits};
+use twopass_kernels::{exp_or_zero, Ext, GradCoefficients, Io, SumOfLogits};
 
-use crate::algorithm::NON_TEMPORAL_FROM;
 use crate::kernels::check_matrix;
 use crate::row::{self, narrow, narrow_within, Sum};
 use crate::{Algorithm, Error, Float, Kernels, LseState};
@@ -519,11 +518,7 @@ impl CrossEntropyRow<'_> {
             && normal(coefficients.bias)
             && flush_error <= 2e-7 * k.abs() * self.weights.max
         {
-            let store = if n >= NON_TEMPORAL_FROM {
-                Store::NonTemporal
-            } else {
-                Store::Cached
-            };
+            let store = self.kernels.crossover().store_for(n);
             (self.kernels.table::<T>().vgradce)(io.reborrow(), weights, coefficients, store);
         } else {
             // A coefficient overflows f32 (a huge upstream gradient over a tiny mean

@@ -6,6 +6,7 @@ use half::{bf16, f16};
 use twopass_kernels::{table, table_bf16, table_f16, Element, Io, Table};
 
 use crate::dispatch::active_table;
+use crate::row::How;
 use crate::{row, Algorithm, Crossover, Error, Isa};
 
 /// One ISA's kernels with a chosen [`Algorithm`]: the scoped alternative to the process-wide
@@ -155,6 +156,16 @@ impl Kernels {
         self.crossover.reduction_algorithm(self.algorithm, n)
     }
 
+    /// Softmax's algorithm and store mode for a row of `n` elements of `T`.
+    fn softmax_how<T: Float>(&self, n: usize) -> How {
+        (self.softmax_algorithm::<T>(n), self.crossover.store_for(n))
+    }
+
+    /// Log-softmax's reduction and store mode for a row of `n` elements.
+    fn log_softmax_how(&self, n: usize) -> How {
+        (self.reduction_algorithm(n), self.crossover.store_for(n))
+    }
+
     /// The ISA of these kernels.
     pub fn isa(&self) -> Isa {
         self.table.isa
@@ -178,30 +189,32 @@ impl Kernels {
     /// every `y_i` NaN; `-inf` among finite values: 0 there.
     pub fn softmax<T: Float>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
         same_len(x, y)?;
-        let algorithm = self.softmax_algorithm::<T>(x.len());
-        row::softmax(self.table(), Io::Split(x, y), algorithm);
+        row::softmax(
+            self.table(),
+            Io::Split(x, y),
+            self.softmax_how::<T>(x.len()),
+        );
         Ok(())
     }
 
     /// [`Kernels::softmax`] overwriting `x`.
     pub fn softmax_in_place<T: Float>(&self, x: &mut [T]) {
-        let algorithm = self.softmax_algorithm::<T>(x.len());
-        row::softmax(self.table(), Io::InPlace(x), algorithm);
+        let how = self.softmax_how::<T>(x.len());
+        row::softmax(self.table(), Io::InPlace(x), how);
     }
 
     /// `y_i = (x_i - max) - ln(sum_j exp(x_j - max))`. Special rows as [`Kernels::softmax`];
     /// `-inf` among finite values gives `-inf` there.
     pub fn log_softmax<T: Float>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
         same_len(x, y)?;
-        let algorithm = self.reduction_algorithm(x.len());
-        row::log_softmax(self.table(), Io::Split(x, y), algorithm);
+        row::log_softmax(self.table(), Io::Split(x, y), self.log_softmax_how(x.len()));
         Ok(())
     }
 
     /// [`Kernels::log_softmax`] overwriting `x`.
     pub fn log_softmax_in_place<T: Float>(&self, x: &mut [T]) {
-        let algorithm = self.reduction_algorithm(x.len());
-        row::log_softmax(self.table(), Io::InPlace(x), algorithm);
+        let how = self.log_softmax_how(x.len());
+        row::log_softmax(self.table(), Io::InPlace(x), how);
     }
 
     /// `ln(sum_i exp(x_i))`: `-inf` for an empty or all `-inf` row, NaN with a NaN, `+inf`
@@ -221,17 +234,8 @@ impl Kernels {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        let algorithm = self.softmax_algorithm::<T>(cols);
-        self.map_rows(
-            x,
-            x_stride,
-            y,
-            y_stride,
-            rows,
-            cols,
-            algorithm,
-            row::softmax,
-        )
+        let how = self.softmax_how::<T>(cols);
+        self.map_rows(x, x_stride, y, y_stride, rows, cols, how, row::softmax)
     }
 
     /// [`Kernels::softmax_rows`] overwriting `x`.
@@ -242,8 +246,8 @@ impl Kernels {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        let algorithm = self.softmax_algorithm::<T>(cols);
-        self.map_rows_in_place(x, stride, rows, cols, algorithm, row::softmax)
+        let how = self.softmax_how::<T>(cols);
+        self.map_rows_in_place(x, stride, rows, cols, how, row::softmax)
     }
 
     /// [`Kernels::log_softmax`] on each row, as [`Kernels::softmax_rows`].
@@ -256,17 +260,8 @@ impl Kernels {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        let algorithm = self.reduction_algorithm(cols);
-        self.map_rows(
-            x,
-            x_stride,
-            y,
-            y_stride,
-            rows,
-            cols,
-            algorithm,
-            row::log_softmax,
-        )
+        let how = self.log_softmax_how(cols);
+        self.map_rows(x, x_stride, y, y_stride, rows, cols, how, row::log_softmax)
     }
 
     /// [`Kernels::log_softmax_rows`] overwriting `x`.
@@ -277,8 +272,8 @@ impl Kernels {
         rows: usize,
         cols: usize,
     ) -> Result<(), Error> {
-        let algorithm = self.reduction_algorithm(cols);
-        self.map_rows_in_place(x, stride, rows, cols, algorithm, row::log_softmax)
+        let how = self.log_softmax_how(cols);
+        self.map_rows_in_place(x, stride, rows, cols, how, row::log_softmax)
     }
 
     /// `out[r] = ln(sum_i exp(x_r,i))` for each of `rows` rows (`out.len() == rows`).
@@ -322,15 +317,15 @@ impl Kernels {
         y_stride: usize,
         rows: usize,
         cols: usize,
-        algorithm: Algorithm,
-        f: fn(&Table<T>, Io<'_, T>, Algorithm),
+        how: How,
+        f: fn(&Table<T>, Io<'_, T>, How),
     ) -> Result<(), Error> {
         check_matrix("x", x.len(), x_stride, rows, cols)?;
         check_matrix("y", y.len(), y_stride, rows, cols)?;
         for r in 0..rows {
             let xr = &x[r * x_stride..][..cols];
             let yr = &mut y[r * y_stride..][..cols];
-            f(self.table(), Io::Split(xr, yr), algorithm);
+            f(self.table(), Io::Split(xr, yr), how);
         }
         Ok(())
     }
@@ -341,16 +336,12 @@ impl Kernels {
         stride: usize,
         rows: usize,
         cols: usize,
-        algorithm: Algorithm,
-        f: fn(&Table<T>, Io<'_, T>, Algorithm),
+        how: How,
+        f: fn(&Table<T>, Io<'_, T>, How),
     ) -> Result<(), Error> {
         check_matrix("x", x.len(), stride, rows, cols)?;
         for r in 0..rows {
-            f(
-                self.table(),
-                Io::InPlace(&mut x[r * stride..][..cols]),
-                algorithm,
-            );
+            f(self.table(), Io::InPlace(&mut x[r * stride..][..cols]), how);
         }
         Ok(())
     }

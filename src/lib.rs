@@ -43,7 +43,7 @@ mod kernels;
 mod lse_state;
 mod row;
 
-pub use algorithm::{Algorithm, Crossover, NON_TEMPORAL_FROM};
+pub use algorithm::{Algorithm, Crossover};
 pub use cross_entropy::{
     CrossEntropyOptions, CrossEntropyOutputs, CrossEntropyRow, CrossEntropyStream, Reduction, Shape,
 };

@@ -2,7 +2,6 @@
 
 use twopass_kernels::{Element, Ext, Io, MaxSum, Store, Table};
 
-use crate::algorithm::NON_TEMPORAL_FROM;
 use crate::Algorithm;
 
 /// `v` rounded to f32, 0 (of `v`'s sign) where `|v|` lies below f32's normal range: results
@@ -26,6 +25,9 @@ pub(crate) fn narrow_within(v: f64, allowance: f64) -> f32 {
         v as f32
     }
 }
+
+/// How a row runs: its concrete algorithm (`Auto` resolved) and how its output passes store.
+pub(crate) type How = (Algorithm, Store);
 
 /// What makes a row's result non-finite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,14 +138,6 @@ fn checked<E: Element>(s: MaxSum, x: &[E]) -> Sum {
     }
 }
 
-fn store_for(n: usize) -> Store {
-    if n >= NON_TEMPORAL_FROM {
-        Store::NonTemporal
-    } else {
-        Store::Cached
-    }
-}
-
 /// `ln(sum_i exp(x_i))` by the reduction `algorithm` (`Auto` resolved by the caller), `-inf` for
 /// an empty row.
 pub(crate) fn log_sum_exp<E: Element>(t: &Table<E>, x: &[E], algorithm: Algorithm) -> f32 {
@@ -154,12 +148,11 @@ pub(crate) fn log_sum_exp<E: Element>(t: &Table<E>, x: &[E], algorithm: Algorith
 }
 
 /// `y_i = exp(x_i - max) / sum` by `algorithm` (`Auto` resolved by the caller).
-pub(crate) fn softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, algorithm: Algorithm) {
+pub(crate) fn softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, (algorithm, store): How) {
     let n = io.input().len();
     if n == 0 {
         return;
     }
-    let store = store_for(n);
     if algorithm == Algorithm::Blocked {
         if !crate::blocked::softmax(t, io.reborrow()) {
             io.output().fill(E::from_f32(f32::NAN));
@@ -192,13 +185,13 @@ pub(crate) fn softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, algorithm: Al
 
 /// `y_i = x_i - ln(sum_j exp(x_j))` by the reduction `algorithm` (`Auto` resolved by the
 /// caller).
-pub(crate) fn log_softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, algorithm: Algorithm) {
+pub(crate) fn log_softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, (algorithm, store): How) {
     let n = io.input().len();
     if n == 0 {
         return;
     }
     match sum(t, io.input(), algorithm) {
         Sum::Special(_) => io.output().fill(E::from_f32(f32::NAN)),
-        s => (t.vsubtract)(io, s.offsets(), store_for(n)),
+        s => (t.vsubtract)(io, s.offsets(), store),
     }
 }

@@ -24,6 +24,7 @@ fn amd_zen_caches_give_the_measured_crossovers() {
     assert_eq!(avx512.f16_long_from, 8 * MIB);
     assert_eq!(avx512.bf16_long_from, 2 * MIB);
     assert_eq!(avx512.one_pass_reduction_from, 4 << 10);
+    assert_eq!(avx512.non_temporal_from, 4 * MIB);
     let avx2 = Crossover::for_cpu(Isa::Avx2, &zen);
     assert_eq!(avx2.long_from, 4 * MIB);
     assert_eq!(avx2.bf16_long_from, 0);
@@ -75,6 +76,7 @@ fn a_kernels_crossover_is_its_own() {
         f16_long_from: 200,
         bf16_long_from: 300,
         one_pass_reduction_from: 50,
+        non_temporal_from: 1 << 20,
     };
     let k = k.with_crossover(c);
     assert_eq!(k.softmax_algorithm::<f32>(99), Algorithm::ThreePassReload);

@@ -111,13 +111,13 @@ fn no_operation_computes_with_subnormals() {
     flags.assert_clean();
 }
 
-/// Rows past `NON_TEMPORAL_FROM` (non-temporal stores) and past the blocked algorithm's
-/// shortest blocks, with the row-level algorithms of each ISA.
+/// Rows past the crossover's `non_temporal_from` (non-temporal stores) and the blocked
+/// algorithm's shortest blocks, with the row-level algorithms of each ISA.
 #[test]
 #[cfg_attr(debug_assertions, ignore = "4M-element rows: run with --release")]
 fn long_rows_compute_no_subnormals() {
     let mut flags = Flags::default();
-    let n = twopass::NON_TEMPORAL_FROM + 5;
+    let n = twopass::Crossover::of(twopass::Isa::Scalar).non_temporal_from + 5;
     let uniform = (0..n).map(|i| ((i.wrapping_mul(2654435761) % 2000) as f32) - 1000.0);
     let ramp = (0..n).map(|i| -130.0 + 130.0 * i as f32 / n as f32);
     for (name, x) in [

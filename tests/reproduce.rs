@@ -188,7 +188,7 @@ fn ceilings_add_the_probe_passes_each_algorithm_makes() {
         n,
         t: t(1.0),
     };
-    let (small, large) = (1 << 10, twopass::NON_TEMPORAL_FROM);
+    let (small, large) = (1 << 10, analysis::non_temporal_from());
     use measure::Op::{LogSumExp, Softmax};
     for (op, a, at_small, at_large, bytes) in [
         (Softmax, Algorithm::TwoPass, 11.0, 101.0, 12),

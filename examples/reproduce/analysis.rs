@@ -1,6 +1,6 @@
 //! What the timings mean: logical traffic, the measured ceiling for it, speed-ups.
 
-use twopass::{Algorithm, Isa, NON_TEMPORAL_FROM};
+use twopass::{Algorithm, Crossover, Isa};
 
 use crate::measure::{Ceiling, Op, Results, Row};
 
@@ -45,10 +45,15 @@ pub fn passes(row: &Row) -> &'static str {
     }
 }
 
+/// Where the library's output passes switch to non-temporal stores on this CPU.
+pub fn non_temporal_from() -> usize {
+    Crossover::of(Isa::Scalar).non_temporal_from
+}
+
 /// The copy probe that matches the library's output pass at length `n`: non-temporal stores
-/// from [`NON_TEMPORAL_FROM`] on, regular ones below.
+/// from [`non_temporal_from`] on, regular ones below.
 pub fn store_copy_ns(c: &Ceiling) -> f64 {
-    if c.n >= NON_TEMPORAL_FROM {
+    if c.n >= non_temporal_from() {
         c.copy_nt.median_ns
     } else {
         c.copy.median_ns

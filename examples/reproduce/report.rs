@@ -3,9 +3,11 @@
 use std::fmt::Write as _;
 
 use serde_json::{json, Value};
-use twopass::{Algorithm, Isa, NON_TEMPORAL_FROM};
+use twopass::{Algorithm, Isa};
 
-use crate::analysis::{bytes_per_element, paper_speedup, passes, size_label, PAPER_CLAIMS};
+use crate::analysis::{
+    bytes_per_element, non_temporal_from, paper_speedup, passes, size_label, PAPER_CLAIMS,
+};
 use crate::measure::{lse_name, Op, Results, Timing, LSE_ALGORITHMS, SCALAR_MAX_N};
 
 /// The three-pass variants two-pass is compared with.
@@ -75,7 +77,7 @@ pub fn methodology(r: &Results) -> Vec<String> {
              algorithm moves its data as fast as plain passes do; it can pass 100% where a pass finds \
              the previous pass's output still in cache.",
             r.probe_isa.name(),
-            size_label(NON_TEMPORAL_FROM)
+            size_label(non_temporal_from())
         ),
         "GB/s counts logical traffic, 4 bytes per element read or written: softmax two-pass and \
          online 12, three-pass recompute 16, three-pass reload 20; log-sum-exp one pass 4, max then \
@@ -454,7 +456,7 @@ pub fn json(r: &Results) -> Value {
             "budget_ns": r.plan.budget_ns,
             "output_ring_bytes": r.ring_bytes,
             "probe_isa": r.probe_isa.name(),
-            "non_temporal_from": NON_TEMPORAL_FROM,
+            "non_temporal_from": non_temporal_from(),
         },
         "seconds": r.seconds,
         "sizes": r.sizes,

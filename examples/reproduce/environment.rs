@@ -102,15 +102,12 @@ pub fn run(
     let default = fpenv::read();
     let ftz_daz = default | fpenv::FLUSH_TO_ZERO | fpenv::DENORMALS_ARE_ZERO;
     let mut rows = Vec::new();
-    for n in SIZES.into_iter().filter(|&n| n <= max_n.max(SIZES[0])) {
+    for (n, isas_at) in plan_sizes(isas, max_n) {
         let x = &x_all[..n];
         ring.set_len(n);
         let mut calls: Vec<Call<'_>> = Vec::new();
         let mut what = Vec::new();
-        for &isa in isas
-            .iter()
-            .filter(|&&i| i != Isa::Scalar || n <= SCALAR_MAX_N)
-        {
+        for isa in isas_at {
             let k = Kernels::new(isa).expect("only available ISAs are chosen");
             for op in EnvOp::ALL {
                 for mode in [default, ftz_daz] {
@@ -141,14 +138,23 @@ pub fn run(
 
 /// How many timings [`run`] makes (for the progress count).
 pub fn count(isas: &[Isa], max_n: usize) -> usize {
+    plan_sizes(isas, max_n)
+        .map(|(_, isas_at)| 2 * EnvOp::ALL.len() * isas_at.len())
+        .sum()
+}
+
+/// The [`SIZES`] up to `max_n` (16K always), each with the ISAs timed there (scalar only up to
+/// [`SCALAR_MAX_N`]).
+fn plan_sizes(isas: &[Isa], max_n: usize) -> impl Iterator<Item = (usize, Vec<Isa>)> + '_ {
     SIZES
         .into_iter()
-        .filter(|&n| n <= max_n.max(SIZES[0]))
-        .map(|n| {
-            let isas = isas
-                .iter()
-                .filter(|&&i| i != Isa::Scalar || n <= SCALAR_MAX_N);
-            2 * EnvOp::ALL.len() * isas.count()
+        .filter(move |&n| n <= max_n.max(SIZES[0]))
+        .map(move |n| {
+            let at = isas.iter().copied();
+            (
+                n,
+                at.filter(|&i| i != Isa::Scalar || n <= SCALAR_MAX_N)
+                    .collect(),
+            )
         })
-        .sum()
 }

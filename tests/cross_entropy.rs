@@ -465,8 +465,8 @@ fn gradient_reference_sits_at_the_log_sum_exp() {
 }
 
 /// Found by the cross_entropy fuzzer: a z-loss and weights near 2e37 give a gradient scale of
-/// -3e38; the kernel folds the scale (times 4) into its polynomial, whose value reaches 5.7
-/// times the scale before `2^n` shrinks it, so such scales take the f64 path.
+/// -3e38; the kernel's `2^(n + k)` (`k` the scale's exponent) must stay below 2^125, so such
+/// scales take the f64 path.
 #[test]
 fn gradient_scale_near_f32_max() {
     let mut weights = vec![2.1059141e37; 8];

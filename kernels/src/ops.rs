@@ -25,9 +25,9 @@ pub const ONLINE_JUMP: f32 = 16.0;
 pub const EXT_HEADROOM: f32 = 64.0;
 
 /// A block of [`raddextexp`] summed without checking exponents is refused (and summed again
-/// carefully) when a lane's partial exceeds this: every term is exact up to `2^125` and comes
-/// out above `2^124` or +inf beyond (`Simd::exp_ext_rel`), so an accepted partial holds exact
-/// terms only.
+/// carefully) when a lane's partial exceeds this: every term is exact up to `2^127` and comes
+/// out above `2^127` or +inf beyond (`Simd::exp_scaled` with a finite `over`), so an accepted
+/// partial holds exact terms only.
 const EXT_REFUSE: f32 = 1.2676506e30; // 2^100
 
 /// An exponent below every `n` of [`exp_ext`], for empty extended accumulators.
@@ -466,7 +466,7 @@ pub(crate) unsafe fn raddstoreexpminusmax<S: Simd, E: Element>(
 ///
 /// Each lane sums `p * 2^(n - e)` against its own exponent `e`, shared by its four accumulators,
 /// all starting at the `n` of the first block's largest element. A block is first summed
-/// without looking at `n` (a term costs one `exp_ext_rel` and an add); if a lane's partial then
+/// without looking at `n` (a term costs one `exp_scaled` and an add); if a lane's partial then
 /// exceeds [`EXT_REFUSE`], some term was beyond its lane's range (or close to it) and the block
 /// is summed again carefully: a term whose `n` exceeds its lane's `e` by more than
 /// [`EXT_HEADROOM`] first raises `e` to `n`, rescaling the lane's sums by an exact power of two.

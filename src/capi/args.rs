@@ -133,6 +133,7 @@ impl Array {
 /// misaligned pointer, or an array written that overlaps another array
 /// (`TWOPASS_ERROR_INVALID_ARGUMENT`), except that the pair `in_place` (indices into `args`)
 /// may be the same buffer with the same layout.
+#[inline(always)]
 pub(super) fn check(args: &[Array], in_place: Option<(usize, usize)>) -> Status {
     if args.iter().any(|a| a.addr == 0 && !a.empty) {
         return Err(TWOPASS_ERROR_NULL_POINTER);
@@ -140,7 +141,8 @@ pub(super) fn check(args: &[Array], in_place: Option<(usize, usize)>) -> Status 
     if args.iter().any(|a| a.bytes().is_none()) {
         return Err(TWOPASS_ERROR_SHAPE);
     }
-    if args.iter().any(|a| !a.addr.is_multiple_of(a.align)) {
+    // `align` is a power of two: a mask, not a division.
+    if args.iter().any(|a| a.addr & (a.align - 1) != 0) {
         return Err(TWOPASS_ERROR_INVALID_ARGUMENT);
     }
     for (i, a) in args.iter().enumerate() {

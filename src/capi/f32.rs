@@ -200,7 +200,8 @@ pub(super) type Split<T> = fn(&Kernels, &[T], &mut [T]) -> Result<(), Error>;
 pub(super) type InPlace<T> = fn(&Kernels, &mut [T]);
 
 /// Checks and runs an element-wise call: `split` reads `x` and writes `y`, `in_place` runs
-/// when `y == x`.
+/// when `y == x`. Inlined into each entry point, so `split` and `in_place` are direct calls.
+#[inline(always)]
 pub(super) fn map<T: Float>(
     algorithm: i32,
     x: *const T,

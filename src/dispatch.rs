@@ -5,10 +5,12 @@ use std::sync::OnceLock;
 
 use twopass_kernels::{table, Table};
 
-use crate::{Error, Isa};
+use crate::{Error, Isa, Kernels};
 
-/// `set_isa`'s choice: 0 = none (use `TWOPASS_ISA`, else the best), else `1 + index in Isa::ALL`.
-static FORCED: AtomicU8 = AtomicU8::new(0);
+/// The ISA calls use, as `1 + index in Isa::ALL`: stored by `set_isa`, or by the first call
+/// once `TWOPASS_ISA` and the CPU have decided it (if `set_isa` has not); 0 until then, and for
+/// as long as `TWOPASS_ISA` is unusable. Every call reads it: one load, no lock.
+static ACTIVE: AtomicU8 = AtomicU8::new(0);
 
 /// The default table, decided once from `TWOPASS_ISA` and the CPU (or why the variable is bad).
 static DEFAULT: OnceLock<Result<&'static Table, BadVariable>> = OnceLock::new();
@@ -46,13 +48,26 @@ pub fn set_isa(isa: Option<Isa>) -> Result<(), Error> {
         Some(isa) if is_supported(isa) => 1 + index(isa),
         Some(isa) => return Err(Error::UnsupportedIsa(isa)),
     };
-    FORCED.store(code, Ordering::Release);
+    ACTIVE.store(code, Ordering::Release);
     Ok(())
 }
 
 /// The ISA calls use now, or why `TWOPASS_ISA` is not usable.
 pub fn active_isa() -> Result<Isa, Error> {
-    active_table().map(|t| t.isa)
+    active_kernels().map(Kernels::isa)
+}
+
+/// The process-wide kernels (built once per ISA), or why `TWOPASS_ISA` is not usable.
+pub(crate) fn active_kernels() -> Result<&'static Kernels, Error> {
+    match ACTIVE.load(Ordering::Acquire) {
+        0 => {
+            let isa = default_isa()?;
+            // A concurrent `set_isa` wins: the default is stored only over "undecided".
+            let _ = ACTIVE.compare_exchange(0, 1 + index(isa), Ordering::AcqRel, Ordering::Acquire);
+            Ok(Kernels::built(isa))
+        }
+        code => Ok(Kernels::built(Isa::ALL[usize::from(code - 1)])),
+    }
 }
 
 fn index(isa: Isa) -> u8 {
@@ -62,15 +77,12 @@ fn index(isa: Isa) -> u8 {
         .expect("every Isa is in Isa::ALL") as u8
 }
 
-/// The table calls use now.
-pub(crate) fn active_table() -> Result<&'static Table, Error> {
-    match FORCED.load(Ordering::Acquire) {
-        0 => match DEFAULT.get_or_init(default_table) {
-            Ok(t) => Ok(t),
-            Err(BadVariable::Unknown(why)) => Err(Error::InvalidIsaVariable(why)),
-            Err(BadVariable::Unsupported(why)) => Err(Error::UnsupportedIsaVariable(why)),
-        },
-        code => Ok(table(Isa::ALL[usize::from(code - 1)]).expect("set_isa checked support")),
+/// The ISA `TWOPASS_ISA` and the CPU choose, or why the variable is not usable.
+fn default_isa() -> Result<Isa, Error> {
+    match DEFAULT.get_or_init(default_table) {
+        Ok(t) => Ok(t.isa),
+        Err(BadVariable::Unknown(why)) => Err(Error::InvalidIsaVariable(why)),
+        Err(BadVariable::Unsupported(why)) => Err(Error::UnsupportedIsaVariable(why)),
     }
 }
 

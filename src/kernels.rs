@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use half::{bf16, f16};
 use twopass_kernels::{table, table_bf16, table_f16, Element, Io, Table};
 
-use crate::dispatch::active_table;
+use crate::dispatch::active_kernels;
 use crate::row::How;
 use crate::{row, Algorithm, Crossover, Error, Isa};
 
@@ -88,27 +88,29 @@ impl std::fmt::Debug for Kernels {
 impl Kernels {
     /// The kernels of `isa` with [`Algorithm::Auto`], if this CPU runs them.
     pub fn new(isa: Isa) -> Result<Kernels, Error> {
-        table(isa)
-            .map(Kernels::with_table)
-            .ok_or(Error::UnsupportedIsa(isa))
+        match table(isa) {
+            Some(_) => Ok(*Kernels::built(isa)),
+            None => Err(Error::UnsupportedIsa(isa)),
+        }
     }
 
-    /// The kernels of `table`'s ISA with `Auto`, built once per ISA (the half-precision tables
-    /// and the crossover take CPU-feature and cache look-ups: a tenth of a 1K-element softmax).
-    fn with_table(table: &'static Table) -> Kernels {
+    /// The kernels of `isa` (which this CPU runs) with `Auto`, built once per ISA (the
+    /// half-precision tables and the crossover take CPU-feature and cache look-ups: a tenth of
+    /// a 1K-element softmax).
+    pub(crate) fn built(isa: Isa) -> &'static Kernels {
         static BUILT: [OnceLock<Kernels>; Isa::ALL.len()] = [const { OnceLock::new() }; 3];
         let slot = Isa::ALL
             .iter()
-            .position(|&i| i == table.isa)
+            .position(|&i| i == isa)
             .expect("every Isa is in Isa::ALL");
-        *BUILT[slot].get_or_init(|| {
-            let half = "a CPU that runs an ISA's f32 kernels runs its f16 and bf16 kernels";
+        BUILT[slot].get_or_init(|| {
+            let runs = "only ISAs this CPU runs are built";
             Kernels {
-                table,
-                f16: table_f16(table.isa).expect(half),
-                bf16: table_bf16(table.isa).expect(half),
+                table: table(isa).expect(runs),
+                f16: table_f16(isa).expect(runs),
+                bf16: table_bf16(isa).expect(runs),
                 algorithm: Algorithm::Auto,
-                crossover: Crossover::of(table.isa),
+                crossover: Crossover::of(isa),
             }
         })
     }
@@ -118,7 +120,7 @@ impl Kernels {
     /// [`Error::InvalidIsaVariable`] for an unknown name, [`Error::UnsupportedIsaVariable`] for
     /// an ISA this CPU lacks.
     pub fn try_active() -> Result<Kernels, Error> {
-        active_table().map(Kernels::with_table)
+        active_kernels().copied()
     }
 
     /// As [`Kernels::try_active`].
@@ -127,7 +129,12 @@ impl Kernels {
     /// When `TWOPASS_ISA` names an unknown ISA or one this CPU lacks (and [`crate::set_isa`]
     /// has not overridden it): the message names the accepted values.
     pub fn active() -> Kernels {
-        Kernels::try_active().unwrap_or_else(|e| panic!("{e}"))
+        *Kernels::active_ref()
+    }
+
+    /// [`Kernels::active`] by reference: the free functions' handle, with nothing copied.
+    pub(crate) fn active_ref() -> &'static Kernels {
+        active_kernels().unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The same kernels running `algorithm`.

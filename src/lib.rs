@@ -59,32 +59,34 @@ pub use twopass_kernels::Isa;
 
 /// `y = softmax(x)` (see [`Kernels::softmax`]).
 pub fn softmax<T: Float>(x: &[T], y: &mut [T]) -> Result<(), Error> {
-    Kernels::active().softmax(x, y)
+    Kernels::active_ref().softmax(x, y)
 }
 
 /// `y = softmax(x)` with a chosen algorithm.
 pub fn softmax_with<T: Float>(algorithm: Algorithm, x: &[T], y: &mut [T]) -> Result<(), Error> {
-    Kernels::active().with_algorithm(algorithm).softmax(x, y)
+    Kernels::active_ref()
+        .with_algorithm(algorithm)
+        .softmax(x, y)
 }
 
 /// `x = softmax(x)`.
 pub fn softmax_in_place<T: Float>(x: &mut [T]) {
-    Kernels::active().softmax_in_place(x)
+    Kernels::active_ref().softmax_in_place(x)
 }
 
 /// `y = log_softmax(x)` (see [`Kernels::log_softmax`]).
 pub fn log_softmax<T: Float>(x: &[T], y: &mut [T]) -> Result<(), Error> {
-    Kernels::active().log_softmax(x, y)
+    Kernels::active_ref().log_softmax(x, y)
 }
 
 /// `x = log_softmax(x)`.
 pub fn log_softmax_in_place<T: Float>(x: &mut [T]) {
-    Kernels::active().log_softmax_in_place(x)
+    Kernels::active_ref().log_softmax_in_place(x)
 }
 
 /// `ln(sum_i exp(x_i))` (see [`Kernels::log_sum_exp`]).
 pub fn log_sum_exp<T: Float>(x: &[T]) -> f32 {
-    Kernels::active().log_sum_exp(x)
+    Kernels::active_ref().log_sum_exp(x)
 }
 
 /// Row-wise softmax of a strided matrix (see [`Kernels::softmax_rows`]).
@@ -96,7 +98,7 @@ pub fn softmax_rows<T: Float>(
     rows: usize,
     cols: usize,
 ) -> Result<(), Error> {
-    Kernels::active().softmax_rows(x, x_stride, y, y_stride, rows, cols)
+    Kernels::active_ref().softmax_rows(x, x_stride, y, y_stride, rows, cols)
 }
 
 /// Row-wise softmax in place (see [`Kernels::softmax_rows_in_place`]).
@@ -106,7 +108,7 @@ pub fn softmax_rows_in_place<T: Float>(
     rows: usize,
     cols: usize,
 ) -> Result<(), Error> {
-    Kernels::active().softmax_rows_in_place(x, stride, rows, cols)
+    Kernels::active_ref().softmax_rows_in_place(x, stride, rows, cols)
 }
 
 /// Row-wise log-softmax of a strided matrix (see [`Kernels::log_softmax_rows`]).
@@ -118,7 +120,7 @@ pub fn log_softmax_rows<T: Float>(
     rows: usize,
     cols: usize,
 ) -> Result<(), Error> {
-    Kernels::active().log_softmax_rows(x, x_stride, y, y_stride, rows, cols)
+    Kernels::active_ref().log_softmax_rows(x, x_stride, y, y_stride, rows, cols)
 }
 
 /// Row-wise log-softmax in place (see [`Kernels::log_softmax_rows_in_place`]).
@@ -128,7 +130,7 @@ pub fn log_softmax_rows_in_place<T: Float>(
     rows: usize,
     cols: usize,
 ) -> Result<(), Error> {
-    Kernels::active().log_softmax_rows_in_place(x, stride, rows, cols)
+    Kernels::active_ref().log_softmax_rows_in_place(x, stride, rows, cols)
 }
 
 /// Row-wise log-sum-exp (see [`Kernels::log_sum_exp_rows`]).
@@ -139,7 +141,7 @@ pub fn log_sum_exp_rows<T: Float>(
     cols: usize,
     out: &mut [f32],
 ) -> Result<(), Error> {
-    Kernels::active().log_sum_exp_rows(x, stride, rows, cols, out)
+    Kernels::active_ref().log_sum_exp_rows(x, stride, rows, cols, out)
 }
 
 /// Cross-entropy on the process-wide kernels (see [`Kernels::cross_entropy`]).
@@ -151,7 +153,7 @@ pub fn cross_entropy<T: Float>(
     out: CrossEntropyOutputs<'_>,
     grad: Option<(&mut [T], usize)>,
 ) -> Result<f32, Error> {
-    Kernels::active().cross_entropy(logits, shape, targets, options, out, grad)
+    Kernels::active_ref().cross_entropy(logits, shape, targets, options, out, grad)
 }
 
 /// Cross-entropy with the gradient written over the logits (see
@@ -163,5 +165,5 @@ pub fn cross_entropy_in_place<T: Float>(
     options: &CrossEntropyOptions<'_>,
     out: CrossEntropyOutputs<'_>,
 ) -> Result<f32, Error> {
-    Kernels::active().cross_entropy_in_place(logits, shape, targets, options, out)
+    Kernels::active_ref().cross_entropy_in_place(logits, shape, targets, options, out)
 }

@@ -4,7 +4,7 @@ use twopass_kernels::Io;
 
 use super::args::{check, io, slice, slice_mut, Array};
 use super::{algorithm_from, guard, kernels, status, Status, TWOPASS_ALGORITHM_AUTO};
-use crate::{Error, Float, Kernels};
+use crate::{Algorithm, Error, Float, Kernels};
 
 /// Softmax of `n` floats: `y[i] = exp(x[i] - max) / sum_j exp(x[j] - max)`.
 ///
@@ -210,13 +210,21 @@ pub(super) fn map<T: Float>(
     split: Split<T>,
     in_place: InPlace<T>,
 ) -> Status {
-    let k = kernels()?;
+    let active = kernels()?;
     check(&[Array::input(x, n), Array::output(y, n)], Some((0, 1)))?;
-    let k = k.with_algorithm(algorithm_from(algorithm)?);
+    // The process-wide handle itself under `Auto` (nothing copied on the common path).
+    let chosen;
+    let k = match algorithm_from(algorithm)? {
+        Algorithm::Auto => active,
+        a => {
+            chosen = active.with_algorithm(a);
+            &chosen
+        }
+    };
     match io(x, n, y, n) {
-        Io::Split(x, y) => split(&k, x, y).map_err(|e| status(&e)),
+        Io::Split(x, y) => split(k, x, y).map_err(|e| status(&e)),
         Io::InPlace(xy) => {
-            in_place(&k, xy);
+            in_place(k, xy);
             Ok(())
         }
     }
@@ -244,8 +252,8 @@ pub(super) fn map_rows<T: Float>(
         return Ok(());
     }
     match io(x, xa.len(), y, ya.len()) {
-        Io::Split(x, y) => split(&k, x, x_stride, y, y_stride, rows, cols),
-        Io::InPlace(xy) => in_place(&k, xy, y_stride, rows, cols),
+        Io::Split(x, y) => split(k, x, x_stride, y, y_stride, rows, cols),
+        Io::InPlace(xy) => in_place(k, xy, y_stride, rows, cols),
     }
     .map_err(|e| status(&e))
 }

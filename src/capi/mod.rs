@@ -110,8 +110,8 @@ fn status(e: &Error) -> i32 {
 
 /// The process-wide kernels, or the status of a bad `TWOPASS_ISA`: every computing call asks
 /// for them before it checks anything else.
-fn kernels() -> Result<Kernels, i32> {
-    Kernels::try_active().map_err(|e| status(&e))
+fn kernels() -> Result<&'static Kernels, i32> {
+    crate::dispatch::active_kernels().map_err(|e| status(&e))
 }
 
 /// The C value of each ISA.

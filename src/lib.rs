@@ -28,6 +28,9 @@
 //! CPU lacks (and [`set_isa`] has not overridden it); use [`Kernels::try_active`] to get an
 //! [`Error`] instead.
 
+// `unsafe` SIMD lives in twopass-kernels; here only the C ABI converts pointers (`capi`).
+#![deny(unsafe_code)]
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
@@ -35,6 +38,7 @@ pub struct ReadmeDoctests;
 
 mod algorithm;
 pub mod blocked;
+#[allow(unsafe_code)] // The pointer-to-slice conversions of the C entry points.
 pub mod capi;
 mod cross_entropy;
 mod dispatch;

@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 /// Whose design the CPU is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Vendor {
+    /// GenuineIntel.
     Intel,
+    /// AuthenticAMD.
     Amd,
     /// Another x86 vendor, or another architecture.
     Other,
@@ -16,6 +18,7 @@ pub enum Vendor {
 /// The running CPU's vendor and per-core data caches (bytes; 0 where CPUID does not say).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cpu {
+    /// Who designed it (the crossover rules differ).
     pub vendor: Vendor,
     /// The L1 data cache.
     pub l1d: usize,

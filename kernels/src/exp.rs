@@ -34,19 +34,27 @@ pub const LOG2E: f32 = std::f32::consts::LOG2_E;
 pub const LN2_HI: f32 = std::f32::consts::LN_2;
 /// `ln(2) - LN2_HI`, rounded to f32.
 pub const LN2_LO: f32 = -1.904_654_3e-9;
-/// Polynomial coefficients of `p(t) ~ exp(t)` (with `C0 = 1`).
-pub const C1: f32 = f32::from_bits(0x3F7F_FFFB); // 0x1.fffff6p-1
-pub const C2: f32 = f32::from_bits(0x3EFF_FEDF); // 0x1.fffdbep-2
-pub const C3: f32 = f32::from_bits(0x3E2A_AD3D); // 0x1.555a7ap-3
-pub const C4: f32 = f32::from_bits(0x3D2B_9E98); // 0x1.573d30p-5
-pub const C5: f32 = f32::from_bits(0x3C07_D30A); // 0x1.0fa614p-7
+/// `p(t) = 1 + t*(C1 + t*(C2 + t*(C3 + t*(C4 + t*C5)))) ~ exp(t)`: the `t` coefficient,
+/// 0x1.fffff6p-1.
+pub const C1: f32 = f32::from_bits(0x3F7F_FFFB);
+/// The `t^2` coefficient of `p`, 0x1.fffdbep-2.
+pub const C2: f32 = f32::from_bits(0x3EFF_FEDF);
+/// The `t^3` coefficient of `p`, 0x1.555a7ap-3.
+pub const C3: f32 = f32::from_bits(0x3E2A_AD3D);
+/// The `t^4` coefficient of `p`, 0x1.573d30p-5.
+pub const C4: f32 = f32::from_bits(0x3D2B_9E98);
+/// The `t^5` coefficient of `p`, 0x1.0fa614p-7.
+pub const C5: f32 = f32::from_bits(0x3C07_D30A);
 /// The coarse polynomial `1 + t*(K1 + t*(K2 + t*K3))`, for kernels whose only results are f16
 /// or bf16 outputs (at most 11 significant bits): fitted as `C1..C5`, 1.03e-4 relative on
 /// `|t| <= 0.3476` (0.11 ulp of f16), two FMAs fewer per element. With it the reduction is
 /// always short (its factor, at most 2.4e-7 where `|n| <= 126`, is negligible beside it).
-pub const K1: f32 = f32::from_bits(0x3F80_067E); // 0x1.000cfcp+0
-pub const K2: f32 = f32::from_bits(0x3F01_104A); // 0x1.022094p-1
-pub const K3: f32 = f32::from_bits(0x3E29_229D); // 0x1.52453ap-3
+/// `K1`, the `t` coefficient: 0x1.000cfcp+0.
+pub const K1: f32 = f32::from_bits(0x3F80_067E);
+/// The coarse polynomial's `t^2` coefficient, 0x1.022094p-1.
+pub const K2: f32 = f32::from_bits(0x3F01_104A);
+/// The coarse polynomial's `t^3` coefficient, 0x1.52453ap-3.
+pub const K3: f32 = f32::from_bits(0x3E29_229D);
 /// How far above f32's smallest normal (relatively) the flush point lies: covers every
 /// approximation error of a kept result (the short reduction's factor, up to 4.5e-5, and the
 /// coarse polynomial's 1.03e-4), so no kept result rounds below 2^-126.

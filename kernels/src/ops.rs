@@ -297,11 +297,11 @@ unsafe fn map<S: Simd, E: Element, F: Map<S>>(
         let size = std::mem::size_of::<E>();
         let head = ((l - (y as usize / size) % l) % l).min(n);
         if head > 0 {
-            // SAFETY: head <= n.
             let at = At {
                 i: 0,
                 tail: Some((head, s.tail_mask(head))),
             };
+            // SAFETY: head <= n.
             unsafe { E::store_tail(s, y, head, f.apply(s, E::load_tail(s, x, head, 0.0), at)) };
             i = head;
         }
@@ -333,11 +333,11 @@ unsafe fn map<S: Simd, E: Element, F: Map<S>>(
     }
     if i < n {
         let len = n - i;
-        // SAFETY: i + len == n.
         let at = At {
             i,
             tail: Some((len, s.tail_mask(len))),
         };
+        // SAFETY: i + len == n.
         unsafe {
             E::store_tail(
                 s,
@@ -543,8 +543,8 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> 
         self.m[J] = s.add(self.m[J], term);
         if LOGITS {
             let term = match self.weights {
-                // SAFETY: the weights cover the row (checked by the entry point).
                 Some(w) => {
+                    // SAFETY: the weights cover the row (checked by the entry point).
                     let w = unsafe { at.load(s, w, 0.0) };
                     s.select(s.lt(s.splat(0.0), w), s.mul(w, x), s.splat(0.0))
                 }

@@ -47,19 +47,19 @@ impl Simd for Scalar {
     fn fence(self) {}
     #[inline(always)]
     unsafe fn load_f16(self, p: *const u16, len: usize) -> f32 {
-        // SAFETY: the caller guarantees p..p + len is readable.
         if len == 0 {
             0.0
         } else {
+            // SAFETY: the caller guarantees p..p + len is readable, and len > 0.
             half::f16::from_bits(unsafe { p.read() }).to_f32()
         }
     }
     #[inline(always)]
     unsafe fn load_bf16(self, p: *const u16, len: usize) -> f32 {
-        // SAFETY: the caller guarantees p..p + len is readable.
         if len == 0 {
             0.0
         } else {
+            // SAFETY: the caller guarantees p..p + len is readable, and len > 0.
             half::bf16::from_bits(unsafe { p.read() }).to_f32()
         }
     }

@@ -163,18 +163,18 @@ macro_rules! isa_table {
         }
         fn raddstoreexpminusmax<E: Element>(io: crate::Io<'_, E>, m: f32) -> f64 {
             let (x, y, n) = io.raw();
-            // SAFETY: `raw` gives n readable elements at x and n writable at y.
             $enter(
                 #[inline(always)]
+                // SAFETY: `raw` gives n readable elements at x and n writable at y.
                 move |s| unsafe { crate::ops::raddstoreexpminusmax(s, x, y, n, m) },
             )
         }
         fn vscale<E: Element>(io: crate::Io<'_, E>, c: f32, store: crate::Store) {
             let (x, y, n) = io.raw();
             let nt = store == crate::Store::NonTemporal;
-            // SAFETY: `raw` gives n readable elements at x and n writable at y.
             $enter(
                 #[inline(always)]
+                // SAFETY: `raw` gives n readable elements at x and n writable at y.
                 move |s| unsafe { crate::ops::vscale(s, x, y, n, c, nt) },
             )
         }
@@ -186,9 +186,9 @@ macro_rules! isa_table {
         ) {
             let (x, y, n) = io.raw();
             let nt = store == crate::Store::NonTemporal;
-            // SAFETY: `raw` gives n readable elements at x and n writable at y.
             $enter(
                 #[inline(always)]
+                // SAFETY: `raw` gives n readable elements at x and n writable at y.
                 move |s| unsafe { crate::ops::vscaleexpminusmax(s, x, y, n, m, c, nt) },
             )
         }
@@ -207,9 +207,9 @@ macro_rules! isa_table {
         fn vscaleextexp<E: Element>(io: crate::Io<'_, E>, sum: crate::Ext, store: crate::Store) {
             let (x, y, n) = io.raw();
             let nt = store == crate::Store::NonTemporal;
-            // SAFETY: `raw` gives n readable elements at x and n writable at y.
             $enter(
                 #[inline(always)]
+                // SAFETY: `raw` gives n readable elements at x and n writable at y.
                 move |s| unsafe { crate::ops::vscaleextexp(s, x, y, n, sum, nt) },
             )
         }
@@ -222,9 +222,9 @@ macro_rules! isa_table {
         fn vsubtract<E: Element>(io: crate::Io<'_, E>, c: (f32, f32), store: crate::Store) {
             let (x, y, n) = io.raw();
             let nt = store == crate::Store::NonTemporal;
-            // SAFETY: `raw` gives n readable elements at x and n writable at y.
             $enter(
                 #[inline(always)]
+                // SAFETY: `raw` gives n readable elements at x and n writable at y.
                 move |s| unsafe { crate::ops::vsubtract(s, x, y, n, c, nt) },
             )
         }
@@ -249,9 +249,9 @@ macro_rules! isa_table {
             }
             let w = w.map(<[f32]>::as_ptr);
             let nt = store == crate::Store::NonTemporal;
-            // SAFETY: `raw` gives n readable elements at x and n writable at y; w has n.
             $enter(
                 #[inline(always)]
+                // SAFETY: `raw` gives n readable elements at x and n writable at y; w has n.
                 move |s| unsafe { crate::ops::vgradce(s, x, y, n, w, c, nt) },
             )
         }

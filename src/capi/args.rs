@@ -1,16 +1,13 @@
 //! Argument validation shared by the entry points, and the only conversions from C pointers
 //! to Rust slices and references.
 //!
-//! The conversion helpers take raw pointers in safe signatures: they are private to the C
-//! layer and called only by the `unsafe extern "C"` entry points, after [`check`] has accepted
-//! the same pointers and sizes, so each relies on (a) the entry point's C caller keeping the
-//! header's contract (a non-NULL pointer points to that many valid elements) and (b) what
-//! `check` established. Where `T` is not the pointer's C type (the LSE state), sizes and
-//! alignments match (asserted) and every bit pattern is a valid `T`.
+//! The conversion helpers are `unsafe fn`s, called only by the `unsafe extern "C"` entry points
+//! after [`check`] has accepted the same pointers and sizes: each relies on (a) the entry
+//! point's C caller keeping the header's contract (a non-NULL pointer points to that many valid
+//! elements) and (b) what `check` established. Where `T` is not the pointer's C type (the LSE
+//! state), sizes and alignments match (asserted) and every bit pattern is a valid `T`.
 
 use std::mem::{align_of, size_of};
-
-use twopass_kernels::Io;
 
 use super::{
     Status, TWOPASS_ERROR_INVALID_ARGUMENT, TWOPASS_ERROR_NULL_POINTER, TWOPASS_ERROR_SHAPE,
@@ -156,8 +153,11 @@ pub(super) fn check(args: &[Array], in_place: Option<(usize, usize)>) -> Status 
     Ok(())
 }
 
-/// The `len` elements at `p`, after [`check`] accepted `p` as an input of `len` elements.
-pub(super) fn slice<'a, T>(p: *const T, len: usize) -> &'a [T] {
+/// The `len` elements at `p`.
+///
+/// # Safety
+/// [`check`] accepted `p` as an input of `len` elements, and the C caller provides them.
+pub(super) unsafe fn slice<'a, T>(p: *const T, len: usize) -> &'a [T] {
     if len == 0 {
         return &[];
     }
@@ -167,8 +167,12 @@ pub(super) fn slice<'a, T>(p: *const T, len: usize) -> &'a [T] {
     unsafe { std::slice::from_raw_parts(p, len) }
 }
 
-/// The `len` elements at `p`, after [`check`] accepted `p` as an output of `len` elements.
-pub(super) fn slice_mut<'a, T>(p: *mut T, len: usize) -> &'a mut [T] {
+/// The `len` elements at `p`, writable.
+///
+/// # Safety
+/// [`check`] accepted `p` as an output of `len` elements, the C caller provides them, and no
+/// other slice of the call covers them.
+pub(super) unsafe fn slice_mut<'a, T>(p: *mut T, len: usize) -> &'a mut [T] {
     if len == 0 {
         return &mut [];
     }
@@ -178,14 +182,33 @@ pub(super) fn slice_mut<'a, T>(p: *mut T, len: usize) -> &'a mut [T] {
     unsafe { std::slice::from_raw_parts_mut(p, len) }
 }
 
-/// The input (`x_len` elements) and output (`y_len`) of an element-wise call, after [`check`]
-/// accepted them with `(x, y)` as the in-place pair: one mutable slice when `y == x` (then the
-/// layouts are equal), never a shared and a mutable slice over the same memory.
-pub(super) fn io<'a, T>(x: *const T, x_len: usize, y: *mut T, y_len: usize) -> Io<'a, T> {
-    if x == y.cast_const() {
-        Io::InPlace(slice_mut(y, y_len))
-    } else {
-        Io::Split(slice(x, x_len), slice_mut(y, y_len))
+/// The input and output of an element-wise call.
+pub(super) enum Buffers<'a, T> {
+    /// Read the first, write the second.
+    Split(&'a [T], &'a mut [T]),
+    /// One buffer, read and overwritten.
+    InPlace(&'a mut [T]),
+}
+
+/// The input (`x_len` elements) and output (`y_len`) of an element-wise call: one mutable slice
+/// when `y == x` (then the layouts are equal), never a shared and a mutable slice over the same
+/// memory.
+///
+/// # Safety
+/// [`check`] accepted them with `(x, y)` as the in-place pair, and the C caller provides them.
+pub(super) unsafe fn buffers<'a, T>(
+    x: *const T,
+    x_len: usize,
+    y: *mut T,
+    y_len: usize,
+) -> Buffers<'a, T> {
+    // SAFETY: forwarded from the caller; `y` alone covers the memory when it equals `x`.
+    unsafe {
+        if x == y.cast_const() {
+            Buffers::InPlace(slice_mut(y, y_len))
+        } else {
+            Buffers::Split(slice(x, x_len), slice_mut(y, y_len))
+        }
     }
 }
 

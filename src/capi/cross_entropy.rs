@@ -160,33 +160,42 @@ pub(super) fn cross_entropy<T: crate::Float>(
         label_smoothing: given.label_smoothing,
         reduction,
         z_loss: given.z_loss,
-        class_weights: (!given.class_weights.is_null()).then(|| slice(given.class_weights, cols)),
+        class_weights: (!given.class_weights.is_null()).then(|| {
+            // SAFETY: `check` accepted every array of the call with these lengths (NULL
+            // optional ones left out), the outputs apart from the rest (so below).
+            unsafe { slice(given.class_weights, cols) }
+        }),
     };
     let shape = Shape::new(rows, cols).with_stride(logits_stride);
-    let targets = slice(targets, rows);
-    let out = CrossEntropyOutputs {
-        row_losses: (!row_losses.is_null()).then(|| slice_mut(row_losses, rows)),
-        row_lse: (!row_lse.is_null()).then(|| slice_mut(row_lse, rows)),
-        grad_output: (!grad_output.is_null()).then(|| slice(grad_output, grad_outputs)),
+    // SAFETY: as above.
+    let targets = unsafe { slice(targets, rows) };
+    // SAFETY: as above.
+    let out = unsafe {
+        CrossEntropyOutputs {
+            row_losses: (!row_losses.is_null()).then(|| slice_mut(row_losses, rows)),
+            row_lse: (!row_lse.is_null()).then(|| slice_mut(row_lse, rows)),
+            grad_output: (!grad_output.is_null()).then(|| slice(grad_output, grad_outputs)),
+        }
     };
     let value = if rows > 0 && grad.cast_const() == logits {
-        // In place: `check` accepted the pair only with equal layouts.
-        let logits = slice_mut(grad, grad_array.len());
+        // SAFETY: in place, `check` accepted the pair only with equal layouts; grad alone
+        // covers the logits.
+        let logits = unsafe { slice_mut(grad, grad_array.len()) };
         k.cross_entropy_in_place(logits, shape, targets, &options, out)
     } else {
-        let grad = (!grad.is_null()).then(|| (slice_mut(grad, grad_array.len()), grad_stride));
-        k.cross_entropy(
-            slice(logits, logits_array.len()),
-            shape,
-            targets,
-            &options,
-            out,
-            grad,
-        )
+        // SAFETY: as above (grad and logits apart).
+        let (logits, grad) = unsafe {
+            (
+                slice(logits, logits_array.len()),
+                (!grad.is_null()).then(|| (slice_mut(grad, grad_array.len()), grad_stride)),
+            )
+        };
+        k.cross_entropy(logits, shape, targets, &options, out, grad)
     }
     .map_err(|e| status(&e))?;
     if !loss.is_null() {
-        slice_mut(loss, 1)[0] = value;
+        // SAFETY: `check` accepted loss as one output.
+        unsafe { slice_mut(loss, 1)[0] = value };
     }
     Ok(())
 }
@@ -204,18 +213,21 @@ fn read_options(
     if !(p as usize).is_multiple_of(align_of::<Options>()) {
         return (Err(TWOPASS_ERROR_INVALID_ARGUMENT), 0);
     }
-    // `p` is non-NULL and aligned (as `check` would require), and the bytes are copied out
-    // before any output of the call becomes a slice.
-    let size = slice(p.cast::<u32>(), 1)[0] as usize;
+    // SAFETY: `p` is non-NULL and aligned (as `check` would require), the C caller provides
+    // `size` bytes there, and they are copied out before any output of the call becomes a
+    // slice (so for the reads below).
+    let size = unsafe { slice(p.cast::<u32>(), 1)[0] as usize };
     if size < 8 {
         return (Err(TWOPASS_ERROR_INVALID_ARGUMENT), 4);
     }
     if size >= size_of::<Options>() {
-        return (Ok(slice(p, 1)[0]), size_of::<Options>());
+        // SAFETY: as above, with the whole struct.
+        return (Ok(unsafe { slice(p, 1)[0] }), size_of::<Options>());
     }
     // A shorter struct (an older header): the fields that fit in `size` bytes, the defaults for
     // the rest (`class_weights`, the last field, never fits).
-    let bytes = slice(p.cast::<u8>(), size);
+    // SAFETY: as above, with `size` bytes.
+    let bytes = unsafe { slice(p.cast::<u8>(), size) };
     if let Some(b) = field(bytes, offset_of!(Options, reduction)) {
         options.reduction = i32::from_ne_bytes(b);
     }

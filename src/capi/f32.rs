@@ -1,8 +1,6 @@
 //! The f32 entry points: softmax, log-softmax and log-sum-exp of a vector or of matrix rows.
 
-use twopass_kernels::Io;
-
-use super::args::{check, io, slice, slice_mut, Array};
+use super::args::{buffers, check, slice, slice_mut, Array, Buffers};
 use super::{algorithm_from, guard, kernels, status, Status, TWOPASS_ALGORITHM_AUTO};
 use crate::{Algorithm, Error, Float, Kernels};
 
@@ -98,7 +96,8 @@ pub unsafe extern "C" fn twopass_log_sum_exp_f32(x: *const f32, n: usize, out: *
 pub(super) fn log_sum_exp<T: Float>(x: *const T, n: usize, out: *mut f32) -> Status {
     let k = kernels()?;
     check(&[Array::input(x, n), Array::output(out, 1)], None)?;
-    slice_mut(out, 1)[0] = k.log_sum_exp(slice(x, n));
+    // SAFETY: `check` accepted x as n inputs and out as one output apart from them.
+    unsafe { slice_mut(out, 1)[0] = k.log_sum_exp(slice(x, n)) };
     Ok(())
 }
 
@@ -185,14 +184,10 @@ pub unsafe extern "C" fn twopass_log_sum_exp_rows_f32(
         let k = kernels()?;
         let xa = Array::input_rows(x, x_stride, rows, cols);
         check(&[xa, Array::output(out, rows)], None)?;
-        k.log_sum_exp_rows(
-            slice(x, xa.len()),
-            x_stride,
-            rows,
-            cols,
-            slice_mut(out, rows),
-        )
-        .map_err(|e| status(&e))
+        // SAFETY: `check` accepted x's span as input and out as rows outputs apart from it.
+        let (x, out) = unsafe { (slice(x, xa.len()), slice_mut(out, rows)) };
+        k.log_sum_exp_rows(x, x_stride, rows, cols, out)
+            .map_err(|e| status(&e))
     })
 }
 
@@ -221,9 +216,10 @@ pub(super) fn map<T: Float>(
             &chosen
         }
     };
-    match io(x, n, y, n) {
-        Io::Split(x, y) => split(k, x, y).map_err(|e| status(&e)),
-        Io::InPlace(xy) => {
+    // SAFETY: `check` accepted x and y as n elements each, with (x, y) the in-place pair.
+    match unsafe { buffers(x, n, y, n) } {
+        Buffers::Split(x, y) => split(k, x, y).map_err(|e| status(&e)),
+        Buffers::InPlace(xy) => {
             in_place(k, xy);
             Ok(())
         }
@@ -251,9 +247,10 @@ pub(super) fn map_rows<T: Float>(
     if rows == 0 || cols == 0 {
         return Ok(());
     }
-    match io(x, xa.len(), y, ya.len()) {
-        Io::Split(x, y) => split(k, x, x_stride, y, y_stride, rows, cols),
-        Io::InPlace(xy) => in_place(k, xy, y_stride, rows, cols),
+    // SAFETY: `check` accepted both spans, with (x, y) the in-place pair.
+    match unsafe { buffers(x, xa.len(), y, ya.len()) } {
+        Buffers::Split(x, y) => split(k, x, x_stride, y, y_stride, rows, cols),
+        Buffers::InPlace(xy) => in_place(k, xy, y_stride, rows, cols),
     }
     .map_err(|e| status(&e))
 }

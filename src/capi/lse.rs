@@ -42,7 +42,8 @@ const _: () = assert!(
 pub unsafe extern "C" fn twopass_lse_init(state: *mut twopass_lse_state) -> i32 {
     guard(|| {
         check(&[Array::output(state, 1)], None)?;
-        slice_mut(state.cast::<LseState>(), 1)[0] = LseState::new();
+        // SAFETY: `check` accepted state as one output (an LseState's size and alignment).
+        unsafe { slice_mut(state.cast::<LseState>(), 1)[0] = LseState::new() };
         Ok(())
     })
 }
@@ -75,7 +76,9 @@ pub(super) fn update<T: crate::Float>(
 ) -> super::Status {
     let k = kernels()?;
     check(&[Array::output(state, 1), Array::input(x, n)], None)?;
-    k.lse_update(&mut slice_mut(state.cast::<LseState>(), 1)[0], slice(x, n));
+    // SAFETY: `check` accepted state as one output and x as n inputs apart from it.
+    let (state, x) = unsafe { (&mut slice_mut(state.cast::<LseState>(), 1)[0], slice(x, n)) };
+    k.lse_update(state, x);
     Ok(())
 }
 
@@ -99,8 +102,11 @@ pub unsafe extern "C" fn twopass_lse_merge(
             Some((0, 1)),
         )?;
         // A copy first: when `other == state` no reference to it outlives this statement.
-        let other = slice(other.cast::<LseState>(), 1)[0];
-        slice_mut(state.cast::<LseState>(), 1)[0].merge(&other);
+        // SAFETY: `check` accepted other as one input and state as one output (the same
+        // state or apart from it).
+        let other = unsafe { slice(other.cast::<LseState>(), 1)[0] };
+        // SAFETY: as above; no other reference to state is alive.
+        unsafe { slice_mut(state.cast::<LseState>(), 1)[0].merge(&other) };
         Ok(())
     })
 }
@@ -115,7 +121,8 @@ pub unsafe extern "C" fn twopass_lse_merge(
 #[no_mangle]
 pub unsafe extern "C" fn twopass_lse_value(state: *const twopass_lse_state) -> f32 {
     catch_unwind(|| match check(&[Array::input(state, 1)], None) {
-        Ok(()) => slice(state.cast::<LseState>(), 1)[0].value(),
+        // SAFETY: `check` accepted state as one input.
+        Ok(()) => unsafe { slice(state.cast::<LseState>(), 1)[0].value() },
         Err(_) => f32::NAN,
     })
     .unwrap_or(f32::NAN)

@@ -3,6 +3,7 @@
 use twopass_kernels::cpu::{Cpu, Vendor};
 use twopass_kernels::Store;
 
+use crate::float::Kind;
 use crate::{Float, Isa};
 
 /// How softmax (and log-softmax, log-sum-exp) walks the row.
@@ -130,10 +131,15 @@ impl Crossover {
     }
 
     /// The concrete algorithm softmax runs for `algorithm` on a row of `n` elements of `T`:
-    /// `Auto` becomes two-pass from [`Float::long_from`]'s length on, three-pass reload below.
+    /// `Auto` becomes two-pass from `T`'s `long_from` on, three-pass reload below.
     pub fn softmax_algorithm<T: Float>(&self, algorithm: Algorithm, n: usize) -> Algorithm {
+        let long_from = match T::KIND {
+            Kind::F32 => self.long_from,
+            Kind::F16 => self.f16_long_from,
+            Kind::Bf16 => self.bf16_long_from,
+        };
         match algorithm {
-            Algorithm::Auto if n < T::long_from(self) => Algorithm::ThreePassReload,
+            Algorithm::Auto if n < long_from => Algorithm::ThreePassReload,
             Algorithm::Auto => Algorithm::TwoPass,
             other => other,
         }

@@ -9,7 +9,7 @@
 
 use twopass_kernels::{exp_or_zero, Element, Io, MaxSum, Store, Table};
 
-use crate::row::{Special, Sum};
+use crate::sum::{Special, Sum};
 
 /// The shortest block: 16 KiB of f32, L1-resident with its output (48 KiB L1d here). Measured
 /// (reproduce, one thread, Zen 5) with blocks of 256 to 8192 elements, at 1K-4M: 4096 was

@@ -5,8 +5,9 @@
 
 use twopass_kernels::{exp_or_zero, Ext, GradCoefficients, Io, SumOfLogits};
 
-use crate::kernels::check_matrix;
-use crate::row::{self, narrow, narrow_within, Sum};
+use crate::error::check_matrix;
+use crate::row;
+use crate::sum::{narrow, narrow_within, Sum};
 use crate::{Algorithm, Error, Float, Kernels, LseState};
 
 /// How per-row losses combine into the returned loss.
@@ -548,144 +549,103 @@ impl CrossEntropyRow<'_> {
     }
 }
 
-impl Kernels {
-    /// Cross-entropy of `rows x cols` logits (row stride `shape.stride`) against class-index
-    /// `targets`, torch semantics (see [`CrossEntropyOptions`] and REFERENCE.md):
-    /// `loss_r = (1 - eps) w_t (lse - x_t) + (eps / C) (W lse - sum_c w_c x_c) + z lse^2`.
-    /// Writes the outputs asked for, and the gradient w.r.t. the logits into `grad` (a buffer and
-    /// its row stride) when given; returns the reduced loss (for [`Reduction::None`], the sum).
-    /// Everything is checked before anything is written.
-    pub fn cross_entropy<T: Float>(
-        &self,
-        logits: &[T],
-        shape: Shape,
-        targets: &[i64],
-        options: &CrossEntropyOptions<'_>,
-        out: CrossEntropyOutputs<'_>,
-        grad: Option<(&mut [T], usize)>,
-    ) -> Result<f32, Error> {
-        self.check_cross_entropy(logits.len(), shape, targets, options, &out)?;
-        if let Some((g, g_stride)) = &grad {
-            check_matrix("grad", g.len(), *g_stride, shape.rows, shape.cols)?;
-        }
-        Ok(self.run_cross_entropy(Logits::Separate(logits, grad), shape, targets, options, out))
-    }
-
-    /// [`Kernels::cross_entropy`] writing the gradient over the logits (same stride).
-    pub fn cross_entropy_in_place<T: Float>(
-        &self,
-        logits: &mut [T],
-        shape: Shape,
-        targets: &[i64],
-        options: &CrossEntropyOptions<'_>,
-        out: CrossEntropyOutputs<'_>,
-    ) -> Result<f32, Error> {
-        self.check_cross_entropy(logits.len(), shape, targets, options, &out)?;
-        Ok(self.run_cross_entropy(Logits::InPlace(logits), shape, targets, options, out))
-    }
-
-    /// Loss pass then gradient pass, row by row (the row is still in cache for the second).
-    fn run_cross_entropy<T: Float>(
-        &self,
-        mut logits: Logits<'_, T>,
-        shape: Shape,
-        targets: &[i64],
-        options: &CrossEntropyOptions<'_>,
-        out: CrossEntropyOutputs<'_>,
-    ) -> f32 {
-        let CrossEntropyOutputs {
-            mut row_losses,
-            mut row_lse,
-            grad_output,
-        } = out;
-        let (total, scale) = reduction_scale(options, shape.cols, targets, grad_output);
-        let weights = WeightStats::of(options, shape.cols);
-        let mut sum = 0.0;
-        for r in 0..shape.rows {
-            let at = r * shape.stride;
-            let class = class_of(options, targets[r], shape.cols);
-            let (row, io) = match &mut logits {
-                Logits::Separate(x, grad) => {
-                    let x = &x[at..][..shape.cols];
-                    let io = grad
-                        .as_mut()
-                        .map(|(g, s)| Io::Split(x, &mut g[r * *s..][..shape.cols]));
-                    (self.cross_entropy_row(x, class, options, weights), io)
-                }
-                Logits::InPlace(x) => {
-                    let x = &mut x[at..][..shape.cols];
-                    (
-                        self.cross_entropy_row(x, class, options, weights),
-                        Some(Io::InPlace(x)),
-                    )
-                }
-            };
-            sum += row.loss;
-            write_row(&row, r, row_losses.as_deref_mut(), row_lse.as_deref_mut());
-            if let Some(io) = io {
-                row.write_gradient(0, io, scale(r));
+/// Loss pass then gradient pass, row by row (the row is still in cache for the second).
+pub(crate) fn run<T: Float>(
+    k: &Kernels,
+    mut logits: Logits<'_, T>,
+    shape: Shape,
+    targets: &[i64],
+    options: &CrossEntropyOptions<'_>,
+    out: CrossEntropyOutputs<'_>,
+) -> f32 {
+    let CrossEntropyOutputs {
+        mut row_losses,
+        mut row_lse,
+        grad_output,
+    } = out;
+    let (total, scale) = reduction_scale(options, shape.cols, targets, grad_output);
+    let weights = WeightStats::of(options, shape.cols);
+    let mut sum = 0.0;
+    for r in 0..shape.rows {
+        let at = r * shape.stride;
+        let class = class_of(options, targets[r], shape.cols);
+        let (row, io) = match &mut logits {
+            Logits::Separate(x, grad) => {
+                let x = &x[at..][..shape.cols];
+                let io = grad
+                    .as_mut()
+                    .map(|(g, s)| Io::Split(x, &mut g[r * *s..][..shape.cols]));
+                (row_of(k, x, class, options, weights), io)
             }
-        }
-        reduce_loss(options, sum, total)
-    }
-
-    fn cross_entropy_row<'w, T: Float>(
-        &self,
-        x: &[T],
-        class: Option<usize>,
-        options: &CrossEntropyOptions<'w>,
-        weights: WeightStats,
-    ) -> CrossEntropyRow<'w> {
-        let mut stream = CrossEntropyStream::checked(*self, *options, x.len(), class, weights);
-        stream
-            .update(0, x)
-            .expect("the row is the stream's whole width");
-        stream.finish().expect("every column was given")
-    }
-
-    /// Validates a cross-entropy call: shapes, then lengths and options, then targets.
-    fn check_cross_entropy(
-        &self,
-        len: usize,
-        shape: Shape,
-        targets: &[i64],
-        options: &CrossEntropyOptions<'_>,
-        out: &CrossEntropyOutputs<'_>,
-    ) -> Result<(), Error> {
-        let Shape { rows, cols, stride } = shape;
-        if rows > 0 && cols == 0 {
-            return Err(Error::NoClasses);
-        }
-        check_matrix("logits", len, stride, rows, cols)?;
-        let lengths = [
-            ("targets", Some(targets.len()), rows),
-            ("row_losses", out.row_losses.as_ref().map(|v| v.len()), rows),
-            ("row_lse", out.row_lse.as_ref().map(|v| v.len()), rows),
-            (
-                "grad_output",
-                out.grad_output.map(<[f32]>::len),
-                if options.reduction == Reduction::None {
-                    rows
-                } else {
-                    1
-                },
-            ),
-        ];
-        for (buffer, len, expected) in lengths {
-            if let Some(len) = len.filter(|&l| l != expected) {
-                return Err(Error::WrongLength {
-                    buffer,
-                    len,
-                    expected,
-                });
+            Logits::InPlace(x) => {
+                let x = &mut x[at..][..shape.cols];
+                (row_of(k, x, class, options, weights), Some(Io::InPlace(x)))
             }
+        };
+        sum += row.loss;
+        write_row(&row, r, row_losses.as_deref_mut(), row_lse.as_deref_mut());
+        if let Some(io) = io {
+            row.write_gradient(0, io, scale(r));
         }
-        options.check(cols)?;
-        for (r, &t) in targets.iter().enumerate() {
-            options.class(r, t, cols)?;
-        }
-        Ok(())
     }
+    reduce_loss(options, sum, total)
+}
+
+fn row_of<'w, T: Float>(
+    k: &Kernels,
+    x: &[T],
+    class: Option<usize>,
+    options: &CrossEntropyOptions<'w>,
+    weights: WeightStats,
+) -> CrossEntropyRow<'w> {
+    let mut stream = CrossEntropyStream::checked(*k, *options, x.len(), class, weights);
+    stream
+        .update(0, x)
+        .expect("the row is the stream's whole width");
+    stream.finish().expect("every column was given")
+}
+
+/// Validates a cross-entropy call: shapes, then lengths and options, then targets.
+pub(crate) fn check(
+    len: usize,
+    shape: Shape,
+    targets: &[i64],
+    options: &CrossEntropyOptions<'_>,
+    out: &CrossEntropyOutputs<'_>,
+) -> Result<(), Error> {
+    let Shape { rows, cols, stride } = shape;
+    if rows > 0 && cols == 0 {
+        return Err(Error::NoClasses);
+    }
+    check_matrix("logits", len, stride, rows, cols)?;
+    let lengths = [
+        ("targets", Some(targets.len()), rows),
+        ("row_losses", out.row_losses.as_ref().map(|v| v.len()), rows),
+        ("row_lse", out.row_lse.as_ref().map(|v| v.len()), rows),
+        (
+            "grad_output",
+            out.grad_output.map(<[f32]>::len),
+            if options.reduction == Reduction::None {
+                rows
+            } else {
+                1
+            },
+        ),
+    ];
+    for (buffer, len, expected) in lengths {
+        if let Some(len) = len.filter(|&l| l != expected) {
+            return Err(Error::WrongLength {
+                buffer,
+                len,
+                expected,
+            });
+        }
+    }
+    options.check(cols)?;
+    for (r, &t) in targets.iter().enumerate() {
+        options.class(r, t, cols)?;
+    }
+    Ok(())
 }
 
 /// The class of a target already checked.
@@ -696,7 +656,7 @@ fn class_of(options: &CrossEntropyOptions<'_>, target: i64, cols: usize) -> Opti
 }
 
 /// The logits, and where the gradient goes.
-enum Logits<'a, T> {
+pub(crate) enum Logits<'a, T> {
     /// Read-only logits, and a gradient buffer with its row stride when asked for.
     Separate(&'a [T], Option<(&'a mut [T], usize)>),
     /// The gradient is written over the logits.

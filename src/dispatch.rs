@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use twopass_kernels::{table, Table};
 
-use crate::{Error, Isa, Kernels};
+use crate::{Error, Isa};
 
 /// The ISA calls use, as `1 + index in Isa::ALL`: stored by `set_isa`, or by the first call
 /// once `TWOPASS_ISA` and the CPU have decided it (if `set_isa` has not); 0 until then, and for
@@ -54,19 +54,14 @@ pub fn set_isa(isa: Option<Isa>) -> Result<(), Error> {
 
 /// The ISA calls use now, or why `TWOPASS_ISA` is not usable.
 pub fn active_isa() -> Result<Isa, Error> {
-    active_kernels().map(Kernels::isa)
-}
-
-/// The process-wide kernels (built once per ISA), or why `TWOPASS_ISA` is not usable.
-pub(crate) fn active_kernels() -> Result<&'static Kernels, Error> {
     match ACTIVE.load(Ordering::Acquire) {
         0 => {
             let isa = default_isa()?;
             // A concurrent `set_isa` wins: the default is stored only over "undecided".
             let _ = ACTIVE.compare_exchange(0, 1 + index(isa), Ordering::AcqRel, Ordering::Acquire);
-            Ok(Kernels::built(isa))
+            Ok(isa)
         }
-        code => Ok(Kernels::built(Isa::ALL[usize::from(code - 1)])),
+        code => Ok(Isa::ALL[usize::from(code - 1)]),
     }
 }
 

@@ -154,3 +154,35 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Checks that a `rows x cols` matrix with row `stride` fits in `len` elements.
+pub(crate) fn check_matrix(
+    buffer: &'static str,
+    len: usize,
+    stride: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<(), Error> {
+    if rows == 0 {
+        return Ok(());
+    }
+    if stride < cols {
+        return Err(Error::StrideTooSmall {
+            buffer,
+            stride,
+            cols,
+        });
+    }
+    let needed = (rows - 1)
+        .checked_mul(stride)
+        .and_then(|s| s.checked_add(cols))
+        .ok_or(Error::ShapeOverflow)?;
+    if len < needed {
+        return Err(Error::BufferTooShort {
+            buffer,
+            needed,
+            len,
+        });
+    }
+    Ok(())
+}

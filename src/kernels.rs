@@ -1,197 +1,13 @@
-//! [`Kernels`]: a handle on one ISA's kernels and an algorithm; every entry point lives here.
+//! The operations of [`Kernels`]: every entry point of the Rust API.
 
-use std::sync::OnceLock;
+use twopass_kernels::{Io, Table};
 
-use half::{bf16, f16};
-use twopass_kernels::{table, table_bf16, table_f16, Element, Io, Table};
-
-use crate::dispatch::active_kernels;
+use crate::cross_entropy::{self, Logits};
+use crate::error::check_matrix;
 use crate::row::How;
-use crate::{row, Algorithm, Crossover, Error, Isa};
-
-/// One ISA's kernels with a chosen [`Algorithm`]: the scoped alternative to the process-wide
-/// ISA (tests and threads that each want their own), and the way to pick an algorithm per call.
-///
-/// ```
-/// use twopass::{Algorithm, Kernels};
-/// let x = [1.0f32, 2.0, 3.0];
-/// let mut y = [0.0f32; 3];
-/// Kernels::active().with_algorithm(Algorithm::TwoPass).softmax(&x, &mut y)?;
-/// assert!((y.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-/// # Ok::<(), twopass::Error>(())
-/// ```
-#[derive(Clone, Copy)]
-pub struct Kernels {
-    table: &'static Table,
-    f16: &'static Table<f16>,
-    bf16: &'static Table<bf16>,
-    algorithm: Algorithm,
-    crossover: Crossover,
-}
-
-/// The element types of the API: `f32`, [`half::f16`] and [`half::bf16`]. Half-precision rows
-/// are widened to f32 inside the kernels as they are loaded and rounded (to nearest even) as
-/// they are stored, so they move half the bytes; all arithmetic is f32.
-pub trait Float: Element + private::Sealed {
-    #[doc(hidden)]
-    fn kernels(k: &Kernels) -> &'static Table<Self>;
-    /// Where softmax rows of this type switch to two-pass under `Auto`.
-    #[doc(hidden)]
-    fn long_from(c: &Crossover) -> usize;
-}
-
-mod private {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for half::f16 {}
-    impl Sealed for half::bf16 {}
-}
-
-impl Float for f32 {
-    fn kernels(k: &Kernels) -> &'static Table<f32> {
-        k.table
-    }
-    fn long_from(c: &Crossover) -> usize {
-        c.long_from
-    }
-}
-
-impl Float for f16 {
-    fn kernels(k: &Kernels) -> &'static Table<f16> {
-        k.f16
-    }
-    fn long_from(c: &Crossover) -> usize {
-        c.f16_long_from
-    }
-}
-
-impl Float for bf16 {
-    fn kernels(k: &Kernels) -> &'static Table<bf16> {
-        k.bf16
-    }
-    fn long_from(c: &Crossover) -> usize {
-        c.bf16_long_from
-    }
-}
-
-impl std::fmt::Debug for Kernels {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kernels")
-            .field("isa", &self.isa())
-            .field("variant", &self.table.name)
-            .field("algorithm", &self.algorithm)
-            .field("crossover", &self.crossover)
-            .finish()
-    }
-}
+use crate::{row, CrossEntropyOptions, CrossEntropyOutputs, Error, Float, Kernels, Shape};
 
 impl Kernels {
-    /// The kernels of `isa` with [`Algorithm::Auto`], if this CPU runs them.
-    pub fn new(isa: Isa) -> Result<Kernels, Error> {
-        match table(isa) {
-            Some(_) => Ok(*Kernels::built(isa)),
-            None => Err(Error::UnsupportedIsa(isa)),
-        }
-    }
-
-    /// The kernels of `isa` (which this CPU runs) with `Auto`, built once per ISA (the
-    /// half-precision tables and the crossover take CPU-feature and cache look-ups: a tenth of
-    /// a 1K-element softmax).
-    pub(crate) fn built(isa: Isa) -> &'static Kernels {
-        static BUILT: [OnceLock<Kernels>; Isa::ALL.len()] = [const { OnceLock::new() }; 3];
-        let slot = Isa::ALL
-            .iter()
-            .position(|&i| i == isa)
-            .expect("every Isa is in Isa::ALL");
-        BUILT[slot].get_or_init(|| {
-            let runs = "only ISAs this CPU runs are built";
-            Kernels {
-                table: table(isa).expect(runs),
-                f16: table_f16(isa).expect(runs),
-                bf16: table_bf16(isa).expect(runs),
-                algorithm: Algorithm::Auto,
-                crossover: Crossover::of(isa),
-            }
-        })
-    }
-
-    /// The process-wide kernels ([`crate::set_isa`], else `TWOPASS_ISA`, else the best the CPU
-    /// has) with [`Algorithm::Auto`], or why `TWOPASS_ISA` cannot be honoured:
-    /// [`Error::InvalidIsaVariable`] for an unknown name, [`Error::UnsupportedIsaVariable`] for
-    /// an ISA this CPU lacks.
-    pub fn try_active() -> Result<Kernels, Error> {
-        active_kernels().copied()
-    }
-
-    /// As [`Kernels::try_active`].
-    ///
-    /// # Panics
-    /// When `TWOPASS_ISA` names an unknown ISA or one this CPU lacks (and [`crate::set_isa`]
-    /// has not overridden it): the message names the accepted values.
-    pub fn active() -> Kernels {
-        *Kernels::active_ref()
-    }
-
-    /// [`Kernels::active`] by reference: the free functions' handle, with nothing copied.
-    pub(crate) fn active_ref() -> &'static Kernels {
-        active_kernels().unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// The same kernels running `algorithm`.
-    pub fn with_algorithm(self, algorithm: Algorithm) -> Kernels {
-        Kernels { algorithm, ..self }
-    }
-
-    /// The same kernels with `Auto` switching at `crossover` instead of the one derived from
-    /// this CPU's caches ([`Crossover::of`]).
-    pub fn with_crossover(self, crossover: Crossover) -> Kernels {
-        Kernels { crossover, ..self }
-    }
-
-    /// Where `Auto` switches algorithms.
-    pub fn crossover(&self) -> Crossover {
-        self.crossover
-    }
-
-    /// The concrete algorithm softmax runs on a row of `n` elements of `T`.
-    pub fn softmax_algorithm<T: Float>(&self, n: usize) -> Algorithm {
-        self.crossover.softmax_algorithm::<T>(self.algorithm, n)
-    }
-
-    /// The concrete reduction log-sum-exp and log-softmax run on a row of `n` elements.
-    pub fn reduction_algorithm(&self, n: usize) -> Algorithm {
-        self.crossover.reduction_algorithm(self.algorithm, n)
-    }
-
-    /// Softmax's algorithm and store mode for a row of `n` elements of `T`.
-    fn softmax_how<T: Float>(&self, n: usize) -> How {
-        (self.softmax_algorithm::<T>(n), self.crossover.store_for(n))
-    }
-
-    /// Log-softmax's reduction and store mode for a row of `n` elements.
-    fn log_softmax_how(&self, n: usize) -> How {
-        (self.reduction_algorithm(n), self.crossover.store_for(n))
-    }
-
-    /// The ISA of these kernels.
-    pub fn isa(&self) -> Isa {
-        self.table.isa
-    }
-
-    /// The algorithm these kernels run.
-    pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
-    }
-
-    pub(crate) fn table<T: Float>(&self) -> &'static Table<T> {
-        T::kernels(self)
-    }
-
-    /// The microkernel variant, XNNPACK style (e.g. `avx512f-p5-scalef-u64-acc4`).
-    pub fn variant(&self) -> &'static str {
-        self.table.name
-    }
-
     /// `y_i = exp(x_i - max) / sum_j exp(x_j - max)`. NaN, `+inf` or only `-inf` in `x`:
     /// every `y_i` NaN; `-inf` among finite values: 0 there.
     pub fn softmax<T: Float>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
@@ -307,12 +123,56 @@ impl Kernels {
 
     /// Folds `x` into `state` (see [`crate::LseState`]), with these kernels.
     pub fn lse_update<T: Float>(&self, state: &mut crate::LseState, x: &[T]) {
-        if !x.is_empty() {
-            state.add_sum(
-                row::sum(self.table(), x, self.reduction_algorithm(x.len())),
-                x.len(),
-            );
+        state.update_with(self, x);
+    }
+
+    /// Cross-entropy of `rows x cols` logits (row stride `shape.stride`) against class-index
+    /// `targets`, torch semantics (see [`CrossEntropyOptions`](crate::CrossEntropyOptions) and REFERENCE.md):
+    /// `loss_r = (1 - eps) w_t (lse - x_t) + (eps / C) (W lse - sum_c w_c x_c) + z lse^2`.
+    /// Writes the outputs asked for, and the gradient w.r.t. the logits into `grad` (a buffer and
+    /// its row stride) when given; returns the reduced loss (for [`Reduction::None`](crate::Reduction::None), the sum).
+    /// Everything is checked before anything is written.
+    pub fn cross_entropy<T: Float>(
+        &self,
+        logits: &[T],
+        shape: Shape,
+        targets: &[i64],
+        options: &CrossEntropyOptions<'_>,
+        out: CrossEntropyOutputs<'_>,
+        grad: Option<(&mut [T], usize)>,
+    ) -> Result<f32, Error> {
+        cross_entropy::check(logits.len(), shape, targets, options, &out)?;
+        if let Some((g, g_stride)) = &grad {
+            check_matrix("grad", g.len(), *g_stride, shape.rows, shape.cols)?;
         }
+        Ok(cross_entropy::run(
+            self,
+            Logits::Separate(logits, grad),
+            shape,
+            targets,
+            options,
+            out,
+        ))
+    }
+
+    /// [`Kernels::cross_entropy`] writing the gradient over the logits (same stride).
+    pub fn cross_entropy_in_place<T: Float>(
+        &self,
+        logits: &mut [T],
+        shape: Shape,
+        targets: &[i64],
+        options: &CrossEntropyOptions<'_>,
+        out: CrossEntropyOutputs<'_>,
+    ) -> Result<f32, Error> {
+        cross_entropy::check(logits.len(), shape, targets, options, &out)?;
+        Ok(cross_entropy::run(
+            self,
+            Logits::InPlace(logits),
+            shape,
+            targets,
+            options,
+            out,
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -363,36 +223,4 @@ fn same_len<T>(x: &[T], y: &[T]) -> Result<(), Error> {
             output: y.len(),
         })
     }
-}
-
-/// Checks that a `rows x cols` matrix with row `stride` fits in `len` elements.
-pub(crate) fn check_matrix(
-    buffer: &'static str,
-    len: usize,
-    stride: usize,
-    rows: usize,
-    cols: usize,
-) -> Result<(), Error> {
-    if rows == 0 {
-        return Ok(());
-    }
-    if stride < cols {
-        return Err(Error::StrideTooSmall {
-            buffer,
-            stride,
-            cols,
-        });
-    }
-    let needed = (rows - 1)
-        .checked_mul(stride)
-        .and_then(|s| s.checked_add(cols))
-        .ok_or(Error::ShapeOverflow)?;
-    if len < needed {
-        return Err(Error::BufferTooShort {
-            buffer,
-            needed,
-            len,
-        });
-    }
-    Ok(())
 }

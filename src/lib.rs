@@ -43,9 +43,12 @@ pub mod capi;
 mod cross_entropy;
 mod dispatch;
 mod error;
+mod float;
+mod handle;
 mod kernels;
 mod lse_state;
 mod row;
+mod sum;
 
 pub use algorithm::{Algorithm, Crossover};
 pub use cross_entropy::{
@@ -53,8 +56,9 @@ pub use cross_entropy::{
 };
 pub use dispatch::{active_isa, available_isas, detected_isa, is_supported, set_isa};
 pub use error::Error;
+pub use float::Float;
 pub use half::{bf16, f16};
-pub use kernels::{Float, Kernels};
+pub use handle::Kernels;
 pub use lse_state::LseState;
 pub use twopass_kernels::cpu;
 #[cfg(target_arch = "x86_64")]

@@ -2,7 +2,7 @@
 
 use twopass_kernels::exp_or_zero;
 
-use crate::row::{Special, Sum};
+use crate::sum::{Special, Sum};
 use crate::Kernels;
 
 /// A streaming log-sum-exp accumulator: `value() = ln(sum exp(x))` over every element given to
@@ -49,7 +49,15 @@ impl LseState {
     /// # Panics
     /// As [`Kernels::active`].
     pub fn update<T: crate::Float>(&mut self, x: &[T]) {
-        Kernels::active().lse_update(self, x);
+        self.update_with(Kernels::active_ref(), x);
+    }
+
+    /// Folds the chunk `x` in, with the kernels `k` ([`Kernels::lse_update`]).
+    pub(crate) fn update_with<T: crate::Float>(&mut self, k: &Kernels, x: &[T]) {
+        if !x.is_empty() {
+            let sum = crate::row::sum(k.table(), x, k.reduction_algorithm(x.len()));
+            self.add_sum(sum, x.len());
+        }
     }
 
     /// Folds another state in (the union of both inputs).
@@ -62,7 +70,7 @@ impl LseState {
     /// `ln(sum exp(x))` over everything seen: NaN if a NaN was seen, else `+inf` if `+inf` was,
     /// else `-inf` when nothing finite was seen.
     pub fn value(&self) -> f32 {
-        crate::row::narrow(self.value_f64())
+        crate::sum::narrow(self.value_f64())
     }
 
     /// [`LseState::value`] before rounding to f32.

@@ -111,7 +111,7 @@ fn status(e: &Error) -> i32 {
 /// The process-wide kernels, or the status of a bad `TWOPASS_ISA`: every computing call asks
 /// for them before it checks anything else.
 fn kernels() -> Result<&'static Kernels, i32> {
-    crate::dispatch::active_kernels().map_err(|e| status(&e))
+    Kernels::try_active_ref().map_err(|e| status(&e))
 }
 
 /// The C value of each ISA.

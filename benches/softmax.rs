@@ -11,13 +11,14 @@ use twopass::{Algorithm, Isa, Kernels};
 
 const SIZES: [usize; 5] = [1 << 10, 1 << 14, 1 << 18, 1 << 22, 1 << 26];
 
-/// Logical bytes per element: reads and writes of 4 bytes each.
+#[path = "common/paper_input.rs"]
+mod paper_input;
+use paper_input::input;
+
+/// Logical bytes per f32 element of a concrete algorithm: reads and writes of 4 bytes each.
 fn softmax_bytes(a: Algorithm) -> u64 {
-    match a {
-        Algorithm::TwoPass | Algorithm::Online => 12,
-        Algorithm::ThreePassRecompute | Algorithm::Blocked => 16,
-        _ => 20,
-    }
+    let passes = a.softmax_passes().expect("a resolved algorithm");
+    passes.bytes_per_element(4) as u64
 }
 
 fn max_n() -> usize {
@@ -25,19 +26,6 @@ fn max_n() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1 << 26)
-}
-
-/// Uniform in [-1000, 1000], as in the paper.
-fn input(n: usize) -> Vec<f32> {
-    let mut s = 0x9E37_79B9_7F4A_7C15u64;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2000.0 - 1000.0
-        })
-        .collect()
 }
 
 fn sizes_for(isa: Isa) -> impl Iterator<Item = usize> {

@@ -37,6 +37,25 @@ pub enum Algorithm {
     Blocked,
 }
 
+/// The memory passes an algorithm makes over a row, for the bytes it moves and the speed it
+/// could reach: each element is read once per read pass and read and written once per copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Passes {
+    /// Read-only passes.
+    pub reads: usize,
+    /// Read-and-write passes whose output is read again, so it is stored through the cache.
+    pub cached_copies: usize,
+    /// Read-and-write passes that store the row's final output (non-temporal for long rows).
+    pub copies: usize,
+}
+
+impl Passes {
+    /// Bytes moved per element of `size` bytes: one per read, two per copy.
+    pub fn bytes_per_element(self, size: usize) -> usize {
+        size * (self.reads + 2 * (self.cached_copies + self.copies))
+    }
+}
+
 /// Where [`Algorithm::Auto`] switches on one ISA (row lengths in elements), derived from the
 /// running CPU's caches ([`Crossover::for_cpu`]) and never timed at run time; set your own with
 /// [`crate::Kernels::with_crossover`].
@@ -183,6 +202,40 @@ impl Algorithm {
     /// (with [`Crossover::of`]).
     pub fn resolve_reduction(self, n: usize, isa: Isa) -> Algorithm {
         Crossover::of(isa).reduction_algorithm(self, n)
+    }
+
+    /// The passes softmax makes with this (concrete) algorithm; `None` for `Auto`, which is
+    /// one of the others once resolved ([`Algorithm::resolve`]).
+    pub fn softmax_passes(self) -> Option<Passes> {
+        let (reads, cached_copies, copies) = match self {
+            Algorithm::Auto => return None,
+            Algorithm::TwoPass | Algorithm::Online => (1, 0, 1),
+            Algorithm::ThreePassReload => (1, 1, 1),
+            Algorithm::ThreePassRecompute => (2, 0, 1),
+            // Each block's output is read back from L1 and scaled in place.
+            Algorithm::Blocked => (0, 2, 0),
+        };
+        Some(Passes {
+            reads,
+            cached_copies,
+            copies,
+        })
+    }
+
+    /// The read passes log-sum-exp makes with this (concrete) reduction
+    /// ([`Algorithm::resolve_reduction`]); `None` for `Auto`.
+    pub fn reduction_passes(self) -> Option<Passes> {
+        let reads = match self {
+            Algorithm::Auto => return None,
+            // One pass: the extended sum, max and sum together, or per block from L1.
+            Algorithm::TwoPass | Algorithm::Online | Algorithm::Blocked => 1,
+            Algorithm::ThreePassReload | Algorithm::ThreePassRecompute => 2,
+        };
+        Some(Passes {
+            reads,
+            cached_copies: 0,
+            copies: 0,
+        })
     }
 
     /// Every concrete algorithm (not `Auto`).

@@ -510,14 +510,9 @@ impl CrossEntropyRow<'_> {
         // f32 keeps full precision only for normal coefficients (or 0), and the kernel's exp
         // term is 0 below `2^-126 (1 + 2^-10)` (it computes no subnormal): fine while that stays
         // inside REFERENCE.md's absolute allowance `2e-7 |k| w_max` (a tiny upstream gradient
-        // or all-zero weights break that). `scale`'s power of two joins the kernel's exponent,
-        // `2^(n + k)` with `n <= 0`: it must stay below 2^125.
-        let normal = |v: f32| v == 0.0 || v.is_normal();
-        let flush_error = 2f64.powi(-125);
-        if normal(coefficients.scale)
-            && coefficients.scale.abs() <= f32::MAX / 8.0
-            && normal(coefficients.bias)
-            && flush_error <= 2e-7 * k.abs() * self.weights.max
+        // or all-zero weights break that).
+        if coefficients.fit_the_pass()
+            && GradCoefficients::FLUSH_ERROR <= 2e-7 * k.abs() * self.weights.max
         {
             let store = self.kernels.crossover().store_for(n);
             (self.kernels.table::<T>().vgradce)(io.reborrow(), weights, coefficients, store);

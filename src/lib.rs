@@ -50,7 +50,7 @@ mod lse_state;
 mod row;
 mod sum;
 
-pub use algorithm::{Algorithm, Crossover};
+pub use algorithm::{Algorithm, Crossover, Passes};
 pub use cross_entropy::{
     CrossEntropyOptions, CrossEntropyOutputs, CrossEntropyRow, CrossEntropyStream, Reduction, Shape,
 };

@@ -11,6 +11,8 @@ mod environment;
 mod machine;
 #[path = "../examples/reproduce/measure.rs"]
 mod measure;
+#[path = "../benches/common/paper_input.rs"]
+mod paper_input;
 #[path = "../examples/reproduce/plot.rs"]
 mod plot;
 #[path = "../examples/reproduce/report.rs"]

@@ -1,6 +1,6 @@
 //! What the timings mean: logical traffic, the measured ceiling for it, speed-ups.
 
-use twopass::{Algorithm, Crossover, Isa};
+use twopass::{Algorithm, Crossover, Isa, Passes};
 
 use crate::measure::{Ceiling, Op, Results, Row};
 
@@ -21,27 +21,39 @@ pub fn paper_speedup(isa: Isa) -> Option<f64> {
     }
 }
 
+/// The memory passes of what `row` ran (its resolved algorithm).
+pub fn row_passes(row: &Row) -> Passes {
+    match row.op {
+        Op::Softmax => row.resolved.softmax_passes(),
+        Op::LogSumExp => row.resolved.reduction_passes(),
+    }
+    .expect("rows hold resolved algorithms")
+}
+
 /// Logical bytes per element of what `row` ran: 4 per read or write of an element.
 pub fn bytes_per_element(row: &Row) -> usize {
-    match (row.op, row.resolved) {
-        (Op::LogSumExp, Algorithm::TwoPass) => 4,
-        (Op::LogSumExp, _) => 8,
-        (Op::Softmax, Algorithm::TwoPass | Algorithm::Online) => 12,
-        (Op::Softmax, Algorithm::ThreePassRecompute | Algorithm::Blocked) => 16,
-        (Op::Softmax, _) => 20,
-    }
+    row_passes(row).bytes_per_element(4)
 }
 
 /// How the ceiling of an algorithm is built from the probes: read-only passes, and copies
 /// (read + write) of which the last stores as the library does at this length.
-pub fn passes(row: &Row) -> &'static str {
-    match (row.op, row.resolved) {
-        (Op::LogSumExp, Algorithm::TwoPass) => "1 read",
-        (Op::LogSumExp, _) => "2 reads",
-        (Op::Softmax, Algorithm::TwoPass | Algorithm::Online) => "1 read + 1 copy",
-        (Op::Softmax, Algorithm::ThreePassRecompute) => "2 reads + 1 copy",
-        (Op::Softmax, Algorithm::Blocked) => "2 copies (cached stores)",
-        (Op::Softmax, _) => "1 read + 2 copies",
+pub fn passes(row: &Row) -> String {
+    let p = row_passes(row);
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let copies = p.cached_copies + p.copies;
+    let mut parts = Vec::new();
+    if p.reads > 0 {
+        parts.push(count(p.reads, "read", "reads"));
+    }
+    if copies > 0 {
+        parts.push(count(copies, "copy", "copies"));
+    }
+    let all = parts.join(" + ");
+    if p.copies == 0 && p.cached_copies > 0 {
+        format!("{all} (cached stores)")
+    } else {
+        all
     }
 }
 
@@ -64,15 +76,10 @@ pub fn store_copy_ns(c: &Ceiling) -> f64 {
 /// data: `reads * read + copies * copy` (ns). Three-pass reload's first copy stores regularly
 /// (its output is read back).
 pub fn ceiling_ns(row: &Row, c: &Ceiling) -> f64 {
-    let (read, copy) = (c.read.median_ns, store_copy_ns(c));
-    match (row.op, row.resolved) {
-        (Op::LogSumExp, Algorithm::TwoPass) => read,
-        (Op::LogSumExp, _) => 2.0 * read,
-        (Op::Softmax, Algorithm::TwoPass | Algorithm::Online) => read + copy,
-        (Op::Softmax, Algorithm::ThreePassRecompute) => 2.0 * read + copy,
-        (Op::Softmax, Algorithm::Blocked) => 2.0 * c.copy.median_ns,
-        (Op::Softmax, _) => read + c.copy.median_ns + copy,
-    }
+    let p = row_passes(row);
+    p.reads as f64 * c.read.median_ns
+        + p.cached_copies as f64 * c.copy.median_ns
+        + p.copies as f64 * store_copy_ns(c)
 }
 
 /// Derived figures of one row.

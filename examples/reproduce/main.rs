@@ -10,6 +10,8 @@ mod args;
 mod environment;
 mod machine;
 mod measure;
+#[path = "../../benches/common/paper_input.rs"]
+mod paper_input;
 mod plot;
 mod report;
 mod run;

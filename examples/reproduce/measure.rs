@@ -12,6 +12,7 @@ use twopass_kernels::{Io, Store};
 use crate::args::Options;
 use crate::environment::{self, EnvRow};
 use crate::machine::Machine;
+use crate::paper_input::input;
 
 /// Scalar runs only up to this length (it would take minutes beyond).
 pub const SCALAR_MAX_N: usize = 1 << 16;
@@ -137,19 +138,6 @@ pub fn sizes(max_n: usize, quick: bool) -> Vec<usize> {
         .step_by(step)
         .map(|p| 1usize << p)
         .take_while(|&n| n <= max_n)
-        .collect()
-}
-
-/// Inputs uniform in [-1000, 1000], as in the paper (xorshift64, fixed seed).
-pub fn input(n: usize) -> Vec<f32> {
-    let mut s = 0x9E37_79B9_7F4A_7C15u64;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2000.0 - 1000.0
-        })
         .collect()
 }
 

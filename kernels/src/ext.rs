@@ -121,6 +121,23 @@ pub struct GradCoefficients {
     pub bias: f32,
 }
 
+impl GradCoefficients {
+    /// The most the exp term of an element may lose to the gradient pass's flush (its exp
+    /// term is 0 below `2^-126 (1 + 2^-10)`): `2^-125`.
+    pub const FLUSH_ERROR: f64 = 1.0 / (1u128 << 125) as f64;
+    /// The largest `|scale|` the gradient pass takes (its power of two joins the exp's, which
+    /// must stay below `2^125`).
+    pub const MAX_SCALE: f32 = f32::MAX / 8.0;
+
+    /// Whether the gradient pass computes these exactly as f32 allows: `scale` and `bias`
+    /// normal (or 0), so no product of them is subnormal for lack of precision, and `|scale|`
+    /// at most [`GradCoefficients::MAX_SCALE`].
+    pub fn fit_the_pass(&self) -> bool {
+        let normal = |v: f32| v == 0.0 || v.is_normal();
+        normal(self.scale) && normal(self.bias) && self.scale.abs() <= Self::MAX_SCALE
+    }
+}
+
 /// Which sum of the logits the cross-entropy loss pass takes besides the sum of `exp`.
 #[derive(Clone, Copy, Debug)]
 pub enum SumOfLogits<'a> {

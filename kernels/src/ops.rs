@@ -914,8 +914,9 @@ pub(crate) unsafe fn vsubtract<S: Simd, E: Element>(
 
 /// The cross-entropy gradient pass: `y_i = exp(x_i - a) * scale - bias * w_i` (`w_i = 1`
 /// without weights), i.e. `k * (A * p_i - (eps / C) * w_i)` with `p_i = exp(x_i - lse)`,
-/// `a` the f32 nearest the log-sum-exp and the rest of it folded into `scale` (`|scale| <=
-/// f32::MAX / 8`). `exp(x_i - a) * scale` is 0 where it lies below `2^-126 (1 + 2^-10)`.
+/// `a` the f32 nearest the log-sum-exp and the rest of it folded into `scale`
+/// ([`GradCoefficients::fit_the_pass`]). `exp(x_i - a) * scale` is 0 where it lies below
+/// `2^-126 (1 + 2^-10)`.
 ///
 /// # Safety
 /// `x..x + n` readable, `y..y + n` writable (`y` may equal `x`), `w..w + n` readable if given.

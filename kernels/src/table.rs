@@ -132,9 +132,9 @@ pub struct Table<T: 'static = f32> {
     /// Cross-entropy loss pass: `raddextexp` and the sum of the logits [`SumOfLogits`] asks
     /// for (f64), in one read. Panics if the weights' length differs.
     pub raddextexp_logits: LogitPass<T>,
-    /// Cross-entropy gradient pass: `y_i = exp(x_i - a) * scale - bias * w_i` (`|scale| <=
-    /// f32::MAX / 8`; the exp term is 0 below `2^-126 (1 + 2^-10)`). Panics if the
-    /// weights' length differs.
+    /// Cross-entropy gradient pass: `y_i = exp(x_i - a) * scale - bias * w_i`, for coefficients
+    /// that [`GradCoefficients::fit_the_pass`] (the exp term is 0 below `2^-126 (1 + 2^-10)`).
+    /// Panics if the weights' length differs.
     pub vgradce: fn(Io<'_, T>, Option<&[f32]>, GradCoefficients, Store),
 }
 

@@ -35,12 +35,17 @@ pub struct twopass_cross_entropy_options {
 /// weights, `size` set to this library's `sizeof(twopass_cross_entropy_options)`.
 #[no_mangle]
 pub extern "C" fn twopass_cross_entropy_options_default() -> twopass_cross_entropy_options {
+    let rust = CrossEntropyOptions::default();
     twopass_cross_entropy_options {
         size: size_of::<twopass_cross_entropy_options>() as u32,
-        reduction: TWOPASS_REDUCTION_MEAN,
-        ignore_index: -100,
-        label_smoothing: 0.0,
-        z_loss: 0.0,
+        reduction: match rust.reduction {
+            Reduction::None => TWOPASS_REDUCTION_NONE,
+            Reduction::Mean => TWOPASS_REDUCTION_MEAN,
+            Reduction::Sum => TWOPASS_REDUCTION_SUM,
+        },
+        ignore_index: rust.ignore_index,
+        label_smoothing: rust.label_smoothing,
+        z_loss: rust.z_loss,
         class_weights: ptr::null(),
     }
 }

@@ -19,18 +19,9 @@ use tract_linalg::Func;
 
 type Error = Box<dyn std::error::Error>;
 
-/// Inputs uniform in [-1000, 1000] (xorshift64, fixed seed), as in the paper.
-fn input(n: usize) -> Vec<f32> {
-    let mut s = 0x9E37_79B9_7F4A_7C15u64;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2000.0 - 1000.0
-        })
-        .collect()
-}
+#[path = "../../common/paper_input.rs"]
+mod paper_input;
+use paper_input::input;
 
 /// Median time per call (ns) over up to 15 repetitions of about 2 ms (at least one call each).
 fn time(mut f: impl FnMut() -> Result<(), Error>) -> Result<f64, Error> {

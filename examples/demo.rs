@@ -22,7 +22,7 @@ fn main() -> Result<(), twopass::Error> {
     println!("log_softmax = {lp:?}");
     println!("log_sum_exp = {}\n", twopass::log_sum_exp(&logits));
 
-    println!("special rows (REFERENCE.md):");
+    println!("special rows (docs/accuracy.md):");
     for row in [
         vec![1.0, f32::NAN],
         vec![1.0, f32::INFINITY],

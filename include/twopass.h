@@ -24,7 +24,7 @@
  *   While TWOPASS_ISA names an unknown ISA (or one the CPU lacks) and twopass_set_isa has not
  *   overridden it, every computing call returns TWOPASS_ERROR_INVALID_ARGUMENT (or
  *   TWOPASS_ERROR_UNSUPPORTED_ISA) before any other check, and twopass_active_isa returns 0.
- * - Special values and accuracy follow the project's REFERENCE.md: a NaN in a row makes every
+ * - Special values and accuracy follow docs/accuracy.md: a NaN in a row makes every
  *   output NaN; log_sum_exp within 2e-6 * max(1, |ref|) of the exact value, softmax within a
  *   total mass error of 2e-6, on every ISA and algorithm. Results are deterministic for the
  *   same values, ISA and algorithm. No call allocates, starts a thread or panics across the ABI

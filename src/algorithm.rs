@@ -77,9 +77,9 @@ pub struct Crossover {
     pub non_temporal_from: usize,
 }
 
-/// The caches assumed where CPUID reports none: the AMD EPYC machines the rules were measured
-/// on (1 MiB L2, 32 MiB L3).
+/// The L2 assumed where CPUID reports none (that of the AMD EPYC machines the rules come from).
 const FALLBACK_L2: usize = 1 << 20;
+/// The L3 assumed where CPUID reports none.
 const FALLBACK_L3: usize = 32 << 20;
 
 impl Crossover {
@@ -93,29 +93,20 @@ impl Crossover {
     /// it once. So two-pass wins once those bytes come from a level too slow to hide them behind
     /// one exp, and the rule is the cache the row's input and output (8 bytes per f32 element,
     /// 4 per half) no longer fit:
-    /// - f32 with AVX-512: the L2 (`long_from = L2 / 8`). Measured: AMD Zen 5 (1 MiB L2) 6.48
-    ///   against 6.20 elements/ns at 128K, 6.33 against 6.96 at 64K; Intel Xeon with AVX-512
-    ///   FP16 (2 MiB L2) two-pass leads from 256K. AMD Zen 4 (1 MiB, AVX-512 in two halves)
-    ///   leads only from 2M, with reload 4-7% ahead at 128K-1M.
-    /// - f32 with AVX2: the L2 on Intel (that Xeon ran reload at 0.79-0.83x two-pass at 1M-2M,
-    ///   measured before #12 removed reload's subnormal arithmetic), the
-    ///   L3 on AMD (`L3 / 8`), whose L3 feeds one core fast enough that reload's single exp
-    ///   wins while the row stays in it: Zen 5 (32 MiB) 2.94 against 3.28 at 2M, 2.96
-    ///   against 2.40 at 4M; Zen 4 (32 MiB) 1.40 against 1.48 at 2M, 1.35 against 1.02 at 4M.
-    /// - f16 with AVX-512: the L3 (`L3 / 4`; Zen 5: 5.75 against 5.15 at 8M, 5.86 against 6.75
-    ///   at 4M); bf16 a quarter of it (`L3 / 16`; 5.93 against 5.49 at 4M, 5.96 against 6.03
-    ///   at 1M). With AVX2, bf16 always (its exact rounding on every store makes reload's two
-    ///   output passes dear: 2.23 against 2.03 at 16K), f16 never (within noise from 4M).
+    /// - f32 with AVX-512: the L2 (`long_from = L2 / 8`).
+    /// - f32 with AVX2: the L2 on Intel, the L3 on AMD (`L3 / 8`), whose L3 feeds one core fast
+    ///   enough that reload's single exp wins while the row stays in it.
+    /// - f16 with AVX-512: the L3 (`L3 / 4`); bf16 a quarter of it (`L3 / 16`). With AVX2, bf16
+    ///   always (its exact rounding on every store makes reload's two output passes dear), f16
+    ///   never.
     /// - Log-sum-exp in one pass from 4K with AVX-512 and always with AVX2: not a matter of
-    ///   caches (the rows are in L1) but of the one-pass sum's set-up per call (Zen 5: 9.98
-    ///   against 8.91 at 4K, 7.99 against 9.31 at 2K; AVX2 4.34 against 4.01 at 1K).
+    ///   caches (the rows are in L1) but of the one-pass sum's set-up per call.
     /// - Scalar is compute-bound at every size: reload, and max-then-sum, always.
     /// - Non-temporal stores once input and output (8 bytes per f32 element) outgrow the L3
-    ///   (`L3 / 8`; Zen 5, 32 MiB: from 4M, +17% to +26% for two-pass at 4M-64M with AVX-512).
+    ///   (`L3 / 8`).
     ///
-    /// Unknown cache sizes count as 1 MiB of L2 and 32 MiB of L3. Figures: one thread, inputs
-    /// uniform in [-1000, 1000], output hot (criterion); with the output cold (the reproduction)
-    /// two-pass leads earlier.
+    /// Unknown cache sizes count as 1 MiB of L2 and 32 MiB of L3. The measurements behind each
+    /// rule, and the CPUs they come from, are in `docs/algorithms.md`.
     pub fn for_cpu(isa: Isa, cpu: &Cpu) -> Crossover {
         let l2 = if cpu.l2 > 0 { cpu.l2 } else { FALLBACK_L2 };
         let l3 = if cpu.l3 > 0 { cpu.l3 } else { FALLBACK_L3 }.max(l2);

@@ -11,10 +11,8 @@ use twopass_kernels::{exp_or_zero, Element, Io, MaxSum, Store, Table};
 
 use crate::sum::{Special, Sum};
 
-/// The shortest block: 16 KiB of f32, L1-resident with its output (48 KiB L1d here). Measured
-/// (reproduce, one thread, Zen 5) with blocks of 256 to 8192 elements, at 1K-4M: 4096 was
-/// fastest or within a few percent on both ISAs; at 16K, 2.9 -> 3.9 elements/ns with AVX-512
-/// and 2.1 -> 2.6 with AVX2 against 1024; 8192 overflowed L1 with AVX2 (2.0).
+/// The shortest block: 16 KiB of f32, L1-resident with its output on a 48 KiB L1d (the
+/// measurements that chose it are in `docs/algorithms.md`).
 pub const MIN_BLOCK: usize = 4096;
 /// The most blocks a row is cut into (their statistics take 32 KiB of stack).
 pub const MAX_BLOCKS: usize = 4096;

@@ -1,5 +1,5 @@
 //! Cross-entropy with class-index targets, following `torch.nn.functional.cross_entropy`
-//! (REFERENCE.md): the loss in ONE read of the logits (extended-exponent sum, target logit and
+//! (docs/accuracy.md): the loss in ONE read of the logits (extended-exponent sum, target logit and
 //! weighted logit sum together), the gradient in one more pass that may overwrite the logits.
 //! Rows can also be streamed chunk by chunk ([`CrossEntropyStream`]).
 
@@ -416,7 +416,7 @@ impl CrossEntropyRow<'_> {
     /// The unreduced loss (0 for an ignored row; NaN with a NaN or `+inf` logit or when every
     /// logit is `-inf`; `+inf` when a `-inf` logit has a nonzero coefficient).
     pub fn loss(&self) -> f32 {
-        // REFERENCE.md's bound is at least 4e-6 T, and T at least the sum of the loss's
+        // docs/accuracy.md's bound is at least 4e-6 T, and T at least the sum of the loss's
         // coefficients.
         let o = &self.options;
         let eps = f64::from(o.label_smoothing);
@@ -509,7 +509,7 @@ impl CrossEntropyRow<'_> {
         let weights = o.class_weights.map(|w| &w[offset..offset + n]);
         // f32 keeps full precision only for normal coefficients (or 0), and the kernel's exp
         // term is 0 below `2^-126 (1 + 2^-10)` (it computes no subnormal): fine while that stays
-        // inside REFERENCE.md's absolute allowance `2e-7 |k| w_max` (a tiny upstream gradient
+        // inside docs/accuracy.md's absolute allowance `2e-7 |k| w_max` (a tiny upstream gradient
         // or all-zero weights break that).
         if coefficients.fit_the_pass()
             && GradCoefficients::FLUSH_ERROR <= 2e-7 * k.abs() * self.weights.max
@@ -531,7 +531,7 @@ impl CrossEntropyRow<'_> {
             let g = (1.0 - eps) * w_t * -self.one_minus_p_t
                 + (eps / c) * (big_w * p_t - w_t)
                 + 2.0 * z * self.lse * p_t;
-            // The f32 gradient, rounded once to the output type. REFERENCE.md holds `p_t - 1` to
+            // The f32 gradient, rounded once to the output type. docs/accuracy.md holds `p_t - 1` to
             // relative precision while `1 - p_t >= 1e-30`, so only below that may a tiny value
             // (a tiny target weight's) become 0.
             let allowance = if self.one_minus_p_t >= 1e-30 {

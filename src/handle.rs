@@ -50,8 +50,8 @@ impl Kernels {
     }
 
     /// The kernels of `isa` (which this CPU runs) with `Auto`, built once per ISA (the
-    /// half-precision tables and the crossover take CPU-feature and cache look-ups: a tenth of
-    /// a 1K-element softmax).
+    /// half-precision tables and the crossover take CPU-feature and cache look-ups, too dear
+    /// for every call of a short row).
     pub(crate) fn built(isa: Isa) -> &'static Kernels {
         static BUILT: [OnceLock<Kernels>; Isa::ALL.len()] = [const { OnceLock::new() }; 3];
         let slot = Isa::ALL

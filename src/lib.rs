@@ -12,7 +12,7 @@
 //! # Ok::<(), twopass::Error>(())
 //! ```
 //!
-//! Semantics and accuracy follow the project's REFERENCE.md: special values per row (a NaN
+//! Semantics and accuracy follow docs/accuracy.md: special values per row (a NaN
 //! makes every output NaN; `+inf` or an all `-inf` row makes softmax NaN), errors checked
 //! before anything is written, bounds that do not grow with the row length, deterministic
 //! results for the same values, ISA and algorithm. No call allocates or spawns threads.

@@ -7,7 +7,7 @@ use crate::Kernels;
 
 /// A streaming log-sum-exp accumulator: `value() = ln(sum exp(x))` over every element given to
 /// [`LseState::update`] and every state given to [`LseState::merge`], in any order (equal to
-/// the one-shot value within REFERENCE.md's bound; not bitwise).
+/// the one-shot value within docs/accuracy.md's bound; not bitwise).
 ///
 /// Layout (`#[repr(C)]`, 32 bytes, native endianness; the same on every ISA):
 ///

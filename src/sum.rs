@@ -5,7 +5,7 @@ use twopass_kernels::{Element, Ext, MaxSum};
 
 /// `v` rounded to f32, 0 (of `v`'s sign) where `|v|` lies below f32's normal range: results
 /// are never subnormal, so no caller pays for one (a microcode assist per subnormal operand on
-/// Intel CPUs), and REFERENCE.md's bounds allow far more than 2^-126 wherever this rounds.
+/// Intel CPUs), and docs/accuracy.md's bounds allow far more than 2^-126 wherever this rounds.
 pub(crate) fn narrow(v: f64) -> f32 {
     if v.abs() < f64::from(f32::MIN_POSITIVE) {
         (0.0f64).copysign(v) as f32

@@ -1,4 +1,4 @@
-//! Accuracy at n = 2^22 for every algorithm and ISA: REFERENCE.md's bounds do not loosen with
+//! Accuracy at n = 2^22 for every algorithm and ISA: docs/accuracy.md's bounds do not loosen with
 //! n, including sorted rows and ramps (where an online max rescales on every step).
 //! Release builds only (`cargo test --release`); a debug build skips it as too slow.
 

@@ -1,4 +1,4 @@
-//! Cross-entropy against an f64 implementation of REFERENCE.md's formulas and bounds: every
+//! Cross-entropy against an f64 implementation of docs/accuracy.md's formulas and bounds: every
 //! option combination, odd class counts, confident targets, +-1e4 and -inf logits, ignored
 //! rows, chunked streams against one-shot, in place against a separate gradient, per ISA.
 
@@ -577,7 +577,7 @@ fn logits_beyond_the_extended_bound() {
 }
 
 /// Found by the cross_entropy fuzzer: a target weight just above f32's smallest normal makes
-/// the target entry's gradient `-(1 - p_t) w_t` subnormal, which REFERENCE.md holds to relative
+/// the target entry's gradient `-(1 - p_t) w_t` subnormal, which docs/accuracy.md holds to relative
 /// precision (`1 - p_t >= 1e-30`): it must not be flushed to 0 as results below the contract's
 /// absolute allowance are.
 #[test]

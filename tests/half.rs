@@ -1,5 +1,5 @@
 //! f16 and bf16 rows: every ISA under test and every algorithm against the f64 reference on the
-//! widened inputs (REFERENCE.md: 2 ulp of the output type, or the f32 bound where looser;
+//! widened inputs (docs/accuracy.md: 2 ulp of the output type, or the f32 bound where looser;
 //! references below 2^-126 may give 0; log-sum-exp within 2e-6), all tails, misaligned starts,
 //! in place, and the special values encoded in both formats.
 

@@ -1,5 +1,5 @@
 //! Property tests: every public function, every ISA under test and every algorithm, against the
-//! f64 reference (REFERENCE.md's bounds) and against the scalar kernels (twice the bounds),
+//! f64 reference (docs/accuracy.md's bounds) and against the scalar kernels (twice the bounds),
 //! over all tail lengths, misaligned buffers, in place, and rows of every shape in `Dist`.
 
 mod common;

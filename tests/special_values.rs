@@ -1,4 +1,4 @@
-//! REFERENCE.md's special-value table, for every variant, at every position of rows whose
+//! docs/accuracy.md's special-value table, for every variant, at every position of rows whose
 //! lengths cover all tails and cross the reduction blocks of every ISA.
 
 mod common;

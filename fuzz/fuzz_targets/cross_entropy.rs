@@ -1,6 +1,6 @@
 //! Arbitrary shapes, targets (in range, out of range, the ignore index), options (valid and
 //! invalid) and chunkings: either a clear error with nothing written, or results within
-//! REFERENCE.md's bounds on every ISA under test, in place and chunked alike.
+//! docs/accuracy.md's bounds on every ISA under test, in place and chunked alike.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,5 +1,5 @@
 //! Arbitrary chunkings and merge orders of `LseState` agree with the one-shot log-sum-exp within
-//! REFERENCE.md's bound (not bitwise: merges round).
+//! docs/accuracy.md's bound (not bitwise: merges round).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

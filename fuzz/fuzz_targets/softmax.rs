@@ -1,6 +1,6 @@
 //! Arbitrary f32 bit patterns (NaN payloads, infinities, subnormals, +-3.4e38), lengths up to a
 //! few thousand and any misalignment: every algorithm on every ISA under test meets
-//! REFERENCE.md's bounds, agrees with scalar, and writes nothing outside its output.
+//! docs/accuracy.md's bounds, agrees with scalar, and writes nothing outside its output.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -189,7 +189,7 @@ unsafe fn walk<S: Simd, E: Element, P: Pass<S>, const CAREFUL: bool>(
 }
 
 /// Per-lane f64 totals of a pass's block partials: folding a block is one widening add per
-/// lane, independent across lanes (a horizontal sum per block cost a quarter of a fast pass);
+/// lane, independent across lanes (a horizontal sum per block would cost a large part of a fast pass);
 /// the lanes meet once, at the end of the row, in lane order.
 #[derive(Clone, Copy)]
 struct Wide([f64; 16]);
@@ -216,7 +216,7 @@ impl Wide {
     }
 
     /// `sum_k self_k`, pairwise in a fixed order: `log2(LANES)` dependent additions, not
-    /// `LANES` (a fifth of a 1K-element pass's fixed cost otherwise).
+    /// `LANES` (they are on every short row's critical path).
     #[inline(always)]
     fn sum<S: Simd>(&self) -> f64 {
         let mut l = self.0;

@@ -5,7 +5,7 @@
 //! sets UE (underflow), and again with FTZ and DAZ off, where a subnormal operand sets DE.
 //!
 //! One exception, by contract: f16 outputs below f16's normal range in magnitude (6.1e-5: small
-//! probabilities, log-probabilities near 0) are f16 subnormals (REFERENCE.md keeps them exact),
+//! probabilities, log-probabilities near 0) are f16 subnormals (docs/accuracy.md keeps them exact),
 //! and VCVTPS2PH (F16C, AVX-512, and `half`'s conversion, which uses it where the CPU has F16C)
 //! sets UE making them. Where f16 kernels store, only DE is checked; their f32 arithmetic is the
 //! bf16 kernels' (the same coarse exp), where UE is.

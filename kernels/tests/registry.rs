@@ -1,5 +1,5 @@
 //! Every kernel of every table this CPU runs against the scalar table, entry by entry, over
-//! all tail lengths and misaligned starts (within twice REFERENCE.md's relative bound; exact
+//! all tail lengths and misaligned starts (within twice docs/accuracy.md's relative bound; exact
 //! where the operation is a single rounding).
 
 use proptest::prelude::*;

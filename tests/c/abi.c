@@ -77,7 +77,7 @@ static void test_vectors(uint64_t *seed) {
     }
 }
 
-/* The special rows of REFERENCE.md, and n == 0. */
+/* The special rows of docs/accuracy.md, and n == 0. */
 static void test_special_values(void) {
     float nan_row[3] = {0.0f, NAN, 1.0f}, inf_row[3] = {0.0f, INFINITY, 1.0f};
     float neg_row[3] = {-INFINITY, -INFINITY, -INFINITY}, y[3], out;

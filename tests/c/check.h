@@ -68,7 +68,7 @@ static inline double ref_lse(const float *x, size_t n) {
     return m + log(s);
 }
 
-/* y meets REFERENCE.md's softmax bounds for x (finite rows). */
+/* y meets docs/accuracy.md's softmax bounds for x (finite rows). */
 static inline int softmax_ok(const float *x, const float *y, size_t n) {
     double m = -INFINITY, s = 0.0, mass = 0.0;
     size_t i;
@@ -83,7 +83,7 @@ static inline int softmax_ok(const float *x, const float *y, size_t n) {
     return mass <= 2e-6;
 }
 
-/* y meets REFERENCE.md's log-softmax bound for x (finite rows, -inf allowed). */
+/* y meets docs/accuracy.md's log-softmax bound for x (finite rows, -inf allowed). */
 static inline int log_softmax_ok(const float *x, const float *y, size_t n) {
     double lse = ref_lse(x, n);
     size_t i;

@@ -13,7 +13,7 @@ struct expected {
     double row_loss[ROWS], row_lse[ROWS], loss, grad[ROWS][COLS];
 };
 
-/* REFERENCE.md's cross-entropy in double, for finite logits. */
+/* docs/accuracy.md's cross-entropy in double, for finite logits. */
 static struct expected reference(const float *x, const int64_t *t,
                                  const twopass_cross_entropy_options *o, const float *g_out) {
     struct expected e;

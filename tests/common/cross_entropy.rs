@@ -1,4 +1,4 @@
-//! The f64 reference of REFERENCE.md's cross-entropy formulas and bounds, and checks of a
+//! The f64 reference of docs/accuracy.md's cross-entropy formulas and bounds, and checks of a
 //! case (one-shot, in place, chunked streams) against it; shared by the tests and the fuzzers.
 
 use super::Rng;
@@ -305,7 +305,7 @@ pub fn check_case(k: Kernels, c: &Case) -> Result<(), String> {
         }
         let t = c.targets[r] as usize;
         let want = row_ref(x, t, &o);
-        // REFERENCE.md bounds the z-loss term relative to lse^2, which no f32 exp can meet when
+        // docs/accuracy.md bounds the z-loss term relative to lse^2, which no f32 exp can meet when
         // |lse| is tiny (one f32 term alone carries 6e-8 relative): we allow an absolute
         // lse error of 5e-7 on top (z * 2|lse| * 5e-7); see the issue notes.
         let loss_bound =
@@ -393,7 +393,7 @@ pub fn check_chunked(k: Kernels, c: &Case, seed: u64) -> Result<(), String> {
         }
         let done = stream.finish().map_err(|e| e.to_string())?;
         let (l1, l2) = (f64::from(one.loss()), f64::from(done.loss()));
-        // Each within REFERENCE.md's loss bound of the reference: within twice of each other.
+        // Each within docs/accuracy.md's loss bound of the reference: within twice of each other.
         let bound = match usize::try_from(c.targets[row]) {
             Ok(t) if c.targets[row] != c.ignore_index => {
                 let r = row_ref(x, t, &o);
@@ -413,7 +413,7 @@ pub fn check_chunked(k: Kernels, c: &Case, seed: u64) -> Result<(), String> {
             done.gradient(a, &x[a..b], &mut g2[a..b], 1.0)
                 .map_err(|e| e.to_string())?;
         }
-        // Each is within REFERENCE.md's gradient bound of the reference: within twice of each
+        // Each is within docs/accuracy.md's gradient bound of the reference: within twice of each
         // other.
         let w_max = c
             .weights

@@ -1,4 +1,4 @@
-//! Shared test support: the f64 reference, REFERENCE.md's bounds, row generators, and the ISAs
+//! Shared test support: the f64 reference, docs/accuracy.md's bounds, row generators, and the ISAs
 //! under test.
 #![allow(dead_code)]
 
@@ -46,7 +46,7 @@ pub fn variants() -> Vec<Kernels> {
     out
 }
 
-/// What REFERENCE.md says a row's results are, computed in `F` (f64 in the tests).
+/// What docs/accuracy.md says a row's results are, computed in `F` (f64 in the tests).
 pub enum Reference<F> {
     /// NaN, +inf or only -inf (n >= 1): every softmax / log-softmax output NaN; lse as given.
     Special(F),
@@ -72,7 +72,7 @@ pub fn reference<F: Float>(x: &[f32]) -> Reference<F> {
 }
 
 /// The reference's max and sum for a finite row; `None` for a special row (NaN, `+inf`, only
-/// `-inf`) whose outputs `y` are all NaN, as REFERENCE.md requires, else the error.
+/// `-inf`) whose outputs `y` are all NaN, as docs/accuracy.md requires, else the error.
 pub fn finite_reference(
     x: &[f32],
     y: impl Iterator<Item = f64>,
@@ -86,7 +86,7 @@ pub fn finite_reference(
     }
 }
 
-/// Checks `lse` against the reference, within `k` times REFERENCE.md's bound.
+/// Checks `lse` against the reference, within `k` times docs/accuracy.md's bound.
 pub fn check_lse(x: &[f32], lse: f32, k: f64) -> Result<(), String> {
     let want = match reference::<f64>(x) {
         Reference::Special(v) => v,
@@ -107,7 +107,7 @@ pub fn check_lse(x: &[f32], lse: f32, k: f64) -> Result<(), String> {
     }
 }
 
-/// Checks a softmax output against the reference, within `k` times REFERENCE.md's bounds.
+/// Checks a softmax output against the reference, within `k` times docs/accuracy.md's bounds.
 pub fn check_softmax(x: &[f32], y: &[f32], k: f64) -> Result<(), String> {
     assert_eq!(x.len(), y.len());
     let Some((m, s)) = finite_reference(x, y.iter().map(|&v| f64::from(v)))? else {
@@ -141,7 +141,7 @@ pub fn check_softmax(x: &[f32], y: &[f32], k: f64) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks a log-softmax output against the reference, within `k` times REFERENCE.md's bound.
+/// Checks a log-softmax output against the reference, within `k` times docs/accuracy.md's bound.
 pub fn check_log_softmax(x: &[f32], y: &[f32], k: f64) -> Result<(), String> {
     assert_eq!(x.len(), y.len());
     let Some((m, s)) = finite_reference(x, y.iter().map(|&v| f64::from(v)))? else {
@@ -164,7 +164,7 @@ pub fn check_log_softmax(x: &[f32], y: &[f32], k: f64) -> Result<(), String> {
 }
 
 /// Compares two softmax outputs of the same row (two ISAs, or ISA and scalar): each within
-/// REFERENCE.md's bounds of the reference, so within twice the bounds of each other.
+/// docs/accuracy.md's bounds of the reference, so within twice the bounds of each other.
 pub fn check_softmax_pair(a: &[f32], b: &[f32]) -> Result<(), String> {
     let mut mass = 0.0;
     for (i, (&p, &q)) in a.iter().zip(b).enumerate() {

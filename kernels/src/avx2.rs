@@ -188,13 +188,12 @@ impl Simd for Avx2 {
         self.0.avx._mm256_movemask_ps(m) != 0
     }
     #[inline(always)]
-    fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool>(
+    fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool, const WIDE: bool>(
         self,
         x: __m256,
         e: __m256,
         c: __m256,
         cutoff: __m256,
-        over: f32,
     ) -> (__m256, __m256) {
         let (avx, avx2) = (self.0.avx, self.0.avx2);
         // Lanes below the cutoff are computed at it (so p is finite for -inf and huge negative
@@ -211,9 +210,9 @@ impl Simd for Avx2 {
         let bias = avx._mm256_sub_ps(avx._mm256_set1_ps(ROUND_MAGIC + 127.0), e);
         let z = self.fma(x, avx._mm256_set1_ps(LOG2E), bias);
         let p = reduced_poly::<_, SHORT, COARSE>(self, x, avx._mm256_sub_ps(z, bias), c);
-        // With a finite `over` the callers may have lanes past the range: from n - e = 128 on
-        // (biased exponent 255) 2^(n - e) is +inf. Otherwise they have none.
-        let clamped = if over < f32::INFINITY {
+        // With WIDE the callers may have lanes past the range: from n - e = 128 on (biased
+        // exponent 255) 2^(n - e) is +inf. Otherwise they have none.
+        let clamped = if WIDE {
             avx._mm256_min_ps(z, avx._mm256_set1_ps(ROUND_MAGIC + 255.0))
         } else {
             z
@@ -225,8 +224,9 @@ impl Simd for Avx2 {
         } else {
             pow2
         };
-        let over = self.lt(avx._mm256_set1_ps(ROUND_MAGIC + 127.0 + over), z);
-        (avx._mm256_mul_ps(p, pow2), over)
+        // z - (1.5 * 2^23 + 127) = n - e exactly.
+        let d = avx._mm256_sub_ps(z, avx._mm256_set1_ps(ROUND_MAGIC + 127.0));
+        (avx._mm256_mul_ps(p, pow2), d)
     }
     #[inline(always)]
     fn lanes(self, v: __m256) -> [f32; 16] {

@@ -183,14 +183,14 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
         m != 0
     }
     #[inline(always)]
-    fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool>(
+    fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool, const WIDE: bool>(
         self,
         x: __m512,
         e: __m512,
         c: __m512,
         cutoff: __m512,
-        over: f32,
-    ) -> (__m512, __mmask16) {
+    ) -> (__m512, __m512) {
+        // VSCALEFPS takes any exponent: WIDE needs nothing more.
         let f = self.0.avx512f;
         // Without ZERO, lanes below the cutoff are computed at it (the operand order of max
         // keeps a NaN x).
@@ -206,7 +206,7 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
         } else {
             f._mm512_scalef_ps(p, d)
         };
-        (y, self.lt(f._mm512_set1_ps(over), d))
+        (y, d)
     }
     #[inline(always)]
     fn lanes(self, v: __m512) -> [f32; 16] {

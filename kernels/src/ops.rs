@@ -26,7 +26,7 @@ pub const EXT_HEADROOM: f32 = 64.0;
 
 /// A block of [`raddextexp`] summed without checking exponents is refused (and summed again
 /// carefully) when a lane's partial exceeds this: every term is exact up to `2^127` and comes
-/// out above `2^127` or +inf beyond (`Simd::exp_scaled` with a finite `over`), so an accepted
+/// out above `2^127` or +inf beyond (`Simd::exp_scaled` with `WIDE`), so an accepted
 /// partial holds exact terms only.
 const EXT_REFUSE: f32 = 1.2676506e30; // 2^100
 
@@ -266,7 +266,7 @@ impl<S: Simd> ScaledExp<S> {
     /// there: [`Simd::exp_scaled`]).
     #[inline(always)]
     fn at<const SHORT: bool, const COARSE: bool, const ZERO: bool>(&self, s: S, x: S::V) -> S::V {
-        s.exp_scaled::<SHORT, COARSE, ZERO>(x, self.e, self.c, self.cutoff, f32::INFINITY)
+        s.exp_scaled::<SHORT, COARSE, ZERO, false>(x, self.e, self.c, self.cutoff)
             .0
     }
 }
@@ -530,7 +530,7 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> 
         }
         // SAFETY: `cutoffs` holds 16 >= LANES values.
         self.cutoff = unsafe { s.load(cutoffs.as_ptr()) };
-        s.exp_scaled::<true, COARSE, false>(x, e, s.splat(1.0), self.cutoff, f32::INFINITY)
+        s.exp_scaled::<true, COARSE, false, false>(x, e, s.splat(1.0), self.cutoff)
             .0
     }
 
@@ -582,14 +582,14 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> Pass<S> for SumExt<S, LOGI
         // Terms below 2^-126 of the lane's exponent are 0; terms beyond its range come out
         // huge or +inf, which end_block sees.
         let (term, _) =
-            s.exp_scaled::<true, COARSE, false>(x, self.e, s.splat(1.0), self.cutoff, EXT_HEADROOM);
+            s.exp_scaled::<true, COARSE, false, true>(x, self.e, s.splat(1.0), self.cutoff);
         self.add::<J>(s, x, term, at)
     }
     #[inline(always)]
     fn careful<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
-        let (mut term, over) =
-            s.exp_scaled::<true, COARSE, false>(x, self.e, s.splat(1.0), self.cutoff, EXT_HEADROOM);
-        if s.any(over) {
+        let (mut term, d) =
+            s.exp_scaled::<true, COARSE, false, true>(x, self.e, s.splat(1.0), self.cutoff);
+        if s.any(s.lt(s.splat(EXT_HEADROOM), d)) {
             term = self.raise_exponent(s, x, at);
         }
         self.add::<J>(s, x, term, at)

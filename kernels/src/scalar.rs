@@ -159,17 +159,16 @@ impl Simd for Scalar {
         m
     }
     #[inline(always)]
-    fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool>(
+    fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool, const WIDE: bool>(
         self,
         x: f32,
         e: f32,
         c: f32,
         cutoff: f32,
-        over: f32,
-    ) -> (f32, bool) {
+    ) -> (f32, f32) {
         // One lane: a branch skips the work below the cutoff, ZERO or not.
         if x < cutoff {
-            return (0.0, false);
+            return (0.0, f32::NEG_INFINITY);
         }
         let n = self.round(x * LOG2E);
         // As on AVX2: a kept result is at least 2^-126, so n - e >= -126, and c * p * 2^(n - e)
@@ -178,7 +177,7 @@ impl Simd for Scalar {
         let p = reduced_poly::<Self, SHORT, COARSE>(self, x, n, c);
         let d = n - e;
         let b = (self.max(d, -127.0).min(128.0) as i32 + 127) as u32;
-        (p * f32::from_bits(b << 23), d > over)
+        (p * f32::from_bits(b << 23), d)
     }
     #[inline(always)]
     fn lanes(self, v: f32) -> [f32; 16] {

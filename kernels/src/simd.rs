@@ -101,21 +101,22 @@ pub trait Simd: Copy {
     /// `c * exp(x) * 2^-e` for integral lane exponents `e` and `|c|` in `[2^-0.5, 2^0.5)`,
     /// where `x >= cutoff` ([`crate::exp::cutoff`] puts it where the result is
     /// `2^-126 * (1 + 2^-10)`); below it 0 with `ZERO`, else 0 or the value at the cutoff (for
-    /// sums, in which such a term is negligible: one operation fewer on AVX2 and AVX-512). No lane is subnormal or
-    /// computed as one, as each such operation
-    /// costs a microcode assist on Intel CPUs when FTZ is off (and reads of subnormals when DAZ
-    /// is off). NaN `x` gives NaN. With `c * exp(x) = (c * p) * 2^n` ([`crate::exp::reduced_poly`],
-    /// `SHORT` and `COARSE` as there), also the mask of `n - e > over`. Callers keep
-    /// `n - e <= 127` on kept lanes, except where `over` is finite: lanes beyond it then hold the
-    /// exact value or `c * inf` (at least `|c| * 2^127` in magnitude, or NaN).
-    fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool>(
+    /// sums, in which such a term is negligible: one operation fewer on AVX2 and AVX-512). No
+    /// lane is subnormal or computed as one, as each such operation costs a microcode assist on
+    /// Intel CPUs when FTZ is off (and reads of subnormals when DAZ is off). NaN `x` gives NaN.
+    ///
+    /// With `c * exp(x) = (c * p) * 2^n` ([`crate::exp::reduced_poly`], `SHORT` and `COARSE` as
+    /// there), also returns `n - e`, the power of two the result carries (for lanes below the
+    /// cutoff, at most the cutoff's). Without `WIDE` callers keep `n - e <= 127` on kept lanes;
+    /// with it, lanes beyond hold the exact value or `c * inf` (at least `|c| * 2^127` in
+    /// magnitude, or NaN).
+    fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool, const WIDE: bool>(
         self,
         x: Self::V,
         e: Self::V,
         c: Self::V,
         cutoff: Self::V,
-        over: f32,
-    ) -> (Self::V, Self::M);
+    ) -> (Self::V, Self::V);
     /// The largest lane (a NaN lane may or may not win), by halving: `log2(LANES)` dependent
     /// steps, not `LANES`.
     #[inline(always)]

@@ -39,6 +39,9 @@ impl Simd for Avx2 {
     const LANES: usize = 8;
     type V = __m256;
     type M = __m256;
+    type Lanes = [f32; 8];
+    type WideLanes = [f64; 8];
+    const WIDE_ZERO: [f64; 8] = [0.0; 8];
 
     #[inline(always)]
     fn splat(self, v: f32) -> __m256 {
@@ -229,8 +232,8 @@ impl Simd for Avx2 {
         (avx._mm256_mul_ps(p, pow2), d)
     }
     #[inline(always)]
-    fn lanes(self, v: __m256) -> [f32; 16] {
-        let mut l = [0.0; 16];
+    fn lanes(self, v: __m256) -> [f32; 8] {
+        let mut l = [0.0; 8];
         // SAFETY: l has room for 8 f32.
         unsafe { self.0.avx._mm256_storeu_ps(l.as_mut_ptr(), v) };
         l

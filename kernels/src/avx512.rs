@@ -20,6 +20,9 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
     const LANES: usize = 16;
     type V = __m512;
     type M = __mmask16;
+    type Lanes = [f32; 16];
+    type WideLanes = [f64; 16];
+    const WIDE_ZERO: [f64; 16] = [0.0; 16];
 
     #[inline(always)]
     fn splat(self, v: f32) -> __m512 {

@@ -191,35 +191,50 @@ unsafe fn walk<S: Simd, E: Element, P: Pass<S>, const CAREFUL: bool>(
 /// Per-lane f64 totals of a pass's block partials: folding a block is one widening add per
 /// lane, independent across lanes (a horizontal sum per block would cost a large part of a fast pass);
 /// the lanes meet once, at the end of the row, in lane order.
-#[derive(Clone, Copy)]
-struct Wide([f64; 16]);
+struct Wide<S: Simd>(S::WideLanes);
 
-impl Wide {
-    const ZERO: Wide = Wide([0.0; 16]);
+impl<S: Simd> Clone for Wide<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S: Simd> Copy for Wide<S> {}
+
+impl<S: Simd> Wide<S> {
+    const ZERO: Wide<S> = Wide(S::WIDE_ZERO);
 
     /// `self_k += v_k` for every lane `k`.
     #[inline(always)]
-    fn add<S: Simd>(&mut self, s: S, v: S::V) {
-        for (w, v) in self.0.iter_mut().zip(s.lanes(v)).take(S::LANES) {
-            *w += f64::from(v);
+    fn add(&mut self, s: S, v: S::V) {
+        for (w, v) in self.0.as_mut().iter_mut().zip(s.lanes(v).as_ref()) {
+            *w += f64::from(*v);
+        }
+    }
+
+    /// `self_k *= f_k` for every lane `k`.
+    #[inline(always)]
+    fn scale(&mut self, s: S, f: S::V, to_f64: impl Fn(f32) -> f64) {
+        for (w, f) in self.0.as_mut().iter_mut().zip(s.lanes(f).as_ref()) {
+            *w *= to_f64(*f);
         }
     }
 
     /// `sum_k self_k * f_k`, pairwise ([`Wide::sum`]).
     #[inline(always)]
-    fn dot<S: Simd>(&self, f: impl Fn(usize) -> f64) -> f64 {
-        let mut w = Wide::ZERO;
-        for k in 0..S::LANES {
-            w.0[k] = self.0[k] * f(k);
+    fn dot(&self, f: impl Fn(usize) -> f64) -> f64 {
+        let mut w = *self;
+        for (k, w) in w.0.as_mut().iter_mut().enumerate() {
+            *w *= f(k);
         }
-        w.sum::<S>()
+        w.sum()
     }
 
     /// `sum_k self_k`, pairwise in a fixed order: `log2(LANES)` dependent additions, not
     /// `LANES` (they are on every short row's critical path).
     #[inline(always)]
-    fn sum<S: Simd>(&self) -> f64 {
-        let mut l = self.0;
+    fn sum(&self) -> f64 {
+        let mut lanes = self.0;
+        let l = lanes.as_mut();
         let mut w = S::LANES;
         while w > 1 {
             w /= 2;
@@ -384,7 +399,7 @@ struct SumExp<S: Simd, const COARSE: bool, const ZERO: bool> {
     m: S::V,
     exp: ScaledExp<S>,
     acc: [S::V; 4],
-    total: Wide,
+    total: Wide<S>,
 }
 
 impl<S: Simd, const COARSE: bool, const ZERO: bool> SumExp<S, COARSE, ZERO> {
@@ -422,7 +437,7 @@ pub(crate) fn raddexpminusmax<S: Simd, E: Element>(s: S, x: &[E], m: f32) -> f64
     let mut pass = SumExp::<S, false, false>::new(s, m);
     // SAFETY: reads x[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
-    pass.total.sum::<S>()
+    pass.total.sum()
 }
 
 /// `y_i = exp(x_i - m)` for a finite `m` (the coarse exp for half outputs); returns
@@ -449,7 +464,7 @@ pub(crate) unsafe fn raddstoreexpminusmax<S: Simd, E: Element>(
         let mut pass = SumExp::<S, COARSE, true>::new(s, m);
         // SAFETY: forwarded from the caller.
         unsafe { reduce(s, &mut pass, x, Some(y), n) };
-        pass.total.sum::<S>()
+        pass.total.sum()
     }
     // SAFETY: forwarded from the caller.
     unsafe {
@@ -476,10 +491,10 @@ struct SumExt<S: Simd, const LOGITS: bool, const COARSE: bool> {
     /// Each lane's [`cutoff`] at its exponent: smaller terms are 0.
     cutoff: S::V,
     /// Each lane's total, against its exponent `e`.
-    total: Wide,
+    total: Wide<S>,
     weights: Option<*const f32>,
     logits: [S::V; 4],
-    logit_total: Wide,
+    logit_total: Wide<S>,
 }
 
 impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> {
@@ -520,16 +535,15 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> 
         let [m0, m1, m2, m3] = self.m;
         self.total.add(s, s.add(s.add(m0, m1), s.add(m2, m3)));
         self.m = [s.splat(0.0); 4];
-        for (w, d) in self.total.0.iter_mut().zip(s.lanes(s.sub(self.e, e))) {
-            *w *= pow2(f64::from(d));
-        }
+        self.total
+            .scale(s, s.sub(self.e, e), |d| pow2(f64::from(d)));
         self.e = e;
-        let mut cutoffs = [0f32; 16];
-        for (c, e) in cutoffs.iter_mut().zip(s.lanes(e)) {
-            *c = cutoff(1.0, f64::from(e));
+        let mut cutoffs = s.lanes(e);
+        for c in cutoffs.as_mut() {
+            *c = cutoff(1.0, f64::from(*c));
         }
-        // SAFETY: `cutoffs` holds 16 >= LANES values.
-        self.cutoff = unsafe { s.load(cutoffs.as_ptr()) };
+        // SAFETY: `cutoffs` holds LANES values.
+        self.cutoff = unsafe { s.load(cutoffs.as_ref().as_ptr()) };
         s.exp_scaled::<true, COARSE, false, false>(x, e, s.splat(1.0), self.cutoff)
             .0
     }
@@ -561,12 +575,13 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> 
     /// of a larger one): the sum is then `2^e` at that exponent, out of range above.
     #[inline(always)]
     fn sum(&self, s: S) -> Ext {
-        let e = s.lanes(self.e);
+        let lanes = s.lanes(self.e);
+        let e = lanes.as_ref();
         let top = f64::from(s.hmax(self.e));
         if top > f64::from(EXT_BOUND) * f64::from(LOG2E) + 1.0 {
             return Ext { m: 1.0, e: top };
         }
-        let m = self.total.dot::<S>(|k| pow2(f64::from(e[k]) - top));
+        let m = self.total.dot(|k| pow2(f64::from(e[k]) - top));
         if m == 0.0 {
             Ext::ZERO
         } else {
@@ -659,7 +674,7 @@ pub(crate) fn raddextexp_logits<S: Simd, E: Element>(
         unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
         LogitSums {
             exp: pass.sum(s).unshortened(),
-            weighted: pass.logit_total.sum::<S>(),
+            weighted: pass.logit_total.sum(),
         }
     }
     match logits {
@@ -683,7 +698,7 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
         r_jump: S::V,
         max: S::V,
         acc: [S::V; 4],
-        wide: Wide,
+        wide: Wide<S>,
     }
     impl<S: Simd> Online<S> {
         #[inline(always)]
@@ -696,9 +711,7 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
             self.wide.add(s, s.add(s.add(a, b), s.add(c, d)));
             self.acc = [s.splat(0.0); 4];
             let f = self.exp.at::<false, false, false>(s, s.sub(self.r, r));
-            for (w, f) in self.wide.0.iter_mut().zip(s.lanes(f)).take(S::LANES) {
-                *w *= f64::from(f);
-            }
+            self.wide.scale(s, f, f64::from);
             self.r = r;
             self.r_jump = s.add(r, s.splat(ONLINE_JUMP));
         }
@@ -736,19 +749,31 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
     };
     // SAFETY: reads x[..x.len()] only.
     unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
-    let max = s.lanes(pass.max)[..S::LANES]
+    let max = s
+        .lanes(pass.max)
+        .as_ref()
         .iter()
         .fold(f32::NEG_INFINITY, |a, &b| a.max(b));
     let refs = s.lanes(pass.r);
+    let refs = refs.as_ref();
     // A lane that never saw a finite input holds 0 against a reference far above `max`
     // (0 * inf): it is skipped.
-    let sum = pass.wide.dot::<S>(|k| {
-        if pass.wide.0[k] == 0.0 {
+    let sum = pass.wide.dot(|k| {
+        if pass.wide.0.as_ref()[k] == 0.0 {
             0.0
         } else {
             exp_or_zero(f64::from(refs[k]) - f64::from(max))
         }
     });
+    // The max's own term is exactly 1, but each term here is `exp` of `x - r` rounded to f32
+    // (up to 16 * 2^-24 off: 1e-6 relative), so the sum may come out below 1 and the max's
+    // output above 1. The true sum is at least 1: raising it there only removes error. (A NaN
+    // sum stays NaN.)
+    let sum = if max.is_finite() && sum < 1.0 {
+        1.0
+    } else {
+        sum
+    };
     MaxSum { max, sum }
 }
 

@@ -16,6 +16,9 @@ impl Simd for Scalar {
     const LANES: usize = 1;
     type V = f32;
     type M = bool;
+    type Lanes = [f32; 1];
+    type WideLanes = [f64; 1];
+    const WIDE_ZERO: [f64; 1] = [0.0];
 
     #[inline(always)]
     fn splat(self, v: f32) -> f32 {
@@ -180,10 +183,8 @@ impl Simd for Scalar {
         (p * f32::from_bits(b << 23), d)
     }
     #[inline(always)]
-    fn lanes(self, v: f32) -> [f32; 16] {
-        let mut l = [0.0; 16];
-        l[0] = v;
-        l
+    fn lanes(self, v: f32) -> [f32; 1] {
+        [v]
     }
 }
 

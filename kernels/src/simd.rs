@@ -16,6 +16,12 @@ pub trait Simd: Copy {
     type V: Copy;
     /// A per-lane predicate.
     type M: Copy;
+    /// `LANES` f32 values in memory (`[f32; LANES]`).
+    type Lanes: Copy + AsRef<[f32]> + AsMut<[f32]>;
+    /// `LANES` f64 values in memory (`[f64; LANES]`): per-lane totals.
+    type WideLanes: Copy + AsRef<[f64]> + AsMut<[f64]>;
+    /// Every f64 lane 0.
+    const WIDE_ZERO: Self::WideLanes;
 
     fn splat(self, v: f32) -> Self::V;
 
@@ -96,8 +102,8 @@ pub trait Simd: Copy {
     /// Whether any lane of `m` is set.
     fn any(self, m: Self::M) -> bool;
 
-    /// The lanes, in the first `LANES` entries.
-    fn lanes(self, v: Self::V) -> [f32; 16];
+    /// The lanes.
+    fn lanes(self, v: Self::V) -> Self::Lanes;
     /// `c * exp(x) * 2^-e` for integral lane exponents `e` and `|c|` in `[2^-0.5, 2^0.5)`,
     /// where `x >= cutoff` ([`crate::exp::cutoff`] puts it where the result is
     /// `2^-126 * (1 + 2^-10)`); below it 0 with `ZERO`, else 0 or the value at the cutoff (for
@@ -121,7 +127,8 @@ pub trait Simd: Copy {
     /// steps, not `LANES`.
     #[inline(always)]
     fn hmax(self, v: Self::V) -> f32 {
-        let mut l = self.lanes(v);
+        let mut lanes = self.lanes(v);
+        let l = lanes.as_mut();
         let mut w = Self::LANES;
         while w > 1 {
             w /= 2;

@@ -262,7 +262,7 @@ impl<'w> CrossEntropyStream<'w> {
                 };
                 let sums = (t.raddextexp_logits)(run, logits);
                 exp.add(sums.exp);
-                weighted += sums.weighted;
+                weighted += sums.logits;
             }
         }
         if let Some(j) = skip {

@@ -144,7 +144,7 @@ impl Kernels {
         T::among(&self.tables)
     }
 
-    /// The microkernel variant, XNNPACK style (e.g. `avx512f-p5-scalef-u64-acc4`).
+    /// The f32 microkernel variant, XNNPACK style (e.g. `f32-avx512f-p5-scalef-u64-acc4`).
     pub fn variant(&self) -> &'static str {
         self.tables.f32.name
     }

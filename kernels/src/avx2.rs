@@ -286,4 +286,4 @@ fn enter<R>(f: impl FnOnce(Avx2) -> R) -> R {
     )
 }
 
-crate::table::isa_table!(crate::Isa::Avx2, "avx2-p5-u32-acc4", enter);
+crate::table::isa_table!(crate::Isa::Avx2, "avx2", "u32-acc4", enter);

@@ -141,7 +141,7 @@ impl GradCoefficients {
 /// Which sum of the logits the cross-entropy loss pass takes besides the sum of `exp`.
 #[derive(Clone, Copy, Debug)]
 pub enum SumOfLogits<'a> {
-    /// None ([`LogitSums::weighted`] is 0): label smoothing off.
+    /// None ([`LogitSums::logits`] is 0): label smoothing off.
     Unused,
     /// `sum_i x_i`.
     Plain,
@@ -156,5 +156,5 @@ pub struct LogitSums {
     /// `sum_i exp(x_i)`, extended.
     pub exp: Ext,
     /// The sum of the logits [`SumOfLogits`] asked for, in f64 (0 for [`SumOfLogits::Unused`]).
-    pub weighted: f64,
+    pub logits: f64,
 }

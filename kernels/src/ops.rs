@@ -674,7 +674,7 @@ pub(crate) fn raddextexp_logits<S: Simd, E: Element>(
         unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
         LogitSums {
             exp: pass.sum(s).unshortened(),
-            weighted: pass.logit_total.sum(),
+            logits: pass.logit_total.sum(),
         }
     }
     match logits {

@@ -193,4 +193,4 @@ fn enter<R>(f: impl FnOnce(Scalar) -> R) -> R {
     f(Scalar)
 }
 
-crate::table::isa_table!(crate::Isa::Scalar, "scalar-p5-u4-acc4", enter);
+crate::table::isa_table!(crate::Isa::Scalar, "scalar", "u4-acc4", enter);

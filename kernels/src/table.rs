@@ -99,7 +99,10 @@ pub type LogitPass<T> = fn(&[T], SumOfLogits<'_>) -> LogitSums;
 pub struct Table<T: 'static = f32> {
     /// The ISA these kernels need.
     pub isa: Isa,
-    /// XNNPACK-style description of the variant, e.g. `avx512f-p5-scalef-u64-acc4`.
+    /// What runs, XNNPACK style: element type, ISA, exp, then the loop's shape, e.g.
+    /// `f32-avx512f-p5-scalef-u64-acc4` (degree-5 exp, `VSCALEFPS`, 64 elements per iteration
+    /// in 4 accumulators). Half-precision tables are `p5-p3out`: the degree-3 exp in the
+    /// entries whose only results are half outputs ([`crate::exp::K1`]), degree 5 elsewhere.
     pub name: &'static str,
     /// `max_i x_i`; `-inf` for an empty row; a NaN input may or may not win.
     pub rmax: fn(&[T]) -> f32,
@@ -140,13 +143,19 @@ pub struct Table<T: 'static = f32> {
 
 /// Defines the entry points of one ISA module over its [`crate::simd::Simd`] type, generic over
 /// the element type and each entering the ISA's target-feature context through `$enter`, and
-/// its [`Table`]s for f32, f16 and bf16.
+/// its [`Table`]s for f32, f16 and bf16, named from the ISA `$arch`, each type's exp and the
+/// loop's `$shape`.
 macro_rules! isa_table {
-    ($isa:expr, $name:expr, $enter:ident) => {
-        crate::table::isa_table!($isa, $name, $enter;
-            TABLE: f32 = "f32-", TABLE_F16: half::f16 = "f16-", TABLE_BF16: half::bf16 = "bf16-");
+    ($isa:expr, $arch:literal, $shape:literal, $enter:ident) => {
+        crate::table::isa_table!($isa, $arch, $shape, $enter;
+            TABLE: f32 = "f32", "p5",
+            TABLE_F16: half::f16 = "f16", "p5-p3out",
+            TABLE_BF16: half::bf16 = "bf16", "p5-p3out");
     };
-    ($isa:expr, $name:expr, $enter:ident; $($static:ident: $t:ty = $prefix:literal),+) => {
+    (
+        $isa:expr, $arch:literal, $shape:literal, $enter:ident;
+        $($static:ident: $t:ty = $prefix:literal, $exp:literal),+
+    ) => {
         use crate::element::Element;
 
         fn rmax<E: Element>(x: &[E]) -> f32 {
@@ -275,7 +284,8 @@ macro_rules! isa_table {
             }
         }
 
-        $(pub(crate) static $static: crate::Table<$t> = table(concat!($prefix, $name));)+
+        $(pub(crate) static $static: crate::Table<$t> =
+            table(concat!($prefix, "-", $arch, "-", $exp, "-", $shape));)+
     };
 }
 pub(crate) use isa_table;

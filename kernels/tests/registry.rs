@@ -107,15 +107,15 @@ proptest! {
             for (weights, logits) in [(None, SumOfLogits::Unused), (None, SumOfLogits::Plain), (Some(&w[..]), SumOfLogits::Weighted(&w))] {
                 let (la, lb) = ((t.raddextexp_logits)(x, logits), (scalar.raddextexp_logits)(x, logits));
                 if let SumOfLogits::Unused = logits {
-                    prop_assert_eq!((la.weighted, lb.weighted), (0.0, 0.0));
+                    prop_assert_eq!((la.logits, lb.logits), (0.0, 0.0));
                 }
                 let (a, b) = (la.exp.ln(), lb.exp.ln());
                 prop_assert!(a == b || (a - b).abs() <= 4e-6 * a.abs().max(1.0), "{} raddextexp_logits {:?} vs {:?}", t.name, la, lb);
                 let abs: f64 = x.iter().map(|v| f64::from(v.abs()) * 1.5).sum();
-                prop_assert!((la.weighted - lb.weighted).abs() <= 1e-6 * abs, "{} logit sum {} vs {}", t.name, la.weighted, lb.weighted);
+                prop_assert!((la.logits - lb.logits).abs() <= 1e-6 * abs, "{} logit sum {} vs {}", t.name, la.logits, lb.logits);
                 if let SumOfLogits::Plain = logits {
                     let r: f64 = x.iter().map(|&v| f64::from(v)).sum();
-                    prop_assert!((la.weighted - r).abs() <= 1e-6 * abs, "{} logit sum {} vs f64 {}", t.name, la.weighted, r);
+                    prop_assert!((la.logits - r).abs() <= 1e-6 * abs, "{} logit sum {} vs f64 {}", t.name, la.logits, r);
                 }
                 let c = GradCoefficients { a: m, scale: 0.75, bias: 0.01 };
                 (t.vgradce)(Io::Split(x, &mut ya), weights, c, store);

@@ -65,34 +65,48 @@ pub(crate) fn softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, (algorithm, s
     if n == 0 {
         return;
     }
-    if algorithm == Algorithm::Blocked {
-        if !crate::blocked::softmax(t, io.reborrow()) {
-            io.output().fill(E::from_f32(f32::NAN));
-        }
-        return;
-    }
-    if algorithm == Algorithm::ThreePassReload {
-        let max = (t.rmax)(io.input());
-        if max.is_finite() {
-            let sum = (t.raddstoreexpminusmax)(io.reborrow(), max);
-            if sum.is_finite() {
-                (t.vscale)(Io::InPlace(io.output()), (1.0 / sum) as f32, store);
-                return;
-            }
-        }
-        io.output().fill(E::from_f32(f32::NAN));
-        return;
-    }
-    let sum = match algorithm {
+    // Each algorithm returns whether it wrote the row; a special row (NaN, +inf, only -inf)
+    // is all NaN.
+    let written = match algorithm {
+        Algorithm::Blocked => crate::blocked::softmax(t, io.reborrow()),
+        Algorithm::ThreePassReload => reload(t, io.reborrow(), store),
         // vscaleextexp divides by the paired sum.
-        Algorithm::TwoPass => extended(t, io.input(), t.raddextexp_paired),
-        _ => sum(t, io.input(), algorithm),
+        Algorithm::TwoPass => scale(
+            t,
+            extended(t, io.input(), t.raddextexp_paired),
+            io.reborrow(),
+            store,
+        ),
+        _ => scale(t, sum(t, io.input(), algorithm), io.reborrow(), store),
     };
+    if !written {
+        io.output().fill(E::from_f32(f32::NAN));
+    }
+}
+
+/// Three-pass reload: the max, `y = exp(x - max)` and its sum, then `y *= 1 / sum`; false for
+/// a special row.
+fn reload<E: Element>(t: &Table<E>, mut io: Io<'_, E>, store: Store) -> bool {
+    let max = (t.rmax)(io.input());
+    if !max.is_finite() {
+        return false;
+    }
+    let sum = (t.raddstoreexpminusmax)(io.reborrow(), max);
+    if !sum.is_finite() {
+        return false;
+    }
+    (t.vscale)(Io::InPlace(io.output()), (1.0 / sum) as f32, store);
+    true
+}
+
+/// The output pass dividing by `sum`; false for a special row.
+fn scale<E: Element>(t: &Table<E>, sum: Sum, io: Io<'_, E>, store: Store) -> bool {
     match sum {
         Sum::Ext(e) => (t.vscaleextexp)(io, e, store),
         Sum::MaxSum(s) => (t.vscaleexpminusmax)(io, s.max, (1.0 / s.sum) as f32, store),
-        Sum::Special(_) => io.output().fill(E::from_f32(f32::NAN)),
+        Sum::Special(_) => return false,
     }
+    true
 }
 
 /// `y_i = x_i - ln(sum_j exp(x_j))` by the reduction `algorithm` (`Auto` resolved by the

@@ -14,6 +14,7 @@ mod avx2;
 mod avx512;
 pub mod cpu;
 mod element;
+mod entry;
 pub mod exp;
 mod ext;
 #[cfg(target_arch = "x86_64")]
@@ -24,6 +25,7 @@ mod simd;
 mod table;
 
 pub use element::Element;
+pub use entry::{Args, Entry};
 pub use ext::{exp_or_zero, Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits};
 pub use half::{bf16, f16};
 pub use ops::{BLOCK_STEPS, ONLINE_JUMP};

@@ -4,7 +4,10 @@
 
 use proptest::prelude::*;
 use twopass_kernels::exp::EXT_BOUND;
-use twopass_kernels::{table, tables, GradCoefficients, Io, Isa, Store, SumOfLogits};
+use twopass_kernels::{
+    table, table_bf16, table_bf16_exact, table_f16, tables, Args, Element, Entry, GradCoefficients,
+    Io, Isa, Store, SumOfLogits, Table,
+};
 
 fn close(a: f64, b: f64, rel: f64) -> bool {
     a == b || (a - b).abs() <= rel * a.abs().max(b.abs())
@@ -188,4 +191,57 @@ fn online_sum_is_at_least_the_max_term() {
             assert!(s.sum >= 1.0, "{} {x:?}: {}", t.name, s.sum);
         }
     }
+}
+
+/// Every [`Entry`] of every table this CPU runs, of every element type, against the scalar
+/// table of the same type on the same rows: values within 4e-6, outputs within two units of the
+/// type's last place (`rel`; the gradient's near 0 against its bias). The list the kernel
+/// benchmarks walk too (`benches/kernels.rs`).
+fn entries_match_scalar<T: Element + std::fmt::Debug>(all: &[&Table<T>], rel: f64) {
+    let scalar = T::table(Isa::Scalar).unwrap();
+    for n in [1usize, 7, 16, 33, 100, 1000, 2500] {
+        for seed in [3u64, 1 << 62, 2 << 62, 3 << 62] {
+            for scale in [1.0f32, 60.0, 2000.0] {
+                let x: Vec<T> = row(n, seed, scale).into_iter().map(T::from_f32).collect();
+                let args = Args::of(&x);
+                for t in all {
+                    for entry in Entry::ALL {
+                        let (mut ya, mut yb) = (x.clone(), x.clone());
+                        let a = t.run(entry, &args, &x, &mut ya, Store::Cached);
+                        let b = scalar.run(entry, &args, &x, &mut yb, Store::Cached);
+                        let what = format!(
+                            "{} {} n={n} seed={seed} scale={scale}",
+                            t.name,
+                            entry.name()
+                        );
+                        assert!(
+                            (a - b).abs() <= 4e-6 * b.abs().max(1.0) || a == b,
+                            "{what}: {a} vs {b}"
+                        );
+                        let floor = if entry == Entry::Vgradce { 0.01 } else { 0.0 };
+                        for (p, q) in ya.iter().zip(&yb) {
+                            let (p, q) = (f64::from(p.to_f32()), f64::from(q.to_f32()));
+                            let tol = rel * p.abs().max(q.abs()).max(floor) + 1e-37;
+                            assert!((p - q).abs() <= tol || p == q, "{what}: output {p} vs {q}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_entry_of_every_type_matches_scalar() {
+    let isas: Vec<Isa> = tables().map(|t| t.isa).collect();
+    let f32s: Vec<_> = isas.iter().filter_map(|&i| table(i)).collect();
+    entries_match_scalar(&f32s, 4e-6);
+    let f16s: Vec<_> = isas.iter().filter_map(|&i| table_f16(i)).collect();
+    entries_match_scalar(&f16s, 2.0 * f64::from(half::f16::EPSILON.to_f32()));
+    let bf16s: Vec<_> = isas
+        .iter()
+        .flat_map(|&i| [table_bf16(i), table_bf16_exact(i)])
+        .flatten()
+        .collect();
+    entries_match_scalar(&bf16s, 2.0 * f64::from(half::bf16::EPSILON.to_f32()));
 }

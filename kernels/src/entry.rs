@@ -1,0 +1,150 @@
+//! Every entry of a [`Table`] by name, and one call of each on a row with arguments derived from
+//! it: the one list the registry test and the kernel benchmarks both walk, so an entry added
+//! here is tested and timed on every ISA and element type.
+
+use crate::element::Element;
+use crate::{Ext, GradCoefficients, Io, Store, SumOfLogits, Table};
+
+/// An entry of [`Table`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// [`Table::rmax`].
+    Rmax,
+    /// [`Table::raddexpminusmax`].
+    Raddexpminusmax,
+    /// [`Table::raddstoreexpminusmax`].
+    Raddstoreexpminusmax,
+    /// [`Table::vscale`].
+    Vscale,
+    /// [`Table::vscaleexpminusmax`].
+    Vscaleexpminusmax,
+    /// [`Table::raddextexp`].
+    Raddextexp,
+    /// [`Table::raddextexp_paired`].
+    RaddextexpPaired,
+    /// [`Table::vscaleextexp`].
+    Vscaleextexp,
+    /// [`Table::raddonline`].
+    Raddonline,
+    /// [`Table::vsubtract`].
+    Vsubtract,
+    /// [`Table::raddextexp_logits`], with the plain sum of the logits.
+    RaddextexpLogits,
+    /// [`Table::vgradce`], without weights.
+    Vgradce,
+}
+
+impl Entry {
+    /// Every entry, in the order of [`Table`]'s fields.
+    pub const ALL: [Entry; 12] = [
+        Entry::Rmax,
+        Entry::Raddexpminusmax,
+        Entry::Raddstoreexpminusmax,
+        Entry::Vscale,
+        Entry::Vscaleexpminusmax,
+        Entry::Raddextexp,
+        Entry::RaddextexpPaired,
+        Entry::Vscaleextexp,
+        Entry::Raddonline,
+        Entry::Vsubtract,
+        Entry::RaddextexpLogits,
+        Entry::Vgradce,
+    ];
+
+    /// The field's name, e.g. `raddextexp_paired`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Entry::Rmax => "rmax",
+            Entry::Raddexpminusmax => "raddexpminusmax",
+            Entry::Raddstoreexpminusmax => "raddstoreexpminusmax",
+            Entry::Vscale => "vscale",
+            Entry::Vscaleexpminusmax => "vscaleexpminusmax",
+            Entry::Raddextexp => "raddextexp",
+            Entry::RaddextexpPaired => "raddextexp_paired",
+            Entry::Vscaleextexp => "vscaleextexp",
+            Entry::Raddonline => "raddonline",
+            Entry::Vsubtract => "vsubtract",
+            Entry::RaddextexpLogits => "raddextexp_logits",
+            Entry::Vgradce => "vgradce",
+        }
+    }
+
+    /// Whether the entry writes an output row (else it returns a value).
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            Entry::Raddstoreexpminusmax
+                | Entry::Vscale
+                | Entry::Vscaleexpminusmax
+                | Entry::Vscaleextexp
+                | Entry::Vsubtract
+                | Entry::Vgradce
+        )
+    }
+}
+
+/// The arguments the entries take for one finite, non-empty row, derived from it once (by the
+/// scalar table, so every ISA gets the same): its max, `sum exp(x - max)`, the paired extended
+/// sum, and the log-sum-exp.
+#[derive(Clone, Copy, Debug)]
+pub struct Args {
+    max: f32,
+    sum: f64,
+    paired: Ext,
+    lse: f64,
+}
+
+impl Args {
+    /// The arguments for `x` (finite, non-empty).
+    pub fn of<T: Element>(x: &[T]) -> Args {
+        let scalar = T::table(crate::Isa::Scalar).expect("every CPU runs scalar");
+        let max = (scalar.rmax)(x);
+        let sum = (scalar.raddexpminusmax)(x, max);
+        Args {
+            max,
+            sum,
+            paired: (scalar.raddextexp_paired)(x),
+            lse: f64::from(max) + sum.ln(),
+        }
+    }
+}
+
+impl<T: Element> Table<T> {
+    /// Runs `entry` on `x` with `args` (from [`Args::of`] of the same row), writing `y` where
+    /// the entry writes (`y.len() == x.len()`): `1 / sum` for `vscale` and
+    /// `vscaleexpminusmax`, `(max, ln sum)` for `vsubtract`, the softmax gradient's
+    /// coefficients for `vgradce`. Returns the entry's value (the max, the sum, the log of an
+    /// extended sum, `max + ln sum` for `raddonline`), or 0 where it only writes.
+    pub fn run(&self, entry: Entry, args: &Args, x: &[T], y: &mut [T], store: Store) -> f64 {
+        let io = Io::Split(x, y);
+        let c = (1.0 / args.sum) as f32;
+        match entry {
+            Entry::Rmax => return f64::from((self.rmax)(x)),
+            Entry::Raddexpminusmax => return (self.raddexpminusmax)(x, args.max),
+            Entry::Raddstoreexpminusmax => return (self.raddstoreexpminusmax)(io, args.max),
+            Entry::Vscale => (self.vscale)(io, c, store),
+            Entry::Vscaleexpminusmax => (self.vscaleexpminusmax)(io, args.max, c, store),
+            Entry::Raddextexp => return (self.raddextexp)(x).ln(),
+            Entry::RaddextexpPaired => return (self.raddextexp_paired)(x).ln(),
+            Entry::Vscaleextexp => (self.vscaleextexp)(io, args.paired, store),
+            Entry::Raddonline => {
+                let s = (self.raddonline)(x);
+                return f64::from(s.max) + s.sum.ln();
+            }
+            Entry::Vsubtract => (self.vsubtract)(io, (args.max, args.sum.ln() as f32), store),
+            Entry::RaddextexpLogits => {
+                return (self.raddextexp_logits)(x, SumOfLogits::Plain).exp.ln();
+            }
+            Entry::Vgradce => {
+                let a = args.lse as f32;
+                let coefficients = GradCoefficients {
+                    a,
+                    scale: (f64::from(a) - args.lse).exp() as f32,
+                    bias: 0.01,
+                };
+                (self.vgradce)(io, None, coefficients, store);
+            }
+        }
+        0.0
+    }
+}

@@ -124,7 +124,7 @@ fn half_precision(c: &mut Criterion) {
             let xb: Vec<twopass::bf16> = x.iter().map(|&v| twopass::bf16::from_f32(v)).collect();
             let mut g = c.benchmark_group(format!("softmax-half/{}", isa.name()));
             configure(&mut g, n);
-            // The f32 row of the same values, in the same group: the ratio the issue asks for.
+            // The f32 row of the same values, in the same group, so the two compare as a ratio.
             let k = Kernels::new(isa).unwrap();
             g.throughput(Throughput::ElementsAndBytes {
                 elements: n as u64,

@@ -23,7 +23,8 @@ pub enum Algorithm {
     /// The fastest for the row length on this CPU class.
     #[default]
     Auto,
-    /// Dukhan & Ablavatski's two-pass algorithm: no max pass.
+    /// Dukhan & Ablavatski's two-pass algorithm: no max pass. For log-sum-exp and log-softmax,
+    /// its first pass alone: the one-read extended-exponent reduction.
     TwoPass,
     /// Max pass, then store `exp(x - max)` while summing, then scale the stored values.
     ThreePassReload,

@@ -551,7 +551,7 @@ fn check_finding(case: &common::cross_entropy::Case, chunkings: u64) {
 /// Found by the cross_entropy fuzzer: logits far beyond the extended sum's bound (2.4e14) in the
 /// run before the target. The lane exponents, primed from that run's max, sat so high that its
 /// terms vanished, and the sum of the zeros after the target passed for the whole row (loss 5.9
-/// instead of 6.5e14). The primed exponents are now capped at the bound's, and a sum whose lane
+/// instead of 6.5e14). The primed exponents are capped at the bound's, and a sum whose lane
 /// exponents rose beyond it reports itself out of range, which forces the max path.
 #[test]
 fn logits_beyond_the_extended_bound() {

@@ -2,7 +2,7 @@
 //! ceilings, softmax for every algorithm and ISA at 1K-64M floats, log-sum-exp one pass against
 //! max-then-sum; writes report.md, report.json and softmax.svg.
 //!
-//! `cargo run --release --example reproduce` (about 2 minutes; `-- --quick` for under 20 s,
+//! `cargo run --release --example reproduce` (about a minute after the build; `-- --quick` for under 20 s,
 //! `-- --help` for the options).
 
 mod analysis;

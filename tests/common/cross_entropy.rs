@@ -307,7 +307,7 @@ pub fn check_case(k: Kernels, c: &Case) -> Result<(), String> {
         let want = row_ref(x, t, &o);
         // docs/accuracy.md bounds the z-loss term relative to lse^2, which no f32 exp can meet when
         // |lse| is tiny (one f32 term alone carries 6e-8 relative): we allow an absolute
-        // lse error of 5e-7 on top (z * 2|lse| * 5e-7); see the issue notes.
+        // lse error of 5e-7 on top (z * 2|lse| * 5e-7), as docs/accuracy.md records.
         let loss_bound =
             4e-6 * want.t_bound + zt(z, 8e-6 * want.lse * want.lse + 1e-6 * want.lse.abs());
         if !close_or_same(f64::from(losses[r]), want.loss, loss_bound) {

@@ -7,16 +7,12 @@ use std::hint::black_box;
 use std::time::Duration;
 use twopass::{Algorithm, CrossEntropyOptions, CrossEntropyOutputs, Isa, Kernels, Shape};
 
+#[path = "common/paper_input.rs"]
+mod paper_input;
+
+/// Logits uniform in [-10, 10].
 fn logits(n: usize) -> Vec<f32> {
-    let mut s = 0x2545_F491_4F6C_DD1Du64;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 20.0 - 10.0
-        })
-        .collect()
+    paper_input::uniform(n, 0x2545_F491_4F6C_DD1D, 10.0)
 }
 
 fn cross_entropy(c: &mut Criterion) {

@@ -3,7 +3,7 @@
 //! weighted logit sum together), the gradient in one more pass that may overwrite the logits.
 //! Rows can also be streamed chunk by chunk ([`CrossEntropyStream`]).
 
-use twopass_kernels::{exp_or_zero, Ext, GradCoefficients, Io, SumOfLogits};
+use twopass_kernels::{exp_or_zero, Ext, GradCoefficients, Io, LogitSum, SumOfLogits};
 
 use crate::error::check_matrix;
 use crate::row;
@@ -174,8 +174,8 @@ pub struct CrossEntropyStream<'w> {
     others: LseState,
     /// `x_t`, once its chunk arrived.
     target_logit: f32,
-    /// `sum_c w_c x_c` over the columns seen (zero-weight terms 0).
-    weighted_logits: f64,
+    /// `sum_c w_c x_c` over the columns seen (zero-weight terms 0), against their max.
+    logits: LogitSum,
     seen: usize,
 }
 
@@ -211,7 +211,7 @@ impl<'w> CrossEntropyStream<'w> {
             weights,
             others: LseState::new(),
             target_logit: f32::NAN,
-            weighted_logits: 0.0,
+            logits: LogitSum::ZERO,
             seen: 0,
         }
     }
@@ -253,7 +253,7 @@ impl<'w> CrossEntropyStream<'w> {
             None => (chunk, &chunk[..0]),
         };
         let t = self.kernels.table::<T>();
-        let (mut exp, mut weighted) = (Ext::ZERO, 0.0);
+        let (mut exp, mut weighted) = (Ext::ZERO, LogitSum::ZERO);
         for (run, at) in [(before, 0), (after, chunk.len() - after.len())] {
             if !run.is_empty() {
                 let logits = match logits {
@@ -262,7 +262,7 @@ impl<'w> CrossEntropyStream<'w> {
                 };
                 let sums = (t.raddextexp_logits)(run, logits);
                 exp.add(sums.exp);
-                weighted += sums.logits;
+                weighted.merge(&sums.logits);
             }
         }
         if let Some(j) = skip {
@@ -274,7 +274,11 @@ impl<'w> CrossEntropyStream<'w> {
                 SumOfLogits::Weighted(w) => f64::from(w[j]),
             };
             if w > 0.0 {
-                weighted += w * f64::from(self.target_logit);
+                let x_t = f64::from(self.target_logit);
+                match x_t.is_finite() {
+                    true => weighted.add(0.0, Some(x_t), w),
+                    false => weighted.add(w * x_t, None, w),
+                }
             }
         }
         if exp.ln_in_range().is_some() {
@@ -289,11 +293,10 @@ impl<'w> CrossEntropyStream<'w> {
         }
         // The kernel sums in f32 blocks; logits near f32's limits can overflow those (or the
         // sum is a true infinity): then f64, term by term.
-        self.weighted_logits += if weighted.is_finite() {
-            weighted
-        } else {
-            weighted_sum_f64(chunk, weights)
-        };
+        if !weighted.sum.is_finite() {
+            weighted = logit_sum_f64(chunk, weights);
+        }
+        self.logits.merge(&weighted);
         Ok(())
     }
 
@@ -335,13 +338,14 @@ impl<'w> CrossEntropyStream<'w> {
             } else {
                 (1.0 - eps) * w_t * ((reference - x_t) + log_sum)
             };
-            let smooth_term = if eps == 0.0 {
+            let smooth_term = if eps == 0.0 || self.weights.sum == 0.0 {
                 0.0
             } else {
-                // `sum_c w_c (lse - x_c)`: a sum of terms >= 0, whose rounding (the logit sum
-                // is f32-blocked) may cancel below 0 when |x| is huge; it is never negative.
-                let spread = (self.weights.sum * reference - self.weighted_logits)
-                    + self.weights.sum * log_sum;
+                // `sum_c w_c (lse - x_c) = W (lse - m) - sum_c w_c (x_c - m)` with `m` the
+                // largest logit: both terms >= 0 (`lse = r + ln s`, `r` near `m`), so nothing
+                // cancels whatever offset the logits share. Never negative.
+                let m = self.logits.max;
+                let spread = self.weights.sum * ((reference - m) + log_sum) - self.logits.sum;
                 (eps / c) * if spread < 0.0 { 0.0 } else { spread }
             };
             let z = f64::from(o.z_loss);
@@ -362,17 +366,24 @@ impl<'w> CrossEntropyStream<'w> {
     }
 }
 
-/// `sum_i w_i x_i` in f64 (`w_i = 1` without weights; zero-weight terms 0).
-fn weighted_sum_f64<T: Float>(x: &[T], weights: Option<&[f32]>) -> f64 {
-    let term = |(i, v): (usize, &T)| {
-        let w = weights.map_or(1.0, |w| w[i]);
-        if w == 0.0 {
-            0.0
-        } else {
-            f64::from(w) * f64::from(v.to_f32())
+/// The [`LogitSum`] of `x` in f64, term by term (`w_i = 1` without weights; zero-weight terms
+/// 0), for the rare chunk whose f32 block sums overflow.
+fn logit_sum_f64<T: Float>(x: &[T], weights: Option<&[f32]>) -> LogitSum {
+    let w = |i: usize| f64::from(weights.map_or(1.0, |w| w[i]));
+    let finite = x
+        .iter()
+        .map(|v| f64::from(v.to_f32()))
+        .filter(|v| v.is_finite());
+    let max = finite.fold(f64::NEG_INFINITY, f64::max);
+    let mut sum = LogitSum::ZERO;
+    for (i, v) in x.iter().enumerate().filter(|&(i, _)| w(i) != 0.0) {
+        let v = f64::from(v.to_f32());
+        match v.is_finite() {
+            true => sum.add(w(i) * (v - max), Some(max), w(i)),
+            false => sum.add(w(i) * v, None, w(i)),
         }
-    };
-    x.iter().enumerate().map(term).sum()
+    }
+    sum
 }
 
 /// `W = sum_c w_c` and `max_c w_c` (C and 1 without weights), computed once per call or stream.

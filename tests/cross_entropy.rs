@@ -605,3 +605,87 @@ fn tiny_target_weight_keeps_the_target_gradient() {
     };
     check_finding(&case, 16);
 }
+
+/// Found by the cross_entropy fuzzer: huge class weights (8.46e37, `W` beyond f32) and a
+/// z-loss as large put the loss beyond f32's range; one logit is subnormal, the rest 0. The
+/// chunked loss must round to infinity like the one-shot one, not NaN.
+#[test]
+fn huge_weights_and_z_loss_stay_infinite_chunked() {
+    let mut logits = vec![0.0f32; 28];
+    logits[5] = 2.5e-44;
+    let case = common::cross_entropy::Case {
+        rows: 2,
+        cols: 14,
+        logits,
+        targets: vec![7, 7],
+        ignore_index: -1,
+        eps: 0.25,
+        z: 8.46e37,
+        weights: Some(vec![8.46e37; 14]),
+        reduction: Reduction::None,
+        grad_output: Some(vec![-2.0, -2.0]),
+    };
+    check_finding(&case, 64);
+}
+
+/// Logits sharing a large offset (un-normalised scores): every row loss within
+/// `2e-6 * max(1, |loss|)` of the f64 value, with label smoothing 0.1 and 1.0, without and with
+/// class weights (zeros among them), one-shot and streamed in chunks. Label smoothing's
+/// `W lse - sum_c w_c x_c` cancelled before (a constant row of 1e10 lost its smoothing term).
+#[test]
+fn common_offsets_keep_the_loss() {
+    let mut r = common::Rng::new(11);
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        for offset in [1e4f32, -3e5, 1e10, 1e20, -1e30, 3e38] {
+            for cols in [100usize, 1000] {
+                for spread in [0.0, 2.0] {
+                    let x: Vec<f32> = (0..cols)
+                        .map(|_| (f64::from(offset) + spread * r.normal()) as f32)
+                        .collect();
+                    let w: Vec<f32> = (0..cols).map(|j| (j % 4) as f32 * 0.5).collect();
+                    for eps in [0.1f32, 1.0] {
+                        for weights in [None, Some(&w[..])] {
+                            let target = 1 + r.below(cols - 1) / 4 * 4; // a nonzero weight
+                            let o = CrossEntropyOptions {
+                                label_smoothing: eps,
+                                class_weights: weights,
+                                reduction: Reduction::None,
+                                ..CrossEntropyOptions::default()
+                            };
+                            let want = row_ref(&x, target, &o).loss;
+                            let what = format!("{isa:?} offset {offset} cols {cols} spread {spread} eps {eps} weights {}", weights.is_some());
+                            let mut loss = [0.0f32];
+                            let out = CrossEntropyOutputs {
+                                row_losses: Some(&mut loss),
+                                ..CrossEntropyOutputs::default()
+                            };
+                            k.cross_entropy(
+                                &x,
+                                Shape::new(1, cols),
+                                &[target as i64],
+                                &o,
+                                out,
+                                None,
+                            )
+                            .unwrap();
+                            let mut stream =
+                                CrossEntropyStream::new(k, cols, target as i64, &o).unwrap();
+                            for (i, chunk) in x.chunks(37).enumerate() {
+                                stream.update(i * 37, chunk).unwrap();
+                            }
+                            let streamed = stream.finish().unwrap().loss();
+                            for (how, got) in [("one-shot", loss[0]), ("streamed", streamed)] {
+                                let err = (f64::from(got) - want).abs();
+                                assert!(
+                                    err <= 2e-6 * want.abs().max(1.0),
+                                    "{what} {how}: {got} against {want} (error {err:e})"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

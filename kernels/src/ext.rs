@@ -155,6 +155,57 @@ pub enum SumOfLogits<'a> {
 pub struct LogitSums {
     /// `sum_i exp(x_i)`, extended.
     pub exp: Ext,
-    /// The sum of the logits [`SumOfLogits`] asked for, in f64 (0 for [`SumOfLogits::Unused`]).
-    pub logits: f64,
+    /// The sum of the logits [`SumOfLogits`] asked for ([`LogitSum::ZERO`] for
+    /// [`SumOfLogits::Unused`]).
+    pub logits: LogitSum,
+}
+
+/// `sum_i w_i x_i` (`w_i = 1` without weights; zero-weight terms 0) kept as
+/// `sum_i w_i (x_i - max) + W * max`, against the largest finite logit seen, with `W = sum_i w_i`:
+/// every term of `sum` is at most 0, so moving `max` up (`sum -= W * (new - old)`) and adding
+/// parts never cancels, and label smoothing's `W lse - sum_i w_i x_i = W (lse - max) - sum`
+/// keeps its precision whatever offset the logits share.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogitSum {
+    /// `sum_i w_i (x_i - max)`: at most 0; `-inf` with a `-inf` logit of nonzero weight, NaN
+    /// with a NaN (or `+inf`) one.
+    pub sum: f64,
+    /// The largest finite logit seen (`-inf` before one).
+    pub max: f64,
+    /// `W`, the weights seen.
+    pub weight: f64,
+}
+
+impl LogitSum {
+    /// Nothing seen.
+    pub const ZERO: LogitSum = LogitSum {
+        sum: 0.0,
+        max: f64::NEG_INFINITY,
+        weight: 0.0,
+    };
+
+    /// Adds a part: `sum = sum_i w_i (x_i - around)` over logits whose weights sum to
+    /// `weight`, `around` their largest finite logit (`None` when they have none: then `sum` is
+    /// 0, `-inf` or NaN, which does not depend on a reference).
+    pub fn add(&mut self, sum: f64, around: Option<f64>, weight: f64) {
+        let mut part = sum;
+        if let Some(a) = around {
+            if a > self.max {
+                if self.weight != 0.0 && self.max > f64::NEG_INFINITY {
+                    self.sum -= self.weight * (a - self.max);
+                }
+                self.max = a;
+            } else if weight != 0.0 {
+                part -= weight * (self.max - a);
+            }
+        }
+        self.sum += part;
+        self.weight += weight;
+    }
+
+    /// Adds another sum (the union of both parts).
+    pub fn merge(&mut self, other: &LogitSum) {
+        let around = (other.max > f64::NEG_INFINITY).then_some(other.max);
+        self.add(other.sum, around, other.weight);
+    }
 }

@@ -26,7 +26,7 @@ mod table;
 
 pub use element::Element;
 pub use entry::{Args, Entry};
-pub use ext::{exp_or_zero, Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits};
+pub use ext::{exp_or_zero, Ext, GradCoefficients, LogitSum, LogitSums, MaxSum, SumOfLogits};
 pub use half::{bf16, f16};
 pub use ops::{BLOCK_STEPS, ONLINE_JUMP};
 pub use table::{

@@ -10,7 +10,7 @@ use crate::element::Element;
 use crate::exp::{cutoff, exp_ext, split_pow2, EXP_CUTOFF, EXT_BOUND, LOG2E};
 use crate::ext::{exp_or_zero, pow2};
 use crate::simd::Simd;
-use crate::{Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits};
+use crate::{Ext, GradCoefficients, LogitSum, LogitSums, MaxSum, SumOfLogits};
 
 /// Terms each f32 accumulator lane adds before it is folded into the f64 total. A constant row
 /// is the worst case (every rounding goes the same way): 256 terms left 2.4e-6 relative.
@@ -202,6 +202,14 @@ impl<S: Simd> Copy for Wide<S> {}
 
 impl<S: Simd> Wide<S> {
     const ZERO: Wide<S> = Wide(S::WIDE_ZERO);
+
+    /// The lanes of `a + b + c + d`.
+    #[inline(always)]
+    fn of_sum(s: S, [a, b, c, d]: [S::V; 4]) -> Self {
+        let mut w = Self::ZERO;
+        w.add(s, s.add(s.add(a, b), s.add(c, d)));
+        w
+    }
 
     /// `self_k += v_k` for every lane `k`.
     #[inline(always)]
@@ -493,8 +501,20 @@ struct SumExt<S: Simd, const LOGITS: bool, const COARSE: bool> {
     /// Each lane's total, against its exponent `e`.
     total: Wide<S>,
     weights: Option<*const f32>,
+    /// The largest logit before this block (0 before a finite one), `reference` as a vector:
+    /// each block sums `w_i (x_i - reference)` into `logits`, its weights into `weight` (its
+    /// length into `len` without weights) and its max into `block_max`. A block whose max
+    /// exceeds the reference is refused and walked again around its max, so every term is at
+    /// most 0 and no sum cancels. The block starts at `start`.
+    around: S::V,
+    reference: Option<f32>,
+    block_max: S::V,
+    start: usize,
+    len: usize,
     logits: [S::V; 4],
-    logit_total: Wide<S>,
+    weight: [S::V; 4],
+    /// The blocks' sums, against the largest logit so far.
+    logit_sum: LogitSum,
 }
 
 impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> {
@@ -503,7 +523,8 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> 
     /// later rises by more than 2^100 (or starts with NaN), no block is refused.
     #[inline(always)]
     fn new<E: Element>(s: S, x: &[E], weights: Option<*const f32>) -> Self {
-        let top = rmax(s, &x[..x.len().min(BLOCK_STEPS * 4 * S::LANES)]).min(EXT_BOUND);
+        let first = rmax(s, &x[..x.len().min(BLOCK_STEPS * 4 * S::LANES)]);
+        let top = first.min(EXT_BOUND);
         let e = if top.is_finite() {
             s.hmax(exp_ext::<S, COARSE>(s, s.splat(top), s.splat(1.0)).1)
         } else {
@@ -515,8 +536,14 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> 
             cutoff: s.splat(cutoff(1.0, f64::from(e))),
             total: Wide::ZERO,
             weights,
+            around: s.splat(if first.is_finite() { first } else { 0.0 }),
+            reference: first.is_finite().then_some(first),
+            block_max: s.splat(f32::NEG_INFINITY),
+            start: 0,
+            len: 0,
             logits: [s.splat(0.0); 4],
-            logit_total: Wide::ZERO,
+            weight: [s.splat(0.0); 4],
+            logit_sum: LogitSum::ZERO,
         }
     }
 
@@ -556,13 +583,30 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> 
         }
         self.m[J] = s.add(self.m[J], term);
         if LOGITS {
-            let term = match self.weights {
-                Some(w) => {
-                    // SAFETY: the weights cover the row (checked by the entry point).
-                    let w = unsafe { at.load(s, w, 0.0) };
-                    s.select(s.lt(s.splat(0.0), w), s.mul(w, x), s.splat(0.0))
+            let d = s.sub(x, self.around);
+            self.block_max = match at.tail {
+                Some((len, live)) => {
+                    self.len += len;
+                    s.max(
+                        self.block_max,
+                        s.select(live, x, s.splat(f32::NEG_INFINITY)),
+                    )
                 }
-                None => x,
+                None => {
+                    self.len += S::LANES;
+                    s.max(self.block_max, x)
+                }
+            };
+            let term = match (self.weights, at.tail) {
+                (Some(w), _) => {
+                    // SAFETY: the weights cover the row (checked by the entry point); lanes
+                    // past its end load weight 0.
+                    let w = unsafe { at.load(s, w, 0.0) };
+                    self.weight[J] = s.add(self.weight[J], w);
+                    s.select(s.lt(s.splat(0.0), w), s.mul(w, d), s.splat(0.0))
+                }
+                (None, Some((_, live))) => s.select(live, d, s.splat(0.0)),
+                (None, None) => d,
             };
             self.logits[J] = s.add(self.logits[J], term);
         }
@@ -614,16 +658,41 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> Pass<S> for SumExt<S, LOGI
         let [m0, m1, m2, m3] = self.m;
         let m = s.add(s.add(m0, m1), s.add(m2, m3));
         self.m = [s.splat(0.0); 4];
-        let refuse = !careful && s.any(s.lt(s.splat(EXT_REFUSE), m));
-        if !refuse {
-            self.total.add(s, m);
-        }
+        let mut refuse = !careful && s.any(s.lt(s.splat(EXT_REFUSE), m));
         if LOGITS {
-            let [a, b, c, d] = self.logits;
+            // Operand order: a NaN lane does not win (the NaN is in the sum already).
+            let top = s.hmax(self.block_max);
+            if !careful && top > self.reference.unwrap_or(f32::NEG_INFINITY) {
+                // The row's max rose: the block again, around its own max.
+                refuse = true;
+                self.reference = Some(top);
+                self.around = s.splat(top);
+            }
             if !refuse {
-                self.logit_total.add(s, s.add(s.add(a, b), s.add(c, d)));
+                let weight = match self.weights {
+                    Some(w) => match Wide::<S>::of_sum(s, self.weight).sum() {
+                        // Weights near f32's limit overflow the f32 lanes: f64, term by term.
+                        w if w.is_finite() => w,
+                        // SAFETY: the weights cover the row, and this block is part of it.
+                        _ => unsafe { std::slice::from_raw_parts(w.add(self.start), self.len) }
+                            .iter()
+                            .map(|&w| f64::from(w))
+                            .sum(),
+                    },
+                    None => self.len as f64,
+                };
+                let sum = Wide::<S>::of_sum(s, self.logits).sum();
+                self.logit_sum
+                    .add(sum, self.reference.map(f64::from), weight);
+                self.start += self.len;
             }
             self.logits = [s.splat(0.0); 4];
+            self.weight = [s.splat(0.0); 4];
+            self.block_max = s.splat(f32::NEG_INFINITY);
+            self.len = 0;
+        }
+        if !refuse {
+            self.total.add(s, m);
         }
         !refuse
     }
@@ -674,7 +743,7 @@ pub(crate) fn raddextexp_logits<S: Simd, E: Element>(
         unsafe { reduce(s, &mut pass, x.as_ptr(), None, x.len()) };
         LogitSums {
             exp: pass.sum(s).unshortened(),
-            logits: pass.logit_total.sum(),
+            logits: pass.logit_sum,
         }
     }
     match logits {

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use twopass_kernels::exp::EXT_BOUND;
 use twopass_kernels::{
     table, table_bf16, table_bf16_exact, table_f16, tables, Args, Element, Entry, GradCoefficients,
-    Io, Isa, Store, SumOfLogits, Table,
+    Io, Isa, LogitSum, Store, SumOfLogits, Table,
 };
 
 fn close(a: f64, b: f64, rel: f64) -> bool {
@@ -110,15 +110,21 @@ proptest! {
             for (weights, logits) in [(None, SumOfLogits::Unused), (None, SumOfLogits::Plain), (Some(&w[..]), SumOfLogits::Weighted(&w))] {
                 let (la, lb) = ((t.raddextexp_logits)(x, logits), (scalar.raddextexp_logits)(x, logits));
                 if let SumOfLogits::Unused = logits {
-                    prop_assert_eq!((la.logits, lb.logits), (0.0, 0.0));
+                    prop_assert_eq!((la.logits, lb.logits), (LogitSum::ZERO, LogitSum::ZERO));
                 }
                 let (a, b) = (la.exp.ln(), lb.exp.ln());
                 prop_assert!(a == b || (a - b).abs() <= 4e-6 * a.abs().max(1.0), "{} raddextexp_logits {:?} vs {:?}", t.name, la, lb);
-                let abs: f64 = x.iter().map(|v| f64::from(v.abs()) * 1.5).sum();
-                prop_assert!((la.logits - lb.logits).abs() <= 1e-6 * abs, "{} logit sum {} vs {}", t.name, la.logits, lb.logits);
-                if let SumOfLogits::Plain = logits {
-                    let r: f64 = x.iter().map(|&v| f64::from(v)).sum();
-                    prop_assert!((la.logits - r).abs() <= 1e-6 * abs, "{} logit sum {} vs f64 {}", t.name, la.logits, r);
+                if !matches!(logits, SumOfLogits::Unused) {
+                    // Against the row's max, in f64: every term at most 0, so the sum holds
+                    // relative precision.
+                    let wi = |i: usize| if weights.is_some() { f64::from(w[i]) } else { 1.0 };
+                    let r: f64 = (0..n).map(|i| wi(i) * (f64::from(x[i]) - f64::from(m))).sum();
+                    let big_w: f64 = (0..n).map(wi).sum();
+                    for l in [la.logits, lb.logits] {
+                        prop_assert_eq!(l.max, f64::from(m), "{} logit max", t.name);
+                        prop_assert!((l.sum - r).abs() <= 2e-6 * r.abs() + 1e-30, "{} logit sum {:?} vs f64 {}", t.name, l, r);
+                        prop_assert!((l.weight - big_w).abs() <= 1e-6 * big_w, "{} logit weight {:?} vs {}", t.name, l, big_w);
+                    }
                 }
                 let c = GradCoefficients { a: m, scale: 0.75, bias: 0.01 };
                 (t.vgradce)(Io::Split(x, &mut ya), weights, c, store);

@@ -159,5 +159,40 @@ fn half_precision(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, softmax, log_sum_exp, half_precision);
+/// Softmax along the middle axis of a `(1, len, inner)` tensor against the same data as
+/// `inner` contiguous rows of `len` (`softmax_rows`, the layout a transposing copy would make),
+/// in the same run: `axis/<isa>/axis-inner<inner>` vs `axis/<isa>/rows-inner<inner>`.
+fn axis(c: &mut Criterion) {
+    for isa in twopass::available_isas().filter(|&i| i != Isa::Scalar) {
+        let k = Kernels::new(isa).unwrap();
+        for n in [1usize << 14, 1 << 20, 1 << 24]
+            .into_iter()
+            .filter(|&n| n <= max_n())
+        {
+            let x = input(n);
+            let mut y = vec![0.0f32; n];
+            let mut g = c.benchmark_group(format!("axis/{}", isa.name()));
+            configure(&mut g, n);
+            g.throughput(Throughput::Elements(n as u64));
+            for inner in [16usize, 64, 256, 4096] {
+                let len = n / inner;
+                g.bench_function(BenchmarkId::new(format!("axis-inner{inner}"), n), |b| {
+                    b.iter(|| {
+                        k.softmax_axis(black_box(&x), black_box(&mut y), 1, len, inner)
+                            .unwrap()
+                    })
+                });
+                g.bench_function(BenchmarkId::new(format!("rows-inner{inner}"), n), |b| {
+                    b.iter(|| {
+                        k.softmax_rows(black_box(&x), len, black_box(&mut y), len, inner, len)
+                            .unwrap()
+                    })
+                });
+            }
+            g.finish();
+        }
+    }
+}
+
+criterion_group!(benches, softmax, log_sum_exp, half_precision, axis);
 criterion_main!(benches);

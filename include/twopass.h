@@ -517,6 +517,131 @@ int32_t twopass_lse_merge(struct twopass_lse_state *state, const struct twopass_
 float twopass_lse_value(const struct twopass_lse_state *state);
 
 /*
+ Softmax along the middle axis of a contiguous `(outer, len, inner)` tensor of
+ `outer * len * inner` floats (last index fastest): for each `o < outer` and `j < inner`, the
+ row `x[(o * len + k) * inner + j]`, `k < len`, as `twopass_softmax_f32`, into the same
+ places of `y`. This is softmax over one axis of an n-d tensor: `outer` is the product of the
+ dims before it, `inner` of those after (`inner == 1`: contiguous rows). Special values per
+ row, as `twopass_softmax_f32`. No transposing copy: vectors of adjacent rows are reduced
+ together (an online max-and-sum pass, then the output pass); `inner == 1` runs the rows path.
+
+ `y == x` computes in place; any other overlap is `TWOPASS_ERROR_INVALID_ARGUMENT`. `x` and
+ `y` may be NULL only when the tensor has no element.
+
+ Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`,
+ `TWOPASS_ERROR_SHAPE` (`outer * len * inner` overflows), `TWOPASS_ERROR_INVALID_ARGUMENT`
+ (misaligned, overlapping); after the `TWOPASS_ISA` check.
+
+ # Safety
+ `x` points to `outer * len * inner` readable and `y` to as many writable floats, or they
+ are NULL with no element.
+ */
+int32_t twopass_softmax_axis_f32(const float *x, float *y, size_t outer, size_t len, size_t inner);
+
+/*
+ Log-softmax along the middle axis, each row as `twopass_log_softmax_f32`; layout, aliasing,
+ NULL rules and status codes as `twopass_softmax_axis_f32`.
+
+ # Safety
+ As `twopass_softmax_axis_f32`.
+ */
+int32_t twopass_log_softmax_axis_f32(const float *x,
+                                     float *y,
+                                     size_t outer,
+                                     size_t len,
+                                     size_t inner);
+
+/*
+ Log-sum-exp along the middle axis: `out[o * inner + j]` for the row `(o, j)` of
+ `twopass_softmax_axis_f32`, as `twopass_log_sum_exp_f32` (`-inf` for every row when
+ `len == 0`). `out` holds `outer * inner` floats and must not overlap `x`. `x` and `out` may
+ be NULL only when they have no element. Status codes as `twopass_softmax_axis_f32`.
+
+ # Safety
+ `x` points to `outer * len * inner` readable floats and `out` to `outer * inner` writable
+ ones, or they are NULL with no element.
+ */
+int32_t twopass_log_sum_exp_axis_f32(const float *x,
+                                     size_t outer,
+                                     size_t len,
+                                     size_t inner,
+                                     float *out);
+
+/*
+ `twopass_softmax_axis_f32` on IEEE binary16 values (as `uint16_t` bits), outputs rounded to
+ nearest even.
+
+ # Safety
+ As `twopass_softmax_axis_f32`, with `uint16_t` elements.
+ */
+int32_t twopass_softmax_axis_f16(const uint16_t *x,
+                                 uint16_t *y,
+                                 size_t outer,
+                                 size_t len,
+                                 size_t inner);
+
+/*
+ `twopass_log_softmax_axis_f32` on IEEE binary16 values (as `uint16_t` bits).
+
+ # Safety
+ As `twopass_softmax_axis_f32`, with `uint16_t` elements.
+ */
+int32_t twopass_log_softmax_axis_f16(const uint16_t *x,
+                                     uint16_t *y,
+                                     size_t outer,
+                                     size_t len,
+                                     size_t inner);
+
+/*
+ `twopass_log_sum_exp_axis_f32` on IEEE binary16 values (as `uint16_t` bits); `out` is float.
+
+ # Safety
+ As `twopass_log_sum_exp_axis_f32`, with `uint16_t` elements in `x`.
+ */
+int32_t twopass_log_sum_exp_axis_f16(const uint16_t *x,
+                                     size_t outer,
+                                     size_t len,
+                                     size_t inner,
+                                     float *out);
+
+/*
+ `twopass_softmax_axis_f32` on bfloat16 values (as `uint16_t` bits), outputs rounded to
+ nearest even.
+
+ # Safety
+ As `twopass_softmax_axis_f32`, with `uint16_t` elements.
+ */
+int32_t twopass_softmax_axis_bf16(const uint16_t *x,
+                                  uint16_t *y,
+                                  size_t outer,
+                                  size_t len,
+                                  size_t inner);
+
+/*
+ `twopass_log_softmax_axis_f32` on bfloat16 values (as `uint16_t` bits).
+
+ # Safety
+ As `twopass_softmax_axis_f32`, with `uint16_t` elements.
+ */
+int32_t twopass_log_softmax_axis_bf16(const uint16_t *x,
+                                      uint16_t *y,
+                                      size_t outer,
+                                      size_t len,
+                                      size_t inner);
+
+/*
+ `twopass_log_sum_exp_axis_f32` on bfloat16 values (as `uint16_t` bits); `out` is float.
+
+ # Safety
+ As `twopass_log_sum_exp_axis_f32`, with `uint16_t` elements in `x`.
+ */
+int32_t twopass_log_sum_exp_axis_bf16(const uint16_t *x,
+                                      size_t outer,
+                                      size_t len,
+                                      size_t inner,
+                                      float *out);
+
+/*
  The default options: mean reduction, ignore index -100, no smoothing, no z-loss, no class
  weights, `size` set to this library's `sizeof(twopass_cross_entropy_options)`.
  */

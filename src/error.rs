@@ -33,7 +33,7 @@ pub enum Error {
         /// Elements the buffer has.
         len: usize,
     },
-    /// `(rows - 1) * stride + cols` overflows `usize`.
+    /// `(rows - 1) * stride + cols` (or `outer * len * inner`) overflows `usize`.
     ShapeOverflow,
     /// A buffer's length is not the one the call's shape requires.
     WrongLength {
@@ -114,7 +114,7 @@ impl fmt::Display for Error {
                     "{buffer} has {len} elements but the shape spans {needed}"
                 )
             }
-            Error::ShapeOverflow => write!(f, "(rows - 1) * stride + cols overflows usize"),
+            Error::ShapeOverflow => write!(f, "the shape's extent overflows usize"),
             Error::WrongLength {
                 buffer,
                 len,
@@ -185,4 +185,25 @@ pub(crate) fn check_matrix(
         });
     }
     Ok(())
+}
+
+/// The elements of an `(outer, len, inner)` tensor, which `buffer` (of `len` elements) must hold
+/// exactly.
+pub(crate) fn check_axis(
+    buffer: &'static str,
+    len: usize,
+    (outer, axis, inner): (usize, usize, usize),
+) -> Result<usize, Error> {
+    let expected = outer
+        .checked_mul(axis)
+        .and_then(|n| n.checked_mul(inner))
+        .ok_or(Error::ShapeOverflow)?;
+    if len != expected {
+        return Err(Error::WrongLength {
+            buffer,
+            len,
+            expected,
+        });
+    }
+    Ok(expected)
 }

@@ -2,8 +2,9 @@
 
 use twopass_kernels::{Io, Table};
 
+use crate::axis::{self, Output};
 use crate::cross_entropy::{self, Logits};
-use crate::error::check_matrix;
+use crate::error::{check_axis, check_matrix};
 use crate::row::How;
 use crate::{row, CrossEntropyOptions, CrossEntropyOutputs, Error, Float, Kernels, Shape};
 
@@ -118,6 +119,113 @@ impl Kernels {
         for (r, o) in out.iter_mut().enumerate() {
             *o = self.log_sum_exp(&x[r * stride..][..cols]);
         }
+        Ok(())
+    }
+
+    /// [`Kernels::softmax`] along the middle axis of a contiguous `(outer, len, inner)` tensor
+    /// (last index fastest, `x.len() == y.len() == outer * len * inner`): each of the
+    /// `outer * inner` rows is `x[(o * len + k) * inner + j]` for `k < len`, softmax over `k`
+    /// (an ONNX or torch `axis` with `outer` the product of the dims before it, `inner` of those
+    /// after). Special rows as [`Kernels::softmax`], each row on its own. With `inner == 1` the
+    /// rows are contiguous and run as [`Kernels::softmax_rows`]; otherwise vectors of adjacent
+    /// rows are reduced together, one lane per row (an online max-and-sum pass, then the output
+    /// pass), whatever the handle's algorithm.
+    pub fn softmax_axis<T: Float>(
+        &self,
+        x: &[T],
+        y: &mut [T],
+        outer: usize,
+        len: usize,
+        inner: usize,
+    ) -> Result<(), Error> {
+        check_axis("x", x.len(), (outer, len, inner))?;
+        check_axis("y", y.len(), (outer, len, inner))?;
+        if inner == 1 {
+            return self.softmax_rows(x, len, y, len, outer, len);
+        }
+        axis::map(
+            self.table(),
+            Io::Split(x, y),
+            (outer, len, inner),
+            Output::Softmax,
+        );
+        Ok(())
+    }
+
+    /// [`Kernels::softmax_axis`] overwriting `x`.
+    pub fn softmax_axis_in_place<T: Float>(
+        &self,
+        x: &mut [T],
+        outer: usize,
+        len: usize,
+        inner: usize,
+    ) -> Result<(), Error> {
+        check_axis("x", x.len(), (outer, len, inner))?;
+        if inner == 1 {
+            return self.softmax_rows_in_place(x, len, outer, len);
+        }
+        axis::map(
+            self.table(),
+            Io::InPlace(x),
+            (outer, len, inner),
+            Output::Softmax,
+        );
+        Ok(())
+    }
+
+    /// [`Kernels::log_softmax`] along the middle axis, as [`Kernels::softmax_axis`].
+    pub fn log_softmax_axis<T: Float>(
+        &self,
+        x: &[T],
+        y: &mut [T],
+        outer: usize,
+        len: usize,
+        inner: usize,
+    ) -> Result<(), Error> {
+        check_axis("x", x.len(), (outer, len, inner))?;
+        check_axis("y", y.len(), (outer, len, inner))?;
+        if inner == 1 {
+            return self.log_softmax_rows(x, len, y, len, outer, len);
+        }
+        let shape = (outer, len, inner);
+        axis::map(self.table(), Io::Split(x, y), shape, Output::LogSoftmax);
+        Ok(())
+    }
+
+    /// [`Kernels::log_softmax_axis`] overwriting `x`.
+    pub fn log_softmax_axis_in_place<T: Float>(
+        &self,
+        x: &mut [T],
+        outer: usize,
+        len: usize,
+        inner: usize,
+    ) -> Result<(), Error> {
+        check_axis("x", x.len(), (outer, len, inner))?;
+        if inner == 1 {
+            return self.log_softmax_rows_in_place(x, len, outer, len);
+        }
+        let shape = (outer, len, inner);
+        axis::map(self.table(), Io::InPlace(x), shape, Output::LogSoftmax);
+        Ok(())
+    }
+
+    /// `out[o * inner + j] = ln(sum_k exp(x[(o * len + k) * inner + j]))`: log-sum-exp along
+    /// the middle axis, as [`Kernels::softmax_axis`] (`out.len() == outer * inner`; `-inf`
+    /// where `len == 0`; special rows as [`Kernels::log_sum_exp`]).
+    pub fn log_sum_exp_axis<T: Float>(
+        &self,
+        x: &[T],
+        outer: usize,
+        len: usize,
+        inner: usize,
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        check_axis("x", x.len(), (outer, len, inner))?;
+        check_axis("out", out.len(), (outer, 1, inner))?;
+        if inner == 1 {
+            return self.log_sum_exp_rows(x, len, outer, len, out);
+        }
+        axis::log_sum_exp(self.table(), x, (outer, len, inner), out);
         Ok(())
     }
 

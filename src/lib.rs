@@ -37,6 +37,7 @@
 pub struct ReadmeDoctests;
 
 mod algorithm;
+mod axis;
 pub mod blocked;
 #[allow(unsafe_code)] // The pointer-to-slice conversions of the C entry points.
 pub mod capi;
@@ -139,6 +140,60 @@ pub fn log_softmax_rows_in_place<T: Float>(
     cols: usize,
 ) -> Result<(), Error> {
     Kernels::active_ref().log_softmax_rows_in_place(x, stride, rows, cols)
+}
+
+/// Softmax along the middle axis of an `(outer, len, inner)` tensor (see
+/// [`Kernels::softmax_axis`]).
+pub fn softmax_axis<T: Float>(
+    x: &[T],
+    y: &mut [T],
+    outer: usize,
+    len: usize,
+    inner: usize,
+) -> Result<(), Error> {
+    Kernels::active_ref().softmax_axis(x, y, outer, len, inner)
+}
+
+/// Softmax along the middle axis in place (see [`Kernels::softmax_axis_in_place`]).
+pub fn softmax_axis_in_place<T: Float>(
+    x: &mut [T],
+    outer: usize,
+    len: usize,
+    inner: usize,
+) -> Result<(), Error> {
+    Kernels::active_ref().softmax_axis_in_place(x, outer, len, inner)
+}
+
+/// Log-softmax along the middle axis (see [`Kernels::log_softmax_axis`]).
+pub fn log_softmax_axis<T: Float>(
+    x: &[T],
+    y: &mut [T],
+    outer: usize,
+    len: usize,
+    inner: usize,
+) -> Result<(), Error> {
+    Kernels::active_ref().log_softmax_axis(x, y, outer, len, inner)
+}
+
+/// Log-softmax along the middle axis in place (see [`Kernels::log_softmax_axis_in_place`]).
+pub fn log_softmax_axis_in_place<T: Float>(
+    x: &mut [T],
+    outer: usize,
+    len: usize,
+    inner: usize,
+) -> Result<(), Error> {
+    Kernels::active_ref().log_softmax_axis_in_place(x, outer, len, inner)
+}
+
+/// Log-sum-exp along the middle axis (see [`Kernels::log_sum_exp_axis`]).
+pub fn log_sum_exp_axis<T: Float>(
+    x: &[T],
+    outer: usize,
+    len: usize,
+    inner: usize,
+    out: &mut [f32],
+) -> Result<(), Error> {
+    Kernels::active_ref().log_sum_exp_axis(x, outer, len, inner, out)
 }
 
 /// Row-wise log-sum-exp (see [`Kernels::log_sum_exp_rows`]).

@@ -38,16 +38,21 @@ pub(crate) enum Special {
 
 impl Special {
     pub(crate) fn of<E: Element>(x: &[E]) -> Special {
-        if x.iter().any(|v| v.to_f32().is_nan()) {
+        Special::of_values(x.iter().map(|v| v.to_f32()))
+    }
+
+    /// [`Special::of`] for the values a (strided) row yields.
+    pub(crate) fn of_values(x: impl Iterator<Item = f32> + Clone) -> Special {
+        if x.clone().any(f32::is_nan) {
             Special::Nan
-        } else if x.iter().any(|v| v.to_f32() == f32::INFINITY) {
+        } else if x.clone().any(|v| v == f32::INFINITY) {
             Special::PosInf
         } else {
             Special::NegInf
         }
     }
 
-    fn log_sum_exp(self) -> f64 {
+    pub(crate) fn log_sum_exp(self) -> f64 {
         match self {
             Special::Nan => f64::NAN,
             Special::PosInf => f64::INFINITY,

@@ -156,6 +156,13 @@ fn half_precision_from_c_shared_and_static() {
 }
 
 #[test]
+fn axis_entry_points_from_c_shared_and_static() {
+    for link in [Link::Shared, Link::Static] {
+        run_checks(&build("axis", link), &[], None);
+    }
+}
+
+#[test]
 fn twopass_isa_variable_from_c() {
     let best = detected_isa().name();
     for link in [Link::Shared, Link::Static] {

@@ -35,6 +35,25 @@ fn run<T: Float>(k: Kernels, x: &[f32], flags: &mut Flags, stores_checked: bool)
         k.log_softmax(&x, &mut y).unwrap()
     });
     flags.check(&what("log_sum_exp"), true, || k.log_sum_exp(&x));
+    // The row as (1, len, inner) tensors: one vector of columns or less, two or more, and a
+    // tile with gaps between its rows (inner beyond AXIS_TILE).
+    for inner in [3, 37, 1100].into_iter().filter(|&i| 2 * i <= n) {
+        let len = n / inner;
+        let t = &x[..len * inner];
+        let what = |op: &str| what(&format!("{op} inner={inner}"));
+        flags.check(&what("softmax_axis"), stores_checked, || {
+            k.softmax_axis(t, &mut y[..len * inner], 1, len, inner)
+                .unwrap()
+        });
+        flags.check(&what("log_softmax_axis"), stores_checked, || {
+            k.log_softmax_axis(t, &mut y[..len * inner], 1, len, inner)
+                .unwrap()
+        });
+        let mut out = vec![0.0; inner];
+        flags.check(&what("log_sum_exp_axis"), true, || {
+            k.log_sum_exp_axis(t, 1, len, inner, &mut out).unwrap()
+        });
+    }
     flags.check(&what("lse_update + merge"), true, || {
         let (mut a, mut b) = (LseState::new(), LseState::new());
         k.lse_update(&mut a, &x[..n / 3]);

@@ -42,7 +42,7 @@ fn algorithm(code: i32) -> Option<Algorithm> {
 
 fuzz_target!(|data: &[u8]| {
     let mut b = Bytes(data);
-    let op = b.u8() % 5;
+    let op = b.u8() % 7;
     // An ISA to force first (valid or not); errors leave the previous choice.
     let isa = i32::from(b.u8() as i8) % 6;
     let set = twopass_set_isa(isa);
@@ -66,10 +66,18 @@ fuzz_target!(|data: &[u8]| {
     }
     let before = buf.clone();
     let n = rows * cols;
+    // The axis calls take an (outer, len, inner) tensor of at most 5 * 7 * 8 = 280 floats.
+    let (outer, len, inner) = (
+        rows,
+        cols % 8,
+        1 + ((x_stride - cols) * 4 + (y_stride - cols)) % 8,
+    );
+    let total = outer * len * inner;
     let x = pointer(&mut buf, x_how, x_at);
     let y = pointer(&mut buf, y_how, y_at);
     // SAFETY: every pointer is NULL, misaligned, or inside `buf` with room for what the call
-    // may touch (512 floats; the largest span here is 5 * 43 + 39 + 200 < 512); the library
+    // may touch (512 floats; the largest span here is 5 * 43 + 39 + 200 < 512, the largest
+    // tensor 280 + 200); the library
     // must refuse the NULL and misaligned ones and overlaps before touching memory.
     let status = unsafe {
         match op {
@@ -91,6 +99,8 @@ fuzz_target!(|data: &[u8]| {
                 }
                 s
             }
+            5 => twopass_softmax_axis_f32(x, y, outer, len, inner),
+            6 => twopass_log_sum_exp_axis_f32(x, outer, len, inner, y),
             _ => twopass_softmax_rows_f32(x, x_stride, y, y_stride, rows, cols),
         }
     };
@@ -136,6 +146,30 @@ fuzz_target!(|data: &[u8]| {
                 let w = k.log_sum_exp(&xin[r * x_stride..][..cols]);
                 assert!(g.to_bits() == w.to_bits(), "row {r}: {g} vs {w}");
             }
+        }
+        5 => {
+            let mut want = vec![0.0; total];
+            k.softmax_axis(&xin[..total], &mut want, outer, len, inner)
+                .unwrap();
+            let got = &buf[y_at.min(512)..][..total];
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(g, w)| g.to_bits() == w.to_bits()),
+                "softmax_axis differs"
+            );
+        }
+        6 => {
+            let mut want = vec![0.0; outer * inner];
+            k.log_sum_exp_axis(&xin[..total], outer, len, inner, &mut want)
+                .unwrap();
+            let got = &buf[y_at.min(512)..][..outer * inner];
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(g, w)| g.to_bits() == w.to_bits()),
+                "log_sum_exp_axis differs"
+            );
         }
         _ => {}
     }

@@ -80,6 +80,11 @@ impl Simd for Avx2 {
         unsafe { self.0.avx._mm256_stream_ps(p, v) }
     }
     #[inline(always)]
+    fn prefetch(self, p: *const u8) {
+        // SAFETY: a prefetch reads nothing architecturally and never faults, whatever `p`.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
+    }
+    #[inline(always)]
     fn fence(self) {
         self.0.sse._mm_sfence()
     }

@@ -59,6 +59,11 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
         unsafe { self.0.avx512f._mm512_stream_ps(p, v) }
     }
     #[inline(always)]
+    fn prefetch(self, p: *const u8) {
+        // SAFETY: a prefetch reads nothing architecturally and never faults, whatever `p`.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
+    }
+    #[inline(always)]
     fn fence(self) {
         self.0.sse._mm_sfence()
     }

@@ -3,7 +3,7 @@
 //! here is tested and timed on every ISA and element type.
 
 use crate::element::Element;
-use crate::{Ext, GradCoefficients, Io, Store, SumOfLogits, Table};
+use crate::{ColumnSum, Ext, GradCoefficients, Io, Store, SumOfLogits, Table, Tile};
 
 /// An entry of [`Table`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,11 +32,17 @@ pub enum Entry {
     RaddextexpLogits,
     /// [`Table::vgradce`], without weights.
     Vgradce,
+    /// [`Table::raxisonline`], on the row seen as a tile ([`Args::tile`]).
+    Raxisonline,
+    /// [`Table::vaxisscaleexp`], on the row seen as a tile.
+    Vaxisscaleexp,
+    /// [`Table::vaxissubtract`], on the row seen as a tile.
+    Vaxissubtract,
 }
 
 impl Entry {
     /// Every entry, in the order of [`Table`]'s fields.
-    pub const ALL: [Entry; 12] = [
+    pub const ALL: [Entry; 15] = [
         Entry::Rmax,
         Entry::Raddexpminusmax,
         Entry::Raddstoreexpminusmax,
@@ -49,6 +55,9 @@ impl Entry {
         Entry::Vsubtract,
         Entry::RaddextexpLogits,
         Entry::Vgradce,
+        Entry::Raxisonline,
+        Entry::Vaxisscaleexp,
+        Entry::Vaxissubtract,
     ];
 
     /// The field's name, e.g. `raddextexp_paired`.
@@ -66,6 +75,9 @@ impl Entry {
             Entry::Vsubtract => "vsubtract",
             Entry::RaddextexpLogits => "raddextexp_logits",
             Entry::Vgradce => "vgradce",
+            Entry::Raxisonline => "raxisonline",
+            Entry::Vaxisscaleexp => "vaxisscaleexp",
+            Entry::Vaxissubtract => "vaxissubtract",
         }
     }
 
@@ -79,6 +91,8 @@ impl Entry {
                 | Entry::Vscaleextexp
                 | Entry::Vsubtract
                 | Entry::Vgradce
+                | Entry::Vaxisscaleexp
+                | Entry::Vaxissubtract
         )
     }
 }
@@ -107,6 +121,19 @@ impl Args {
             lse: f64::from(max) + sum.ln(),
         }
     }
+
+    /// The row of `n` elements seen as a tile for the axis entries: `n / width` rows of `width`
+    /// columns (up to 37, so that AVX2 and AVX-512 see a tail), stride `width`.
+    pub fn tile(n: usize) -> (Tile, usize) {
+        let width = n.clamp(1, 37);
+        (
+            Tile {
+                rows: n / width,
+                stride: width,
+            },
+            width,
+        )
+    }
 }
 
 impl<T: Element> Table<T> {
@@ -114,7 +141,9 @@ impl<T: Element> Table<T> {
     /// the entry writes (`y.len() == x.len()`): `1 / sum` for `vscale` and
     /// `vscaleexpminusmax`, `(max, ln sum)` for `vsubtract`, the softmax gradient's
     /// coefficients for `vgradce`. Returns the entry's value (the max, the sum, the log of an
-    /// extended sum, `max + ln sum` for `raddonline`), or 0 where it only writes.
+    /// extended sum, `max + ln sum` for `raddonline`, the columns' `reference + ln sum` added up for
+    /// `raxisonline`), or 0 where it only writes. The axis entries see the row as
+    /// [`Args::tile`] and give every column the row's arguments.
     pub fn run(&self, entry: Entry, args: &Args, x: &[T], y: &mut [T], store: Store) -> f64 {
         let io = Io::Split(x, y);
         let c = (1.0 / args.sum) as f32;
@@ -143,6 +172,24 @@ impl<T: Element> Table<T> {
                     bias: 0.01,
                 };
                 (self.vgradce)(io, None, coefficients, store);
+            }
+            Entry::Raxisonline => {
+                let (tile, width) = Args::tile(x.len());
+                let mut out = [ColumnSum::default(); 37];
+                (self.raxisonline)(x, tile, &mut out[..width]);
+                return out[..width]
+                    .iter()
+                    .map(|c| f64::from(c.reference) + c.sum.ln())
+                    .sum();
+            }
+            Entry::Vaxisscaleexp => {
+                let (tile, width) = Args::tile(x.len());
+                (self.vaxisscaleexp)(io, tile, &[(args.max, c); 37][..width]);
+            }
+            Entry::Vaxissubtract => {
+                let (tile, width) = Args::tile(x.len());
+                let b = args.sum.ln() as f32;
+                (self.vaxissubtract)(io, tile, &[(args.max, b); 37][..width]);
             }
         }
         0.0

@@ -6,12 +6,15 @@
 //! Operation names follow XNNPACK's vocabulary: `rmax` (reduce max), `raddexpminusmax`
 //! (reduce-add `exp(x - max)`), `raddstoreexpminusmax` (the same, storing the terms), `vscale`,
 //! `vscaleexpminusmax`, `raddextexp` (sum of `exp(x)` with an extended exponent: no max pass),
-//! `vscaleextexp`, plus `raddonline` (max and sum in one pass) and `vsubtract`.
+//! `vscaleextexp`, plus `raddonline` (max and sum in one pass) and `vsubtract`; the `axis`
+//! forms (`raxisonline`, `vaxisscaleexp`, `vaxissubtract`) run down the columns of a strided
+//! [`Tile`].
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod axis;
 pub mod cpu;
 mod element;
 mod entry;
@@ -24,11 +27,13 @@ mod scalar;
 mod simd;
 mod table;
 
+pub use axis::{ColumnSum, Tile, AXIS_TILE};
 pub use element::Element;
 pub use entry::{Args, Entry};
 pub use ext::{exp_or_zero, Ext, GradCoefficients, LogitSum, LogitSums, MaxSum, SumOfLogits};
 pub use half::{bf16, f16};
 pub use ops::{BLOCK_STEPS, ONLINE_JUMP};
 pub use table::{
-    table, table_bf16, table_bf16_exact, table_f16, tables, Io, Isa, LogitPass, Store, Table,
+    table, table_bf16, table_bf16_exact, table_f16, tables, AxisPass, Io, Isa, LogitPass, Store,
+    Table,
 };

@@ -258,7 +258,7 @@ impl<S: Simd> Wide<S> {
 /// where below `2^-126 (1 + 2^-10)`: `c = m * 2^k` ([`split_pow2`]) with `k` moved into the
 /// exponent, and the cutoff on `x` ([`cutoff`]) computed once.
 #[derive(Clone, Copy)]
-struct ScaledExp<S: Simd> {
+pub(crate) struct ScaledExp<S: Simd> {
     c: S::V,
     e: S::V,
     cutoff: S::V,
@@ -277,7 +277,7 @@ impl<S: Simd> ScaledExp<S> {
 
     /// `exp(x)` itself (`c = 1`, `e = 0`), with constants the compiler sees.
     #[inline(always)]
-    fn unit(s: S) -> Self {
+    pub(crate) fn unit(s: S) -> Self {
         ScaledExp {
             c: s.splat(1.0),
             e: s.splat(0.0),
@@ -288,7 +288,11 @@ impl<S: Simd> ScaledExp<S> {
     /// The value at `x` (for `n - e <= 127`; below the cutoff 0 with `ZERO`, else the value
     /// there: [`Simd::exp_scaled`]).
     #[inline(always)]
-    fn at<const SHORT: bool, const COARSE: bool, const ZERO: bool>(&self, s: S, x: S::V) -> S::V {
+    pub(crate) fn at<const SHORT: bool, const COARSE: bool, const ZERO: bool>(
+        &self,
+        s: S,
+        x: S::V,
+    ) -> S::V {
         s.exp_scaled::<SHORT, COARSE, ZERO, false>(x, self.e, self.c, self.cutoff)
             .0
     }

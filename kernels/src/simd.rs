@@ -48,6 +48,11 @@ pub trait Simd: Copy {
     unsafe fn stream(self, p: *mut f32, v: Self::V);
     /// Orders earlier non-temporal stores before later stores.
     fn fence(self);
+    /// Asks for the cache line at `p` ahead of its use (any address: a prefetch never faults).
+    #[inline(always)]
+    fn prefetch(self, p: *const u8) {
+        let _ = p;
+    }
 
     /// Loads `len <= LANES` IEEE binary16 values (as bits) widened to f32; other lanes 0.
     ///

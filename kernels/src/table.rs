@@ -1,6 +1,6 @@
 //! One table of kernels per ISA, and the registry of the tables this CPU can run.
 
-use crate::{Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits};
+use crate::{ColumnSum, Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits, Tile};
 
 /// An instruction set the kernels are written for.
 #[non_exhaustive]
@@ -94,6 +94,9 @@ pub enum Store {
 /// The cross-entropy loss pass: logits, and the sum of them to take.
 pub type LogitPass<T> = fn(&[T], SumOfLogits<'_>) -> LogitSums;
 
+/// An output pass down the columns of a [`Tile`], with a pair of parameters per column.
+pub type AxisPass<T> = fn(Io<'_, T>, Tile, &[(f32, f32)]);
+
 /// The kernels of one ISA for one element type `T` (f32, f16 or bf16: inputs and outputs of
 /// that type, arithmetic in f32). Every ISA fills every entry; see the crate docs for the names.
 pub struct Table<T: 'static = f32> {
@@ -139,6 +142,17 @@ pub struct Table<T: 'static = f32> {
     /// that [`GradCoefficients::fit_the_pass`] (the exp term is 0 below `2^-126 (1 + 2^-10)`).
     /// Panics if the weights' length differs.
     pub vgradce: fn(Io<'_, T>, Option<&[f32]>, GradCoefficients, Store),
+    /// Down each column of a [`Tile`] (`out.len()` columns from the slice's start): its
+    /// [`ColumnSum`], the online pass per lane. Panics when the slice is shorter than the
+    /// tile's span.
+    pub raxisonline: fn(&[T], Tile, &mut [ColumnSum]),
+    /// `y = min(c_j * exp(x - r_j), 1)` down each column `j` of a tile (`params.len()`
+    /// columns; `params[j] = (r_j, c_j)`, `x - r_j <= 16`, `0 < c_j <= 2`). Panics when a
+    /// buffer is shorter than the tile's span.
+    pub vaxisscaleexp: AxisPass<T>,
+    /// `y = (x - a_j) - b_j` down each column `j` of a tile (`params[j] = (a_j, b_j)`).
+    /// Panics when a buffer is shorter than the tile's span.
+    pub vaxissubtract: AxisPass<T>,
 }
 
 /// Defines the entry points of one ISA module over its [`crate::simd::Simd`] type, generic over
@@ -265,6 +279,34 @@ macro_rules! isa_table {
             )
         }
 
+        fn raxisonline<E: Element>(x: &[E], tile: crate::Tile, out: &mut [crate::ColumnSum]) {
+            assert!(x.len() >= tile.span(out.len()), "tile beyond the slice");
+            let x = x.as_ptr();
+            $enter(
+                #[inline(always)]
+                // SAFETY: the slice covers the tile's span.
+                move |s| unsafe { crate::axis::raxisonline(s, x, tile, out) },
+            )
+        }
+        fn vaxisscaleexp<E: Element>(io: crate::Io<'_, E>, tile: crate::Tile, params: &[(f32, f32)]) {
+            let (x, y, n) = io.raw();
+            assert!(n >= tile.span(params.len()), "tile beyond the slice");
+            $enter(
+                #[inline(always)]
+                // SAFETY: `raw` gives n >= span readable elements at x and writable at y.
+                move |s| unsafe { crate::axis::vaxisscaleexp(s, x, y, tile, params) },
+            )
+        }
+        fn vaxissubtract<E: Element>(io: crate::Io<'_, E>, tile: crate::Tile, params: &[(f32, f32)]) {
+            let (x, y, n) = io.raw();
+            assert!(n >= tile.span(params.len()), "tile beyond the slice");
+            $enter(
+                #[inline(always)]
+                // SAFETY: `raw` gives n >= span readable elements at x and writable at y.
+                move |s| unsafe { crate::axis::vaxissubtract(s, x, y, tile, params) },
+            )
+        }
+
         const fn table<E: Element>(name: &'static str) -> crate::Table<E> {
             crate::Table {
                 isa: $isa,
@@ -281,6 +323,9 @@ macro_rules! isa_table {
                 vsubtract: vsubtract::<E>,
                 raddextexp_logits: raddextexp_logits::<E>,
                 vgradce: vgradce::<E>,
+                raxisonline: raxisonline::<E>,
+                vaxisscaleexp: vaxisscaleexp::<E>,
+                vaxissubtract: vaxissubtract::<E>,
             }
         }
 

@@ -79,6 +79,21 @@ impl Array {
         }
     }
 
+    /// The `outer * len * inner` elements of an `(outer, len, inner)` tensor at `p` (read, or
+    /// written with `writes`); an invalid shape when the product overflows.
+    pub(super) fn tensor<T>(
+        p: *const T,
+        (outer, len, inner): (usize, usize, usize),
+        writes: bool,
+    ) -> Array {
+        let n = outer.checked_mul(len).and_then(|n| n.checked_mul(inner));
+        Array {
+            len: n,
+            empty: n == Some(0),
+            ..Array::vector(p, n.unwrap_or(0), writes)
+        }
+    }
+
     /// `n` elements written at `p` if it is not NULL; nothing otherwise (an optional output).
     pub(super) fn optional_output<T>(p: *mut T, n: usize) -> Array {
         Array::output(p, if p.is_null() { 0 } else { n })

@@ -14,6 +14,8 @@ mod args;
 mod f32;
 mod half;
 mod lse;
+// After f32 and half, so that the header lists these after the row entry points.
+mod axis;
 
 // After the others, so that the header lists it after them (cbindgen keeps the source order).
 mod cross_entropy;
@@ -23,6 +25,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::{Algorithm, Error, Isa, Kernels};
 
+pub use self::axis::*;
 pub use self::cross_entropy::*;
 pub use self::f32::*;
 pub use self::half::*;

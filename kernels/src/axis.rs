@@ -1,0 +1,386 @@
+//! Softmax along a strided axis: a [`Tile`] of `rows` rows of `width <= AXIS_TILE` adjacent
+//! columns, `stride` elements apart, each column one row of the operation (the axis of an
+//! `(outer, len, inner)` tensor, `stride = inner`). A vector's lanes are adjacent columns, so the
+//! reductions run down the columns with no horizontal step and no gather: the online pass of
+//! [`crate::ops`] per lane, then one output pass.
+
+use crate::element::Element;
+use crate::exp::{cutoff, split_pow2};
+use crate::ops::{ScaledExp, BLOCK_STEPS, ONLINE_JUMP};
+use crate::simd::Simd;
+
+/// Columns per tile at most: the online pass keeps three f32 and one f64 per column on the
+/// stack (20 KiB), the output passes up to four f32. A tile's row is then up to 4 KiB long, so a
+/// wide axis (`inner` in the thousands, rows a page or more apart) still reads a page's worth
+/// per row: shorter runs leave the prefetchers behind.
+pub const AXIS_TILE: usize = 1024;
+
+/// Where a tile's rows lie: `rows` rows, row `k` starting `k * stride` elements after the first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tile {
+    /// Rows (the length of the axis).
+    pub rows: usize,
+    /// Elements from one row to the next, at least the tile's width when `rows > 1`.
+    pub stride: usize,
+}
+
+impl Tile {
+    /// The elements a tile of `width` columns spans: `(rows - 1) * stride + width`.
+    ///
+    /// # Panics
+    /// When `width` exceeds [`AXIS_TILE`] or (with two rows or more) the stride.
+    pub fn span(self, width: usize) -> usize {
+        assert!(width <= AXIS_TILE, "tile wider than AXIS_TILE");
+        match self.rows {
+            0 => 0,
+            1 => width,
+            r => {
+                assert!(width <= self.stride, "tile wider than its stride");
+                (r - 1) * self.stride + width
+            }
+        }
+    }
+}
+
+/// One column's sum from the online pass: `sum = sum_k exp(x_k - reference)`, with
+/// `reference <= max <= reference + ONLINE_JUMP` for a column of finite values (then
+/// `sum >= exp(max - reference) >= 1` up to rounding). A NaN makes `sum` NaN, `+inf` makes it
+/// NaN, an all `-inf` column leaves it 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ColumnSum {
+    /// `max_k x_k` (for a column with a NaN, unspecified).
+    pub max: f32,
+    /// The column's reference.
+    pub reference: f32,
+    /// `sum_k exp(x_k - reference)` in f64.
+    pub sum: f64,
+}
+
+/// Each column's [`ColumnSum`] into `out` (`out.len()` columns): per lane the online pass of
+/// [`crate::ops::raddonline`] (the reference moves, with an exact rescale, only when an input
+/// exceeds it by more than [`ONLINE_JUMP`]). The tile is read row by row (sequentially, as the
+/// prefetchers like it), each vector's state in arrays on the stack; every [`BLOCK_STEPS`] rows
+/// the f32 partials are folded into the f64 totals, so none adds more terms than that.
+///
+/// # Safety
+/// `x..x + tile.span(out.len())` readable.
+#[inline(always)]
+pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
+    s: S,
+    x: *const E,
+    tile: Tile,
+    out: &mut [ColumnSum],
+) {
+    let (width, l) = (out.len(), S::LANES);
+    if width <= l {
+        // SAFETY: forwarded from the caller; out.len() <= LANES.
+        return unsafe { raxisonline_narrow::<S, E, 1>(s, x, tile, out) };
+    }
+    if width <= 2 * l {
+        // SAFETY: forwarded from the caller; out.len() <= 2 * LANES.
+        return unsafe { raxisonline_narrow::<S, E, 2>(s, x, tile, out) };
+    }
+    let ahead = rows_ahead(tile, width);
+    let exp = ScaledExp::<S>::unit(s);
+    let mut reference = [-f32::MAX; AXIS_TILE];
+    let mut max = [f32::NEG_INFINITY; AXIS_TILE];
+    let mut acc = [0.0f32; AXIS_TILE];
+    let mut total = [0.0f64; AXIS_TILE];
+    for row in 0..tile.rows {
+        let mut j = 0;
+        while j < width {
+            let len = (width - j).min(l);
+            // SAFETY: row < rows and j + len <= width: inside the tile's span; j < width <=
+            // AXIS_TILE, a multiple of LANES: the state has a vector at j.
+            unsafe {
+                let p = x.add(row * tile.stride + j);
+                if ahead > 0 {
+                    s.prefetch(p.wrapping_add(ahead * tile.stride).cast());
+                }
+                let v = if len == l {
+                    E::load(s, p)
+                } else {
+                    E::load_tail(s, p, len, f32::NEG_INFINITY)
+                };
+                let (pr, pm, pa) = (
+                    reference.as_mut_ptr().add(j),
+                    max.as_mut_ptr().add(j),
+                    acc.as_mut_ptr().add(j),
+                );
+                let mut r = s.load(pr);
+                if s.any(s.lt(s.add(r, s.splat(ONLINE_JUMP)), v)) {
+                    // As in raddonline: the partial joins the f64 totals, rescaled there (each
+                    // total is 0 or at least 2^-126, and so is the factor: the product is normal).
+                    let wide = &mut total[j..j + l];
+                    fold(s, wide, s.load(pa));
+                    let moved = s.max(r, v);
+                    let f = exp.at::<false, false, false>(s, s.sub(r, moved));
+                    for (w, f) in wide.iter_mut().zip(s.lanes(f).as_ref()) {
+                        *w *= f64::from(*f);
+                    }
+                    r = moved;
+                    s.store(pr, r);
+                    s.store(pa, s.splat(0.0));
+                }
+                s.store(pm, s.max(s.load(pm), v));
+                let term = exp.at::<false, false, false>(s, s.sub(v, r));
+                s.store(pa, s.add(s.load(pa), term));
+            }
+            j += l;
+        }
+        if (row + 1) % BLOCK_STEPS == 0 || row + 1 == tile.rows {
+            let mut j = 0;
+            while j < width {
+                // SAFETY: as above.
+                let a = unsafe { s.load(acc.as_ptr().add(j)) };
+                fold(s, &mut total[j..j + l], a);
+                j += l;
+            }
+            acc = [0.0; AXIS_TILE];
+        }
+    }
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = ColumnSum {
+            max: max[j],
+            reference: reference[j],
+            sum: total[j],
+        };
+    }
+}
+
+/// [`raxisonline`] for a tile of `N` vectors of columns or less (`N` 1 or 2): the state in
+/// registers (in memory each row's update would wait for the last one's store), four
+/// accumulators per vector taking turns over the rows.
+///
+/// # Safety
+/// As [`raxisonline`], with `out.len() <= N * LANES`.
+#[inline(always)]
+unsafe fn raxisonline_narrow<S: Simd, E: Element, const N: usize>(
+    s: S,
+    x: *const E,
+    tile: Tile,
+    out: &mut [ColumnSum],
+) {
+    let (width, l) = (out.len(), S::LANES);
+    let exp = ScaledExp::<S>::unit(s);
+    let mut r = [s.splat(-f32::MAX); N];
+    let mut r_jump = [s.add(r[0], s.splat(ONLINE_JUMP)); N];
+    let mut m = [s.splat(f32::NEG_INFINITY); N];
+    let mut acc = [[s.splat(0.0); 4]; N];
+    let mut total = [0.0f64; AXIS_TILE];
+    let sum = |[a, b, c, d]: [S::V; 4]| s.add(s.add(a, b), s.add(c, d));
+    for row in 0..tile.rows {
+        for n in 0..N {
+            let j = n * l;
+            if j >= width {
+                break;
+            }
+            let len = (width - j).min(l);
+            // SAFETY: row < rows and j + len <= width: inside the tile's span.
+            let v = unsafe {
+                let p = x.add(row * tile.stride + j);
+                if len == l {
+                    E::load(s, p)
+                } else {
+                    E::load_tail(s, p, len, f32::NEG_INFINITY)
+                }
+            };
+            let wide = &mut total[j..j + l];
+            if s.any(s.lt(r_jump[n], v)) {
+                // As in raxisonline.
+                fold(s, wide, sum(acc[n]));
+                acc[n] = [s.splat(0.0); 4];
+                let moved = s.max(r[n], v);
+                let f = exp.at::<false, false, false>(s, s.sub(r[n], moved));
+                for (w, f) in wide.iter_mut().zip(s.lanes(f).as_ref()) {
+                    *w *= f64::from(*f);
+                }
+                r[n] = moved;
+                r_jump[n] = s.add(moved, s.splat(ONLINE_JUMP));
+            }
+            m[n] = s.max(m[n], v);
+            let term = exp.at::<false, false, false>(s, s.sub(v, r[n]));
+            acc[n][row % 4] = s.add(acc[n][row % 4], term);
+            if (row + 1) % (4 * BLOCK_STEPS) == 0 || row + 1 == tile.rows {
+                fold(s, wide, sum(acc[n]));
+                acc[n] = [s.splat(0.0); 4];
+            }
+        }
+    }
+    for (j, o) in out.iter_mut().enumerate() {
+        let (n, k) = (j / l, j % l);
+        *o = ColumnSum {
+            max: s.lanes(m[n]).as_ref()[k],
+            reference: s.lanes(r[n]).as_ref()[k],
+            sum: total[j],
+        };
+    }
+}
+
+/// Rows ahead a pass prefetches when a tile's rows lie apart (`stride > width`, each row a
+/// separate run the hardware prefetchers start cold on): about 8 KiB of f32, at most 16 rows.
+fn rows_ahead(tile: Tile, width: usize) -> usize {
+    if tile.stride > width {
+        (2048 / width.max(1)).clamp(1, 16)
+    } else {
+        0
+    }
+}
+
+/// `wide_k += v_k` for every lane `k`.
+#[inline(always)]
+fn fold<S: Simd>(s: S, wide: &mut [f64], v: S::V) {
+    for (w, v) in wide.iter_mut().zip(s.lanes(v).as_ref()) {
+        *w += f64::from(*v);
+    }
+}
+
+/// A per-column element-wise map down a tile.
+trait ColumnMap<S: Simd> {
+    /// The output for `x` in the columns from `j` (a vector of them).
+    fn apply(&self, s: S, x: S::V, j: usize) -> S::V;
+}
+
+/// Writes `y = f(x)` over the tile, row by row (`params.len()` columns).
+///
+/// # Safety
+/// `x..x + span` readable and `y..y + span` writable (`y` may equal `x`), `span` the tile's for
+/// `width` columns.
+#[inline(always)]
+unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
+    s: S,
+    f: &F,
+    x: *const E,
+    y: *mut E,
+    tile: Tile,
+    width: usize,
+) {
+    let (l, ahead) = (S::LANES, rows_ahead(tile, width));
+    for row in 0..tile.rows {
+        let mut j = 0;
+        while j < width {
+            let len = (width - j).min(l);
+            let at = row * tile.stride + j;
+            if ahead > 0 {
+                let next = at + ahead * tile.stride;
+                s.prefetch(x.wrapping_add(next).cast());
+                s.prefetch(y.wrapping_add(next).cast());
+            }
+            // SAFETY: row < rows and j + len <= width: inside the tile's span.
+            unsafe {
+                if len == l {
+                    E::store(s, y.add(at), f.apply(s, E::load(s, x.add(at)), j));
+                } else {
+                    let v = E::load_tail(s, x.add(at), len, 0.0);
+                    E::store_tail(s, y.add(at), len, f.apply(s, v, j));
+                }
+            }
+            j += l;
+        }
+    }
+}
+
+/// `y = min(c_j * exp(x - r_j), 1)` down each column `j`, for `params[j] = (r_j, c_j)` with
+/// `x - r_j <= 16` and `0 < c_j <= 2` (a column's softmax from its [`ColumnSum`]:
+/// `(reference, 1 / sum)`); 0 where below `2^-126 (1 + 2^-10)`, NaN where `r_j` is NaN.
+///
+/// # Safety
+/// `x..x + span` readable and `y..y + span` writable (`y` may equal `x`), `span` the tile's for
+/// `params.len()` columns.
+#[inline(always)]
+pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
+    s: S,
+    x: *const E,
+    y: *mut E,
+    tile: Tile,
+    params: &[(f32, f32)],
+) {
+    /// Per column: the reference, and `c = m * 2^-e` split as [`ScaledExp`] does with the
+    /// flush point for `m` and `e`.
+    struct Columns<const COARSE: bool> {
+        r: [f32; AXIS_TILE],
+        m: [f32; AXIS_TILE],
+        e: [f32; AXIS_TILE],
+        cutoff: [f32; AXIS_TILE],
+    }
+    impl<S: Simd, const COARSE: bool> ColumnMap<S> for Columns<COARSE> {
+        #[inline(always)]
+        fn apply(&self, s: S, x: S::V, j: usize) -> S::V {
+            // SAFETY: j < AXIS_TILE, a multiple of LANES.
+            let [r, m, e, cutoff] = [&self.r, &self.m, &self.e, &self.cutoff]
+                .map(|a| unsafe { s.load(a.as_ptr().add(j)) });
+            let y = s
+                .exp_scaled::<COARSE, COARSE, true, false>(s.sub(x, r), e, m, cutoff)
+                .0;
+            // The operand order keeps a NaN y.
+            s.min(s.splat(1.0), y)
+        }
+    }
+    fn columns<const COARSE: bool>(params: &[(f32, f32)]) -> Columns<COARSE> {
+        let mut c = Columns {
+            r: [0.0; AXIS_TILE],
+            m: [1.0; AXIS_TILE],
+            e: [0.0; AXIS_TILE],
+            cutoff: [0.0; AXIS_TILE],
+        };
+        for (j, &(r, scale)) in params.iter().enumerate() {
+            let (m, k) = split_pow2(scale);
+            c.r[j] = r;
+            c.m[j] = m;
+            c.e[j] = -k as f32;
+            c.cutoff[j] = cutoff(m, -k);
+        }
+        c
+    }
+    let width = params.len();
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if E::COARSE_EXP {
+            map(s, &columns::<true>(params), x, y, tile, width)
+        } else {
+            map(s, &columns::<false>(params), x, y, tile, width)
+        }
+    }
+}
+
+/// `y = (x - a_j) - b_j` down each column `j`, for `params[j] = (a_j, b_j)` (a column's
+/// log-softmax: its max and the log of its sum around it).
+///
+/// # Safety
+/// As [`vaxisscaleexp`].
+#[inline(always)]
+pub(crate) unsafe fn vaxissubtract<S: Simd, E: Element>(
+    s: S,
+    x: *const E,
+    y: *mut E,
+    tile: Tile,
+    params: &[(f32, f32)],
+) {
+    struct Columns {
+        a: [f32; AXIS_TILE],
+        b: [f32; AXIS_TILE],
+    }
+    impl<S: Simd> ColumnMap<S> for Columns {
+        #[inline(always)]
+        fn apply(&self, s: S, x: S::V, j: usize) -> S::V {
+            // SAFETY: j < AXIS_TILE, a multiple of LANES.
+            let (a, b) = unsafe {
+                (
+                    s.load(self.a.as_ptr().add(j)),
+                    s.load(self.b.as_ptr().add(j)),
+                )
+            };
+            s.sub(s.sub(x, a), b)
+        }
+    }
+    let mut c = Columns {
+        a: [0.0; AXIS_TILE],
+        b: [0.0; AXIS_TILE],
+    };
+    for (j, &(a, b)) in params.iter().enumerate() {
+        c.a[j] = a;
+        c.b[j] = b;
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { map(s, &c, x, y, tile, params.len()) }
+}

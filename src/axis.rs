@@ -1,0 +1,123 @@
+//! Softmax, log-softmax and log-sum-exp along the middle axis of a contiguous
+//! `(outer, len, inner)` tensor (last index fastest): row `(o, j)` is
+//! `x[(o * len + k) * inner + j]` for `k < len`. Tiles of up to [`AXIS_TILE`] adjacent columns are
+//! reduced down their columns, each lane one row (`raxisonline`), then written; no gather and no
+//! transposing copy. (`inner == 1`, contiguous rows, takes the rows path: `kernels.rs`.)
+
+use std::ops::Range;
+
+use twopass_kernels::{ColumnSum, Element, Io, Table, Tile, AXIS_TILE};
+
+use crate::sum::{narrow, Special};
+
+/// The output an axis pass writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    Softmax,
+    LogSoftmax,
+}
+
+/// A column's log-sum-exp around its max, `(max, ln sum_k exp(x_k - max))`, or what makes it
+/// special (`values` reads the column, only then).
+fn around_max<I: Iterator<Item = f32> + Clone>(
+    c: ColumnSum,
+    values: impl FnOnce() -> I,
+) -> Result<(f32, f64), Special> {
+    if c.max.is_finite() && c.sum.is_finite() && c.sum > 0.0 {
+        // sum_k exp(x_k - max) = sum * exp(reference - max), at least 1 (its max's term).
+        let ln = c.sum.ln() - (f64::from(c.max) - f64::from(c.reference));
+        Ok((c.max, ln.max(0.0)))
+    } else {
+        Err(Special::of_values(values()))
+    }
+}
+
+/// The values of column `j` of the tile starting at `x[0]`.
+fn column<E: Element>(
+    x: &[E],
+    tile: Tile,
+    j: usize,
+) -> impl Iterator<Item = f32> + Clone + use<'_, E> {
+    (0..tile.rows).map(move |k| x[k * tile.stride + j].to_f32())
+}
+
+/// The tiles of an `(outer, len, inner)` tensor: each tile's range of elements and width.
+fn tiles(
+    (outer, len, inner): (usize, usize, usize),
+) -> impl Iterator<Item = (Range<usize>, Tile, usize)> {
+    let tile = Tile {
+        rows: len,
+        stride: inner,
+    };
+    (0..outer).flat_map(move |o| {
+        (0..inner).step_by(AXIS_TILE).map(move |j| {
+            let width = (inner - j).min(AXIS_TILE);
+            let start = o * len * inner + j;
+            (start..start + tile.span(width), tile, width)
+        })
+    })
+}
+
+/// Writes `output` of every row of the `(outer, len, inner)` tensor `io` (whose length the
+/// caller checked). Special rows (NaN, `+inf`, only `-inf`) are all NaN.
+pub(crate) fn map<E: Element>(
+    t: &Table<E>,
+    mut io: Io<'_, E>,
+    shape: (usize, usize, usize),
+    output: Output,
+) {
+    let mut sums = [ColumnSum::default(); AXIS_TILE];
+    let mut params = [(0.0f32, 0.0f32); AXIS_TILE];
+    for (range, tile, width) in tiles(shape) {
+        let x = &io.input()[range.clone()];
+        (t.raxisonline)(x, tile, &mut sums[..width]);
+        for (j, (p, &c)) in params.iter_mut().zip(&sums[..width]).enumerate() {
+            *p = match (around_max(c, || column(x, tile, j)), output) {
+                // exp(x - reference) / sum: the online pass's own terms.
+                (Ok(_), Output::Softmax) => (c.reference, (1.0 / c.sum) as f32),
+                (Ok((max, ln)), Output::LogSoftmax) => (max, narrow(ln)),
+                (Err(_), _) => (f32::NAN, 1.0),
+            };
+        }
+        let io = match &mut io {
+            Io::Split(x, y) => Io::Split(&x[range.clone()], &mut y[range]),
+            Io::InPlace(xy) => Io::InPlace(&mut xy[range]),
+        };
+        match output {
+            Output::Softmax => (t.vaxisscaleexp)(io, tile, &params[..width]),
+            Output::LogSoftmax => (t.vaxissubtract)(io, tile, &params[..width]),
+        }
+    }
+}
+
+/// `out[o * inner + j]` = the log-sum-exp of row `(o, j)` of the `(outer, len, inner)` tensor
+/// `x` (`-inf` for `len == 0`; special rows as `log_sum_exp`). The caller checked the lengths.
+pub(crate) fn log_sum_exp<E: Element>(
+    t: &Table<E>,
+    x: &[E],
+    shape: (usize, usize, usize),
+    out: &mut [f32],
+) {
+    let (_, len, inner) = shape;
+    if len == 0 {
+        out.fill(f32::NEG_INFINITY);
+        return;
+    }
+    let mut sums = [ColumnSum::default(); AXIS_TILE];
+    for (range, tile, width) in tiles(shape) {
+        let x = &x[range.clone()];
+        (t.raxisonline)(x, tile, &mut sums[..width]);
+        // The tile's first column is `range.start`'s: row o, column j of the output.
+        let first = (range.start / (len * inner)) * inner + range.start % inner;
+        for (j, (o, &c)) in out[first..first + width]
+            .iter_mut()
+            .zip(&sums[..width])
+            .enumerate()
+        {
+            *o = match around_max(c, || column(x, tile, j)) {
+                Ok((max, ln)) => narrow(f64::from(max) + ln),
+                Err(special) => special.log_sum_exp() as f32,
+            };
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Softmax, log-softmax and log-sum-exp along the middle axis of `(outer, len, inner)` tensors,
+//! on every ISA under test: each row against the f64 reference within docs/accuracy.md's bounds,
+//! at every tail width (`inner mod` the vector width, tiles wider than `AXIS_TILE`), misaligned
+//! starts, in place, special values per row, half precision against the contiguous path, and
+//! the errors.
+
+mod common;
+
+use common::{check_log_softmax, check_lse, check_softmax, isas_under_test, Dist};
+use twopass::{bf16, f16, Error, Float, Kernels};
+
+/// A tensor whose rows `(o, j)` are drawn from the shapes of [`Dist`] in turn; also the rows.
+fn tensor(outer: usize, len: usize, inner: usize, seed: u64) -> (Vec<f32>, Vec<Vec<f32>>) {
+    let rows: Vec<Vec<f32>> = (0..outer * inner)
+        .map(|r| Dist::ALL[(r + seed as usize) % Dist::ALL.len()].row(len, seed * 1000 + r as u64))
+        .collect();
+    let mut x = vec![0.0; outer * len * inner];
+    for o in 0..outer {
+        for k in 0..len {
+            for j in 0..inner {
+                x[(o * len + k) * inner + j] = rows[o * inner + j][k];
+            }
+        }
+    }
+    (x, rows)
+}
+
+/// Row `(o, j)` of an `(outer, len, inner)` tensor.
+fn row_of<T: Copy>(y: &[T], len: usize, inner: usize, r: usize) -> Vec<T> {
+    let (o, j) = (r / inner, r % inner);
+    (0..len).map(|k| y[(o * len + k) * inner + j]).collect()
+}
+
+const SHAPES: [(usize, usize, usize); 19] = [
+    (1, 5, 2),
+    (2, 3, 3),
+    (1, 17, 7),
+    (2, 16, 8),
+    (1, 40, 9),
+    (3, 2, 15),
+    (1, 33, 16),
+    (2, 17, 17),
+    (1, 1, 31),
+    (1, 100, 33),
+    (2, 9, 64),
+    (1, 5, 257),
+    (2, 3, 300),
+    (1, 0, 12),
+    (0, 4, 12),
+    (3, 7, 0),
+    (4, 21, 1),
+    (1, 300, 24),
+    (2, 2, 520),
+];
+
+#[test]
+fn every_row_meets_the_bounds_on_every_isa() {
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        for (seed, &(outer, len, inner)) in SHAPES.iter().enumerate() {
+            let (x, rows) = tensor(outer, len, inner, seed as u64);
+            let (mut y, mut z) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
+            let mut lse = vec![0.0f32; outer * inner];
+            k.softmax_axis(&x, &mut y, outer, len, inner).unwrap();
+            k.log_softmax_axis(&x, &mut z, outer, len, inner).unwrap();
+            k.log_sum_exp_axis(&x, outer, len, inner, &mut lse).unwrap();
+            for (r, row) in rows.iter().enumerate() {
+                let what = format!("{} ({outer}, {len}, {inner}) row {r}", isa.name());
+                let ys = row_of(&y, len, inner, r);
+                check_softmax(row, &ys, 1.0).unwrap_or_else(|e| panic!("{what}: softmax: {e}"));
+                let zs = row_of(&z, len, inner, r);
+                check_log_softmax(row, &zs, 1.0)
+                    .unwrap_or_else(|e| panic!("{what}: log_softmax: {e}"));
+                if len == 0 {
+                    assert_eq!(lse[r], f32::NEG_INFINITY, "{what}");
+                } else {
+                    check_lse(row, lse[r], 1.0).unwrap_or_else(|e| panic!("{what}: lse: {e}"));
+                }
+            }
+            // In place gives the same bits.
+            let mut xy = x.clone();
+            k.softmax_axis_in_place(&mut xy, outer, len, inner).unwrap();
+            assert!(same_bits(&xy, &y), "{} softmax in place", isa.name());
+            let mut xy = x.clone();
+            k.log_softmax_axis_in_place(&mut xy, outer, len, inner)
+                .unwrap();
+            assert!(same_bits(&xy, &z), "{} log_softmax in place", isa.name());
+        }
+    }
+}
+
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits())
+}
+
+/// The same tensor at every misaligned start gives the same bits: the order of operations
+/// depends on the indices only.
+#[test]
+fn misaligned_starts_give_the_same_bits() {
+    let (outer, len, inner) = (2, 19, 45);
+    let (x, _) = tensor(outer, len, inner, 7);
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        let mut want = vec![0.0; x.len()];
+        k.softmax_axis(&x, &mut want, outer, len, inner).unwrap();
+        for off in 1..16 {
+            let mut buf = vec![0.0; off];
+            buf.extend_from_slice(&x);
+            let mut out = vec![0.0; x.len() + off];
+            k.softmax_axis(&buf[off..], &mut out[off..], outer, len, inner)
+                .unwrap();
+            assert!(same_bits(&out[off..], &want), "{} offset {off}", isa.name());
+        }
+    }
+}
+
+/// With `inner == 1` the axis entry points are the rows ones.
+#[test]
+fn inner_one_is_the_rows_path() {
+    let (outer, len) = (3, 50);
+    let (x, _) = tensor(outer, len, 1, 3);
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        let (mut a, mut b) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        k.softmax_axis(&x, &mut a, outer, len, 1).unwrap();
+        k.softmax_rows(&x, len, &mut b, len, outer, len).unwrap();
+        assert!(same_bits(&a, &b), "{}", isa.name());
+        k.log_softmax_axis(&x, &mut a, outer, len, 1).unwrap();
+        k.log_softmax_rows(&x, len, &mut b, len, outer, len)
+            .unwrap();
+        assert!(same_bits(&a, &b), "{}", isa.name());
+    }
+}
+
+/// Half-precision tensors: each row within twice docs/accuracy.md's half bounds of the
+/// contiguous entry point on the same row: softmax within 4 units in the last place of the type
+/// (`eps` relative, `tiny` the least subnormal step), log-softmax within
+/// `max(4 ulp, 4e-6 * max(1, |y|))`.
+fn half_matches_rows<T: Float + PartialEq + std::fmt::Debug>(eps: f32, tiny: f32) {
+    let (outer, len, inner) = (2, 37, 35);
+    let (x, _) = tensor(outer, len, inner, 11);
+    let x: Vec<T> = x.into_iter().map(T::from_f32).collect();
+    let within = |a: T, b: T, floor: f32| {
+        let (a, b) = (a.to_f32(), b.to_f32());
+        let big = a.abs().max(b.abs());
+        (a.is_nan() && b.is_nan())
+            || a == b
+            || (a - b).abs() <= (4.0 * (eps * big + tiny)).max(floor * big.max(1.0))
+    };
+    let close = |a: T, b: T| within(a, b, 0.0);
+    let close_log = |a: T, b: T| within(a, b, 4e-6);
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        let (mut y, mut z) = (x.clone(), x.clone());
+        let mut lse = vec![0.0f32; outer * inner];
+        k.softmax_axis(&x, &mut y, outer, len, inner).unwrap();
+        k.log_softmax_axis(&x, &mut z, outer, len, inner).unwrap();
+        k.log_sum_exp_axis(&x, outer, len, inner, &mut lse).unwrap();
+        for (r, &got_lse) in lse.iter().enumerate() {
+            let row = row_of(&x, len, inner, r);
+            let mut want = row.clone();
+            k.softmax(&row, &mut want).unwrap();
+            let got = row_of(&y, len, inner, r);
+            for (a, b) in got.iter().zip(&want) {
+                assert!(
+                    close(*a, *b),
+                    "{} row {r} softmax: {a:?} vs {b:?}",
+                    isa.name()
+                );
+            }
+            k.log_softmax(&row, &mut want).unwrap();
+            let got = row_of(&z, len, inner, r);
+            for (a, b) in got.iter().zip(&want) {
+                assert!(
+                    close_log(*a, *b),
+                    "{} row {r} log_softmax: {a:?} vs {b:?}",
+                    isa.name()
+                );
+            }
+            let l = k.log_sum_exp(&row);
+            let tol = 4e-6 * l.abs().max(1.0);
+            assert!(
+                (got_lse - l).abs() <= tol || (got_lse.is_nan() && l.is_nan()) || got_lse == l,
+                "{} row {r} lse: {got_lse} vs {l}",
+                isa.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn f16_rows_match_the_contiguous_path() {
+    half_matches_rows::<f16>(f16::EPSILON.to_f32(), 2f32.powi(-24));
+}
+
+#[test]
+fn bf16_rows_match_the_contiguous_path() {
+    half_matches_rows::<bf16>(bf16::EPSILON.to_f32(), 2f32.powi(-133));
+}
+
+/// Wrong lengths and overflowing shapes are refused, and nothing is written.
+#[test]
+fn bad_shapes_are_refused_untouched() {
+    let x = vec![1.0f32; 24];
+    let mut y = vec![7.0f32; 24];
+    let k = Kernels::active();
+    assert_eq!(
+        k.softmax_axis(&x, &mut y, 2, 3, 5),
+        Err(Error::WrongLength {
+            buffer: "x",
+            len: 24,
+            expected: 30
+        })
+    );
+    assert_eq!(
+        k.softmax_axis(&x, &mut y[..20], 2, 3, 4),
+        Err(Error::WrongLength {
+            buffer: "y",
+            len: 20,
+            expected: 24
+        })
+    );
+    assert_eq!(
+        k.log_softmax_axis(&x, &mut y, usize::MAX, 2, 2),
+        Err(Error::ShapeOverflow)
+    );
+    let mut out = vec![7.0f32; 5];
+    assert_eq!(
+        k.log_sum_exp_axis(&x, 2, 3, 4, &mut out),
+        Err(Error::WrongLength {
+            buffer: "out",
+            len: 5,
+            expected: 8
+        })
+    );
+    assert!(y.iter().chain(&out).all(|&v| v == 7.0));
+}

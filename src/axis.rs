@@ -13,7 +13,11 @@ use crate::sum::{narrow, Special};
 /// The output an axis pass writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Output {
+    /// Softmax by the online pass and the output pass (two reads, one write; exp twice).
     Softmax,
+    /// Softmax by three-pass reload: the max, `y = exp(x - max)` and its sum, `y *= 1 / sum`
+    /// (exp once; faster while the tile stays in cache).
+    SoftmaxReload,
     LogSoftmax,
 }
 
@@ -59,13 +63,17 @@ fn tiles(
 }
 
 /// Writes `output` of every row of the `(outer, len, inner)` tensor `io` (whose length the
-/// caller checked). Special rows (NaN, `+inf`, only `-inf`) are all NaN.
+/// caller checked). Special rows (NaN, `+inf`, only `-inf`)
+/// are all NaN.
 pub(crate) fn map<E: Element>(
     t: &Table<E>,
     mut io: Io<'_, E>,
     shape: (usize, usize, usize),
     output: Output,
 ) {
+    if output == Output::SoftmaxReload {
+        return reload(t, io, shape);
+    }
     let mut sums = [ColumnSum::default(); AXIS_TILE];
     let mut params = [(0.0f32, 0.0f32); AXIS_TILE];
     for (range, tile, width) in tiles(shape) {
@@ -74,19 +82,54 @@ pub(crate) fn map<E: Element>(
         for (j, (p, &c)) in params.iter_mut().zip(&sums[..width]).enumerate() {
             *p = match (around_max(c, || column(x, tile, j)), output) {
                 // exp(x - reference) / sum: the online pass's own terms.
-                (Ok(_), Output::Softmax) => (c.reference, (1.0 / c.sum) as f32),
+                (Ok(_), Output::Softmax | Output::SoftmaxReload) => {
+                    (c.reference, (1.0 / c.sum) as f32)
+                }
                 (Ok((max, ln)), Output::LogSoftmax) => (max, narrow(ln)),
                 (Err(_), _) => (f32::NAN, 1.0),
             };
         }
-        let io = match &mut io {
-            Io::Split(x, y) => Io::Split(&x[range.clone()], &mut y[range]),
-            Io::InPlace(xy) => Io::InPlace(&mut xy[range]),
-        };
+        let io = part(&mut io, range);
         match output {
-            Output::Softmax => (t.vaxisscaleexp)(io, tile, &params[..width]),
             Output::LogSoftmax => (t.vaxissubtract)(io, tile, &params[..width]),
+            _ => (t.vaxisscaleexp)(io, tile, &params[..width]),
         }
+    }
+}
+
+/// The elements `range` of `io`.
+fn part<'a, E>(io: &'a mut Io<'_, E>, range: Range<usize>) -> Io<'a, E> {
+    match io {
+        Io::Split(x, y) => Io::Split(&x[range.clone()], &mut y[range]),
+        Io::InPlace(xy) => Io::InPlace(&mut xy[range]),
+    }
+}
+
+/// Softmax by three-pass reload, tile by tile: each column's max, `y = exp(x - max)` and its
+/// sum, then `y *= 1 / sum` (NaN for a special column: `x * NaN`).
+fn reload<E: Element>(t: &Table<E>, mut io: Io<'_, E>, shape: (usize, usize, usize)) {
+    let mut max = [0.0f32; AXIS_TILE];
+    let mut sums = [0.0f64; AXIS_TILE];
+    let mut scale = [0.0f32; AXIS_TILE];
+    for (range, tile, width) in tiles(shape) {
+        (t.raxismax)(&io.input()[range.clone()], tile, &mut max[..width]);
+        // A column whose max is not finite is special: any finite reference will do.
+        for m in &mut max[..width] {
+            if !m.is_finite() {
+                *m = f32::NAN;
+            }
+        }
+        let finite = max.map(|m| if m.is_nan() { 0.0 } else { m });
+        let mut io = part(&mut io, range);
+        (t.raxisstoreexp)(io.reborrow(), tile, &finite[..width], &mut sums[..width]);
+        for ((c, &m), &s) in scale.iter_mut().zip(&max).zip(&sums).take(width) {
+            *c = if m.is_finite() && s.is_finite() && s > 0.0 {
+                (1.0 / s) as f32
+            } else {
+                f32::NAN
+            };
+        }
+        (t.vaxisscale)(Io::InPlace(io.output()), tile, &scale[..width]);
     }
 }
 

@@ -1,12 +1,14 @@
 //! The operations of [`Kernels`]: every entry point of the Rust API.
 
-use twopass_kernels::{Io, Table};
+use twopass_kernels::{Io, Isa, Table, AXIS_TILE};
 
 use crate::axis::{self, Output};
 use crate::cross_entropy::{self, Logits};
 use crate::error::{check_axis, check_matrix};
 use crate::row::How;
-use crate::{row, CrossEntropyOptions, CrossEntropyOutputs, Error, Float, Kernels, Shape};
+use crate::{
+    row, Algorithm, CrossEntropyOptions, CrossEntropyOutputs, Error, Float, Kernels, Shape,
+};
 
 impl Kernels {
     /// `y_i = exp(x_i - max) / sum_j exp(x_j - max)`. NaN, `+inf` or only `-inf` in `x`:
@@ -143,12 +145,8 @@ impl Kernels {
         if inner == 1 {
             return self.softmax_rows(x, len, y, len, outer, len);
         }
-        axis::map(
-            self.table(),
-            Io::Split(x, y),
-            (outer, len, inner),
-            Output::Softmax,
-        );
+        let how = self.axis_softmax(len, inner);
+        axis::map(self.table(), Io::Split(x, y), (outer, len, inner), how);
         Ok(())
     }
 
@@ -164,12 +162,8 @@ impl Kernels {
         if inner == 1 {
             return self.softmax_rows_in_place(x, len, outer, len);
         }
-        axis::map(
-            self.table(),
-            Io::InPlace(x),
-            (outer, len, inner),
-            Output::Softmax,
-        );
+        let how = self.axis_softmax(len, inner);
+        axis::map(self.table(), Io::InPlace(x), (outer, len, inner), how);
         Ok(())
     }
 
@@ -281,6 +275,25 @@ impl Kernels {
             options,
             out,
         ))
+    }
+
+    /// How softmax runs along the axis of a tensor of `len` rows of `inner`: by three-pass reload under `ThreePassReload`, and under `Auto` on scalar (compute-bound) or
+    /// while a tile's input and output (`len * min(inner, AXIS_TILE)` elements, the working set
+    /// of its passes) fit in the L3 (`Crossover::non_temporal_from`); else by the online pass.
+    fn axis_softmax(&self, len: usize, inner: usize) -> Output {
+        let tile = len.saturating_mul(inner.min(AXIS_TILE));
+        let reload = match self.algorithm() {
+            Algorithm::ThreePassReload => true,
+            Algorithm::Auto => {
+                self.isa() == Isa::Scalar || tile < self.crossover().non_temporal_from
+            }
+            _ => false,
+        };
+        if reload {
+            Output::SoftmaxReload
+        } else {
+            Output::Softmax
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

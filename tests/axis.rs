@@ -54,9 +54,9 @@ const SHAPES: [(usize, usize, usize); 19] = [
 ];
 
 #[test]
-fn every_row_meets_the_bounds_on_every_isa() {
-    for isa in isas_under_test() {
-        let k = Kernels::new(isa).unwrap();
+fn every_row_meets_the_bounds_on_every_isa_and_algorithm() {
+    for k in common::variants() {
+        let name = format!("{} {:?}", k.isa().name(), k.algorithm());
         for (seed, &(outer, len, inner)) in SHAPES.iter().enumerate() {
             let (x, rows) = tensor(outer, len, inner, seed as u64);
             let (mut y, mut z) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
@@ -65,7 +65,7 @@ fn every_row_meets_the_bounds_on_every_isa() {
             k.log_softmax_axis(&x, &mut z, outer, len, inner).unwrap();
             k.log_sum_exp_axis(&x, outer, len, inner, &mut lse).unwrap();
             for (r, row) in rows.iter().enumerate() {
-                let what = format!("{} ({outer}, {len}, {inner}) row {r}", isa.name());
+                let what = format!("{name} ({outer}, {len}, {inner}) row {r}");
                 let ys = row_of(&y, len, inner, r);
                 check_softmax(row, &ys, 1.0).unwrap_or_else(|e| panic!("{what}: softmax: {e}"));
                 let zs = row_of(&z, len, inner, r);
@@ -80,11 +80,11 @@ fn every_row_meets_the_bounds_on_every_isa() {
             // In place gives the same bits.
             let mut xy = x.clone();
             k.softmax_axis_in_place(&mut xy, outer, len, inner).unwrap();
-            assert!(same_bits(&xy, &y), "{} softmax in place", isa.name());
+            assert!(same_bits(&xy, &y), "{name} softmax in place");
             let mut xy = x.clone();
             k.log_softmax_axis_in_place(&mut xy, outer, len, inner)
                 .unwrap();
-            assert!(same_bits(&xy, &z), "{} log_softmax in place", isa.name());
+            assert!(same_bits(&xy, &z), "{name} log_softmax in place");
         }
     }
 }
@@ -99,8 +99,7 @@ fn same_bits(a: &[f32], b: &[f32]) -> bool {
 fn misaligned_starts_give_the_same_bits() {
     let (outer, len, inner) = (2, 19, 45);
     let (x, _) = tensor(outer, len, inner, 7);
-    for isa in isas_under_test() {
-        let k = Kernels::new(isa).unwrap();
+    for k in common::variants() {
         let mut want = vec![0.0; x.len()];
         k.softmax_axis(&x, &mut want, outer, len, inner).unwrap();
         for off in 1..16 {
@@ -109,7 +108,8 @@ fn misaligned_starts_give_the_same_bits() {
             let mut out = vec![0.0; x.len() + off];
             k.softmax_axis(&buf[off..], &mut out[off..], outer, len, inner)
                 .unwrap();
-            assert!(same_bits(&out[off..], &want), "{} offset {off}", isa.name());
+            let name = format!("{} {:?}", k.isa().name(), k.algorithm());
+            assert!(same_bits(&out[off..], &want), "{name} offset {off}");
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::element::Element;
 use crate::exp::{cutoff, split_pow2};
-use crate::ops::{ScaledExp, BLOCK_STEPS, ONLINE_JUMP};
+use crate::ops::{least_normal_factor, ScaledExp, BLOCK_STEPS, ONLINE_JUMP};
 use crate::simd::Simd;
 
 /// Columns per tile at most: the online pass keeps three f32 and one f64 per column on the
@@ -136,7 +136,7 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
                 fold(s, &mut total[j..j + l], a);
                 j += l;
             }
-            acc = [0.0; AXIS_TILE];
+            acc[..width.next_multiple_of(l)].fill(0.0);
         }
     }
     for (j, o) in out.iter_mut().enumerate() {
@@ -168,45 +168,49 @@ unsafe fn raxisonline_narrow<S: Simd, E: Element, const N: usize>(
     let mut m = [s.splat(f32::NEG_INFINITY); N];
     let mut acc = [[s.splat(0.0); 4]; N];
     let mut total = [0.0f64; AXIS_TILE];
-    let sum = |[a, b, c, d]: [S::V; 4]| s.add(s.add(a, b), s.add(c, d));
-    for row in 0..tile.rows {
-        for n in 0..N {
-            let j = n * l;
-            if j >= width {
-                break;
-            }
-            let len = (width - j).min(l);
-            // SAFETY: row < rows and j + len <= width: inside the tile's span.
-            let v = unsafe {
-                let p = x.add(row * tile.stride + j);
-                if len == l {
-                    E::load(s, p)
-                } else {
-                    E::load_tail(s, p, len, f32::NEG_INFINITY)
+    walk_rows(
+        tile.rows,
+        #[inline(always)]
+        |row, slot| {
+            for n in 0..N {
+                let j = n * l;
+                if j >= width {
+                    break;
                 }
-            };
-            let wide = &mut total[j..j + l];
-            if s.any(s.lt(r_jump[n], v)) {
-                // As in raxisonline.
-                fold(s, wide, sum(acc[n]));
-                acc[n] = [s.splat(0.0); 4];
-                let moved = s.max(r[n], v);
-                let f = exp.at::<false, false, false>(s, s.sub(r[n], moved));
-                for (w, f) in wide.iter_mut().zip(s.lanes(f).as_ref()) {
-                    *w *= f64::from(*f);
+                let wide = &mut total[j..j + l];
+                let Some(row) = row else {
+                    fold(s, wide, sum4(s, acc[n]));
+                    acc[n] = [s.splat(0.0); 4];
+                    continue;
+                };
+                let len = (width - j).min(l);
+                // SAFETY: row < rows and j + len <= width: inside the tile's span.
+                let v = unsafe {
+                    let p = x.add(row * tile.stride + j);
+                    if len == l {
+                        E::load(s, p)
+                    } else {
+                        E::load_tail(s, p, len, f32::NEG_INFINITY)
+                    }
+                };
+                if s.any(s.lt(r_jump[n], v)) {
+                    // As in raxisonline.
+                    fold(s, wide, sum4(s, acc[n]));
+                    acc[n] = [s.splat(0.0); 4];
+                    let moved = s.max(r[n], v);
+                    let f = exp.at::<false, false, false>(s, s.sub(r[n], moved));
+                    for (w, f) in wide.iter_mut().zip(s.lanes(f).as_ref()) {
+                        *w *= f64::from(*f);
+                    }
+                    r[n] = moved;
+                    r_jump[n] = s.add(moved, s.splat(ONLINE_JUMP));
                 }
-                r[n] = moved;
-                r_jump[n] = s.add(moved, s.splat(ONLINE_JUMP));
+                m[n] = s.max(m[n], v);
+                let term = exp.at::<false, false, false>(s, s.sub(v, r[n]));
+                acc[n][slot] = s.add(acc[n][slot], term);
             }
-            m[n] = s.max(m[n], v);
-            let term = exp.at::<false, false, false>(s, s.sub(v, r[n]));
-            acc[n][row % 4] = s.add(acc[n][row % 4], term);
-            if (row + 1) % (4 * BLOCK_STEPS) == 0 || row + 1 == tile.rows {
-                fold(s, wide, sum(acc[n]));
-                acc[n] = [s.splat(0.0); 4];
-            }
-        }
-    }
+        },
+    );
     for (j, o) in out.iter_mut().enumerate() {
         let (n, k) = (j / l, j % l);
         *o = ColumnSum {
@@ -215,6 +219,36 @@ unsafe fn raxisonline_narrow<S: Simd, E: Element, const N: usize>(
             sum: total[j],
         };
     }
+}
+
+/// Calls `step(Some(row), slot)` for every row in order, `slot = row % 4` a constant at each
+/// call site (so accumulators indexed by it stay in registers), and `step(None, 0)` after every
+/// `4 * BLOCK_STEPS` rows and at the end: each of four accumulators then adds at most
+/// [`BLOCK_STEPS`] terms between folds.
+#[inline(always)]
+fn walk_rows(rows: usize, mut step: impl FnMut(Option<usize>, usize)) {
+    let mut row = 0;
+    while row + 4 <= rows {
+        step(Some(row), 0);
+        step(Some(row + 1), 1);
+        step(Some(row + 2), 2);
+        step(Some(row + 3), 3);
+        row += 4;
+        if row % (4 * BLOCK_STEPS) == 0 {
+            step(None, 0);
+        }
+    }
+    let left = rows - row;
+    if left > 0 {
+        step(Some(row), 0);
+    }
+    if left > 1 {
+        step(Some(row + 1), 1);
+    }
+    if left > 2 {
+        step(Some(row + 2), 2);
+    }
+    step(None, 0);
 }
 
 /// Rows ahead a pass prefetches when a tile's rows lie apart (`stride > width`, each row a
@@ -227,6 +261,12 @@ fn rows_ahead(tile: Tile, width: usize) -> usize {
     }
 }
 
+/// `a + b + c + d`.
+#[inline(always)]
+fn sum4<S: Simd>(s: S, [a, b, c, d]: [S::V; 4]) -> S::V {
+    s.add(s.add(a, b), s.add(c, d))
+}
+
 /// `wide_k += v_k` for every lane `k`.
 #[inline(always)]
 fn fold<S: Simd>(s: S, wide: &mut [f64], v: S::V) {
@@ -235,13 +275,262 @@ fn fold<S: Simd>(s: S, wide: &mut [f64], v: S::V) {
     }
 }
 
+/// Each column's max into `out` (`out.len()` columns; `-inf` for no rows; a NaN may or may not
+/// win), read row by row.
+///
+/// # Safety
+/// `x..x + tile.span(out.len())` readable.
+#[inline(always)]
+pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile, out: &mut [f32]) {
+    let (width, l) = (out.len(), S::LANES);
+    if width <= 2 * l {
+        // Two vectors or less: the maxima in registers.
+        let mut m = [s.splat(f32::NEG_INFINITY); 2];
+        for row in 0..tile.rows {
+            for (n, m) in m.iter_mut().enumerate() {
+                let j = n * l;
+                if j >= width {
+                    break;
+                }
+                let len = (width - j).min(l);
+                // SAFETY: row < rows and j + len <= width: inside the tile's span.
+                let v = unsafe {
+                    let p = x.add(row * tile.stride + j);
+                    if len == l {
+                        E::load(s, p)
+                    } else {
+                        E::load_tail(s, p, len, f32::NEG_INFINITY)
+                    }
+                };
+                *m = s.max(*m, v);
+            }
+        }
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = s.lanes(m[j / l]).as_ref()[j % l];
+        }
+        return;
+    }
+    let mut max = [f32::NEG_INFINITY; AXIS_TILE];
+    for row in 0..tile.rows {
+        let mut j = 0;
+        while j < width {
+            let len = (width - j).min(l);
+            // SAFETY: row < rows and j + len <= width: inside the tile's span; the state has a
+            // vector at j (AXIS_TILE is a multiple of LANES).
+            unsafe {
+                let p = x.add(row * tile.stride + j);
+                let v = if len == l {
+                    E::load(s, p)
+                } else {
+                    E::load_tail(s, p, len, f32::NEG_INFINITY)
+                };
+                let pm = max.as_mut_ptr().add(j);
+                s.store(pm, s.max(s.load(pm), v));
+            }
+            j += l;
+        }
+    }
+    out.copy_from_slice(&max[..width]);
+}
+
+/// `y = exp(x - m_j)` down each column `j` for finite `max[j] = m_j` at least the column's max
+/// (0 below `2^-126 (1 + 2^-10)`; the short reduction, and the coarse exp for half outputs, as
+/// [`crate::ops::raddstoreexpminusmax`]), and each column's sum of the terms into `sums`, in
+/// f32 partials of at most [`BLOCK_STEPS`] terms folded into f64.
+///
+/// # Safety
+/// `x..x + span` readable and `y..y + span` writable (`y` may equal `x`), `span` the tile's for
+/// `max.len() == sums.len()` columns.
+#[inline(always)]
+pub(crate) unsafe fn raxisstoreexp<S: Simd, E: Element>(
+    s: S,
+    x: *const E,
+    y: *mut E,
+    tile: Tile,
+    max: &[f32],
+    sums: &mut [f64],
+) {
+    let width = max.len();
+    let mut m = [0.0f32; AXIS_TILE];
+    m[..width].copy_from_slice(max);
+    let mut total = [0.0f64; AXIS_TILE];
+    // SAFETY: forwarded from the caller; the tile has `width` columns (within N vectors where
+    // N > 0).
+    unsafe {
+        if width <= S::LANES {
+            storeexp::<S, E, 1>(s, x, y, tile, width, &m, &mut total);
+        } else if width <= 2 * S::LANES {
+            storeexp::<S, E, 2>(s, x, y, tile, width, &m, &mut total);
+        } else {
+            storeexp::<S, E, 0>(s, x, y, tile, width, &m, &mut total);
+        }
+    }
+    sums.copy_from_slice(&total[..width]);
+}
+
+/// [`raxisstoreexp`]'s walk: with `N` (1 or 2) vectors of columns or less the partials stay in
+/// registers, four per vector taking turns over the rows ([`walk_rows`]); with `N = 0` they live
+/// on the stack.
+///
+/// # Safety
+/// As [`raxisstoreexp`], with `width <= N * LANES` for `N > 0`.
+#[inline(always)]
+unsafe fn storeexp<S: Simd, E: Element, const N: usize>(
+    s: S,
+    x: *const E,
+    y: *mut E,
+    tile: Tile,
+    width: usize,
+    m: &[f32; AXIS_TILE],
+    total: &mut [f64; AXIS_TILE],
+) {
+    #[inline(always)]
+    fn term<S: Simd, E: Element>(s: S, v: S::V, m: S::V) -> S::V {
+        let exp = ScaledExp::<S>::unit(s);
+        if E::COARSE_EXP {
+            exp.at::<true, true, true>(s, s.sub(v, m))
+        } else {
+            exp.at::<true, false, true>(s, s.sub(v, m))
+        }
+    }
+    let l = S::LANES;
+    /// Stores the term of row `row`, columns from `j`, and returns it.
+    ///
+    /// # Safety
+    /// As [`storeexp`], with `row < rows` and `j < width`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn store<S: Simd, E: Element>(
+        s: S,
+        (x, y): (*const E, *mut E),
+        tile: Tile,
+        width: usize,
+        m: &[f32; AXIS_TILE],
+        row: usize,
+        j: usize,
+    ) -> S::V {
+        let l = S::LANES;
+        let len = (width - j).min(l);
+        let at = row * tile.stride + j;
+        // SAFETY: row < rows and j + len <= width: inside the tile's span; the state has a
+        // vector at j.
+        unsafe {
+            let v = if len == l {
+                E::load(s, x.add(at))
+            } else {
+                E::load_tail(s, x.add(at), len, f32::NEG_INFINITY)
+            };
+            let t = term::<S, E>(s, v, s.load(m.as_ptr().add(j)));
+            if len == l {
+                E::store(s, y.add(at), t);
+            } else {
+                E::store_tail(s, y.add(at), len, t);
+            }
+            t
+        }
+    }
+    if N > 0 {
+        let mut acc = [[s.splat(0.0); 4]; N];
+        walk_rows(
+            tile.rows,
+            #[inline(always)]
+            |row, slot| {
+                for (n, acc) in acc.iter_mut().enumerate() {
+                    let j = n * l;
+                    if j >= width {
+                        break;
+                    }
+                    match row {
+                        Some(row) => {
+                            // SAFETY: forwarded from the caller; row < rows, j < width.
+                            let t = unsafe { store(s, (x, y), tile, width, m, row, j) };
+                            acc[slot] = s.add(acc[slot], t);
+                        }
+                        None => {
+                            let a = std::mem::replace(acc, [s.splat(0.0); 4]);
+                            fold(s, &mut total[j..j + l], sum4(s, a));
+                        }
+                    }
+                }
+            },
+        );
+        return;
+    }
+    let mut acc = [0.0f32; AXIS_TILE];
+    for row in 0..tile.rows {
+        let mut j = 0;
+        while j < width {
+            // SAFETY: forwarded from the caller; row < rows, j < width.
+            let t = unsafe { store(s, (x, y), tile, width, m, row, j) };
+            // SAFETY: the state has a vector at j.
+            unsafe {
+                let pa = acc.as_mut_ptr().add(j);
+                s.store(pa, s.add(s.load(pa), t));
+            }
+            j += l;
+        }
+        if (row + 1) % BLOCK_STEPS == 0 || row + 1 == tile.rows {
+            let mut j = 0;
+            while j < width {
+                // SAFETY: the state has a vector at j.
+                let v = unsafe { s.load(acc.as_ptr().add(j)) };
+                fold(s, &mut total[j..j + l], v);
+                j += l;
+            }
+            acc[..width.next_multiple_of(l)].fill(0.0);
+        }
+    }
+}
+
+/// `y = x * c_j` down each column `j` (`scale[j] = c_j`), 0 where `|x * c_j|` (or `|x|`) is
+/// below 2^-126, as [`crate::ops::vscale`].
+///
+/// # Safety
+/// As [`vaxisscaleexp`], for `scale.len()` columns.
+#[inline(always)]
+pub(crate) unsafe fn vaxisscale<S: Simd, E: Element>(
+    s: S,
+    x: *const E,
+    y: *mut E,
+    tile: Tile,
+    scale: &[f32],
+) {
+    struct Columns {
+        c: [f32; AXIS_TILE],
+        least: [f32; AXIS_TILE],
+    }
+    impl<S: Simd> ColumnMap<S> for Columns {
+        #[inline(always)]
+        fn apply(&self, s: S, x: S::V, j: usize) -> S::V {
+            // SAFETY: j < AXIS_TILE, a multiple of LANES.
+            let (c, least) = unsafe {
+                (
+                    s.load(self.c.as_ptr().add(j)),
+                    s.load(self.least.as_ptr().add(j)),
+                )
+            };
+            s.mul_or_zero(s.nlt(s.abs(x), least), x, c)
+        }
+    }
+    let mut c = Columns {
+        c: [0.0; AXIS_TILE],
+        least: [f32::INFINITY; AXIS_TILE],
+    };
+    for (j, &v) in scale.iter().enumerate() {
+        c.c[j] = v;
+        c.least[j] = least_normal_factor(v);
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { map(s, &c, (x, y), tile, scale.len()) }
+}
+
 /// A per-column element-wise map down a tile.
 trait ColumnMap<S: Simd> {
     /// The output for `x` in the columns from `j` (a vector of them).
     fn apply(&self, s: S, x: S::V, j: usize) -> S::V;
 }
 
-/// Writes `y = f(x)` over the tile, row by row (`params.len()` columns).
+/// Writes `y = f(x)` over the tile, row by row (`width` columns).
 ///
 /// # Safety
 /// `x..x + span` readable and `y..y + span` writable (`y` may equal `x`), `span` the tile's for
@@ -250,8 +539,7 @@ trait ColumnMap<S: Simd> {
 unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
     s: S,
     f: &F,
-    x: *const E,
-    y: *mut E,
+    (x, y): (*const E, *mut E),
     tile: Tile,
     width: usize,
 ) {
@@ -290,8 +578,7 @@ unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
 #[inline(always)]
 pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
     s: S,
-    x: *const E,
-    y: *mut E,
+    (x, y): (*const E, *mut E),
     tile: Tile,
     params: &[(f32, f32)],
 ) {
@@ -336,9 +623,9 @@ pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
     // SAFETY: forwarded from the caller.
     unsafe {
         if E::COARSE_EXP {
-            map(s, &columns::<true>(params), x, y, tile, width)
+            map(s, &columns::<true>(params), (x, y), tile, width)
         } else {
-            map(s, &columns::<false>(params), x, y, tile, width)
+            map(s, &columns::<false>(params), (x, y), tile, width)
         }
     }
 }
@@ -351,8 +638,7 @@ pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
 #[inline(always)]
 pub(crate) unsafe fn vaxissubtract<S: Simd, E: Element>(
     s: S,
-    x: *const E,
-    y: *mut E,
+    (x, y): (*const E, *mut E),
     tile: Tile,
     params: &[(f32, f32)],
 ) {
@@ -382,5 +668,5 @@ pub(crate) unsafe fn vaxissubtract<S: Simd, E: Element>(
         c.b[j] = b;
     }
     // SAFETY: forwarded from the caller.
-    unsafe { map(s, &c, x, y, tile, params.len()) }
+    unsafe { map(s, &c, (x, y), tile, params.len()) }
 }

@@ -38,11 +38,17 @@ pub enum Entry {
     Vaxisscaleexp,
     /// [`Table::vaxissubtract`], on the row seen as a tile.
     Vaxissubtract,
+    /// [`Table::raxismax`], on the row seen as a tile.
+    Raxismax,
+    /// [`Table::raxisstoreexp`], on the row seen as a tile.
+    Raxisstoreexp,
+    /// [`Table::vaxisscale`], on the row seen as a tile.
+    Vaxisscale,
 }
 
 impl Entry {
     /// Every entry, in the order of [`Table`]'s fields.
-    pub const ALL: [Entry; 15] = [
+    pub const ALL: [Entry; 18] = [
         Entry::Rmax,
         Entry::Raddexpminusmax,
         Entry::Raddstoreexpminusmax,
@@ -58,6 +64,9 @@ impl Entry {
         Entry::Raxisonline,
         Entry::Vaxisscaleexp,
         Entry::Vaxissubtract,
+        Entry::Raxismax,
+        Entry::Raxisstoreexp,
+        Entry::Vaxisscale,
     ];
 
     /// The field's name, e.g. `raddextexp_paired`.
@@ -78,6 +87,9 @@ impl Entry {
             Entry::Raxisonline => "raxisonline",
             Entry::Vaxisscaleexp => "vaxisscaleexp",
             Entry::Vaxissubtract => "vaxissubtract",
+            Entry::Raxismax => "raxismax",
+            Entry::Raxisstoreexp => "raxisstoreexp",
+            Entry::Vaxisscale => "vaxisscale",
         }
     }
 
@@ -93,6 +105,8 @@ impl Entry {
                 | Entry::Vgradce
                 | Entry::Vaxisscaleexp
                 | Entry::Vaxissubtract
+                | Entry::Raxisstoreexp
+                | Entry::Vaxisscale
         )
     }
 }
@@ -142,7 +156,7 @@ impl<T: Element> Table<T> {
     /// `vscaleexpminusmax`, `(max, ln sum)` for `vsubtract`, the softmax gradient's
     /// coefficients for `vgradce`. Returns the entry's value (the max, the sum, the log of an
     /// extended sum, `max + ln sum` for `raddonline`, the columns' `reference + ln sum` added up for
-    /// `raxisonline`), or 0 where it only writes. The axis entries see the row as
+    /// `raxisonline`, their maxima or sums added up for `raxismax` and `raxisstoreexp`), or 0 where it only writes. The axis entries see the row as
     /// [`Args::tile`] and give every column the row's arguments.
     pub fn run(&self, entry: Entry, args: &Args, x: &[T], y: &mut [T], store: Store) -> f64 {
         let io = Io::Split(x, y);
@@ -190,6 +204,22 @@ impl<T: Element> Table<T> {
                 let (tile, width) = Args::tile(x.len());
                 let b = args.sum.ln() as f32;
                 (self.vaxissubtract)(io, tile, &[(args.max, b); 37][..width]);
+            }
+            Entry::Raxismax => {
+                let (tile, width) = Args::tile(x.len());
+                let mut out = [0.0f32; 37];
+                (self.raxismax)(x, tile, &mut out[..width]);
+                return out[..width].iter().map(|&m| f64::from(m)).sum();
+            }
+            Entry::Raxisstoreexp => {
+                let (tile, width) = Args::tile(x.len());
+                let mut sums = [0.0f64; 37];
+                (self.raxisstoreexp)(io, tile, &[args.max; 37][..width], &mut sums[..width]);
+                return sums[..width].iter().sum();
+            }
+            Entry::Vaxisscale => {
+                let (tile, width) = Args::tile(x.len());
+                (self.vaxisscale)(io, tile, &[c; 37][..width]);
             }
         }
         0.0

@@ -885,7 +885,7 @@ pub(crate) unsafe fn vscale<S: Simd, E: Element>(
 /// The least f32 `t >= 2^-126` with `t * |c| >= 2^-126` exactly (so `|x| >= t` makes `x * c`
 /// normal, and `|x| < t` puts it below 2^-126 or `x` itself subnormal); +inf for `c = 0`, NaN for
 /// NaN.
-fn least_normal_factor(c: f32) -> f32 {
+pub(crate) fn least_normal_factor(c: f32) -> f32 {
     let (min, c) = (f64::from(f32::MIN_POSITIVE), f64::from(c).abs());
     let q = min / c;
     if q <= min {

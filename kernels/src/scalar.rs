@@ -169,10 +169,12 @@ impl Simd for Scalar {
         c: f32,
         cutoff: f32,
     ) -> (f32, f32) {
-        // One lane: a branch skips the work below the cutoff, ZERO or not.
-        if x < cutoff {
-            return (0.0, f32::NEG_INFINITY);
-        }
+        // Below the cutoff the result is 0, ZERO or not. The operand is clamped to the cutoff
+        // as well as the result selected: a compiler that if-converts this (vectorising a loop
+        // of scalar calls, as it does down a tile's columns) then computes the value at the
+        // cutoff, never a subnormal. (NaN is not below: it stays.)
+        let below = x < cutoff;
+        let x = if below { cutoff } else { x };
         let n = self.round(x * LOG2E);
         // As on AVX2: a kept result is at least 2^-126, so n - e >= -126, and c * p * 2^(n - e)
         // has normal factors. The exponent bits of 2^(n - e): those of +inf from 128 on (and 0
@@ -180,7 +182,11 @@ impl Simd for Scalar {
         let p = reduced_poly::<Self, SHORT, COARSE>(self, x, n, c);
         let d = n - e;
         let b = (self.max(d, -127.0).min(128.0) as i32 + 127) as u32;
-        (p * f32::from_bits(b << 23), d)
+        if below {
+            (0.0, f32::NEG_INFINITY)
+        } else {
+            (p * f32::from_bits(b << 23), d)
+        }
     }
     #[inline(always)]
     fn lanes(self, v: f32) -> [f32; 1] {

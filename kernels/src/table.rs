@@ -97,6 +97,9 @@ pub type LogitPass<T> = fn(&[T], SumOfLogits<'_>) -> LogitSums;
 /// An output pass down the columns of a [`Tile`], with a pair of parameters per column.
 pub type AxisPass<T> = fn(Io<'_, T>, Tile, &[(f32, f32)]);
 
+/// [`Table::raxisstoreexp`]: the tile, each column's max, each column's sum.
+pub type AxisStoreExp<T> = fn(Io<'_, T>, Tile, &[f32], &mut [f64]);
+
 /// The kernels of one ISA for one element type `T` (f32, f16 or bf16: inputs and outputs of
 /// that type, arithmetic in f32). Every ISA fills every entry; see the crate docs for the names.
 pub struct Table<T: 'static = f32> {
@@ -153,6 +156,16 @@ pub struct Table<T: 'static = f32> {
     /// `y = (x - a_j) - b_j` down each column `j` of a tile (`params[j] = (a_j, b_j)`).
     /// Panics when a buffer is shorter than the tile's span.
     pub vaxissubtract: AxisPass<T>,
+    /// Down each column of a tile: its max into `out` (`out.len()` columns; a NaN may or may
+    /// not win). Panics when the slice is shorter than the tile's span.
+    pub raxismax: fn(&[T], Tile, &mut [f32]),
+    /// `y = exp(x - m_j)` down each column `j` of a tile for finite `m_j` (the column's max or
+    /// more), each column's sum of the terms into the `f64` slice (as long as the maxima).
+    /// Panics when a buffer is shorter than the tile's span or the lengths differ.
+    pub raxisstoreexp: AxisStoreExp<T>,
+    /// `y = x * c_j` down each column `j` of a tile. Panics when a buffer is shorter than the
+    /// tile's span.
+    pub vaxisscale: fn(Io<'_, T>, Tile, &[f32]),
 }
 
 /// Defines the entry points of one ISA module over its [`crate::simd::Simd`] type, generic over
@@ -294,7 +307,7 @@ macro_rules! isa_table {
             $enter(
                 #[inline(always)]
                 // SAFETY: `raw` gives n >= span readable elements at x and writable at y.
-                move |s| unsafe { crate::axis::vaxisscaleexp(s, x, y, tile, params) },
+                move |s| unsafe { crate::axis::vaxisscaleexp(s, (x, y), tile, params) },
             )
         }
         fn vaxissubtract<E: Element>(io: crate::Io<'_, E>, tile: crate::Tile, params: &[(f32, f32)]) {
@@ -303,7 +316,41 @@ macro_rules! isa_table {
             $enter(
                 #[inline(always)]
                 // SAFETY: `raw` gives n >= span readable elements at x and writable at y.
-                move |s| unsafe { crate::axis::vaxissubtract(s, x, y, tile, params) },
+                move |s| unsafe { crate::axis::vaxissubtract(s, (x, y), tile, params) },
+            )
+        }
+
+        fn raxismax<E: Element>(x: &[E], tile: crate::Tile, out: &mut [f32]) {
+            assert!(x.len() >= tile.span(out.len()), "tile beyond the slice");
+            let x = x.as_ptr();
+            $enter(
+                #[inline(always)]
+                // SAFETY: the slice covers the tile's span.
+                move |s| unsafe { crate::axis::raxismax(s, x, tile, out) },
+            )
+        }
+        fn raxisstoreexp<E: Element>(
+            io: crate::Io<'_, E>,
+            tile: crate::Tile,
+            max: &[f32],
+            sums: &mut [f64],
+        ) {
+            let (x, y, n) = io.raw();
+            assert!(n >= tile.span(max.len()), "tile beyond the slice");
+            assert_eq!(max.len(), sums.len(), "maxima and sums lengths differ");
+            $enter(
+                #[inline(always)]
+                // SAFETY: `raw` gives n >= span readable elements at x and writable at y.
+                move |s| unsafe { crate::axis::raxisstoreexp(s, x, y, tile, max, sums) },
+            )
+        }
+        fn vaxisscale<E: Element>(io: crate::Io<'_, E>, tile: crate::Tile, scale: &[f32]) {
+            let (x, y, n) = io.raw();
+            assert!(n >= tile.span(scale.len()), "tile beyond the slice");
+            $enter(
+                #[inline(always)]
+                // SAFETY: `raw` gives n >= span readable elements at x and writable at y.
+                move |s| unsafe { crate::axis::vaxisscale(s, x, y, tile, scale) },
             )
         }
 
@@ -326,6 +373,9 @@ macro_rules! isa_table {
                 raxisonline: raxisonline::<E>,
                 vaxisscaleexp: vaxisscaleexp::<E>,
                 vaxissubtract: vaxissubtract::<E>,
+                raxismax: raxismax::<E>,
+                raxisstoreexp: raxisstoreexp::<E>,
+                vaxisscale: vaxisscale::<E>,
             }
         }
 

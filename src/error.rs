@@ -155,7 +155,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Checks that a `rows x cols` matrix with row `stride` fits in `len` elements.
+/// Checks that a `rows x cols` matrix with row `stride` fits in `len` elements (a matrix with
+/// no element, `rows == 0` or `cols == 0`, fits in any buffer).
 pub(crate) fn check_matrix(
     buffer: &'static str,
     len: usize,
@@ -163,7 +164,7 @@ pub(crate) fn check_matrix(
     rows: usize,
     cols: usize,
 ) -> Result<(), Error> {
-    if rows == 0 {
+    if rows == 0 || cols == 0 {
         return Ok(());
     }
     if stride < cols {

@@ -118,6 +118,10 @@ impl Kernels {
                 output: out.len(),
             });
         }
+        if cols == 0 {
+            out.fill(f32::NEG_INFINITY);
+            return Ok(());
+        }
         for (r, o) in out.iter_mut().enumerate() {
             *o = self.log_sum_exp(&x[r * stride..][..cols]);
         }
@@ -310,6 +314,9 @@ impl Kernels {
     ) -> Result<(), Error> {
         check_matrix("x", x.len(), x_stride, rows, cols)?;
         check_matrix("y", y.len(), y_stride, rows, cols)?;
+        if cols == 0 {
+            return Ok(());
+        }
         for r in 0..rows {
             let xr = &x[r * x_stride..][..cols];
             let yr = &mut y[r * y_stride..][..cols];
@@ -328,6 +335,9 @@ impl Kernels {
         f: fn(&Table<T>, Io<'_, T>, How),
     ) -> Result<(), Error> {
         check_matrix("x", x.len(), stride, rows, cols)?;
+        if cols == 0 {
+            return Ok(());
+        }
         for r in 0..rows {
             f(self.table(), Io::InPlace(&mut x[r * stride..][..cols]), how);
         }

@@ -109,6 +109,19 @@ fn bad_shapes_are_errors_and_write_nothing() {
     assert_eq!(lse, [f32::NEG_INFINITY; 3]);
 }
 
+/// Matrices of no element (rows of no column) fit in any buffer, empty ones included: nothing is
+/// read, and log-sum-exp is `-inf` per row.
+#[test]
+fn rows_of_no_column_need_no_buffer() {
+    let k = Kernels::active();
+    let mut out = [7.0f32; 3];
+    k.softmax_rows::<f32>(&[], 5, &mut [], 5, 3, 0).unwrap();
+    k.log_softmax_rows_in_place::<f32>(&mut [], 5, 3, 0)
+        .unwrap();
+    k.log_sum_exp_rows::<f32>(&[], 4, 3, 0, &mut out).unwrap();
+    assert_eq!(out, [f32::NEG_INFINITY; 3]);
+}
+
 #[test]
 fn errors_read_well() {
     let e = Error::BufferTooShort {

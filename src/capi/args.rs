@@ -62,19 +62,22 @@ impl Array {
         }
     }
 
-    /// Spans `(rows - 1) * stride + cols` elements (none when `rows == 0`).
+    /// Spans `(rows - 1) * stride + cols` elements (none when `rows == 0` or `cols == 0`:
+    /// nothing is read or written there, so NULL is allowed).
     fn matrix<T>(p: *const T, stride: usize, rows: usize, cols: usize, writes: bool) -> Array {
-        let len = match rows {
-            0 => Some(0),
-            _ if stride < cols => None,
-            _ => (rows - 1)
+        let len = if rows == 0 || cols == 0 {
+            Some(0)
+        } else if stride < cols {
+            None
+        } else {
+            (rows - 1)
                 .checked_mul(stride)
-                .and_then(|l| l.checked_add(cols)),
+                .and_then(|l| l.checked_add(cols))
         };
         Array {
             len,
             stride,
-            empty: rows == 0,
+            empty: rows == 0 || cols == 0,
             ..Array::vector(p, 0, writes)
         }
     }
@@ -245,8 +248,19 @@ mod tests {
         assert_eq!(check(&[Array::input(at(0), 0)], None), Ok(()));
         assert_eq!(check(&[Array::input(at(0), 1)], None), Err(NULL));
         assert_eq!(check(&[Array::input_rows(at(0), 9, 0, 4)], None), Ok(()));
-        assert_eq!(check(&[Array::input_rows(at(0), 9, 2, 0)], None), Err(NULL));
+        // Rows of no column: nothing read, so NULL is fine (issue #13: runtimes hand NULL over
+        // for empty tensors).
+        assert_eq!(check(&[Array::input_rows(at(0), 9, 2, 0)], None), Ok(()));
+        assert_eq!(check(&[Array::input_rows(at(0), 9, 2, 1)], None), Err(NULL));
         assert_eq!(check(&[Array::output(at(0), 1)], None), Err(NULL));
+        assert_eq!(
+            check(&[Array::tensor(at(0), (3, 0, 5), false)], None),
+            Ok(())
+        );
+        assert_eq!(
+            check(&[Array::tensor(at(0), (3, 1, 5), true)], None),
+            Err(NULL)
+        );
     }
 
     #[test]

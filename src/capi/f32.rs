@@ -105,9 +105,10 @@ pub(super) fn log_sum_exp<T: Float>(x: *const T, n: usize, out: *mut f32) -> Sta
 /// its result `y[r * y_stride ..][0..cols)` (strides in elements); padding between rows is
 /// neither read nor written. Each row as `twopass_softmax_f32`.
 ///
-/// A matrix spans `(rows - 1) * stride + cols` elements (none when `rows == 0`). `y == x` with
-/// `y_stride == x_stride` computes in place; any other overlap of the two spans is
-/// `TWOPASS_ERROR_INVALID_ARGUMENT`. `x` and `y` may be NULL only when `rows == 0`.
+/// A matrix spans `(rows - 1) * stride + cols` elements, none when `rows == 0` or `cols == 0`
+/// (then nothing is read or written, and `x` and `y` may be NULL; otherwise they may not).
+/// `y == x` with `y_stride == x_stride` computes in place; any other overlap of the two spans is
+/// `TWOPASS_ERROR_INVALID_ARGUMENT`.
 ///
 /// Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`,
 /// `TWOPASS_ERROR_SHAPE` (a stride below `cols` when `rows > 0`, or a span that overflows),
@@ -115,7 +116,7 @@ pub(super) fn log_sum_exp<T: Float>(x: *const T, n: usize, out: *mut f32) -> Sta
 ///
 /// # Safety
 /// `x` points to its span of readable floats and `y` to its span of writable floats, or is
-/// NULL with `rows == 0`.
+/// NULL with an empty span.
 #[no_mangle]
 pub unsafe extern "C" fn twopass_softmax_rows_f32(
     x: *const f32,
@@ -166,12 +167,13 @@ pub unsafe extern "C" fn twopass_log_softmax_rows_f32(
 /// Log-sum-exp of each row of a `rows x cols` matrix (row `r` at `x[r * x_stride ..]`):
 /// `out[r]` as `twopass_log_sum_exp_f32` (`-inf` for every row when `cols == 0`).
 ///
-/// `x` and `out` may be NULL only when `rows == 0`. Any overlap of `out[0..rows)` with the
-/// span of `x` is `TWOPASS_ERROR_INVALID_ARGUMENT`. Status codes as `twopass_softmax_rows_f32`.
+/// `x` may be NULL when the matrix has no element (`rows == 0` or `cols == 0`), `out` when
+/// `rows == 0`. Any overlap of `out[0..rows)` with the span of `x` is
+/// `TWOPASS_ERROR_INVALID_ARGUMENT`. Status codes as `twopass_softmax_rows_f32`.
 ///
 /// # Safety
-/// `x` points to its span of readable floats and `out` to `rows` writable floats, or they are
-/// NULL with `rows == 0`.
+/// `x` points to its span of readable floats (or is NULL with an empty span) and `out` to
+/// `rows` writable floats (or is NULL with `rows == 0`).
 #[no_mangle]
 pub unsafe extern "C" fn twopass_log_sum_exp_rows_f32(
     x: *const f32,

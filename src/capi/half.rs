@@ -83,7 +83,7 @@ pub unsafe extern "C" fn twopass_log_sum_exp_f16(x: *const u16, n: usize, out: *
 ///
 /// # Safety
 /// `x` points to its span of readable and `y` to its span of writable `uint16_t`, or is NULL
-/// with `rows == 0`.
+/// with an empty span.
 #[no_mangle]
 pub unsafe extern "C" fn twopass_softmax_rows_f16(
     x: *const u16,
@@ -191,7 +191,7 @@ pub unsafe extern "C" fn twopass_log_sum_exp_bf16(x: *const u16, n: usize, out: 
 ///
 /// # Safety
 /// `x` points to its span of readable and `y` to its span of writable `uint16_t`, or is NULL
-/// with `rows == 0`.
+/// with an empty span.
 #[no_mangle]
 pub unsafe extern "C" fn twopass_softmax_rows_bf16(
     x: *const u16,

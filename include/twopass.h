@@ -385,12 +385,61 @@ int32_t twopass_softmax_rows_f16(const uint16_t *x,
                                  size_t cols);
 
 /*
+ Log-softmax of each row of a `rows x cols` IEEE binary16 matrix, as
+ `twopass_log_softmax_rows_f32`; `y == x` (same stride) in place.
+
+ # Safety
+ As `twopass_softmax_rows_f16`.
+ */
+int32_t twopass_log_softmax_rows_f16(const uint16_t *x,
+                                     size_t x_stride,
+                                     uint16_t *y,
+                                     size_t y_stride,
+                                     size_t rows,
+                                     size_t cols);
+
+/*
+ Log-sum-exp of each row of a `rows x cols` IEEE binary16 matrix into `rows` floats, as
+ `twopass_log_sum_exp_rows_f32`.
+
+ # Safety
+ As `twopass_log_sum_exp_rows_f32`, with `x` a span of `uint16_t`.
+ */
+int32_t twopass_log_sum_exp_rows_f16(const uint16_t *x,
+                                     size_t x_stride,
+                                     size_t rows,
+                                     size_t cols,
+                                     float *out);
+
+/*
  Folds `n` IEEE binary16 values into `*state`, as `twopass_lse_update_f32`.
 
  # Safety
  As `twopass_lse_update_f32`, with `x` pointing to `n` readable `uint16_t`.
  */
 int32_t twopass_lse_update_f16(struct twopass_lse_state *state, const uint16_t *x, size_t n);
+
+/*
+ Cross-entropy on IEEE binary16 logits, as `twopass_cross_entropy_f32`: the losses and lse
+ are floats, the gradient (if asked for; `grad == logits` in place) is binary16: the f32
+ gradient of the widened logits, rounded once to nearest even (gradients below binary16's
+ normal range come out subnormal or 0, as that rounding gives).
+
+ # Safety
+ As `twopass_cross_entropy_f32`, with `logits` and `grad` spans of `uint16_t`.
+ */
+int32_t twopass_cross_entropy_f16(const uint16_t *logits,
+                                  size_t logits_stride,
+                                  size_t rows,
+                                  size_t cols,
+                                  const int64_t *targets,
+                                  const struct twopass_cross_entropy_options *options,
+                                  float *row_losses,
+                                  float *row_lse,
+                                  float *loss,
+                                  uint16_t *grad,
+                                  size_t grad_stride,
+                                  const float *grad_output);
 
 /*
  Softmax of `n` bfloat16 values (as `uint16_t` bits), as `twopass_softmax_f32`; `y == x` in
@@ -438,6 +487,33 @@ int32_t twopass_softmax_rows_bf16(const uint16_t *x,
                                   size_t y_stride,
                                   size_t rows,
                                   size_t cols);
+
+/*
+ Log-softmax of each row of a `rows x cols` bfloat16 matrix, as
+ `twopass_log_softmax_rows_f32`; `y == x` (same stride) in place.
+
+ # Safety
+ As `twopass_softmax_rows_bf16`.
+ */
+int32_t twopass_log_softmax_rows_bf16(const uint16_t *x,
+                                      size_t x_stride,
+                                      uint16_t *y,
+                                      size_t y_stride,
+                                      size_t rows,
+                                      size_t cols);
+
+/*
+ Log-sum-exp of each row of a `rows x cols` bfloat16 matrix into `rows` floats, as
+ `twopass_log_sum_exp_rows_f32`.
+
+ # Safety
+ As `twopass_log_sum_exp_rows_f32`, with `x` a span of `uint16_t`.
+ */
+int32_t twopass_log_sum_exp_rows_bf16(const uint16_t *x,
+                                      size_t x_stride,
+                                      size_t rows,
+                                      size_t cols,
+                                      float *out);
 
 /*
  Folds `n` bfloat16 values into `*state`, as `twopass_lse_update_f32`.

@@ -182,15 +182,23 @@ pub unsafe extern "C" fn twopass_log_sum_exp_rows_f32(
     cols: usize,
     out: *mut f32,
 ) -> i32 {
-    guard(|| {
-        let k = kernels()?;
-        let xa = Array::input_rows(x, x_stride, rows, cols);
-        check(&[xa, Array::output(out, rows)], None)?;
-        // SAFETY: `check` accepted x's span as input and out as rows outputs apart from it.
-        let (x, out) = unsafe { (slice(x, xa.len()), slice_mut(out, rows)) };
-        k.log_sum_exp_rows(x, x_stride, rows, cols, out)
-            .map_err(|e| status(&e))
-    })
+    guard(|| log_sum_exp_rows((x, x_stride), rows, cols, out))
+}
+
+/// Checks and runs a row-wise log-sum-exp of a `(pointer, stride)` matrix into `rows` floats.
+pub(super) fn log_sum_exp_rows<T: Float>(
+    (x, x_stride): (*const T, usize),
+    rows: usize,
+    cols: usize,
+    out: *mut f32,
+) -> Status {
+    let k = kernels()?;
+    let xa = Array::input_rows(x, x_stride, rows, cols);
+    check(&[xa, Array::output(out, rows)], None)?;
+    // SAFETY: `check` accepted x's span as input and out as rows outputs apart from it.
+    let (x, out) = unsafe { (slice(x, xa.len()), slice_mut(out, rows)) };
+    k.log_sum_exp_rows(x, x_stride, rows, cols, out)
+        .map_err(|e| status(&e))
 }
 
 pub(super) type Split<T> = fn(&Kernels, &[T], &mut [T]) -> Result<(), Error>;

@@ -5,7 +5,7 @@
 use half::{bf16, f16};
 
 use super::cross_entropy::{cross_entropy, twopass_cross_entropy_options};
-use super::f32::{log_sum_exp, map, map_rows};
+use super::f32::{log_sum_exp, log_sum_exp_rows, map, map_rows};
 use super::lse::{twopass_lse_state, update};
 use super::{guard, TWOPASS_ALGORITHM_AUTO};
 use crate::Kernels;
@@ -105,6 +105,48 @@ pub unsafe extern "C" fn twopass_softmax_rows_f16(
     })
 }
 
+/// Log-softmax of each row of a `rows x cols` IEEE binary16 matrix, as
+/// `twopass_log_softmax_rows_f32`; `y == x` (same stride) in place.
+///
+/// # Safety
+/// As `twopass_softmax_rows_f16`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_log_softmax_rows_f16(
+    x: *const u16,
+    x_stride: usize,
+    y: *mut u16,
+    y_stride: usize,
+    rows: usize,
+    cols: usize,
+) -> i32 {
+    guard(|| {
+        map_rows::<f16>(
+            (x.cast(), x_stride),
+            (y.cast(), y_stride),
+            rows,
+            cols,
+            Kernels::log_softmax_rows,
+            Kernels::log_softmax_rows_in_place,
+        )
+    })
+}
+
+/// Log-sum-exp of each row of a `rows x cols` IEEE binary16 matrix into `rows` floats, as
+/// `twopass_log_sum_exp_rows_f32`.
+///
+/// # Safety
+/// As `twopass_log_sum_exp_rows_f32`, with `x` a span of `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_log_sum_exp_rows_f16(
+    x: *const u16,
+    x_stride: usize,
+    rows: usize,
+    cols: usize,
+    out: *mut f32,
+) -> i32 {
+    guard(|| log_sum_exp_rows::<f16>((x.cast(), x_stride), rows, cols, out))
+}
+
 /// Folds `n` IEEE binary16 values into `*state`, as `twopass_lse_update_f32`.
 ///
 /// # Safety
@@ -116,6 +158,42 @@ pub unsafe extern "C" fn twopass_lse_update_f16(
     n: usize,
 ) -> i32 {
     guard(|| update::<f16>(state, x.cast(), n))
+}
+
+/// Cross-entropy on IEEE binary16 logits, as `twopass_cross_entropy_f32`: the losses and lse
+/// are floats, the gradient (if asked for; `grad == logits` in place) is binary16: the f32
+/// gradient of the widened logits, rounded once to nearest even (gradients below binary16's
+/// normal range come out subnormal or 0, as that rounding gives).
+///
+/// # Safety
+/// As `twopass_cross_entropy_f32`, with `logits` and `grad` spans of `uint16_t`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn twopass_cross_entropy_f16(
+    logits: *const u16,
+    logits_stride: usize,
+    rows: usize,
+    cols: usize,
+    targets: *const i64,
+    options: *const twopass_cross_entropy_options,
+    row_losses: *mut f32,
+    row_lse: *mut f32,
+    loss: *mut f32,
+    grad: *mut u16,
+    grad_stride: usize,
+    grad_output: *const f32,
+) -> i32 {
+    guard(|| {
+        cross_entropy::<f16>(
+            (logits.cast(), logits_stride),
+            (rows, cols),
+            targets,
+            options,
+            (row_losses, row_lse, loss),
+            (grad.cast(), grad_stride),
+            grad_output,
+        )
+    })
 }
 
 /// Softmax of `n` bfloat16 values (as `uint16_t` bits), as `twopass_softmax_f32`; `y == x` in
@@ -211,6 +289,48 @@ pub unsafe extern "C" fn twopass_softmax_rows_bf16(
             Kernels::softmax_rows_in_place,
         )
     })
+}
+
+/// Log-softmax of each row of a `rows x cols` bfloat16 matrix, as
+/// `twopass_log_softmax_rows_f32`; `y == x` (same stride) in place.
+///
+/// # Safety
+/// As `twopass_softmax_rows_bf16`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_log_softmax_rows_bf16(
+    x: *const u16,
+    x_stride: usize,
+    y: *mut u16,
+    y_stride: usize,
+    rows: usize,
+    cols: usize,
+) -> i32 {
+    guard(|| {
+        map_rows::<bf16>(
+            (x.cast(), x_stride),
+            (y.cast(), y_stride),
+            rows,
+            cols,
+            Kernels::log_softmax_rows,
+            Kernels::log_softmax_rows_in_place,
+        )
+    })
+}
+
+/// Log-sum-exp of each row of a `rows x cols` bfloat16 matrix into `rows` floats, as
+/// `twopass_log_sum_exp_rows_f32`.
+///
+/// # Safety
+/// As `twopass_log_sum_exp_rows_f32`, with `x` a span of `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_log_sum_exp_rows_bf16(
+    x: *const u16,
+    x_stride: usize,
+    rows: usize,
+    cols: usize,
+    out: *mut f32,
+) -> i32 {
+    guard(|| log_sum_exp_rows::<bf16>((x.cast(), x_stride), rows, cols, out))
 }
 
 /// Folds `n` bfloat16 values into `*state`, as `twopass_lse_update_f32`.

@@ -1,6 +1,7 @@
 /* The f16 / bf16 entry points: values against f64 references on the decoded inputs, in place,
- * every algorithm, rows, the streaming state, bf16 cross-entropy against the f32 one, and the
- * status codes (NULL, misaligned, unknown algorithm). */
+ * every algorithm, rows (softmax, log-softmax, log-sum-exp), the streaming state, f16 and bf16
+ * cross-entropy against the f32 one, and the status codes (NULL, misaligned, unknown
+ * algorithm). */
 #include "check.h"
 
 static float bf16_to_float(uint16_t h) {
@@ -120,9 +121,74 @@ static void test_bf16(void) {
     CHECK_STATUS(twopass_cross_entropy_bf16(x, STRIDE, ROWS, COLS, targets, NULL, losses, NULL, &loss, g, STRIDE, NULL), TWOPASS_ERROR_TARGET_OUT_OF_RANGE);
 }
 
+/* The row-wise twins of both 16-bit types: each row of log_softmax_rows and log_sum_exp_rows as
+ * the single-row call gives it (the same bits), padding untouched; and cross_entropy_f16 against
+ * the f32 one on the widened logits (the same losses, the gradient rounded once). */
+typedef int32_t (*rows_fn)(const uint16_t *, size_t, uint16_t *, size_t, size_t, size_t);
+typedef int32_t (*row_fn)(const uint16_t *, uint16_t *, size_t);
+typedef int32_t (*lse_rows_fn)(const uint16_t *, size_t, size_t, size_t, float *);
+typedef int32_t (*lse_fn)(const uint16_t *, size_t, float *);
+
+static void test_rows_twins(rows_fn log_softmax_rows, row_fn log_softmax, lse_rows_fn lse_rows, lse_fn lse) {
+    enum { ROWS = 4, COLS = 21, STRIDE = 26 };
+    uint16_t x[ROWS * STRIDE], y[ROWS * STRIDE], want[COLS];
+    float out[ROWS], one;
+    uint64_t seed = 5;
+    size_t r, i;
+    for (i = 0; i < ROWS * STRIDE; i++)
+        x[i] = (uint16_t)(((uint64_t)uniform(&seed, 0.0f, 2.0f) << 15) | (0x3800 + (uint16_t)uniform(&seed, 0.0f, 4096.0f)));
+    memset(y, 0xCD, sizeof y);
+    CHECK_STATUS(log_softmax_rows(x, STRIDE, y, STRIDE, ROWS, COLS), TWOPASS_OK);
+    CHECK_STATUS(lse_rows(x, STRIDE, ROWS, COLS, out), TWOPASS_OK);
+    for (r = 0; r < ROWS; r++) {
+        CHECK_STATUS(log_softmax(x + r * STRIDE, want, COLS), TWOPASS_OK);
+        CHECK(memcmp(y + r * STRIDE, want, sizeof want) == 0);
+        for (i = COLS; i < STRIDE; i++) CHECK(y[r * STRIDE + i] == 0xCDCD);
+        CHECK_STATUS(lse(x + r * STRIDE, COLS, &one), TWOPASS_OK);
+        CHECK(memcmp(&out[r], &one, sizeof one) == 0);
+    }
+    /* In place, same stride. */
+    memcpy(y, x, sizeof x);
+    CHECK_STATUS(log_softmax_rows(y, STRIDE, y, STRIDE, ROWS, COLS), TWOPASS_OK);
+    for (r = 0; r < ROWS; r++) {
+        CHECK_STATUS(log_softmax(x + r * STRIDE, want, COLS), TWOPASS_OK);
+        CHECK(memcmp(y + r * STRIDE, want, sizeof want) == 0);
+    }
+    CHECK_STATUS(lse_rows(NULL, STRIDE, ROWS, COLS, out), TWOPASS_ERROR_NULL_POINTER);
+}
+
+static void test_cross_entropy_f16(void) {
+    enum { ROWS = 3, COLS = 19, STRIDE = 24 };
+    uint16_t x[ROWS * STRIDE], g[ROWS * STRIDE], gi[ROWS * STRIDE];
+    float xf[ROWS * STRIDE], gf[ROWS * STRIDE], losses[ROWS], losses32[ROWS], loss = 0, loss32 = 0;
+    int64_t targets[ROWS] = {3, -100, 18};
+    uint64_t seed = 13;
+    size_t r, i;
+    for (i = 0; i < ROWS * STRIDE; i++) {
+        x[i] = (uint16_t)(((uint64_t)uniform(&seed, 0.0f, 2.0f) << 15) | (0x3800 + (uint16_t)uniform(&seed, 0.0f, 4096.0f)));
+        xf[i] = f16_to_float(x[i]);
+    }
+    CHECK_STATUS(twopass_cross_entropy_f16(x, STRIDE, ROWS, COLS, targets, NULL, losses, NULL, &loss, g, STRIDE, NULL), TWOPASS_OK);
+    CHECK_STATUS(twopass_cross_entropy_f32(xf, STRIDE, ROWS, COLS, targets, NULL, losses32, NULL, &loss32, gf, STRIDE, NULL), TWOPASS_OK);
+    CHECK(loss == loss32 && memcmp(losses, losses32, sizeof losses) == 0);
+    for (r = 0; r < ROWS; r++)
+        for (i = 0; i < COLS; i++) {
+            float want = gf[r * STRIDE + i], got = f16_to_float(g[r * STRIDE + i]);
+            CHECK(fabs(got - want) <= 4.9e-4 * fabs(want) + 3e-8);
+        }
+    memcpy(gi, x, sizeof x);
+    CHECK_STATUS(twopass_cross_entropy_f16(gi, STRIDE, ROWS, COLS, targets, NULL, NULL, NULL, NULL, gi, STRIDE, NULL), TWOPASS_OK);
+    for (r = 0; r < ROWS; r++) CHECK(memcmp(gi + r * STRIDE, g + r * STRIDE, COLS * sizeof g[0]) == 0);
+    targets[1] = COLS;
+    CHECK_STATUS(twopass_cross_entropy_f16(x, STRIDE, ROWS, COLS, targets, NULL, losses, NULL, &loss, g, STRIDE, NULL), TWOPASS_ERROR_TARGET_OUT_OF_RANGE);
+}
+
 int main(void) {
     test_f16();
     test_bf16();
+    test_rows_twins(twopass_log_softmax_rows_f16, twopass_log_softmax_f16, twopass_log_sum_exp_rows_f16, twopass_log_sum_exp_f16);
+    test_rows_twins(twopass_log_softmax_rows_bf16, twopass_log_softmax_bf16, twopass_log_sum_exp_rows_bf16, twopass_log_sum_exp_bf16);
+    test_cross_entropy_f16();
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);
         return 1;

@@ -720,6 +720,94 @@ int32_t twopass_log_sum_exp_axis_bf16(const uint16_t *x,
                                       float *out);
 
 /*
+ Softmax of `n` doubles computed in f64: `y_i = exp(x_i - max) / sum_j exp(x_j - max)`, each
+ within `(6 + |x_i - max|) * 2^-53` relative, 0 below 2^-1022; special values as
+ `twopass_softmax_f32`. `y == x` in place; aliasing, NULL rules and status codes as
+ `twopass_softmax_f32` (no `TWOPASS_ISA` check: scalar f64 code, whatever the ISA).
+
+ # Safety
+ `x` points to `n` readable and `y` to `n` writable doubles, or is NULL with `n == 0`.
+ */
+int32_t twopass_softmax_f64(const double *x, double *y, size_t n);
+
+/*
+ Log-softmax of `n` doubles computed in f64: `y_i = (x_i - max) - ln(sum_j exp(x_j - max))`,
+ within `4 * 2^-53 * max(1, |y_i|) + |x_i - max| * 2^-53`; otherwise as `twopass_softmax_f64`.
+
+ # Safety
+ As `twopass_softmax_f64`.
+ */
+int32_t twopass_log_softmax_f64(const double *x, double *y, size_t n);
+
+/*
+ `*out = ln(sum_i exp(x_i))` of `n` doubles, computed in f64 (within
+ `4 * 2^-53 * max(1, |out|)`; `-inf` for `n == 0`; special values as
+ `twopass_log_sum_exp_f32`). `x` may be NULL only when `n == 0`; `out` never.
+
+ # Safety
+ `x` points to `n` readable doubles (or is NULL with `n == 0`); `out` to one writable double.
+ */
+int32_t twopass_log_sum_exp_f64(const double *x, size_t n, double *out);
+
+/*
+ Log-sum-exp in f64 of each row of a `rows x cols` matrix of doubles (row `r` at
+ `x[r * x_stride ..]`) into `out[r]`, as `twopass_log_sum_exp_f64`; layout, NULL rules and
+ status codes as `twopass_log_sum_exp_rows_f32`.
+
+ # Safety
+ `x` points to its span of readable doubles (or is NULL with an empty span) and `out` to
+ `rows` writable doubles (or is NULL with `rows == 0`).
+ */
+int32_t twopass_log_sum_exp_rows_f64(const double *x,
+                                     size_t x_stride,
+                                     size_t rows,
+                                     size_t cols,
+                                     double *out);
+
+/*
+ Softmax in f64 along the middle axis of a contiguous `(outer, len, inner)` tensor of
+ doubles, as `twopass_softmax_axis_f32` (layout, aliasing, NULL rules, status codes) with the
+ values of `twopass_softmax_f64`.
+
+ # Safety
+ `x` points to `outer * len * inner` readable and `y` to as many writable doubles, or they
+ are NULL with no element.
+ */
+int32_t twopass_softmax_axis_f64(const double *x,
+                                 double *y,
+                                 size_t outer,
+                                 size_t len,
+                                 size_t inner);
+
+/*
+ Log-softmax in f64 along the middle axis, as `twopass_softmax_axis_f64` with the values of
+ `twopass_log_softmax_f64`.
+
+ # Safety
+ As `twopass_softmax_axis_f64`.
+ */
+int32_t twopass_log_softmax_axis_f64(const double *x,
+                                     double *y,
+                                     size_t outer,
+                                     size_t len,
+                                     size_t inner);
+
+/*
+ Log-sum-exp in f64 along the middle axis: `out[o * inner + j]` (`outer * inner` doubles)
+ for the row `(o, j)`, as `twopass_log_sum_exp_axis_f32` with the values of
+ `twopass_log_sum_exp_f64`.
+
+ # Safety
+ `x` points to `outer * len * inner` readable doubles and `out` to `outer * inner` writable
+ ones, or they are NULL with no element.
+ */
+int32_t twopass_log_sum_exp_axis_f64(const double *x,
+                                     size_t outer,
+                                     size_t len,
+                                     size_t inner,
+                                     double *out);
+
+/*
  The default options: mean reduction, ignore index -100, no smoothing, no z-loss, no class
  weights, `size` set to this library's `sizeof(twopass_cross_entropy_options)`.
  */

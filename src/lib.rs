@@ -1,4 +1,5 @@
-//! Softmax, log-softmax and log-sum-exp on f32 rows, with hand-vectorised AVX2 and AVX-512
+//! Softmax, log-softmax and log-sum-exp on f32, f16 and bf16 rows (and on f64, in f64, by
+//! `*_f64` scalar functions), with hand-vectorised AVX2 and AVX-512
 //! kernels chosen at run time, and the two-pass algorithm of Dukhan & Ablavatski (2020):
 //! the sum of `exp(x)` is kept as a (mantissa, exponent) pair, so softmax needs no max pass.
 //!
@@ -43,6 +44,7 @@ pub mod blocked;
 pub mod capi;
 mod cross_entropy;
 mod dispatch;
+mod double;
 mod error;
 mod float;
 mod handle;
@@ -56,6 +58,11 @@ pub use cross_entropy::{
     CrossEntropyOptions, CrossEntropyOutputs, CrossEntropyRow, CrossEntropyStream, Reduction, Shape,
 };
 pub use dispatch::{active_isa, available_isas, detected_isa, is_supported, set_isa};
+pub use double::{
+    log_softmax_axis_f64, log_softmax_axis_f64_in_place, log_softmax_f64, log_sum_exp_axis_f64,
+    log_sum_exp_f64, log_sum_exp_rows_f64, softmax_axis_f64, softmax_axis_f64_in_place,
+    softmax_f64,
+};
 pub use error::Error;
 pub use float::Float;
 pub use half::{bf16, f16};

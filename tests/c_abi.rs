@@ -163,6 +163,11 @@ fn axis_entry_points_from_c_shared_and_static() {
 }
 
 #[test]
+fn double_precision_from_c() {
+    run_checks(&build("double", Link::Shared), &[], None);
+}
+
+#[test]
 fn null_for_empty_arrays_from_c() {
     run_checks(&build("empty", Link::Shared), &[], None);
 }

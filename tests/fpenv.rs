@@ -126,6 +126,16 @@ fn no_operation_computes_with_subnormals() {
             run::<f16>(k, &x, &mut flags, false);
             run::<bf16>(k, &x, &mut flags, true);
         }
+        // The f64 functions (scalar, no ISA), on the same values.
+        let wide: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+        let mut out = vec![0.0f64; wide.len()];
+        flags.check("softmax_f64", true, || {
+            twopass::softmax_f64(&wide, &mut out).unwrap()
+        });
+        flags.check("log_softmax_f64", true, || {
+            twopass::log_softmax_f64(&wide, &mut out).unwrap()
+        });
+        flags.check("log_sum_exp_f64", true, || twopass::log_sum_exp_f64(&wide));
     }
     flags.assert_clean();
 }

@@ -16,6 +16,7 @@ mod half;
 mod lse;
 // After f32 and half, so that the header lists these after the row entry points.
 mod axis;
+mod double;
 
 // After the others, so that the header lists it after them (cbindgen keeps the source order).
 mod cross_entropy;
@@ -27,6 +28,7 @@ use crate::{Algorithm, Error, Isa, Kernels};
 
 pub use self::axis::*;
 pub use self::cross_entropy::*;
+pub use self::double::*;
 pub use self::f32::*;
 pub use self::half::*;
 pub use self::lse::*;

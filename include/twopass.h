@@ -147,6 +147,11 @@
 #define TWOPASS_REDUCTION_SUM 2
 
 /*
+ `twopass_cross_entropy_options::ignore_index` for "no ignore index": no target is ignored.
+ */
+#define TWOPASS_NO_IGNORE_INDEX INT64_MIN
+
+/*
  A streaming log-sum-exp accumulator: initialise it with `twopass_lse_init`, fold chunks in
  with `twopass_lse_update_f32` and other states with `twopass_lse_merge`, in any order, and
  read `ln(sum exp(x))` over everything with `twopass_lse_value`. Plain bytes: copy it freely
@@ -179,7 +184,9 @@ typedef struct twopass_cross_entropy_options {
    */
   int32_t reduction;
   /*
-   Rows whose target equals this are ignored (loss, lse and gradient 0); default -100.
+   Rows whose target equals this are ignored (loss and gradient 0); default -100.
+   `TWOPASS_NO_IGNORE_INDEX` (`INT64_MIN`): no row is ignored (ONNX's optional attribute
+   left out), every target must be a class.
    */
   int64_t ignore_index;
   /*
@@ -442,6 +449,29 @@ int32_t twopass_cross_entropy_f16(const uint16_t *logits,
                                   const float *grad_output);
 
 /*
+ `twopass_cross_entropy_log_prob_f32` on IEEE binary16 logits: `log_prob` (if not NULL) holds
+ `uint16_t` of the same type, rounded to nearest even.
+
+ # Safety
+ As `twopass_cross_entropy_f16`, with `log_prob` (if not NULL) pointing to its span of
+ writable `uint16_t`.
+ */
+int32_t twopass_cross_entropy_log_prob_f16(const uint16_t *logits,
+                                           size_t logits_stride,
+                                           size_t rows,
+                                           size_t cols,
+                                           const int64_t *targets,
+                                           const struct twopass_cross_entropy_options *options,
+                                           float *row_losses,
+                                           float *row_lse,
+                                           float *loss,
+                                           uint16_t *grad,
+                                           size_t grad_stride,
+                                           const float *grad_output,
+                                           uint16_t *log_prob,
+                                           size_t log_prob_stride);
+
+/*
  Softmax of `n` bfloat16 values (as `uint16_t` bits), as `twopass_softmax_f32`; `y == x` in
  place. Aliasing, NULL rules and status codes as `twopass_softmax_f32`.
 
@@ -543,6 +573,29 @@ int32_t twopass_cross_entropy_bf16(const uint16_t *logits,
                                    uint16_t *grad,
                                    size_t grad_stride,
                                    const float *grad_output);
+
+/*
+ `twopass_cross_entropy_log_prob_f32` on bfloat16 logits: `log_prob` (if not NULL) holds
+ `uint16_t` of the same type, rounded to nearest even.
+
+ # Safety
+ As `twopass_cross_entropy_bf16`, with `log_prob` (if not NULL) pointing to its span of
+ writable `uint16_t`.
+ */
+int32_t twopass_cross_entropy_log_prob_bf16(const uint16_t *logits,
+                                            size_t logits_stride,
+                                            size_t rows,
+                                            size_t cols,
+                                            const int64_t *targets,
+                                            const struct twopass_cross_entropy_options *options,
+                                            float *row_losses,
+                                            float *row_lse,
+                                            float *loss,
+                                            uint16_t *grad,
+                                            size_t grad_stride,
+                                            const float *grad_output,
+                                            uint16_t *log_prob,
+                                            size_t log_prob_stride);
 
 /*
  Sets `*state` to the empty state (`twopass_lse_value` gives `-inf`).
@@ -819,7 +872,8 @@ struct twopass_cross_entropy_options twopass_cross_entropy_options_default(void)
  (not the ignore index), class weights `w` (all 1 when absent), `W = sum_c w_c`, smoothing
  `eps` and z-loss `z`:
  `loss_r = (1 - eps) * w_t * (lse - x_t) + (eps / cols) * (W * lse - sum_c w_c * x_c) + z * lse^2`,
- `lse` the row's log-sum-exp; an ignored row's loss, lse and gradient are 0.
+ `lse` the row's log-sum-exp; an ignored row's loss, lse and gradient are 0 (see
+ `twopass_cross_entropy_log_prob_f32` for its lse).
 
  Outputs, each optional (NULL: not computed): `row_losses[r]` = `loss_r`; `row_lse[r]` =
  `lse`; `*loss` = the reduction (MEAN: `sum_r loss_r / D`, `D` the valid rows' target
@@ -860,6 +914,35 @@ int32_t twopass_cross_entropy_f32(const float *logits,
                                   float *grad,
                                   size_t grad_stride,
                                   const float *grad_output);
+
+/*
+ `twopass_cross_entropy_f32` for ONNX's SoftmaxCrossEntropyLoss: `row_lse` holds every row's
+ log-sum-exp, ignored rows included (where `twopass_cross_entropy_f32` writes 0), and
+ `log_prob` (ONNX's second output, when not NULL) the log-softmax of every row, ignored rows
+ included: a `rows x cols` matrix with row stride `log_prob_stride` (`>= cols`), apart from
+ every other array of the call (also with the gradient in place: it is written from the
+ logits before the gradient overwrites them). Each row within `twopass_log_softmax_f32`'s
+ bound (from the loss pass's log-sum-exp; not necessarily its bits). Arguments, aliasing and
+ status codes otherwise as `twopass_cross_entropy_f32`.
+
+ # Safety
+ As `twopass_cross_entropy_f32`, with `log_prob` (if not NULL) pointing to its span of
+ writable floats.
+ */
+int32_t twopass_cross_entropy_log_prob_f32(const float *logits,
+                                           size_t logits_stride,
+                                           size_t rows,
+                                           size_t cols,
+                                           const int64_t *targets,
+                                           const struct twopass_cross_entropy_options *options,
+                                           float *row_losses,
+                                           float *row_lse,
+                                           float *loss,
+                                           float *grad,
+                                           size_t grad_stride,
+                                           const float *grad_output,
+                                           float *log_prob,
+                                           size_t log_prob_stride);
 
 #ifdef __cplusplus
 }  // extern "C"

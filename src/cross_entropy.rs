@@ -27,8 +27,9 @@ pub enum Reduction {
 /// The options of `torch.nn.functional.cross_entropy` (and a PaLM-style z-loss).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CrossEntropyOptions<'a> {
-    /// Rows whose target equals this are ignored (loss, lse and gradient 0). Default -100.
-    pub ignore_index: i64,
+    /// Rows whose target equals this are ignored (loss and gradient 0); `None`: no target is
+    /// ignored (ONNX's optional attribute left out). Default `Some(-100)`, as torch.
+    pub ignore_index: Option<i64>,
     /// `eps` in `[0, 1]`: the target distribution is `(1 - eps) * onehot + eps / C`. Default 0.
     pub label_smoothing: f32,
     /// Default [`Reduction::Mean`].
@@ -42,7 +43,7 @@ pub struct CrossEntropyOptions<'a> {
 impl Default for CrossEntropyOptions<'_> {
     fn default() -> Self {
         CrossEntropyOptions {
-            ignore_index: -100,
+            ignore_index: Some(-100),
             label_smoothing: 0.0,
             reduction: Reduction::Mean,
             z_loss: 0.0,
@@ -78,15 +79,36 @@ impl Shape {
     }
 }
 
-/// Optional per-row outputs and the upstream gradient of [`Kernels::cross_entropy`].
-#[derive(Debug, Default)]
-pub struct CrossEntropyOutputs<'a> {
+/// Optional per-row outputs and the upstream gradient of [`Kernels::cross_entropy`], for
+/// logits of type `T`.
+#[derive(Debug)]
+pub struct CrossEntropyOutputs<'a, T = f32> {
     /// `rows` unreduced losses (0 for ignored rows).
     pub row_losses: Option<&'a mut [f32]>,
-    /// `rows` log-sum-exps (0 for ignored rows).
+    /// `rows` log-sum-exps (0 for ignored rows unless `ignored_row_lse`).
     pub row_lse: Option<&'a mut [f32]>,
+    /// Whether `row_lse` holds the log-sum-exps of ignored rows too (their logits are then
+    /// read; ONNX-style callers want them). Default false: 0 there, as before.
+    pub ignored_row_lse: bool,
+    /// The log-softmax of every row (ignored rows included; ONNX's `log_prob`), into a buffer
+    /// with its row stride (`>= cols`), within [`Kernels::log_softmax`]'s bound (from the loss
+    /// pass's log-sum-exp: one more read of each row, in cache after the loss pass).
+    pub log_prob: Option<(&'a mut [T], usize)>,
     /// Upstream gradient: `rows` values for [`Reduction::None`], one otherwise; `None` = 1.
     pub grad_output: Option<&'a [f32]>,
+}
+
+/// No outputs, upstream gradient 1 (for any element type: no `T: Default` bound).
+impl<T> Default for CrossEntropyOutputs<'_, T> {
+    fn default() -> Self {
+        CrossEntropyOutputs {
+            row_losses: None,
+            row_lse: None,
+            ignored_row_lse: false,
+            log_prob: None,
+            grad_output: None,
+        }
+    }
 }
 
 impl CrossEntropyOptions<'_> {
@@ -130,7 +152,7 @@ impl CrossEntropyOptions<'_> {
 
     /// The class index of `target`, `None` for an ignored row, or the error.
     fn class(&self, row: usize, target: i64, cols: usize) -> Result<Option<usize>, Error> {
-        if target == self.ignore_index {
+        if Some(target) == self.ignore_index {
             return Ok(None);
         }
         match usize::try_from(target) {
@@ -177,6 +199,8 @@ pub struct CrossEntropyStream<'w> {
     /// `sum_c w_c x_c` over the columns seen (zero-weight terms 0), against their max.
     logits: LogitSum,
     seen: usize,
+    /// Whether an ignored row's log-sum-exp is computed (else it reads nothing and is 0).
+    ignored_lse: bool,
 }
 
 impl<'w> CrossEntropyStream<'w> {
@@ -193,7 +217,9 @@ impl<'w> CrossEntropyStream<'w> {
         options.check(cols)?;
         let target = options.class(0, target, cols)?;
         let weights = WeightStats::of(options, cols);
-        Ok(Self::checked(kernels, *options, cols, target, weights))
+        Ok(Self::checked(
+            kernels, *options, cols, target, weights, true,
+        ))
     }
 
     fn checked(
@@ -202,8 +228,10 @@ impl<'w> CrossEntropyStream<'w> {
         cols: usize,
         target: Option<usize>,
         weights: WeightStats,
+        ignored_lse: bool,
     ) -> Self {
         CrossEntropyStream {
+            ignored_lse,
             kernels,
             options,
             cols,
@@ -229,8 +257,17 @@ impl<'w> CrossEntropyStream<'w> {
             });
         }
         self.seen += chunk.len();
+        let t = self.kernels.table::<T>();
         if self.target.is_none() {
-            return Ok(()); // an ignored row's logits do not matter, NaN included
+            if !self.ignored_lse {
+                return Ok(());
+            }
+            // An ignored row's loss and gradient are 0 whatever its logits (NaN included); only
+            // its log-sum-exp is wanted.
+            let algorithm = self.kernels.reduction_algorithm(chunk.len());
+            self.others
+                .add_sum(row::sum(t, chunk, algorithm), chunk.len());
+            return Ok(());
         }
         let weights = self
             .options
@@ -252,7 +289,6 @@ impl<'w> CrossEntropyStream<'w> {
             Some(t) => (&chunk[..t], &chunk[t + 1..]),
             None => (chunk, &chunk[..0]),
         };
-        let t = self.kernels.table::<T>();
         let (mut exp, mut weighted) = (Ext::ZERO, LogitSum::ZERO);
         for (run, at) in [(before, 0), (after, chunk.len() - after.len())] {
             if !run.is_empty() {
@@ -310,6 +346,10 @@ impl<'w> CrossEntropyStream<'w> {
             });
         }
         let Some(t) = self.target else {
+            let lse = match self.ignored_lse {
+                true => self.others.value_f64(),
+                false => 0.0,
+            };
             return Ok(CrossEntropyRow {
                 kernels: self.kernels,
                 options: self.options,
@@ -317,8 +357,12 @@ impl<'w> CrossEntropyStream<'w> {
                 weights: self.weights,
                 target: None,
                 loss: 0.0,
-                lse: 0.0,
-                lse_split: (0.0, 0.0),
+                lse,
+                lse_split: if lse.is_finite() {
+                    self.others.split()
+                } else {
+                    (lse, 0.0)
+                },
                 one_minus_p_t: 0.0,
             });
         };
@@ -436,7 +480,7 @@ impl CrossEntropyRow<'_> {
         narrow_within(self.loss, 4e-6 * coefficients)
     }
 
-    /// The row's log-sum-exp (0 for an ignored row).
+    /// The row's log-sum-exp (of an ignored row too, from a stream).
     pub fn lse(&self) -> f32 {
         narrow(self.lse)
     }
@@ -477,6 +521,19 @@ impl CrossEntropyRow<'_> {
         self.check_chunk(offset, chunk.len())?;
         self.write_gradient(offset, Io::InPlace(chunk), f64::from(k));
         Ok(())
+    }
+
+    /// Writes the row's log-softmax, `(x - hi) - lo` for its log-sum-exp split as
+    /// `hi + lo` (`hi` an f32 value: exact near the max), NaN for a row whose log-sum-exp is not
+    /// finite.
+    fn write_log_prob<T: Float>(&self, x: &[T], y: &mut [T]) {
+        if !self.lse.is_finite() {
+            y.fill(T::from_f32(f32::NAN));
+            return;
+        }
+        let (hi, lo) = self.lse_split;
+        let store = self.kernels.crossover().store_for(x.len());
+        (self.kernels.table::<T>().vsubtract)(Io::Split(x, y), (hi as f32, narrow(lo)), store);
     }
 
     fn check_chunk(&self, offset: usize, len: usize) -> Result<(), Error> {
@@ -562,34 +619,49 @@ pub(crate) fn run<T: Float>(
     shape: Shape,
     targets: &[i64],
     options: &CrossEntropyOptions<'_>,
-    out: CrossEntropyOutputs<'_>,
+    out: CrossEntropyOutputs<'_, T>,
 ) -> f32 {
     let CrossEntropyOutputs {
         mut row_losses,
         mut row_lse,
+        ignored_row_lse,
+        mut log_prob,
         grad_output,
     } = out;
+    // Ignored rows are read only when an output needs their log-sum-exp.
+    let ignored_lse = log_prob.is_some() || (ignored_row_lse && row_lse.is_some());
     let (total, scale) = reduction_scale(options, shape.cols, targets, grad_output);
     let weights = WeightStats::of(options, shape.cols);
     let mut sum = 0.0;
     for r in 0..shape.rows {
         let at = r * shape.stride;
         let class = class_of(options, targets[r], shape.cols);
+        // The log-probabilities come before the gradient, which may overwrite the logits.
+        let mut log_prob_of = |row: &CrossEntropyRow<'_>, x: &[T]| {
+            if let Some((y, s)) = log_prob.as_mut() {
+                row.write_log_prob(x, &mut y[r * *s..][..shape.cols]);
+            }
+        };
         let (row, io) = match &mut logits {
             Logits::Separate(x, grad) => {
                 let x = &x[at..][..shape.cols];
+                let row = row_of(k, x, class, options, (weights, ignored_lse));
+                log_prob_of(&row, x);
                 let io = grad
                     .as_mut()
                     .map(|(g, s)| Io::Split(x, &mut g[r * *s..][..shape.cols]));
-                (row_of(k, x, class, options, weights), io)
+                (row, io)
             }
             Logits::InPlace(x) => {
                 let x = &mut x[at..][..shape.cols];
-                (row_of(k, x, class, options, weights), Some(Io::InPlace(x)))
+                let row = row_of(k, x, class, options, (weights, ignored_lse));
+                log_prob_of(&row, x);
+                (row, Some(Io::InPlace(x)))
             }
         };
         sum += row.loss;
-        write_row(&row, r, row_losses.as_deref_mut(), row_lse.as_deref_mut());
+        let lse = row_lse.as_deref_mut().map(|l| (l, ignored_row_lse));
+        write_row(&row, r, row_losses.as_deref_mut(), lse);
         if let Some(io) = io {
             row.write_gradient(0, io, scale(r));
         }
@@ -602,9 +674,10 @@ fn row_of<'w, T: Float>(
     x: &[T],
     class: Option<usize>,
     options: &CrossEntropyOptions<'w>,
-    weights: WeightStats,
+    (weights, ignored_lse): (WeightStats, bool),
 ) -> CrossEntropyRow<'w> {
-    let mut stream = CrossEntropyStream::checked(*k, *options, x.len(), class, weights);
+    let mut stream =
+        CrossEntropyStream::checked(*k, *options, x.len(), class, weights, ignored_lse);
     stream
         .update(0, x)
         .expect("the row is the stream's whole width");
@@ -612,18 +685,21 @@ fn row_of<'w, T: Float>(
 }
 
 /// Validates a cross-entropy call: shapes, then lengths and options, then targets.
-pub(crate) fn check(
+pub(crate) fn check<T>(
     len: usize,
     shape: Shape,
     targets: &[i64],
     options: &CrossEntropyOptions<'_>,
-    out: &CrossEntropyOutputs<'_>,
+    out: &CrossEntropyOutputs<'_, T>,
 ) -> Result<(), Error> {
     let Shape { rows, cols, stride } = shape;
     if rows > 0 && cols == 0 {
         return Err(Error::NoClasses);
     }
     check_matrix("logits", len, stride, rows, cols)?;
+    if let Some((y, s)) = &out.log_prob {
+        check_matrix("log_prob", y.len(), *s, rows, cols)?;
+    }
     let lengths = [
         ("targets", Some(targets.len()), rows),
         ("row_losses", out.row_losses.as_ref().map(|v| v.len()), rows),
@@ -706,16 +782,21 @@ fn reduce_loss(options: &CrossEntropyOptions<'_>, sum: f64, total: f64) -> f32 {
     }
 }
 
+/// Writes row `r`'s loss and log-sum-exp (0 for an ignored row unless the flag asks for it).
 fn write_row(
     row: &CrossEntropyRow<'_>,
     r: usize,
     losses: Option<&mut [f32]>,
-    lse: Option<&mut [f32]>,
+    lse: Option<(&mut [f32], bool)>,
 ) {
     if let Some(l) = losses {
         l[r] = row.loss();
     }
-    if let Some(l) = lse {
-        l[r] = row.lse();
+    if let Some((l, ignored_too)) = lse {
+        l[r] = if ignored_too || row.is_valid() {
+            row.lse()
+        } else {
+            0.0
+        };
     }
 }

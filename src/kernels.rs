@@ -244,7 +244,7 @@ impl Kernels {
         shape: Shape,
         targets: &[i64],
         options: &CrossEntropyOptions<'_>,
-        out: CrossEntropyOutputs<'_>,
+        out: CrossEntropyOutputs<'_, T>,
         grad: Option<(&mut [T], usize)>,
     ) -> Result<f32, Error> {
         cross_entropy::check(logits.len(), shape, targets, options, &out)?;
@@ -268,7 +268,7 @@ impl Kernels {
         shape: Shape,
         targets: &[i64],
         options: &CrossEntropyOptions<'_>,
-        out: CrossEntropyOutputs<'_>,
+        out: CrossEntropyOutputs<'_, T>,
     ) -> Result<f32, Error> {
         cross_entropy::check(logits.len(), shape, targets, options, &out)?;
         Ok(cross_entropy::run(

@@ -220,7 +220,7 @@ pub fn cross_entropy<T: Float>(
     shape: Shape,
     targets: &[i64],
     options: &CrossEntropyOptions<'_>,
-    out: CrossEntropyOutputs<'_>,
+    out: CrossEntropyOutputs<'_, T>,
     grad: Option<(&mut [T], usize)>,
 ) -> Result<f32, Error> {
     Kernels::active_ref().cross_entropy(logits, shape, targets, options, out, grad)
@@ -233,7 +233,7 @@ pub fn cross_entropy_in_place<T: Float>(
     shape: Shape,
     targets: &[i64],
     options: &CrossEntropyOptions<'_>,
-    out: CrossEntropyOutputs<'_>,
+    out: CrossEntropyOutputs<'_, T>,
 ) -> Result<f32, Error> {
     Kernels::active_ref().cross_entropy_in_place(logits, shape, targets, options, out)
 }

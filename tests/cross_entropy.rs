@@ -689,3 +689,44 @@ fn common_offsets_keep_the_loss() {
         }
     }
 }
+
+/// `ignore_index: None` ignores no row: a target equal to the usual -100 is out of range, and a
+/// target equal to any value counts; with no target hit, the results equal the default's.
+#[test]
+fn no_ignore_index_ignores_nothing() {
+    let k = Kernels::active();
+    let logits = [0.5f32, 2.0, -1.0, 0.25, 3.0, 1.0];
+    let shape = Shape::new(2, 3);
+    let none = CrossEntropyOptions {
+        ignore_index: None,
+        ..Default::default()
+    };
+    assert_eq!(
+        k.cross_entropy(&logits, shape, &[-100, 1], &none, Default::default(), None),
+        Err(twopass::Error::TargetOutOfRange {
+            row: 0,
+            target: -100,
+            classes: 3
+        })
+    );
+    let with = CrossEntropyOptions {
+        ignore_index: Some(2),
+        ..Default::default()
+    };
+    let (mut a, mut b) = ([0.0f32; 2], [0.0f32; 2]);
+    fn out(l: &mut [f32]) -> CrossEntropyOutputs<'_> {
+        CrossEntropyOutputs {
+            row_losses: Some(l),
+            ..Default::default()
+        }
+    }
+    let all = k
+        .cross_entropy(&logits, shape, &[2, 0], &none, out(&mut a), None)
+        .unwrap();
+    let one = k
+        .cross_entropy(&logits, shape, &[2, 0], &with, out(&mut b), None)
+        .unwrap();
+    assert!(a[0] > 0.0 && b[0] == 0.0, "{a:?} {b:?}");
+    assert_eq!(a[1], b[1]);
+    assert!((all - (a[0] + a[1]) / 2.0).abs() < 1e-6 && one == b[1]);
+}

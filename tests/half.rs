@@ -232,17 +232,21 @@ fn bf16_cross_entropy_is_the_widened_f32_one_rounded_once() {
             .into_iter()
             .map(|i| Kernels::new(i).unwrap())
         {
-            let out = || CrossEntropyOutputs {
-                grad_output: case.grad_output.as_deref(),
-                ..Default::default()
-            };
+            // The outputs for logits of any type (the struct is generic over it).
+            fn outputs<T>(g: Option<&[f32]>) -> CrossEntropyOutputs<'_, T> {
+                CrossEntropyOutputs {
+                    grad_output: g,
+                    ..Default::default()
+                }
+            }
+            let g = case.grad_output.as_deref();
             let mut g32 = vec![0.0f32; xw.len()];
             let l32 = k.cross_entropy(
                 &xw,
                 shape,
                 &case.targets,
                 &options,
-                out(),
+                outputs(g),
                 Some((&mut g32, case.cols)),
             );
             let mut gb = vec![bf16::ZERO; xb.len()];
@@ -251,7 +255,7 @@ fn bf16_cross_entropy_is_the_widened_f32_one_rounded_once() {
                 shape,
                 &case.targets,
                 &options,
-                out(),
+                outputs(g),
                 Some((&mut gb, case.cols)),
             );
             assert_eq!(
@@ -260,7 +264,7 @@ fn bf16_cross_entropy_is_the_widened_f32_one_rounded_once() {
                 "{k:?} seed {seed}: loss"
             );
             let mut inplace = xb.clone();
-            k.cross_entropy_in_place(&mut inplace, shape, &case.targets, &options, out())
+            k.cross_entropy_in_place(&mut inplace, shape, &case.targets, &options, outputs(g))
                 .unwrap();
             for (j, ((a, b), c)) in g32.iter().zip(&gb).zip(&inplace).enumerate() {
                 let want = bf16::from_f32(*a);

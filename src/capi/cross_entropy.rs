@@ -21,7 +21,9 @@ pub struct twopass_cross_entropy_options {
     pub size: u32,
     /// `TWOPASS_REDUCTION_*`; default `TWOPASS_REDUCTION_MEAN`.
     pub reduction: i32,
-    /// Rows whose target equals this are ignored (loss, lse and gradient 0); default -100.
+    /// Rows whose target equals this are ignored (loss and gradient 0); default -100.
+    /// `TWOPASS_NO_IGNORE_INDEX` (`INT64_MIN`): no row is ignored (ONNX's optional attribute
+    /// left out), every target must be a class.
     pub ignore_index: i64,
     /// `eps` in `[0, 1]`: the target distribution is `(1 - eps) * onehot + eps / cols`; default 0.
     pub label_smoothing: f32,
@@ -30,6 +32,9 @@ pub struct twopass_cross_entropy_options {
     /// NULL (every class weight 1; the default), or `cols` finite weights `>= 0`.
     pub class_weights: *const f32,
 }
+
+/// `twopass_cross_entropy_options::ignore_index` for "no ignore index": no target is ignored.
+pub const TWOPASS_NO_IGNORE_INDEX: i64 = i64::MIN;
 
 /// The default options: mean reduction, ignore index -100, no smoothing, no z-loss, no class
 /// weights, `size` set to this library's `sizeof(twopass_cross_entropy_options)`.
@@ -43,7 +48,7 @@ pub extern "C" fn twopass_cross_entropy_options_default() -> twopass_cross_entro
             Reduction::Mean => TWOPASS_REDUCTION_MEAN,
             Reduction::Sum => TWOPASS_REDUCTION_SUM,
         },
-        ignore_index: rust.ignore_index,
+        ignore_index: rust.ignore_index.unwrap_or(TWOPASS_NO_IGNORE_INDEX),
         label_smoothing: rust.label_smoothing,
         z_loss: rust.z_loss,
         class_weights: ptr::null(),
@@ -55,7 +60,8 @@ pub extern "C" fn twopass_cross_entropy_options_default() -> twopass_cross_entro
 /// (not the ignore index), class weights `w` (all 1 when absent), `W = sum_c w_c`, smoothing
 /// `eps` and z-loss `z`:
 /// `loss_r = (1 - eps) * w_t * (lse - x_t) + (eps / cols) * (W * lse - sum_c w_c * x_c) + z * lse^2`,
-/// `lse` the row's log-sum-exp; an ignored row's loss, lse and gradient are 0.
+/// `lse` the row's log-sum-exp; an ignored row's loss, lse and gradient are 0 (see
+/// `twopass_cross_entropy_log_prob_f32` for its lse).
 ///
 /// Outputs, each optional (NULL: not computed): `row_losses[r]` = `loss_r`; `row_lse[r]` =
 /// `lse`; `*loss` = the reduction (MEAN: `sum_r loss_r / D`, `D` the valid rows' target
@@ -108,6 +114,51 @@ pub unsafe extern "C" fn twopass_cross_entropy_f32(
             (row_losses, row_lse, loss),
             (grad, grad_stride),
             grad_output,
+            (ptr::null_mut(), 0, false),
+        )
+    })
+}
+
+/// `twopass_cross_entropy_f32` for ONNX's SoftmaxCrossEntropyLoss: `row_lse` holds every row's
+/// log-sum-exp, ignored rows included (where `twopass_cross_entropy_f32` writes 0), and
+/// `log_prob` (ONNX's second output, when not NULL) the log-softmax of every row, ignored rows
+/// included: a `rows x cols` matrix with row stride `log_prob_stride` (`>= cols`), apart from
+/// every other array of the call (also with the gradient in place: it is written from the
+/// logits before the gradient overwrites them). Each row within `twopass_log_softmax_f32`'s
+/// bound (from the loss pass's log-sum-exp; not necessarily its bits). Arguments, aliasing and
+/// status codes otherwise as `twopass_cross_entropy_f32`.
+///
+/// # Safety
+/// As `twopass_cross_entropy_f32`, with `log_prob` (if not NULL) pointing to its span of
+/// writable floats.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn twopass_cross_entropy_log_prob_f32(
+    logits: *const f32,
+    logits_stride: usize,
+    rows: usize,
+    cols: usize,
+    targets: *const i64,
+    options: *const twopass_cross_entropy_options,
+    row_losses: *mut f32,
+    row_lse: *mut f32,
+    loss: *mut f32,
+    grad: *mut f32,
+    grad_stride: usize,
+    grad_output: *const f32,
+    log_prob: *mut f32,
+    log_prob_stride: usize,
+) -> i32 {
+    guard(|| {
+        cross_entropy(
+            (logits, logits_stride),
+            (rows, cols),
+            targets,
+            options,
+            (row_losses, row_lse, loss),
+            (grad, grad_stride),
+            grad_output,
+            (log_prob, log_prob_stride, true),
         )
     })
 }
@@ -115,7 +166,9 @@ pub unsafe extern "C" fn twopass_cross_entropy_f32(
 /// The outputs of one row: `row_losses`, `row_lse`, `loss`.
 type RowOutputs = (*mut f32, *mut f32, *mut f32);
 
-/// Checks and runs a cross-entropy call on logits (and a gradient) of element type `T`.
+/// Checks and runs a cross-entropy call on logits (and a gradient and log-probabilities) of
+/// element type `T`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn cross_entropy<T: crate::Float>(
     (logits, logits_stride): (*const T, usize),
     (rows, cols): (usize, usize),
@@ -124,6 +177,7 @@ pub(super) fn cross_entropy<T: crate::Float>(
     (row_losses, row_lse, loss): RowOutputs,
     (grad, grad_stride): (*mut T, usize),
     grad_output: *const f32,
+    (log_prob, log_prob_stride, with_log_prob): (*mut T, usize, bool),
 ) -> super::Status {
     let k = kernels()?;
     let (read, options_bytes) = read_options(options);
@@ -139,6 +193,11 @@ pub(super) fn cross_entropy<T: crate::Float>(
     } else {
         Array::output_rows(grad, grad_stride, rows, cols)
     };
+    let log_prob_array = if log_prob.is_null() {
+        Array::output(log_prob, 0)
+    } else {
+        Array::output_rows(log_prob, log_prob_stride, rows, cols)
+    };
     check(
         &[
             logits_array,
@@ -150,6 +209,7 @@ pub(super) fn cross_entropy<T: crate::Float>(
             Array::optional_output(row_losses, rows),
             Array::optional_output(row_lse, rows),
             Array::optional_output(loss, 1),
+            log_prob_array,
         ],
         Some((0, 1)),
     )?;
@@ -161,7 +221,7 @@ pub(super) fn cross_entropy<T: crate::Float>(
         _ => return Err(TWOPASS_ERROR_INVALID_ARGUMENT),
     };
     let options = CrossEntropyOptions {
-        ignore_index: given.ignore_index,
+        ignore_index: (given.ignore_index != TWOPASS_NO_IGNORE_INDEX).then_some(given.ignore_index),
         label_smoothing: given.label_smoothing,
         reduction,
         z_loss: given.z_loss,
@@ -179,6 +239,10 @@ pub(super) fn cross_entropy<T: crate::Float>(
         CrossEntropyOutputs {
             row_losses: (!row_losses.is_null()).then(|| slice_mut(row_losses, rows)),
             row_lse: (!row_lse.is_null()).then(|| slice_mut(row_lse, rows)),
+            // The ONNX-facing form (with its log_prob argument) gives ignored rows' lse too.
+            ignored_row_lse: with_log_prob,
+            log_prob: (!log_prob.is_null())
+                .then(|| (slice_mut(log_prob, log_prob_array.len()), log_prob_stride)),
             grad_output: (!grad_output.is_null()).then(|| slice(grad_output, grad_outputs)),
         }
     };

@@ -192,6 +192,45 @@ pub unsafe extern "C" fn twopass_cross_entropy_f16(
             (row_losses, row_lse, loss),
             (grad.cast(), grad_stride),
             grad_output,
+            (std::ptr::null_mut(), 0, false),
+        )
+    })
+}
+
+/// `twopass_cross_entropy_log_prob_f32` on IEEE binary16 logits: `log_prob` (if not NULL) holds
+/// `uint16_t` of the same type, rounded to nearest even.
+///
+/// # Safety
+/// As `twopass_cross_entropy_f16`, with `log_prob` (if not NULL) pointing to its span of
+/// writable `uint16_t`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn twopass_cross_entropy_log_prob_f16(
+    logits: *const u16,
+    logits_stride: usize,
+    rows: usize,
+    cols: usize,
+    targets: *const i64,
+    options: *const twopass_cross_entropy_options,
+    row_losses: *mut f32,
+    row_lse: *mut f32,
+    loss: *mut f32,
+    grad: *mut u16,
+    grad_stride: usize,
+    grad_output: *const f32,
+    log_prob: *mut u16,
+    log_prob_stride: usize,
+) -> i32 {
+    guard(|| {
+        cross_entropy::<f16>(
+            (logits.cast(), logits_stride),
+            (rows, cols),
+            targets,
+            options,
+            (row_losses, row_lse, loss),
+            (grad.cast(), grad_stride),
+            grad_output,
+            (log_prob.cast(), log_prob_stride, true),
         )
     })
 }
@@ -377,6 +416,45 @@ pub unsafe extern "C" fn twopass_cross_entropy_bf16(
             (row_losses, row_lse, loss),
             (grad.cast(), grad_stride),
             grad_output,
+            (std::ptr::null_mut(), 0, false),
+        )
+    })
+}
+
+/// `twopass_cross_entropy_log_prob_f32` on bfloat16 logits: `log_prob` (if not NULL) holds
+/// `uint16_t` of the same type, rounded to nearest even.
+///
+/// # Safety
+/// As `twopass_cross_entropy_bf16`, with `log_prob` (if not NULL) pointing to its span of
+/// writable `uint16_t`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn twopass_cross_entropy_log_prob_bf16(
+    logits: *const u16,
+    logits_stride: usize,
+    rows: usize,
+    cols: usize,
+    targets: *const i64,
+    options: *const twopass_cross_entropy_options,
+    row_losses: *mut f32,
+    row_lse: *mut f32,
+    loss: *mut f32,
+    grad: *mut u16,
+    grad_stride: usize,
+    grad_output: *const f32,
+    log_prob: *mut u16,
+    log_prob_stride: usize,
+) -> i32 {
+    guard(|| {
+        cross_entropy::<bf16>(
+            (logits.cast(), logits_stride),
+            (rows, cols),
+            targets,
+            options,
+            (row_losses, row_lse, loss),
+            (grad.cast(), grad_stride),
+            grad_output,
+            (log_prob.cast(), log_prob_stride, true),
         )
     })
 }

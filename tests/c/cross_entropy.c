@@ -24,10 +24,10 @@ static struct expected reference(const float *x, const int64_t *t,
     for (r = 0; r < ROWS; r++) {
         const float *row = x + r * STRIDE;
         double lse = ref_lse(row, COLS), wt, wx = 0.0;
-        if (t[r] == o->ignore_index) continue;
+        if (t[r] == o->ignore_index) continue; /* row_lse 0 for ignored rows */
+        e.row_lse[r] = lse;
         wt = o->class_weights ? o->class_weights[t[r]] : 1.0;
         for (c = 0; c < COLS; c++) wx += (o->class_weights ? o->class_weights[c] : 1.0) * row[c];
-        e.row_lse[r] = lse;
         e.row_loss[r] = (1 - eps) * wt * (lse - row[t[r]]) + (eps / COLS) * (total_w * lse - wx)
                         + z * lse * lse;
         denom += wt;
@@ -174,6 +174,65 @@ static void test_options_size(const float *x) {
     CHECK(loss == want);
 }
 
+/* ONNX's surface (twopass_cross_entropy_log_prob_f32): the log_prob output of every row
+ * (ignored ones too; within log-softmax's bound, written before an in-place gradient), row_lse
+ * of every row, ignored ones too; and no ignore index (TWOPASS_NO_IGNORE_INDEX). */
+#define CE_LP twopass_cross_entropy_log_prob_f32
+static void test_onnx_outputs(const float *x) {
+    enum { LP = COLS + 2 };
+    int64_t t[ROWS] = {3, -100, 0, 6};
+    twopass_cross_entropy_options o = twopass_cross_entropy_options_default();
+    float lp[ROWS * LP], want_lp[ROWS * LP], lses[ROWS], loss, loss2, grad[ROWS * STRIDE],
+        inplace[ROWS * STRIDE];
+    size_t r, c;
+    fill(lp, ROWS * LP, SENTINEL);
+    CHECK_STATUS(CE_LP(x, STRIDE, ROWS, COLS, t, &o, NULL, lses, &loss, grad, STRIDE, NULL, lp, LP),
+                 TWOPASS_OK);
+    for (r = 0; r < ROWS; r++) {
+        CHECK(log_softmax_ok(x + r * STRIDE, lp + r * LP, COLS));
+        for (c = COLS; c < LP; c++) CHECK(lp[r * LP + c] == SENTINEL);
+        CHECK(close_to(lses[r], ref_lse(x + r * STRIDE, COLS)));
+    }
+    /* The same loss as without log_prob; NULL log_prob is the plain call. */
+    CHECK_STATUS(CE_LP(x, STRIDE, ROWS, COLS, t, &o, NULL, NULL, &loss2, NULL, 0, NULL, NULL, 0),
+                 TWOPASS_OK);
+    CHECK(loss2 == loss);
+    /* In place: log_prob from the logits, before the gradient overwrites them (the same bits). */
+    memcpy(want_lp, lp, sizeof lp);
+    memcpy(inplace, x, sizeof inplace);
+    fill(lp, ROWS * LP, SENTINEL);
+    CHECK_STATUS(CE_LP(inplace, STRIDE, ROWS, COLS, t, &o, NULL, NULL, &loss2, inplace, STRIDE,
+                       NULL, lp, LP),
+                 TWOPASS_OK);
+    CHECK(loss2 == loss);
+    for (r = 0; r < ROWS; r++) {
+        CHECK(memcmp(lp + r * LP, want_lp + r * LP, COLS * sizeof(float)) == 0);
+        CHECK(memcmp(inplace + r * STRIDE, grad + r * STRIDE, COLS * sizeof(float)) == 0);
+    }
+    /* log_prob over the logits, or with a short stride: refused, nothing written. */
+    loss2 = SENTINEL;
+    CHECK_STATUS(CE_LP(x, STRIDE, ROWS, COLS, t, &o, NULL, NULL, &loss2, NULL, 0, NULL, (float *)x,
+                       STRIDE),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(CE_LP(x, STRIDE, ROWS, COLS, t, &o, NULL, NULL, &loss2, NULL, 0, NULL, lp, COLS - 1),
+                 TWOPASS_ERROR_SHAPE);
+    CHECK(loss2 == SENTINEL);
+    /* No ignore index: -100 is then out of range, and a target equal to any value counts. */
+    o.ignore_index = TWOPASS_NO_IGNORE_INDEX;
+    CHECK_STATUS(twopass_cross_entropy_f32(x, STRIDE, ROWS, COLS, t, &o, NULL, NULL, &loss2, NULL,
+                                           0, NULL),
+                 TWOPASS_ERROR_TARGET_OUT_OF_RANGE);
+    t[1] = 2;
+    CHECK_STATUS(twopass_cross_entropy_f32(x, STRIDE, ROWS, COLS, t, &o, NULL, NULL, &loss2, NULL,
+                                           0, NULL),
+                 TWOPASS_OK);
+    o = twopass_cross_entropy_options_default();
+    CHECK_STATUS(twopass_cross_entropy_f32(x, STRIDE, ROWS, COLS, t, &o, NULL, NULL, &loss, NULL,
+                                           0, NULL),
+                 TWOPASS_OK);
+    CHECK(loss == loss2); /* no target is -100 now: every row counts either way */
+}
+
 static void test_errors(float *x) {
     static float out[4 * ROWS * STRIDE];
     const int64_t t[ROWS] = {1, 2, 3, 4}, bad_t[ROWS] = {1, 2, 7, 4};
@@ -280,6 +339,7 @@ int main(void) {
     test_values(x);
     test_no_rows();
     test_options_size(x);
+    test_onnx_outputs(x);
     test_errors(x);
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);

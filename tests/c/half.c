@@ -179,6 +179,22 @@ static void test_cross_entropy_f16(void) {
     memcpy(gi, x, sizeof x);
     CHECK_STATUS(twopass_cross_entropy_f16(gi, STRIDE, ROWS, COLS, targets, NULL, NULL, NULL, NULL, gi, STRIDE, NULL), TWOPASS_OK);
     for (r = 0; r < ROWS; r++) CHECK(memcmp(gi + r * STRIDE, g + r * STRIDE, COLS * sizeof g[0]) == 0);
+    /* log_prob, ignored row included: each row within 4 ulp of f16 (plus log-softmax's
+     * 2e-6 * max(1, |y|)) of the single-row f16 log-softmax. */
+    {
+        uint16_t lp[ROWS * STRIDE], want[COLS];
+        float loss2;
+        CHECK_STATUS(twopass_cross_entropy_log_prob_f16(x, STRIDE, ROWS, COLS, targets, NULL, NULL, NULL, &loss2, NULL, 0, NULL, lp, STRIDE), TWOPASS_OK);
+        CHECK(loss2 == loss);
+        for (r = 0; r < ROWS; r++) {
+            CHECK_STATUS(twopass_log_softmax_f16(x + r * STRIDE, want, COLS), TWOPASS_OK);
+            for (i = 0; i < COLS; i++) {
+                double a = f16_to_float(lp[r * STRIDE + i]), b = f16_to_float(want[i]);
+                CHECK(fabs(a - b) <= 4.0 / 1024 * fabs(b) + 4e-6 * fmax(1.0, fabs(b)));
+            }
+        }
+        CHECK_STATUS(twopass_cross_entropy_log_prob_bf16(x, STRIDE, ROWS, COLS, targets, NULL, NULL, NULL, &loss2, NULL, 0, NULL, lp, 3), TWOPASS_ERROR_SHAPE);
+    }
     targets[1] = COLS;
     CHECK_STATUS(twopass_cross_entropy_f16(x, STRIDE, ROWS, COLS, targets, NULL, losses, NULL, &loss, g, STRIDE, NULL), TWOPASS_ERROR_TARGET_OUT_OF_RANGE);
 }

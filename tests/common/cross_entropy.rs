@@ -149,7 +149,7 @@ impl Case {
     /// The case's options (borrowing its weights).
     pub fn options(&self) -> CrossEntropyOptions<'_> {
         CrossEntropyOptions {
-            ignore_index: self.ignore_index,
+            ignore_index: Some(self.ignore_index),
             label_smoothing: self.eps,
             reduction: self.reduction,
             z_loss: self.z,
@@ -240,9 +240,12 @@ pub fn check_case(k: Kernels, c: &Case) -> Result<(), String> {
     let shape = Shape::new(c.rows, c.cols);
     let (mut losses, mut lse) = (vec![7.0f32; c.rows], vec![7.0f32; c.rows]);
     let mut grad = vec![7.0f32; c.rows * c.cols];
+    let mut log_prob = vec![7.0f32; c.rows * c.cols];
     let out = CrossEntropyOutputs {
         row_losses: Some(&mut losses),
         row_lse: Some(&mut lse),
+        ignored_row_lse: true,
+        log_prob: Some((&mut log_prob, c.cols)),
         grad_output: c.grad_output.as_deref(),
     };
     let loss = k
@@ -256,10 +259,15 @@ pub fn check_case(k: Kernels, c: &Case) -> Result<(), String> {
         )
         .map_err(|e| e.to_string())?;
 
-    // In place gives the same bits.
+    // In place gives the same bits (log_prob written before the gradient overwrites the
+    // logits).
     let mut inplace = c.logits.clone();
+    let mut log_prob2 = vec![7.0f32; c.rows * c.cols];
+    let mut lse2 = vec![7.0f32; c.rows];
     let out = CrossEntropyOutputs {
         grad_output: c.grad_output.as_deref(),
+        log_prob: Some((&mut log_prob2, c.cols)),
+        row_lse: Some(&mut lse2),
         ..Default::default()
     };
     let loss2 = k
@@ -272,6 +280,26 @@ pub fn check_case(k: Kernels, c: &Case) -> Result<(), String> {
             .any(|(a, b)| a.to_bits() != b.to_bits())
     {
         return Err("in-place results differ".into());
+    }
+    if log_prob
+        .iter()
+        .zip(&log_prob2)
+        .any(|(a, b)| a.to_bits() != b.to_bits())
+    {
+        return Err("in-place log_prob differs".into());
+    }
+    // Without `ignored_row_lse`, row_lse is 0 for ignored rows (the rest the same bits).
+    for (r, (a, b)) in lse.iter().zip(&lse2).enumerate() {
+        let want = if c.targets[r] == c.ignore_index {
+            0.0
+        } else {
+            *a
+        };
+        if b.to_bits() != want.to_bits() {
+            return Err(format!(
+                "row {r}: lse {b} without ignored_row_lse, want {want}"
+            ));
+        }
     }
 
     let w_max = c
@@ -297,8 +325,12 @@ pub fn check_case(k: Kernels, c: &Case) -> Result<(), String> {
             Reduction::Mean => upstream / d,
             _ => upstream,
         };
+        // Every row's log_prob (its log-softmax) and lse, ignored rows included.
+        super::check_log_softmax(x, &log_prob[r * c.cols..(r + 1) * c.cols], 1.0)
+            .map_err(|e| format!("row {r} log_prob: {e}"))?;
+        super::check_lse(x, lse[r], 1.0).map_err(|e| format!("row {r}: {e}"))?;
         if c.targets[r] == c.ignore_index {
-            if losses[r] != 0.0 || lse[r] != 0.0 || g.iter().any(|&v| v != 0.0) {
+            if losses[r] != 0.0 || g.iter().any(|&v| v != 0.0) {
                 return Err(format!("ignored row {r} not zero"));
             }
             continue;

@@ -628,6 +628,38 @@ fn huge_weights_and_z_loss_stay_infinite_chunked() {
     check_finding(&case, 64);
 }
 
+/// Found by the cross_entropy fuzzer (CI, seed 1): class weights from 1.9e-38 to 1.9e31 and a
+/// mean over target weights of 6e-38 make the gradient's bound (7.6e61) wider than f32's range;
+/// the f64 sum `a p - (eps / C) w` cancels to its rounding (about 1e15 at 4.8e30), so the scalar
+/// gradient overflows to +inf where the reference is -2.2e36. Within the bound (some value within
+/// it rounds to +inf): the check must accept an infinity of either sign there.
+#[test]
+fn overflowing_gradient_bound_allows_either_infinity() {
+    let case = common::cross_entropy::Case {
+        rows: 3,
+        cols: 3,
+        logits: vec![
+            3.3695302e-20,
+            3.3695302e-20,
+            3.3695302e-20,
+            3.3695302e-20,
+            2.3509974e-38,
+            163.8878,
+            6e-45,
+            1.9288173e31,
+            1.9288173e31,
+        ],
+        targets: vec![0, 1, 1],
+        ignore_index: 3,
+        eps: 0.75,
+        z: 0.002,
+        weights: Some(vec![2.4271944e-38, 1.8826648e-38, 1.9331517e31]),
+        reduction: Reduction::Mean,
+        grad_output: Some(vec![-0.203125]),
+    };
+    check_finding(&case, 8);
+}
+
 /// Logits sharing a large offset (un-normalised scores): every row loss within
 /// `2e-6 * max(1, |loss|)` of the f64 value, with label smoothing 0.1 and 1.0, without and with
 /// class weights (zeros among them), one-shot and streamed in chunks. Label smoothing's

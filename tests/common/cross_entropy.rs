@@ -123,8 +123,13 @@ pub fn close_or_same(got: f64, want: f64, bound: f64) -> bool {
     if want.is_nan() {
         got.is_nan()
     } else if got.is_infinite() {
-        // The f32 rounding of anything within the bound of the overflow threshold.
-        got.signum() == want.signum() && (want.is_infinite() || want.abs() + bound >= overflow)
+        // The f32 rounding of some value within the bound of `want`: that value lies beyond the
+        // overflow threshold on got's side (whatever want's sign, when the bound is that wide).
+        if got > 0.0 {
+            want + bound >= overflow
+        } else {
+            want - bound <= -overflow
+        }
     } else {
         // Plus f32's smallest subnormal step: an f32 result cannot be much nearer than that.
         !want.is_infinite() && (got - want).abs() <= bound + 1.5e-45

@@ -472,6 +472,26 @@ int32_t twopass_cross_entropy_log_prob_f16(const uint16_t *logits,
                                            size_t log_prob_stride);
 
 /*
+ `twopass_cross_entropy_axis_f32` on IEEE binary16 logits (and `grad`, `log_prob` of the same
+ type, rounded to nearest even); losses and lse are floats.
+
+ # Safety
+ As `twopass_cross_entropy_axis_f32`, with `logits`, `grad` and `log_prob` of `uint16_t`.
+ */
+int32_t twopass_cross_entropy_axis_f16(const uint16_t *logits,
+                                       size_t outer,
+                                       size_t cols,
+                                       size_t inner,
+                                       const int64_t *targets,
+                                       const struct twopass_cross_entropy_options *options,
+                                       float *row_losses,
+                                       float *row_lse,
+                                       float *loss,
+                                       uint16_t *grad,
+                                       const float *grad_output,
+                                       uint16_t *log_prob);
+
+/*
  Softmax of `n` bfloat16 values (as `uint16_t` bits), as `twopass_softmax_f32`; `y == x` in
  place. Aliasing, NULL rules and status codes as `twopass_softmax_f32`.
 
@@ -596,6 +616,26 @@ int32_t twopass_cross_entropy_log_prob_bf16(const uint16_t *logits,
                                             const float *grad_output,
                                             uint16_t *log_prob,
                                             size_t log_prob_stride);
+
+/*
+ `twopass_cross_entropy_axis_f32` on bfloat16 logits (and `grad`, `log_prob` of the same
+ type, rounded to nearest even); losses and lse are floats.
+
+ # Safety
+ As `twopass_cross_entropy_axis_f32`, with `logits`, `grad` and `log_prob` of `uint16_t`.
+ */
+int32_t twopass_cross_entropy_axis_bf16(const uint16_t *logits,
+                                        size_t outer,
+                                        size_t cols,
+                                        size_t inner,
+                                        const int64_t *targets,
+                                        const struct twopass_cross_entropy_options *options,
+                                        float *row_losses,
+                                        float *row_lse,
+                                        float *loss,
+                                        uint16_t *grad,
+                                        const float *grad_output,
+                                        uint16_t *log_prob);
 
 /*
  Sets `*state` to the empty state (`twopass_lse_value` gives `-inf`).
@@ -943,6 +983,36 @@ int32_t twopass_cross_entropy_log_prob_f32(const float *logits,
                                            const float *grad_output,
                                            float *log_prob,
                                            size_t log_prob_stride);
+
+/*
+ Cross-entropy with the classes on the middle axis of a contiguous `(outer, cols, inner)`
+ tensor of logits (ONNX's SoftmaxCrossEntropyLoss on `(N, C, d1, ...)`, `inner = d1 * ...`;
+ `inner == 1` is `twopass_cross_entropy_log_prob_f32` on packed rows): row `(n, d)` is
+ `logits[(n * cols + c) * inner + d]`, `c < cols`, with target `targets[n * inner + d]`. The
+ `outer * inner` rows reduce together; `row_losses`, `row_lse` (every row's, ignored ones
+ too) and, for `TWOPASS_REDUCTION_NONE`, `grad_output` have `outer * inner` entries at
+ `n * inner + d`; `grad` and `log_prob` (each optional) have the logits' layout (`grad ==
+ logits` in place). Values and bounds per row as `twopass_cross_entropy_f32`; log_prob as
+ `twopass_cross_entropy_log_prob_f32`. No transposing copy: each row's classes are gathered
+ a chunk at a time. Status codes as `twopass_cross_entropy_f32` (`TWOPASS_ERROR_SHAPE` for
+ `outer * cols * inner` overflowing, or `cols == 0` with rows).
+
+ # Safety
+ `logits` (and `grad`, `log_prob` when not NULL) point to `outer * cols * inner` floats,
+ `targets` to `outer * inner` int64_t, the other arrays as `twopass_cross_entropy_f32`.
+ */
+int32_t twopass_cross_entropy_axis_f32(const float *logits,
+                                       size_t outer,
+                                       size_t cols,
+                                       size_t inner,
+                                       const int64_t *targets,
+                                       const struct twopass_cross_entropy_options *options,
+                                       float *row_losses,
+                                       float *row_lse,
+                                       float *loss,
+                                       float *grad,
+                                       const float *grad_output,
+                                       float *log_prob);
 
 #ifdef __cplusplus
 }  // extern "C"

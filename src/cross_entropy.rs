@@ -669,6 +669,102 @@ pub(crate) fn run<T: Float>(
     reduce_loss(options, sum, total)
 }
 
+/// Classes gathered per chunk by [`run_axis`] (on the stack: no allocation).
+const AXIS_CHUNK: usize = 256;
+
+/// [`run`] for logits of shape `(outer, cols, inner)` (classes on the middle axis, ONNX's
+/// `(N, C, d1, ...)` with `inner = d1 * ...`): row `(n, d)` is `x[(n * cols + c) * inner + d]`,
+/// its target `targets[n * inner + d]`, its outputs at `n * inner + d`, its gradient and
+/// log-probabilities in the logits' layout. Each row's classes are gathered [`AXIS_CHUNK`] at a
+/// time into a stack buffer and streamed ([`CrossEntropyStream`] takes chunks), so every
+/// semantic of the rows path holds; the log-probabilities and the gradient are scattered back
+/// chunk by chunk (the gradient last: it may overwrite the logits).
+pub(crate) fn run_axis<T: Float>(
+    k: &Kernels,
+    mut logits: Logits<'_, T>,
+    (outer, cols, inner): (usize, usize, usize),
+    targets: &[i64],
+    options: &CrossEntropyOptions<'_>,
+    out: CrossEntropyOutputs<'_, T>,
+) -> f32 {
+    let CrossEntropyOutputs {
+        mut row_losses,
+        mut row_lse,
+        ignored_row_lse,
+        mut log_prob,
+        grad_output,
+    } = out;
+    let ignored_lse = log_prob.is_some() || (ignored_row_lse && row_lse.is_some());
+    let (total, scale) = reduction_scale(options, cols, targets, grad_output);
+    let weights = WeightStats::of(options, cols);
+    let zero = T::from_f32(0.0);
+    let (mut buf, mut res) = ([zero; AXIS_CHUNK], [zero; AXIS_CHUNK]);
+    let mut sum = 0.0;
+    for r in 0..outer * inner {
+        let (n, d) = (r / inner, r % inner);
+        let at = |c: usize| (n * cols + c) * inner + d;
+        let x = match &logits {
+            Logits::Separate(x, _) => *x,
+            Logits::InPlace(x) => &**x,
+        };
+        let chunks = (0..cols)
+            .step_by(AXIS_CHUNK)
+            .map(|c0| (c0, (cols - c0).min(AXIS_CHUNK)));
+        let gather = |buf: &mut [T; AXIS_CHUNK], x: &[T], c0: usize, len: usize| {
+            for (i, b) in buf[..len].iter_mut().enumerate() {
+                *b = x[at(c0 + i)];
+            }
+        };
+        let class = class_of(options, targets[n * inner + d], cols);
+        let mut stream =
+            CrossEntropyStream::checked(*k, *options, cols, class, weights, ignored_lse);
+        for (c0, len) in chunks.clone() {
+            gather(&mut buf, x, c0, len);
+            stream
+                .update(c0, &buf[..len])
+                .expect("the chunks cover the row once");
+        }
+        let row = stream.finish().expect("every column was given");
+        sum += row.loss;
+        let lse = row_lse.as_deref_mut().map(|l| (l, ignored_row_lse));
+        write_row(&row, r, row_losses.as_deref_mut(), lse);
+        if let Some((y, _)) = log_prob.as_mut() {
+            for (c0, len) in chunks.clone() {
+                gather(&mut buf, x, c0, len);
+                row.write_log_prob(&buf[..len], &mut res[..len]);
+                for (i, v) in res[..len].iter().enumerate() {
+                    y[at(c0 + i)] = *v;
+                }
+            }
+        }
+        // The gradient last: in place it overwrites the logits, each chunk after its gather.
+        let k_r = scale(r);
+        let mut scatter_gradient = |src: &[T], dst: &mut [T]| {
+            for (c0, len) in chunks.clone() {
+                gather(&mut buf, src, c0, len);
+                row.write_gradient(c0, Io::Split(&buf[..len], &mut res[..len]), k_r);
+                for (i, v) in res[..len].iter().enumerate() {
+                    dst[at(c0 + i)] = *v;
+                }
+            }
+        };
+        match &mut logits {
+            Logits::Separate(x, Some((g, _))) => scatter_gradient(x, g),
+            Logits::Separate(_, None) => {}
+            Logits::InPlace(xy) => {
+                for (c0, len) in chunks.clone() {
+                    gather(&mut buf, xy, c0, len);
+                    row.write_gradient(c0, Io::Split(&buf[..len], &mut res[..len]), k_r);
+                    for (i, v) in res[..len].iter().enumerate() {
+                        xy[at(c0 + i)] = *v;
+                    }
+                }
+            }
+        }
+    }
+    reduce_loss(options, sum, total)
+}
+
 fn row_of<'w, T: Float>(
     k: &Kernels,
     x: &[T],
@@ -702,6 +798,52 @@ pub(crate) fn check<T>(
     }
     let lengths = [
         ("targets", Some(targets.len()), rows),
+        ("row_losses", out.row_losses.as_ref().map(|v| v.len()), rows),
+        ("row_lse", out.row_lse.as_ref().map(|v| v.len()), rows),
+        (
+            "grad_output",
+            out.grad_output.map(<[f32]>::len),
+            if options.reduction == Reduction::None {
+                rows
+            } else {
+                1
+            },
+        ),
+    ];
+    for (buffer, len, expected) in lengths {
+        if let Some(len) = len.filter(|&l| l != expected) {
+            return Err(Error::WrongLength {
+                buffer,
+                len,
+                expected,
+            });
+        }
+    }
+    options.check(cols)?;
+    for (r, &t) in targets.iter().enumerate() {
+        options.class(r, t, cols)?;
+    }
+    Ok(())
+}
+
+/// Validates a cross-entropy call on `(outer, cols, inner)` logits ([`run_axis`]): lengths,
+/// then options, then targets; the gradient's length is the caller's to check.
+pub(crate) fn check_axis<T>(
+    len: usize,
+    (outer, cols, inner): (usize, usize, usize),
+    targets: &[i64],
+    options: &CrossEntropyOptions<'_>,
+    out: &CrossEntropyOutputs<'_, T>,
+) -> Result<(), Error> {
+    let rows = crate::error::check_axis("targets", targets.len(), (outer, 1, inner))?;
+    if rows > 0 && cols == 0 {
+        return Err(Error::NoClasses);
+    }
+    crate::error::check_axis("logits", len, (outer, cols, inner))?;
+    if let Some((y, _)) = &out.log_prob {
+        crate::error::check_axis("log_prob", y.len(), (outer, cols, inner))?;
+    }
+    let lengths = [
         ("row_losses", out.row_losses.as_ref().map(|v| v.len()), rows),
         ("row_lse", out.row_lse.as_ref().map(|v| v.len()), rows),
         (

@@ -261,6 +261,89 @@ impl Kernels {
         ))
     }
 
+    /// [`Kernels::cross_entropy`] on logits with the classes on the middle axis of a contiguous
+    /// `(outer, cols, inner)` tensor (ONNX's `(N, C, d1, ...)`, `inner = d1 * ...`): row
+    /// `(n, d)` is `logits[(n * cols + c) * inner + d]`, `c < cols`, its target
+    /// `targets[n * inner + d]`; the `outer * inner` rows reduce together, `row_losses` /
+    /// `row_lse` / `grad_output` (for [`Reduction::None`](crate::Reduction::None)) have
+    /// `outer * inner` entries, and `grad` and `out.log_prob` (whose stride is unused) the
+    /// logits' layout. Every semantic and bound of [`Kernels::cross_entropy`] holds per row;
+    /// with `inner == 1` it is that call. Otherwise each row's classes are gathered a chunk at a
+    /// time (no transposing copy, no allocation), which costs a strided read per element.
+    pub fn cross_entropy_axis<T: Float>(
+        &self,
+        logits: &[T],
+        (outer, cols, inner): (usize, usize, usize),
+        targets: &[i64],
+        options: &CrossEntropyOptions<'_>,
+        out: CrossEntropyOutputs<'_, T>,
+        grad: Option<&mut [T]>,
+    ) -> Result<f32, Error> {
+        let shape = (outer, cols, inner);
+        cross_entropy::check_axis(logits.len(), shape, targets, options, &out)?;
+        if let Some(g) = &grad {
+            check_axis("grad", g.len(), shape)?;
+        }
+        if inner == 1 {
+            let out = CrossEntropyOutputs {
+                log_prob: out.log_prob.map(|(y, _)| (y, cols)),
+                ..out
+            };
+            let grad = grad.map(|g| (g, cols));
+            return self.cross_entropy(
+                logits,
+                Shape::new(outer, cols),
+                targets,
+                options,
+                out,
+                grad,
+            );
+        }
+        let grad = grad.map(|g| (g, 0));
+        Ok(cross_entropy::run_axis(
+            self,
+            Logits::Separate(logits, grad),
+            shape,
+            targets,
+            options,
+            out,
+        ))
+    }
+
+    /// [`Kernels::cross_entropy_axis`] writing the gradient over the logits.
+    pub fn cross_entropy_axis_in_place<T: Float>(
+        &self,
+        logits: &mut [T],
+        (outer, cols, inner): (usize, usize, usize),
+        targets: &[i64],
+        options: &CrossEntropyOptions<'_>,
+        out: CrossEntropyOutputs<'_, T>,
+    ) -> Result<f32, Error> {
+        let shape = (outer, cols, inner);
+        cross_entropy::check_axis(logits.len(), shape, targets, options, &out)?;
+        if inner == 1 {
+            let out = CrossEntropyOutputs {
+                log_prob: out.log_prob.map(|(y, _)| (y, cols)),
+                ..out
+            };
+            return self.cross_entropy_in_place(
+                logits,
+                Shape::new(outer, cols),
+                targets,
+                options,
+                out,
+            );
+        }
+        Ok(cross_entropy::run_axis(
+            self,
+            Logits::InPlace(logits),
+            shape,
+            targets,
+            options,
+            out,
+        ))
+    }
+
     /// [`Kernels::cross_entropy`] writing the gradient over the logits (same stride).
     pub fn cross_entropy_in_place<T: Float>(
         &self,

@@ -203,6 +203,19 @@ pub fn log_sum_exp_axis<T: Float>(
     Kernels::active_ref().log_sum_exp_axis(x, outer, len, inner, out)
 }
 
+/// Cross-entropy with the classes on the middle axis of `(outer, cols, inner)` logits (see
+/// [`Kernels::cross_entropy_axis`]).
+pub fn cross_entropy_axis<T: Float>(
+    logits: &[T],
+    shape: (usize, usize, usize),
+    targets: &[i64],
+    options: &CrossEntropyOptions<'_>,
+    out: CrossEntropyOutputs<'_, T>,
+    grad: Option<&mut [T]>,
+) -> Result<f32, Error> {
+    Kernels::active_ref().cross_entropy_axis(logits, shape, targets, options, out, grad)
+}
+
 /// Row-wise log-sum-exp (see [`Kernels::log_sum_exp_rows`]).
 pub fn log_sum_exp_rows<T: Float>(
     x: &[T],

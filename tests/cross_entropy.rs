@@ -762,3 +762,104 @@ fn no_ignore_index_ignores_nothing() {
     assert_eq!(a[1], b[1]);
     assert!((all - (a[0] + a[1]) / 2.0).abs() < 1e-6 && one == b[1]);
 }
+
+/// The `(outer, cols, inner)` form against the rows form on the same rows (the tensor built by
+/// moving the classes to the middle axis): row losses, lse (ignored rows' too), log_prob, the
+/// gradient (separate and in place) and the reduced loss. Up to 256 classes a row is one chunk
+/// and the results are the same bits; beyond, the chunked stream is held to the reference.
+#[test]
+fn class_axis_matches_the_rows_form() {
+    for seed in 0..300u64 {
+        let case = make_case(seed);
+        let (rows, cols) = (case.rows, case.cols);
+        // Rows split as (outer, inner) = (2, rows / 2) when even, else (1, rows).
+        let (outer, inner) = if rows % 2 == 0 && rows > 0 {
+            (2, rows / 2)
+        } else {
+            (1, rows)
+        };
+        let at = |r: usize, c: usize| ((r / inner) * cols + c) * inner + r % inner;
+        let mut x = vec![0.0f32; rows * cols];
+        for r in 0..rows {
+            for c in 0..cols {
+                x[at(r, c)] = case.logits[r * cols + c];
+            }
+        }
+        let o = case.options();
+        let k = Kernels::active();
+        let n = rows * cols;
+        let (mut l1, mut e1, mut p1, mut g1) =
+            (vec![0.0; rows], vec![0.0; rows], vec![0.0; n], vec![0.0; n]);
+        let (mut l2, mut e2, mut p2, mut g2) =
+            (vec![0.0; rows], vec![0.0; rows], vec![0.0; n], vec![0.0; n]);
+        let want = k.cross_entropy(
+            &case.logits,
+            Shape::new(rows, cols),
+            &case.targets,
+            &o,
+            CrossEntropyOutputs {
+                row_losses: Some(&mut l1),
+                row_lse: Some(&mut e1),
+                ignored_row_lse: true,
+                log_prob: Some((&mut p1, cols)),
+                grad_output: case.grad_output.as_deref(),
+            },
+            Some((&mut g1, cols)),
+        );
+        let got = k.cross_entropy_axis(
+            &x,
+            (outer, cols, inner),
+            &case.targets,
+            &o,
+            CrossEntropyOutputs {
+                row_losses: Some(&mut l2),
+                row_lse: Some(&mut e2),
+                ignored_row_lse: true,
+                log_prob: Some((&mut p2, 0)),
+                grad_output: case.grad_output.as_deref(),
+            },
+            Some(&mut g2),
+        );
+        let mut inplace = x.clone();
+        let got2 = k.cross_entropy_axis_in_place(
+            &mut inplace,
+            (outer, cols, inner),
+            &case.targets,
+            &o,
+            CrossEntropyOutputs {
+                grad_output: case.grad_output.as_deref(),
+                ..Default::default()
+            },
+        );
+        let (want, got, got2) = (want.unwrap(), got.unwrap(), got2.unwrap());
+        let what = format!("seed {seed} ({outer}, {cols}, {inner})");
+        let same = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        // Beyond one chunk: within twice the log-softmax / lse bound of each other.
+        let close = |a: f32, b: f32| {
+            let (a, b) = (f64::from(a), f64::from(b));
+            (a.is_nan() && b.is_nan())
+                || a == b
+                || (a - b).abs() <= 4e-6 * a.abs().max(b.abs()).max(1.0)
+        };
+        let eq = |a: f32, b: f32| if cols <= 256 { same(a, b) } else { close(a, b) };
+        assert!(
+            eq(got, want) && same(got, got2),
+            "{what}: loss {got} / {got2} vs {want}"
+        );
+        for r in 0..rows {
+            assert!(eq(l2[r], l1[r]) && eq(e2[r], e1[r]), "{what}: row {r}");
+            for c in 0..cols {
+                let (a, b) = (g2[at(r, c)], g1[r * cols + c]);
+                assert!(eq(a, b) || cols > 256, "{what}: grad[{r}][{c}] {a} vs {b}");
+                assert!(
+                    same(inplace[at(r, c)], a),
+                    "{what}: in place grad[{r}][{c}]"
+                );
+                assert!(
+                    eq(p2[at(r, c)], p1[r * cols + c]),
+                    "{what}: log_prob[{r}][{c}]"
+                );
+            }
+        }
+    }
+}

@@ -102,6 +102,27 @@ fn run<T: Float>(k: Kernels, x: &[f32], flags: &mut Flags, stores_checked: bool)
                     .unwrap()
                 },
             );
+            // The same values as a (1, cols, 2) tensor: two rows, classes on the middle axis,
+            // with the log-probabilities.
+            let mut lp = x.to_vec();
+            flags.check(
+                &what("cross_entropy_axis + log_prob"),
+                stores_checked,
+                || {
+                    k.cross_entropy_axis(
+                        x,
+                        (1, cols, rows),
+                        &targets,
+                        &options,
+                        CrossEntropyOutputs {
+                            log_prob: Some((&mut lp, 0)),
+                            ..Default::default()
+                        },
+                        Some(&mut grad),
+                    )
+                    .unwrap()
+                },
+            );
             flags.check(&what("CrossEntropyStream"), stores_checked, || {
                 let row = &x[..cols];
                 let mut s = CrossEntropyStream::new(k, cols, targets[0], &options).unwrap();

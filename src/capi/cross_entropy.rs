@@ -115,6 +115,7 @@ pub unsafe extern "C" fn twopass_cross_entropy_f32(
             (grad, grad_stride),
             grad_output,
             (ptr::null_mut(), 0, false),
+            None,
         )
     })
 }
@@ -159,6 +160,7 @@ pub unsafe extern "C" fn twopass_cross_entropy_log_prob_f32(
             (grad, grad_stride),
             grad_output,
             (log_prob, log_prob_stride, true),
+            None,
         )
     })
 }
@@ -178,6 +180,7 @@ pub(super) fn cross_entropy<T: crate::Float>(
     (grad, grad_stride): (*mut T, usize),
     grad_output: *const f32,
     (log_prob, log_prob_stride, with_log_prob): (*mut T, usize, bool),
+    axis: Option<(usize, usize)>,
 ) -> super::Status {
     let k = kernels()?;
     let (read, options_bytes) = read_options(options);
@@ -186,18 +189,17 @@ pub(super) fn cross_entropy<T: crate::Float>(
         TWOPASS_REDUCTION_NONE => rows,
         _ => 1,
     };
-    let logits_array =
-        Array::input_rows(logits, logits_stride, rows, cols).with_classes(rows, cols);
-    let grad_array = if grad.is_null() {
-        Array::output(grad, 0)
-    } else {
-        Array::output_rows(grad, grad_stride, rows, cols)
+    // A matrix with row strides, or (with `axis = (outer, inner)`, `rows = outer * inner`) an
+    // `(outer, cols, inner)` tensor, for the logits and the outputs of their shape.
+    let matrix = |p: *const T, stride: usize, writes: bool| match (axis, p.is_null() && writes) {
+        (_, true) => Array::output(p.cast_mut(), 0),
+        (Some((outer, inner)), _) => Array::tensor(p, (outer, cols, inner), writes),
+        (None, _) if writes => Array::output_rows(p.cast_mut(), stride, rows, cols),
+        (None, _) => Array::input_rows(p, stride, rows, cols),
     };
-    let log_prob_array = if log_prob.is_null() {
-        Array::output(log_prob, 0)
-    } else {
-        Array::output_rows(log_prob, log_prob_stride, rows, cols)
-    };
+    let logits_array = matrix(logits, logits_stride, false).with_classes(rows, cols);
+    let grad_array = matrix(grad.cast_const(), grad_stride, true);
+    let log_prob_array = matrix(log_prob.cast_const(), log_prob_stride, true);
     check(
         &[
             logits_array,
@@ -250,16 +252,29 @@ pub(super) fn cross_entropy<T: crate::Float>(
         // SAFETY: in place, `check` accepted the pair only with equal layouts; grad alone
         // covers the logits.
         let logits = unsafe { slice_mut(grad, grad_array.len()) };
-        k.cross_entropy_in_place(logits, shape, targets, &options, out)
+        match axis {
+            Some((outer, inner)) => {
+                k.cross_entropy_axis_in_place(logits, (outer, cols, inner), targets, &options, out)
+            }
+            None => k.cross_entropy_in_place(logits, shape, targets, &options, out),
+        }
     } else {
         // SAFETY: as above (grad and logits apart).
         let (logits, grad) = unsafe {
             (
                 slice(logits, logits_array.len()),
-                (!grad.is_null()).then(|| (slice_mut(grad, grad_array.len()), grad_stride)),
+                (!grad.is_null()).then(|| slice_mut(grad, grad_array.len())),
             )
         };
-        k.cross_entropy(logits, shape, targets, &options, out, grad)
+        match axis {
+            Some((outer, inner)) => {
+                k.cross_entropy_axis(logits, (outer, cols, inner), targets, &options, out, grad)
+            }
+            None => {
+                let grad = grad.map(|g| (g, grad_stride));
+                k.cross_entropy(logits, shape, targets, &options, out, grad)
+            }
+        }
     }
     .map_err(|e| status(&e))?;
     if !loss.is_null() {
@@ -267,6 +282,78 @@ pub(super) fn cross_entropy<T: crate::Float>(
         unsafe { slice_mut(loss, 1)[0] = value };
     }
     Ok(())
+}
+
+/// Cross-entropy with the classes on the middle axis of a contiguous `(outer, cols, inner)`
+/// tensor of logits (ONNX's SoftmaxCrossEntropyLoss on `(N, C, d1, ...)`, `inner = d1 * ...`;
+/// `inner == 1` is `twopass_cross_entropy_log_prob_f32` on packed rows): row `(n, d)` is
+/// `logits[(n * cols + c) * inner + d]`, `c < cols`, with target `targets[n * inner + d]`. The
+/// `outer * inner` rows reduce together; `row_losses`, `row_lse` (every row's, ignored ones
+/// too) and, for `TWOPASS_REDUCTION_NONE`, `grad_output` have `outer * inner` entries at
+/// `n * inner + d`; `grad` and `log_prob` (each optional) have the logits' layout (`grad ==
+/// logits` in place). Values and bounds per row as `twopass_cross_entropy_f32`; log_prob as
+/// `twopass_cross_entropy_log_prob_f32`. No transposing copy: each row's classes are gathered
+/// a chunk at a time. Status codes as `twopass_cross_entropy_f32` (`TWOPASS_ERROR_SHAPE` for
+/// `outer * cols * inner` overflowing, or `cols == 0` with rows).
+///
+/// # Safety
+/// `logits` (and `grad`, `log_prob` when not NULL) point to `outer * cols * inner` floats,
+/// `targets` to `outer * inner` int64_t, the other arrays as `twopass_cross_entropy_f32`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn twopass_cross_entropy_axis_f32(
+    logits: *const f32,
+    outer: usize,
+    cols: usize,
+    inner: usize,
+    targets: *const i64,
+    options: *const twopass_cross_entropy_options,
+    row_losses: *mut f32,
+    row_lse: *mut f32,
+    loss: *mut f32,
+    grad: *mut f32,
+    grad_output: *const f32,
+    log_prob: *mut f32,
+) -> i32 {
+    guard(|| {
+        cross_entropy_axis(
+            logits,
+            (outer, cols, inner),
+            targets,
+            options,
+            (row_losses, row_lse, loss),
+            grad,
+            grad_output,
+            log_prob,
+        )
+    })
+}
+
+/// [`cross_entropy`] on an `(outer, cols, inner)` tensor: the axis entry points of every type.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn cross_entropy_axis<T: crate::Float>(
+    logits: *const T,
+    (outer, cols, inner): (usize, usize, usize),
+    targets: *const i64,
+    options: *const twopass_cross_entropy_options,
+    outputs: RowOutputs,
+    grad: *mut T,
+    grad_output: *const f32,
+    log_prob: *mut T,
+) -> super::Status {
+    // The row count; an overflowing one is refused by the tensors' own checks.
+    let rows = outer.checked_mul(inner).ok_or(super::TWOPASS_ERROR_SHAPE)?;
+    cross_entropy(
+        (logits, 0),
+        (rows, cols),
+        targets,
+        options,
+        outputs,
+        (grad, 0),
+        grad_output,
+        (log_prob, 0, true),
+        Some((outer, inner)),
+    )
 }
 
 /// The options at `p` (the defaults for NULL; `TWOPASS_ERROR_INVALID_ARGUMENT` when misaligned

@@ -4,7 +4,7 @@
 
 use half::{bf16, f16};
 
-use super::cross_entropy::{cross_entropy, twopass_cross_entropy_options};
+use super::cross_entropy::{cross_entropy, cross_entropy_axis, twopass_cross_entropy_options};
 use super::f32::{log_sum_exp, log_sum_exp_rows, map, map_rows};
 use super::lse::{twopass_lse_state, update};
 use super::{guard, TWOPASS_ALGORITHM_AUTO};
@@ -193,6 +193,7 @@ pub unsafe extern "C" fn twopass_cross_entropy_f16(
             (grad.cast(), grad_stride),
             grad_output,
             (std::ptr::null_mut(), 0, false),
+            None,
         )
     })
 }
@@ -231,6 +232,42 @@ pub unsafe extern "C" fn twopass_cross_entropy_log_prob_f16(
             (grad.cast(), grad_stride),
             grad_output,
             (log_prob.cast(), log_prob_stride, true),
+            None,
+        )
+    })
+}
+
+/// `twopass_cross_entropy_axis_f32` on IEEE binary16 logits (and `grad`, `log_prob` of the same
+/// type, rounded to nearest even); losses and lse are floats.
+///
+/// # Safety
+/// As `twopass_cross_entropy_axis_f32`, with `logits`, `grad` and `log_prob` of `uint16_t`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn twopass_cross_entropy_axis_f16(
+    logits: *const u16,
+    outer: usize,
+    cols: usize,
+    inner: usize,
+    targets: *const i64,
+    options: *const twopass_cross_entropy_options,
+    row_losses: *mut f32,
+    row_lse: *mut f32,
+    loss: *mut f32,
+    grad: *mut u16,
+    grad_output: *const f32,
+    log_prob: *mut u16,
+) -> i32 {
+    guard(|| {
+        cross_entropy_axis::<f16>(
+            logits.cast(),
+            (outer, cols, inner),
+            targets,
+            options,
+            (row_losses, row_lse, loss),
+            grad.cast(),
+            grad_output,
+            log_prob.cast(),
         )
     })
 }
@@ -417,6 +454,7 @@ pub unsafe extern "C" fn twopass_cross_entropy_bf16(
             (grad.cast(), grad_stride),
             grad_output,
             (std::ptr::null_mut(), 0, false),
+            None,
         )
     })
 }
@@ -455,6 +493,42 @@ pub unsafe extern "C" fn twopass_cross_entropy_log_prob_bf16(
             (grad.cast(), grad_stride),
             grad_output,
             (log_prob.cast(), log_prob_stride, true),
+            None,
+        )
+    })
+}
+
+/// `twopass_cross_entropy_axis_f32` on bfloat16 logits (and `grad`, `log_prob` of the same
+/// type, rounded to nearest even); losses and lse are floats.
+///
+/// # Safety
+/// As `twopass_cross_entropy_axis_f32`, with `logits`, `grad` and `log_prob` of `uint16_t`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn twopass_cross_entropy_axis_bf16(
+    logits: *const u16,
+    outer: usize,
+    cols: usize,
+    inner: usize,
+    targets: *const i64,
+    options: *const twopass_cross_entropy_options,
+    row_losses: *mut f32,
+    row_lse: *mut f32,
+    loss: *mut f32,
+    grad: *mut u16,
+    grad_output: *const f32,
+    log_prob: *mut u16,
+) -> i32 {
+    guard(|| {
+        cross_entropy_axis::<bf16>(
+            logits.cast(),
+            (outer, cols, inner),
+            targets,
+            options,
+            (row_losses, row_lse, loss),
+            grad.cast(),
+            grad_output,
+            log_prob.cast(),
         )
     })
 }

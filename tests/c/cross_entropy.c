@@ -233,6 +233,62 @@ static void test_onnx_outputs(const float *x) {
     CHECK(loss == loss2); /* no target is -100 now: every row counts either way */
 }
 
+/* (N, C, d) logits: ROWS rows as (outer, inner) = (2, 2), classes on the middle axis; every
+ * output as the packed-rows call gives it, bit for bit (one chunk of classes), separate and in
+ * place; and the shape errors. */
+static void test_axis(const float *x) {
+    enum { OUTER = 2, INNER = 2, N = ROWS * COLS };
+    const int64_t t[ROWS] = {3, -100, 0, 6};
+    const float weights[COLS] = {0.5f, 1.0f, 2.0f, 1.5f, 1.0f, 0.25f, 3.0f};
+    twopass_cross_entropy_options o = twopass_cross_entropy_options_default();
+    float packed[N], tensor[N], l1[ROWS], l2[ROWS], e1[ROWS], e2[ROWS], loss1, loss2, g1[N], g2[N],
+        p1[N], p2[N], inplace[N];
+    size_t r, c;
+#define AT(r, c) ((((r) / INNER) * COLS + (c)) * INNER + (r) % INNER)
+    for (r = 0; r < ROWS; r++)
+        for (c = 0; c < COLS; c++) packed[r * COLS + c] = tensor[AT(r, c)] = x[r * STRIDE + c];
+    o.label_smoothing = 0.1f;
+    o.z_loss = 1e-3f;
+    o.class_weights = weights;
+    CHECK_STATUS(twopass_cross_entropy_log_prob_f32(packed, COLS, ROWS, COLS, t, &o, l1, e1, &loss1,
+                                                    g1, COLS, NULL, p1, COLS),
+                 TWOPASS_OK);
+    CHECK_STATUS(twopass_cross_entropy_axis_f32(tensor, OUTER, COLS, INNER, t, &o, l2, e2, &loss2, g2,
+                                                NULL, p2),
+                 TWOPASS_OK);
+    CHECK(loss1 == loss2 && memcmp(l1, l2, sizeof l1) == 0 && memcmp(e1, e2, sizeof e1) == 0);
+    for (r = 0; r < ROWS; r++)
+        for (c = 0; c < COLS; c++) {
+            CHECK(g2[AT(r, c)] == g1[r * COLS + c]);
+            CHECK(p2[AT(r, c)] == p1[r * COLS + c]);
+        }
+    memcpy(inplace, tensor, sizeof tensor);
+    CHECK_STATUS(twopass_cross_entropy_axis_f32(inplace, OUTER, COLS, INNER, t, &o, NULL, NULL, &loss2,
+                                                inplace, NULL, NULL),
+                 TWOPASS_OK);
+    CHECK(loss1 == loss2 && memcmp(inplace, g2, sizeof g2) == 0);
+    /* Errors, nothing written. */
+    loss2 = SENTINEL;
+    CHECK_STATUS(twopass_cross_entropy_axis_f32(tensor, OUTER, COLS, INNER, NULL, &o, NULL, NULL,
+                                                &loss2, NULL, NULL, NULL),
+                 TWOPASS_ERROR_NULL_POINTER);
+    CHECK_STATUS(twopass_cross_entropy_axis_f32(tensor, OUTER, 0, INNER, t, &o, NULL, NULL, &loss2,
+                                                NULL, NULL, NULL),
+                 TWOPASS_ERROR_SHAPE);
+    CHECK_STATUS(twopass_cross_entropy_axis_f32(tensor, SIZE_MAX, COLS, 2, t, &o, NULL, NULL, &loss2,
+                                                NULL, NULL, NULL),
+                 TWOPASS_ERROR_SHAPE);
+    CHECK_STATUS(twopass_cross_entropy_axis_f32(tensor, OUTER, COLS, INNER, t, &o, NULL, NULL, &loss2,
+                                                tensor + 1, NULL, NULL),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK(loss2 == SENTINEL);
+    /* No rows: NULL everywhere. */
+    CHECK_STATUS(twopass_cross_entropy_axis_f32(NULL, 0, COLS, INNER, NULL, NULL, NULL, NULL, NULL,
+                                                NULL, NULL, NULL),
+                 TWOPASS_OK);
+#undef AT
+}
+
 static void test_errors(float *x) {
     static float out[4 * ROWS * STRIDE];
     const int64_t t[ROWS] = {1, 2, 3, 4}, bad_t[ROWS] = {1, 2, 7, 4};
@@ -340,6 +396,7 @@ int main(void) {
     test_no_rows();
     test_options_size(x);
     test_onnx_outputs(x);
+    test_axis(x);
     test_errors(x);
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);

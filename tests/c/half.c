@@ -195,6 +195,25 @@ static void test_cross_entropy_f16(void) {
         }
         CHECK_STATUS(twopass_cross_entropy_log_prob_bf16(x, STRIDE, ROWS, COLS, targets, NULL, NULL, NULL, &loss2, NULL, 0, NULL, lp, 3), TWOPASS_ERROR_SHAPE);
     }
+    /* (1, COLS, ROWS) f16 and bf16 tensors: the packed rows' results, bit for bit. */
+    {
+        uint16_t tensor[ROWS * COLS], gt[ROWS * COLS], gp[ROWS * STRIDE];
+        float l1[ROWS], l2[ROWS], loss1, loss2;
+        int bf;
+        for (r = 0; r < ROWS; r++)
+            for (i = 0; i < COLS; i++) tensor[i * ROWS + r] = x[r * STRIDE + i];
+        for (bf = 0; bf < 2; bf++) {
+            CHECK_STATUS((bf ? twopass_cross_entropy_log_prob_bf16 : twopass_cross_entropy_log_prob_f16)(
+                             x, STRIDE, ROWS, COLS, targets, NULL, l1, NULL, &loss1, gp, STRIDE, NULL, NULL, 0),
+                         TWOPASS_OK);
+            CHECK_STATUS((bf ? twopass_cross_entropy_axis_bf16 : twopass_cross_entropy_axis_f16)(
+                             tensor, 1, COLS, ROWS, targets, NULL, l2, NULL, &loss2, gt, NULL, NULL),
+                         TWOPASS_OK);
+            CHECK(loss1 == loss2 && memcmp(l1, l2, sizeof l1) == 0);
+            for (r = 0; r < ROWS; r++)
+                for (i = 0; i < COLS; i++) CHECK(gt[i * ROWS + r] == gp[r * STRIDE + i]);
+        }
+    }
     targets[1] = COLS;
     CHECK_STATUS(twopass_cross_entropy_f16(x, STRIDE, ROWS, COLS, targets, NULL, losses, NULL, &loss, g, STRIDE, NULL), TWOPASS_ERROR_TARGET_OUT_OF_RANGE);
 }

@@ -42,7 +42,7 @@ fn algorithm(code: i32) -> Option<Algorithm> {
 
 fuzz_target!(|data: &[u8]| {
     let mut b = Bytes(data);
-    let op = b.u8() % 7;
+    let op = b.u8() % 10;
     // An ISA to force first (valid or not); errors leave the previous choice.
     let isa = i32::from(b.u8() as i8) % 6;
     let set = twopass_set_isa(isa);
@@ -73,6 +73,25 @@ fuzz_target!(|data: &[u8]| {
         1 + ((x_stride - cols) * 4 + (y_stride - cols)) % 8,
     );
     let total = outer * len * inner;
+    // Cross-entropy targets for the axis form (classes `len`): mostly classes, some -100
+    // (ignored), some out of range.
+    let targets: Vec<i64> = (0..outer * inner)
+        .map(|_| match b.u8() % 16 {
+            0 => -100,
+            1 => len as i64,
+            v => i64::from(v) % len.max(1) as i64,
+        })
+        .collect();
+    // The f64 entry points read a widened copy.
+    let mut wide: Vec<f64> = buf.iter().map(|&v| f64::from(v)).collect();
+    let wide_before = wide.clone();
+    let mut ce_loss = SENTINEL;
+    let base = wide.as_mut_ptr();
+    let wide_x = match x_how % 8 {
+        0 => std::ptr::null(),
+        _ => base.wrapping_add(x_at).cast_const(),
+    };
+    let wide_out = base.wrapping_add(y_at);
     let x = pointer(&mut buf, x_how, x_at);
     let y = pointer(&mut buf, y_how, y_at);
     // SAFETY: every pointer is NULL, misaligned, or inside `buf` with room for what the call
@@ -101,6 +120,22 @@ fuzz_target!(|data: &[u8]| {
             }
             5 => twopass_softmax_axis_f32(x, y, outer, len, inner),
             6 => twopass_log_sum_exp_axis_f32(x, outer, len, inner, y),
+            7 => twopass_log_softmax_axis_f32(x, y, outer, len, inner),
+            8 => twopass_cross_entropy_axis_f32(
+                x,
+                outer,
+                len,
+                inner,
+                targets.as_ptr(),
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                &mut ce_loss,
+                y,
+                std::ptr::null(),
+                std::ptr::null_mut(),
+            ),
+            9 => twopass_log_sum_exp_axis_f64(wide_x, outer, len, inner, wide_out),
             _ => twopass_softmax_rows_f32(x, x_stride, y, y_stride, rows, cols),
         }
     };
@@ -112,7 +147,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(
             buf.iter()
                 .zip(&before)
-                .all(|(a, b)| a.to_bits() == b.to_bits()),
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+                && wide
+                    .iter()
+                    .zip(&wide_before)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+                && ce_loss == SENTINEL,
             "wrote on error {status}"
         );
         return;
@@ -161,6 +201,54 @@ fuzz_target!(|data: &[u8]| {
                     .zip(&want)
                     .all(|(g, w)| g.to_bits() == w.to_bits()),
                 "softmax_axis differs"
+            );
+        }
+        7 => {
+            let mut want = vec![0.0; total];
+            k.log_softmax_axis(&xin[..total], &mut want, outer, len, inner)
+                .unwrap();
+            let got = &buf[y_at.min(512)..][..total];
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(g, w)| g.to_bits() == w.to_bits()),
+                "log_softmax_axis differs"
+            );
+        }
+        8 => {
+            // The gradient in y (or over the logits when y == x), the loss, as from Rust.
+            let mut want = xin[..total].to_vec();
+            let options = twopass::CrossEntropyOptions::default();
+            let loss = k
+                .cross_entropy_axis_in_place(
+                    &mut want,
+                    (outer, len, inner),
+                    &targets,
+                    &options,
+                    Default::default(),
+                )
+                .unwrap();
+            assert!(loss.to_bits() == ce_loss.to_bits() || (loss.is_nan() && ce_loss.is_nan()));
+            if !y.is_null() {
+                let got = &buf[y_at.min(512)..][..total];
+                assert!(
+                    got.iter()
+                        .zip(&want)
+                        .all(|(g, w)| g.to_bits() == w.to_bits()),
+                    "cross_entropy_axis gradient differs"
+                );
+            }
+        }
+        9 => {
+            let mut want = vec![0.0; outer * inner];
+            let input: Vec<f64> = xin[..total].iter().map(|&v| f64::from(v)).collect();
+            twopass::log_sum_exp_axis_f64(&input, outer, len, inner, &mut want).unwrap();
+            let got = &wide[y_at..][..outer * inner];
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(g, w)| g.to_bits() == w.to_bits()),
+                "log_sum_exp_axis_f64 differs"
             );
         }
         6 => {

@@ -796,6 +796,18 @@ pub(crate) fn check<T>(
     if let Some((y, s)) = &out.log_prob {
         check_matrix("log_prob", y.len(), *s, rows, cols)?;
     }
+    check_rest(rows, cols, targets, options, out)
+}
+
+/// The checks of both layouts after the logits': the lengths of the targets, row outputs and
+/// upstream gradient for `rows` rows, then the options, then the targets.
+fn check_rest<T>(
+    rows: usize,
+    cols: usize,
+    targets: &[i64],
+    options: &CrossEntropyOptions<'_>,
+    out: &CrossEntropyOutputs<'_, T>,
+) -> Result<(), Error> {
     let lengths = [
         ("targets", Some(targets.len()), rows),
         ("row_losses", out.row_losses.as_ref().map(|v| v.len()), rows),
@@ -835,7 +847,7 @@ pub(crate) fn check_axis<T>(
     options: &CrossEntropyOptions<'_>,
     out: &CrossEntropyOutputs<'_, T>,
 ) -> Result<(), Error> {
-    let rows = crate::error::check_axis("targets", targets.len(), (outer, 1, inner))?;
+    let rows = outer.checked_mul(inner).ok_or(Error::ShapeOverflow)?;
     if rows > 0 && cols == 0 {
         return Err(Error::NoClasses);
     }
@@ -843,33 +855,7 @@ pub(crate) fn check_axis<T>(
     if let Some((y, _)) = &out.log_prob {
         crate::error::check_axis("log_prob", y.len(), (outer, cols, inner))?;
     }
-    let lengths = [
-        ("row_losses", out.row_losses.as_ref().map(|v| v.len()), rows),
-        ("row_lse", out.row_lse.as_ref().map(|v| v.len()), rows),
-        (
-            "grad_output",
-            out.grad_output.map(<[f32]>::len),
-            if options.reduction == Reduction::None {
-                rows
-            } else {
-                1
-            },
-        ),
-    ];
-    for (buffer, len, expected) in lengths {
-        if let Some(len) = len.filter(|&l| l != expected) {
-            return Err(Error::WrongLength {
-                buffer,
-                len,
-                expected,
-            });
-        }
-    }
-    options.check(cols)?;
-    for (r, &t) in targets.iter().enumerate() {
-        options.class(r, t, cols)?;
-    }
-    Ok(())
+    check_rest(rows, cols, targets, options, out)
 }
 
 /// The class of a target already checked.

@@ -80,19 +80,17 @@ pub(crate) fn map<E: Element>(
         let x = &io.input()[range.clone()];
         (t.raxisonline)(x, tile, &mut sums[..width]);
         for (j, (p, &c)) in params.iter_mut().zip(&sums[..width]).enumerate() {
-            *p = match (around_max(c, || column(x, tile, j)), output) {
-                // exp(x - reference) / sum: the online pass's own terms.
-                (Ok(_), Output::Softmax | Output::SoftmaxReload) => {
-                    (c.reference, (1.0 / c.sum) as f32)
-                }
-                (Ok((max, ln)), Output::LogSoftmax) => (max, narrow(ln)),
-                (Err(_), _) => (f32::NAN, 1.0),
+            // Softmax and log-softmax alike from (max, ln sum around it): `(x - max) - ln s`,
+            // then exp for softmax (ln s at most ln(len): its f32 rounding stays small).
+            *p = match around_max(c, || column(x, tile, j)) {
+                Ok((max, ln)) => (max, narrow(ln)),
+                Err(_) => (f32::NAN, 0.0),
             };
         }
         let io = part(&mut io, range);
         match output {
             Output::LogSoftmax => (t.vaxissubtract)(io, tile, &params[..width]),
-            _ => (t.vaxisscaleexp)(io, tile, &params[..width]),
+            _ => (t.vaxisexpsubtract)(io, tile, &params[..width]),
         }
     }
 }

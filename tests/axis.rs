@@ -31,7 +31,7 @@ fn row_of<T: Copy>(y: &[T], len: usize, inner: usize, r: usize) -> Vec<T> {
     (0..len).map(|k| y[(o * len + k) * inner + j]).collect()
 }
 
-const SHAPES: [(usize, usize, usize); 19] = [
+const SHAPES: [(usize, usize, usize); 20] = [
     (1, 5, 2),
     (2, 3, 3),
     (1, 17, 7),
@@ -51,6 +51,7 @@ const SHAPES: [(usize, usize, usize); 19] = [
     (4, 21, 1),
     (1, 300, 24),
     (2, 2, 520),
+    (1, 5000, 17),
 ];
 
 #[test]

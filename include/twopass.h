@@ -7,9 +7,10 @@
  *   (twopass_status_message describes it). On error nothing is written.
  * - When several things are wrong, the first in this order is reported: NULL_POINTER, SHAPE,
  *   INVALID_ARGUMENT, TARGET_OUT_OF_RANGE.
- * - NULL: a pointer may be NULL only for an array of 0 elements (n == 0, or rows == 0 for a
- *   matrix), and for the inputs and outputs a function documents as optional; otherwise
- *   TWOPASS_ERROR_NULL_POINTER. Scalar outputs (out of log_sum_exp) and states are never NULL.
+ * - NULL: a pointer may be NULL only for an array of 0 elements (n == 0; rows == 0 or
+ *   cols == 0 for a matrix; a 0 dimension for a tensor), and for the inputs and outputs a
+ *   function documents as optional; otherwise TWOPASS_ERROR_NULL_POINTER. Scalar outputs
+ *   (out of log_sum_exp) and states are never NULL.
  * - Alignment: every pointer must be aligned for its type (float 4, int64_t 8, the structs
  *   twopass_lse_state and twopass_cross_entropy_options 8); otherwise
  *   TWOPASS_ERROR_INVALID_ARGUMENT. Any element-aligned start works.
@@ -694,10 +695,12 @@ float twopass_lse_value(const struct twopass_lse_state *state);
  places of `y`. This is softmax over one axis of an n-d tensor: `outer` is the product of the
  dims before it, `inner` of those after (`inner == 1`: contiguous rows). Special values per
  row, as `twopass_softmax_f32`. No transposing copy: vectors of adjacent rows are reduced
- together (an online max-and-sum pass, then the output pass); `inner == 1` runs the rows path.
+ together, one lane per row (three-pass reload down the columns while a tile of up to 1024
+ columns fits in the L3 or on scalar, else an online max-and-sum pass and the output pass);
+ `inner == 1` runs the rows path.
 
  `y == x` computes in place; any other overlap is `TWOPASS_ERROR_INVALID_ARGUMENT`. `x` and
- `y` may be NULL only when the tensor has no element.
+ `y` may be NULL only when the tensor has no element (a dimension is 0, whatever the others).
 
  Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`,
  `TWOPASS_ERROR_SHAPE` (`outer * len * inner` overflows), `TWOPASS_ERROR_INVALID_ARGUMENT`

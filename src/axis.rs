@@ -80,17 +80,18 @@ pub(crate) fn map<E: Element>(
         let x = &io.input()[range.clone()];
         (t.raxisonline)(x, tile, &mut sums[..width]);
         for (j, (p, &c)) in params.iter_mut().zip(&sums[..width]).enumerate() {
-            // Softmax and log-softmax alike from (max, ln sum around it): `(x - max) - ln s`,
-            // then exp for softmax (ln s at most ln(len): its f32 rounding stays small).
-            *p = match around_max(c, || column(x, tile, j)) {
-                Ok((max, ln)) => (max, narrow(ln)),
-                Err(_) => (f32::NAN, 0.0),
+            // Around the max: log-softmax `(x - max) - ln s`, softmax `exp(x - max) * (1 / s)`
+            // (x - max exact near the max; 1 / s = e^-ln s, at most 1, in f64).
+            *p = match (around_max(c, || column(x, tile, j)), output) {
+                (Ok((max, ln)), Output::LogSoftmax) => (max, narrow(ln)),
+                (Ok((max, ln)), _) => (max, (-ln).exp() as f32),
+                (Err(_), _) => (f32::NAN, 1.0),
             };
         }
         let io = part(&mut io, range);
         match output {
             Output::LogSoftmax => (t.vaxissubtract)(io, tile, &params[..width]),
-            _ => (t.vaxisexpsubtract)(io, tile, &params[..width]),
+            _ => (t.vaxisscaleexp)(io, tile, &params[..width]),
         }
     }
 }

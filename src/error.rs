@@ -195,10 +195,15 @@ pub(crate) fn check_axis(
     len: usize,
     (outer, axis, inner): (usize, usize, usize),
 ) -> Result<usize, Error> {
-    let expected = outer
-        .checked_mul(axis)
-        .and_then(|n| n.checked_mul(inner))
-        .ok_or(Error::ShapeOverflow)?;
+    // A tensor with a 0 dimension has no element, whatever the others (no overflow).
+    let expected = if outer == 0 || axis == 0 || inner == 0 {
+        0
+    } else {
+        outer
+            .checked_mul(axis)
+            .and_then(|n| n.checked_mul(inner))
+            .ok_or(Error::ShapeOverflow)?
+    };
     if len != expected {
         return Err(Error::WrongLength {
             buffer,

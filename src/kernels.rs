@@ -134,8 +134,10 @@ impl Kernels {
     /// (an ONNX or torch `axis` with `outer` the product of the dims before it, `inner` of those
     /// after). Special rows as [`Kernels::softmax`], each row on its own. With `inner == 1` the
     /// rows are contiguous and run as [`Kernels::softmax_rows`]; otherwise vectors of adjacent
-    /// rows are reduced together, one lane per row (an online max-and-sum pass, then the output
-    /// pass), whatever the handle's algorithm.
+    /// rows are reduced together, one lane per row: three-pass reload down the columns under
+    /// [`Algorithm::ThreePassReload`], and under `Auto` on scalar or while a tile of up to 1024
+    /// columns fits in the L3; else an online max-and-sum pass, then the output pass
+    /// (docs/accuracy.md).
     pub fn softmax_axis<T: Float>(
         &self,
         x: &[T],

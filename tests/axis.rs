@@ -236,3 +236,35 @@ fn bad_shapes_are_refused_untouched() {
     );
     assert!(y.iter().chain(&out).all(|&v| v == 7.0));
 }
+
+/// Found by review: a long axis of uniform [-5, 5] values (70000 x 64), softmax's online form:
+/// computing `exp((x - max) - ln s)` rounded the argument twice (up to 24 in size, so up to
+/// 9.5e-7 each) and went past the 2e-6 bound (2.05e-6). Every row within the bound, on every
+/// ISA, by the online form and by Auto.
+#[test]
+#[cfg_attr(debug_assertions, ignore = "4.5M elements: run with --release")]
+fn long_axis_softmax_meets_the_bound() {
+    let (len, inner) = (70000, 64);
+    let mut s = 7u64;
+    let x: Vec<f32> = (0..len * inner)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 10.0 - 5.0
+        })
+        .collect();
+    let mut y = vec![0.0f32; x.len()];
+    for isa in isas_under_test() {
+        for a in [twopass::Algorithm::Online, twopass::Algorithm::Auto] {
+            let k = Kernels::new(isa).unwrap().with_algorithm(a);
+            k.softmax_axis(&x, &mut y, 1, len, inner).unwrap();
+            for j in 0..inner {
+                let row: Vec<f32> = (0..len).map(|k| x[k * inner + j]).collect();
+                let out: Vec<f32> = (0..len).map(|k| y[k * inner + j]).collect();
+                check_softmax(&row, &out, 1.0)
+                    .unwrap_or_else(|e| panic!("{} {a:?} column {j}: {e}", isa.name()));
+            }
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! [`crate::ops`] per lane, then one output pass.
 
 use crate::element::Element;
+use crate::exp::{cutoff, split_pow2};
 use crate::ops::{least_normal_factor, ScaledExp, BLOCK_STEPS, ONLINE_JUMP};
 use crate::simd::Simd;
 
@@ -567,53 +568,57 @@ unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
     }
 }
 
-/// `y = min(exp((x - a_j) - b_j), 1)` down each column `j`, for `params[j] = (a_j, b_j)` with
-/// `x <= a_j` (a column's softmax from its max and the log of its sum around it, as
-/// log-softmax's `(x - a) - b` then exp: one exp, no per-column scale to split); 0 where below
-/// `2^-126 (1 + 2^-10)`, NaN where `a_j` is NaN. `b_j` is at most `ln(rows)`, so its f32
-/// rounding stays below `ln(rows) * 2^-24` absolute.
+/// `y = min(c_j * exp(x - r_j), 1)` down each column `j`, for `params[j] = (r_j, c_j)` with
+/// `x - r_j <= 16` and `0 < c_j <= 2` (a column's softmax from its max and `1 / sum` around
+/// it: `x - max` is exact near the max, and the scale is one rounding more, as in the rows
+/// path); 0 where below `2^-126 (1 + 2^-10)`, NaN where `r_j` is NaN. (Not
+/// `exp((x - max) - ln s)`: rounding that argument, up to `13.8 + ln s` in size for outputs down
+/// to 1e-6 of the max, costs up to 1e-6 relative on its own.)
 ///
 /// # Safety
 /// `x..x + span` readable and `y..y + span` writable (`y` may equal `x`), `span` the tile's for
 /// `params.len()` columns.
 #[inline(always)]
-pub(crate) unsafe fn vaxisexpsubtract<S: Simd, E: Element>(
+pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
     s: S,
     (x, y): (*const E, *mut E),
     tile: Tile,
     params: &[(f32, f32)],
 ) {
-    struct Columns<S: Simd, const COARSE: bool> {
-        a: [f32; AXIS_TILE],
-        b: [f32; AXIS_TILE],
-        exp: ScaledExp<S>,
+    /// Per column: the reference, and `c = m * 2^-e` split as [`ScaledExp`] does with the
+    /// flush point for `m` and `e`.
+    struct Columns<const COARSE: bool> {
+        r: [f32; AXIS_TILE],
+        m: [f32; AXIS_TILE],
+        e: [f32; AXIS_TILE],
+        cutoff: [f32; AXIS_TILE],
     }
-    impl<S: Simd, const COARSE: bool> ColumnMap<S> for Columns<S, COARSE> {
+    impl<S: Simd, const COARSE: bool> ColumnMap<S> for Columns<COARSE> {
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, j: usize) -> S::V {
             // SAFETY: j < AXIS_TILE, a multiple of LANES.
-            let (a, b) = unsafe {
-                (
-                    s.load(self.a.as_ptr().add(j)),
-                    s.load(self.b.as_ptr().add(j)),
-                )
-            };
-            let y = self
-                .exp
-                .at::<COARSE, COARSE, true>(s, s.sub(s.sub(x, a), b));
+            let [r, m, e, cutoff] = [&self.r, &self.m, &self.e, &self.cutoff]
+                .map(|a| unsafe { s.load(a.as_ptr().add(j)) });
+            let y = s
+                .exp_scaled::<COARSE, COARSE, true, false>(s.sub(x, r), e, m, cutoff)
+                .0;
             // The operand order keeps a NaN y.
             s.min(s.splat(1.0), y)
         }
     }
-    fn columns<S: Simd, const COARSE: bool>(s: S, params: &[(f32, f32)]) -> Columns<S, COARSE> {
+    fn columns<const COARSE: bool>(params: &[(f32, f32)]) -> Columns<COARSE> {
         let mut c = Columns {
-            a: [0.0; AXIS_TILE],
-            b: [0.0; AXIS_TILE],
-            exp: ScaledExp::unit(s),
+            r: [0.0; AXIS_TILE],
+            m: [1.0; AXIS_TILE],
+            e: [0.0; AXIS_TILE],
+            cutoff: [0.0; AXIS_TILE],
         };
-        for (j, &(a, b)) in params.iter().enumerate() {
-            c.a[j] = a;
-            c.b[j] = b;
+        for (j, &(r, scale)) in params.iter().enumerate() {
+            let (m, k) = split_pow2(scale);
+            c.r[j] = r;
+            c.m[j] = m;
+            c.e[j] = -k as f32;
+            c.cutoff[j] = cutoff(m, -k);
         }
         c
     }
@@ -621,9 +626,9 @@ pub(crate) unsafe fn vaxisexpsubtract<S: Simd, E: Element>(
     // SAFETY: forwarded from the caller.
     unsafe {
         if E::COARSE_EXP {
-            map(s, &columns::<S, true>(s, params), (x, y), tile, width)
+            map(s, &columns::<true>(params), (x, y), tile, width)
         } else {
-            map(s, &columns::<S, false>(s, params), (x, y), tile, width)
+            map(s, &columns::<false>(params), (x, y), tile, width)
         }
     }
 }

@@ -34,8 +34,8 @@ pub enum Entry {
     Vgradce,
     /// [`Table::raxisonline`], on the row seen as a tile ([`Args::tile`]).
     Raxisonline,
-    /// [`Table::vaxisexpsubtract`], on the row seen as a tile.
-    Vaxisexpsubtract,
+    /// [`Table::vaxisscaleexp`], on the row seen as a tile.
+    Vaxisscaleexp,
     /// [`Table::vaxissubtract`], on the row seen as a tile.
     Vaxissubtract,
     /// [`Table::raxismax`], on the row seen as a tile.
@@ -62,7 +62,7 @@ impl Entry {
         Entry::RaddextexpLogits,
         Entry::Vgradce,
         Entry::Raxisonline,
-        Entry::Vaxisexpsubtract,
+        Entry::Vaxisscaleexp,
         Entry::Vaxissubtract,
         Entry::Raxismax,
         Entry::Raxisstoreexp,
@@ -85,7 +85,7 @@ impl Entry {
             Entry::RaddextexpLogits => "raddextexp_logits",
             Entry::Vgradce => "vgradce",
             Entry::Raxisonline => "raxisonline",
-            Entry::Vaxisexpsubtract => "vaxisexpsubtract",
+            Entry::Vaxisscaleexp => "vaxisscaleexp",
             Entry::Vaxissubtract => "vaxissubtract",
             Entry::Raxismax => "raxismax",
             Entry::Raxisstoreexp => "raxisstoreexp",
@@ -103,7 +103,7 @@ impl Entry {
                 | Entry::Vscaleextexp
                 | Entry::Vsubtract
                 | Entry::Vgradce
-                | Entry::Vaxisexpsubtract
+                | Entry::Vaxisscaleexp
                 | Entry::Vaxissubtract
                 | Entry::Raxisstoreexp
                 | Entry::Vaxisscale
@@ -152,8 +152,8 @@ impl Args {
 
 impl<T: Element> Table<T> {
     /// Runs `entry` on `x` with `args` (from [`Args::of`] of the same row), writing `y` where
-    /// the entry writes (`y.len() == x.len()`): `1 / sum` for `vscale`, `vscaleexpminusmax` and
-    /// `vaxisscale`, `(max, ln sum)` for `vsubtract`, `vaxissubtract` and `vaxisexpsubtract`, the
+    /// the entry writes (`y.len() == x.len()`): `1 / sum` for `vscale`, `vscaleexpminusmax`,
+    /// `vaxisscale` and `vaxisscaleexp`, `(max, ln sum)` for `vsubtract` and `vaxissubtract`, the
     /// softmax gradient's coefficients for `vgradce`. Returns the entry's value (the max, the
     /// sum, the log of an extended sum, `max + ln sum` for `raddonline`, the columns'
     /// `reference + ln sum` added up for `raxisonline`, their maxima or sums added up for
@@ -197,10 +197,9 @@ impl<T: Element> Table<T> {
                     .map(|c| f64::from(c.reference) + c.sum.ln())
                     .sum();
             }
-            Entry::Vaxisexpsubtract => {
+            Entry::Vaxisscaleexp => {
                 let (tile, width) = Args::tile(x.len());
-                let b = args.sum.ln() as f32;
-                (self.vaxisexpsubtract)(io, tile, &[(args.max, b); 37][..width]);
+                (self.vaxisscaleexp)(io, tile, &[(args.max, c); 37][..width]);
             }
             Entry::Vaxissubtract => {
                 let (tile, width) = Args::tile(x.len());

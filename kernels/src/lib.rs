@@ -7,7 +7,7 @@
 //! (reduce-add `exp(x - max)`), `raddstoreexpminusmax` (the same, storing the terms), `vscale`,
 //! `vscaleexpminusmax`, `raddextexp` (sum of `exp(x)` with an extended exponent: no max pass),
 //! `vscaleextexp`, plus `raddonline` (max and sum in one pass) and `vsubtract`; the `axis`
-//! forms (`raxisonline`, `vaxisexpsubtract`, `vaxissubtract`, `raxismax`, `raxisstoreexp`,
+//! forms (`raxisonline`, `vaxisscaleexp`, `vaxissubtract`, `raxismax`, `raxisstoreexp`,
 //! `vaxisscale`) run down the columns of a strided
 //! [`Tile`].
 

@@ -149,10 +149,10 @@ pub struct Table<T: 'static = f32> {
     /// [`ColumnSum`], the online pass per lane. Panics when the slice is shorter than the
     /// tile's span.
     pub raxisonline: fn(&[T], Tile, &mut [ColumnSum]),
-    /// `y = min(exp((x - a_j) - b_j), 1)` down each column `j` of a tile (`params.len()`
-    /// columns; `params[j] = (a_j, b_j)`, `x <= a_j`: a column's max and the log of its sum
-    /// around it). Panics when a buffer is shorter than the tile's span.
-    pub vaxisexpsubtract: AxisPass<T>,
+    /// `y = min(c_j * exp(x - r_j), 1)` down each column `j` of a tile (`params.len()`
+    /// columns; `params[j] = (r_j, c_j)`, `x - r_j <= 16`, `0 < c_j <= 2`). Panics when a
+    /// buffer is shorter than the tile's span.
+    pub vaxisscaleexp: AxisPass<T>,
     /// `y = (x - a_j) - b_j` down each column `j` of a tile (`params[j] = (a_j, b_j)`).
     /// Panics when a buffer is shorter than the tile's span.
     pub vaxissubtract: AxisPass<T>,
@@ -301,13 +301,13 @@ macro_rules! isa_table {
                 move |s| unsafe { crate::axis::raxisonline(s, x, tile, out) },
             )
         }
-        fn vaxisexpsubtract<E: Element>(io: crate::Io<'_, E>, tile: crate::Tile, params: &[(f32, f32)]) {
+        fn vaxisscaleexp<E: Element>(io: crate::Io<'_, E>, tile: crate::Tile, params: &[(f32, f32)]) {
             let (x, y, n) = io.raw();
             assert!(n >= tile.span(params.len()), "tile beyond the slice");
             $enter(
                 #[inline(always)]
                 // SAFETY: `raw` gives n >= span readable elements at x and writable at y.
-                move |s| unsafe { crate::axis::vaxisexpsubtract(s, (x, y), tile, params) },
+                move |s| unsafe { crate::axis::vaxisscaleexp(s, (x, y), tile, params) },
             )
         }
         fn vaxissubtract<E: Element>(io: crate::Io<'_, E>, tile: crate::Tile, params: &[(f32, f32)]) {
@@ -371,7 +371,7 @@ macro_rules! isa_table {
                 raddextexp_logits: raddextexp_logits::<E>,
                 vgradce: vgradce::<E>,
                 raxisonline: raxisonline::<E>,
-                vaxisexpsubtract: vaxisexpsubtract::<E>,
+                vaxisscaleexp: vaxisscaleexp::<E>,
                 vaxissubtract: vaxissubtract::<E>,
                 raxismax: raxismax::<E>,
                 raxisstoreexp: raxisstoreexp::<E>,

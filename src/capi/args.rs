@@ -89,7 +89,11 @@ impl Array {
         (outer, len, inner): (usize, usize, usize),
         writes: bool,
     ) -> Array {
-        let n = outer.checked_mul(len).and_then(|n| n.checked_mul(inner));
+        // A 0 dimension: no element, whatever the others (no overflow).
+        let n = match outer == 0 || len == 0 || inner == 0 {
+            true => Some(0),
+            false => outer.checked_mul(len).and_then(|n| n.checked_mul(inner)),
+        };
         Array {
             len: n,
             empty: n == Some(0),
@@ -260,6 +264,11 @@ mod tests {
         assert_eq!(
             check(&[Array::tensor(at(0), (3, 1, 5), true)], None),
             Err(NULL)
+        );
+        // No element although the other dimensions' product overflows.
+        assert_eq!(
+            check(&[Array::tensor(at(0), (usize::MAX, 2, 0), true)], None),
+            Ok(())
         );
     }
 

@@ -53,10 +53,12 @@ fn log_sum_exp_axis<T: Float>(x: *const T, shape: (usize, usize, usize), out: *m
 /// places of `y`. This is softmax over one axis of an n-d tensor: `outer` is the product of the
 /// dims before it, `inner` of those after (`inner == 1`: contiguous rows). Special values per
 /// row, as `twopass_softmax_f32`. No transposing copy: vectors of adjacent rows are reduced
-/// together (an online max-and-sum pass, then the output pass); `inner == 1` runs the rows path.
+/// together, one lane per row (three-pass reload down the columns while a tile of up to 1024
+/// columns fits in the L3 or on scalar, else an online max-and-sum pass and the output pass);
+/// `inner == 1` runs the rows path.
 ///
 /// `y == x` computes in place; any other overlap is `TWOPASS_ERROR_INVALID_ARGUMENT`. `x` and
-/// `y` may be NULL only when the tensor has no element.
+/// `y` may be NULL only when the tensor has no element (a dimension is 0, whatever the others).
 ///
 /// Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`,
 /// `TWOPASS_ERROR_SHAPE` (`outer * len * inner` overflows), `TWOPASS_ERROR_INVALID_ARGUMENT`

@@ -28,6 +28,15 @@ fn pointer(buf: &mut [f32], how: u8, at: usize) -> *mut f32 {
     }
 }
 
+/// Fails with `what` unless `got` and `want` hold the same bits, element by element.
+fn assert_same_bits<F: Copy + Into<f64>>(got: &[F], want: &[F], what: &str) {
+    let same = got
+        .iter()
+        .zip(want)
+        .all(|(&g, &w)| g.into().to_bits() == w.into().to_bits());
+    assert!(same, "{what}");
+}
+
 fn algorithm(code: i32) -> Option<Algorithm> {
     Some(match code {
         0 => Algorithm::Auto,
@@ -173,12 +182,7 @@ fuzz_target!(|data: &[u8]| {
             let mut want = vec![0.0; n];
             k.with_algorithm(a).softmax(&xin[..n], &mut want).unwrap();
             let got = &buf[y_at.min(512)..][..n];
-            assert!(
-                got.iter()
-                    .zip(&want)
-                    .all(|(g, w)| g.to_bits() == w.to_bits()),
-                "softmax differs"
-            );
+            assert_same_bits(got, &want, "softmax differs");
         }
         2 if rows > 0 => {
             let got = &buf[y_at.min(512)..][..rows];
@@ -196,24 +200,14 @@ fuzz_target!(|data: &[u8]| {
             k.softmax_axis(&xin[..total], &mut want, outer, len, inner)
                 .unwrap();
             let got = &buf[y_at.min(512)..][..total];
-            assert!(
-                got.iter()
-                    .zip(&want)
-                    .all(|(g, w)| g.to_bits() == w.to_bits()),
-                "softmax_axis differs"
-            );
+            assert_same_bits(got, &want, "softmax_axis differs");
         }
         7 => {
             let mut want = vec![0.0; total];
             k.log_softmax_axis(&xin[..total], &mut want, outer, len, inner)
                 .unwrap();
             let got = &buf[y_at.min(512)..][..total];
-            assert!(
-                got.iter()
-                    .zip(&want)
-                    .all(|(g, w)| g.to_bits() == w.to_bits()),
-                "log_softmax_axis differs"
-            );
+            assert_same_bits(got, &want, "log_softmax_axis differs");
         }
         8 => {
             // The gradient in y (or over the logits when y == x), the loss, as from Rust.
@@ -231,12 +225,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(loss.to_bits() == ce_loss.to_bits() || (loss.is_nan() && ce_loss.is_nan()));
             if !y.is_null() {
                 let got = &buf[y_at.min(512)..][..total];
-                assert!(
-                    got.iter()
-                        .zip(&want)
-                        .all(|(g, w)| g.to_bits() == w.to_bits()),
-                    "cross_entropy_axis gradient differs"
-                );
+                assert_same_bits(got, &want, "cross_entropy_axis gradient differs");
             }
         }
         9 => {
@@ -244,24 +233,14 @@ fuzz_target!(|data: &[u8]| {
             let input: Vec<f64> = xin[..total].iter().map(|&v| f64::from(v)).collect();
             twopass::log_sum_exp_axis_f64(&input, outer, len, inner, &mut want).unwrap();
             let got = &wide[y_at..][..outer * inner];
-            assert!(
-                got.iter()
-                    .zip(&want)
-                    .all(|(g, w)| g.to_bits() == w.to_bits()),
-                "log_sum_exp_axis_f64 differs"
-            );
+            assert_same_bits(got, &want, "log_sum_exp_axis_f64 differs");
         }
         6 => {
             let mut want = vec![0.0; outer * inner];
             k.log_sum_exp_axis(&xin[..total], outer, len, inner, &mut want)
                 .unwrap();
             let got = &buf[y_at.min(512)..][..outer * inner];
-            assert!(
-                got.iter()
-                    .zip(&want)
-                    .all(|(g, w)| g.to_bits() == w.to_bits()),
-                "log_sum_exp_axis differs"
-            );
+            assert_same_bits(got, &want, "log_sum_exp_axis differs");
         }
         _ => {}
     }

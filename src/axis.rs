@@ -97,7 +97,7 @@ pub(crate) fn map<E: Element>(
 }
 
 /// The elements `range` of `io`.
-fn part<'a, E>(io: &'a mut Io<'_, E>, range: Range<usize>) -> Io<'a, E> {
+pub(crate) fn part<'a, E>(io: &'a mut Io<'_, E>, range: Range<usize>) -> Io<'a, E> {
     match io {
         Io::Split(x, y) => Io::Split(&x[range.clone()], &mut y[range]),
         Io::InPlace(xy) => Io::InPlace(&mut xy[range]),
@@ -107,18 +107,16 @@ fn part<'a, E>(io: &'a mut Io<'_, E>, range: Range<usize>) -> Io<'a, E> {
 /// Softmax by three-pass reload, tile by tile: each column's max, `y = exp(x - max)` and its
 /// sum, then `y *= 1 / sum` (NaN for a special column: `x * NaN`).
 fn reload<E: Element>(t: &Table<E>, mut io: Io<'_, E>, shape: (usize, usize, usize)) {
-    let mut max = [0.0f32; AXIS_TILE];
+    let (mut max, mut finite) = ([0.0f32; AXIS_TILE], [0.0f32; AXIS_TILE]);
     let mut sums = [0.0f64; AXIS_TILE];
     let mut scale = [0.0f32; AXIS_TILE];
     for (range, tile, width) in tiles(shape) {
         (t.raxismax)(&io.input()[range.clone()], tile, &mut max[..width]);
-        // A column whose max is not finite is special: any finite reference will do.
-        for m in &mut max[..width] {
-            if !m.is_finite() {
-                *m = f32::NAN;
-            }
+        // A column whose max is not finite is special (its scale below is NaN): any finite
+        // reference will do for its terms.
+        for (f, &m) in finite.iter_mut().zip(&max[..width]) {
+            *f = if m.is_finite() { m } else { 0.0 };
         }
-        let finite = max.map(|m| if m.is_nan() { 0.0 } else { m });
         let mut io = part(&mut io, range);
         (t.raxisstoreexp)(io.reborrow(), tile, &finite[..width], &mut sums[..width]);
         for ((c, &m), &s) in scale.iter_mut().zip(&max).zip(&sums).take(width) {

@@ -669,6 +669,9 @@ pub(crate) fn run<T: Float>(
     reduce_loss(options, sum, total)
 }
 
+/// What [`run_axis`] does to a gathered chunk of a row: `(first class, logits, outputs)`.
+type ChunkPass<'a, T> = &'a dyn Fn(usize, &[T], &mut [T]);
+
 /// Classes gathered per chunk by [`run_axis`] (on the stack: no allocation).
 const AXIS_CHUNK: usize = 256;
 
@@ -681,12 +684,24 @@ const AXIS_CHUNK: usize = 256;
 /// chunk by chunk (the gradient last: it may overwrite the logits).
 pub(crate) fn run_axis<T: Float>(
     k: &Kernels,
-    mut logits: Logits<'_, T>,
+    logits: Logits<'_, T>,
     (outer, cols, inner): (usize, usize, usize),
     targets: &[i64],
     options: &CrossEntropyOptions<'_>,
     out: CrossEntropyOutputs<'_, T>,
 ) -> f32 {
+    if inner == 1 {
+        // Packed rows: the rows path, with the row strides the layout implies.
+        let out = CrossEntropyOutputs {
+            log_prob: out.log_prob.map(|(y, _)| (y, cols)),
+            ..out
+        };
+        let logits = match logits {
+            Logits::Separate(x, g) => Logits::Separate(x, g.map(|(g, _)| (g, cols))),
+            in_place => in_place,
+        };
+        return run(k, logits, Shape::new(outer, cols), targets, options, out);
+    }
     let CrossEntropyOutputs {
         mut row_losses,
         mut row_lse,
@@ -699,27 +714,25 @@ pub(crate) fn run_axis<T: Float>(
     let weights = WeightStats::of(options, cols);
     let zero = T::from_f32(0.0);
     let (mut buf, mut res) = ([zero; AXIS_CHUNK], [zero; AXIS_CHUNK]);
+    let (x, mut grad) = match logits {
+        Logits::Separate(x, g) => (Some(x), g.map(|(g, _)| g)),
+        Logits::InPlace(xy) => (None, Some(xy)),
+    };
     let mut sum = 0.0;
-    for r in 0..outer * inner {
+    for (r, &target) in targets.iter().enumerate() {
         let (n, d) = (r / inner, r % inner);
         let at = |c: usize| (n * cols + c) * inner + d;
-        let x = match &logits {
-            Logits::Separate(x, _) => *x,
-            Logits::InPlace(x) => &**x,
-        };
         let chunks = (0..cols)
             .step_by(AXIS_CHUNK)
             .map(|c0| (c0, (cols - c0).min(AXIS_CHUNK)));
-        let gather = |buf: &mut [T; AXIS_CHUNK], x: &[T], c0: usize, len: usize| {
-            for (i, b) in buf[..len].iter_mut().enumerate() {
-                *b = x[at(c0 + i)];
-            }
-        };
-        let class = class_of(options, targets[n * inner + d], cols);
+        let class = class_of(options, target, cols);
         let mut stream =
             CrossEntropyStream::checked(*k, *options, cols, class, weights, ignored_lse);
+        let logits = x.or(grad.as_deref()).expect("logits are given");
         for (c0, len) in chunks.clone() {
-            gather(&mut buf, x, c0, len);
+            for (i, b) in buf[..len].iter_mut().enumerate() {
+                *b = logits[at(c0 + i)];
+            }
             stream
                 .update(c0, &buf[..len])
                 .expect("the chunks cover the row once");
@@ -728,38 +741,30 @@ pub(crate) fn run_axis<T: Float>(
         sum += row.loss;
         let lse = row_lse.as_deref_mut().map(|l| (l, ignored_row_lse));
         write_row(&row, r, row_losses.as_deref_mut(), lse);
-        if let Some((y, _)) = log_prob.as_mut() {
+        // Each chunk gathered from `src` (`dst` itself when None: in place), passed through
+        // `f` and scattered into `dst`; log_prob first, the gradient last (it may overwrite
+        // the logits).
+        let mut through = |src: Option<&[T]>, dst: &mut [T], f: ChunkPass<'_, T>| {
             for (c0, len) in chunks.clone() {
-                gather(&mut buf, x, c0, len);
-                row.write_log_prob(&buf[..len], &mut res[..len]);
-                for (i, v) in res[..len].iter().enumerate() {
-                    y[at(c0 + i)] = *v;
+                let src = src.unwrap_or(dst);
+                for (i, b) in buf[..len].iter_mut().enumerate() {
+                    *b = src[at(c0 + i)];
                 }
-            }
-        }
-        // The gradient last: in place it overwrites the logits, each chunk after its gather.
-        let k_r = scale(r);
-        let mut scatter_gradient = |src: &[T], dst: &mut [T]| {
-            for (c0, len) in chunks.clone() {
-                gather(&mut buf, src, c0, len);
-                row.write_gradient(c0, Io::Split(&buf[..len], &mut res[..len]), k_r);
+                f(c0, &buf[..len], &mut res[..len]);
                 for (i, v) in res[..len].iter().enumerate() {
                     dst[at(c0 + i)] = *v;
                 }
             }
         };
-        match &mut logits {
-            Logits::Separate(x, Some((g, _))) => scatter_gradient(x, g),
-            Logits::Separate(_, None) => {}
-            Logits::InPlace(xy) => {
-                for (c0, len) in chunks.clone() {
-                    gather(&mut buf, xy, c0, len);
-                    row.write_gradient(c0, Io::Split(&buf[..len], &mut res[..len]), k_r);
-                    for (i, v) in res[..len].iter().enumerate() {
-                        xy[at(c0 + i)] = *v;
-                    }
-                }
-            }
+        if let Some((y, _)) = log_prob.as_mut() {
+            let src = x.or(grad.as_deref());
+            through(src, y, &|_, x, y| row.write_log_prob(x, y));
+        }
+        if let Some(g) = grad.as_deref_mut() {
+            let k_r = scale(r);
+            through(x, g, &|c0, x, y| {
+                row.write_gradient(c0, Io::Split(x, y), k_r)
+            });
         }
     }
     reduce_loss(options, sum, total)

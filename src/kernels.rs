@@ -10,6 +10,9 @@ use crate::{
     row, Algorithm, CrossEntropyOptions, CrossEntropyOutputs, Error, Float, Kernels, Shape,
 };
 
+/// A row's output pass (`row::softmax`, `row::log_softmax`) on one table.
+type RowPass<T> = fn(&Table<T>, Io<'_, T>, How);
+
 impl Kernels {
     /// `y_i = exp(x_i - max) / sum_j exp(x_j - max)`. NaN, `+inf` or only `-inf` in `x`:
     /// every `y_i` NaN; `-inf` among finite values: 0 there.
@@ -146,14 +149,7 @@ impl Kernels {
         len: usize,
         inner: usize,
     ) -> Result<(), Error> {
-        check_axis("x", x.len(), (outer, len, inner))?;
-        check_axis("y", y.len(), (outer, len, inner))?;
-        if inner == 1 {
-            return self.softmax_rows(x, len, y, len, outer, len);
-        }
-        let how = self.axis_softmax(len, inner);
-        axis::map(self.table(), Io::Split(x, y), (outer, len, inner), how);
-        Ok(())
+        self.map_axis(Io::Split(x, y), (outer, len, inner), Output::Softmax)
     }
 
     /// [`Kernels::softmax_axis`] overwriting `x`.
@@ -164,13 +160,7 @@ impl Kernels {
         len: usize,
         inner: usize,
     ) -> Result<(), Error> {
-        check_axis("x", x.len(), (outer, len, inner))?;
-        if inner == 1 {
-            return self.softmax_rows_in_place(x, len, outer, len);
-        }
-        let how = self.axis_softmax(len, inner);
-        axis::map(self.table(), Io::InPlace(x), (outer, len, inner), how);
-        Ok(())
+        self.map_axis(Io::InPlace(x), (outer, len, inner), Output::Softmax)
     }
 
     /// [`Kernels::log_softmax`] along the middle axis, as [`Kernels::softmax_axis`].
@@ -182,14 +172,7 @@ impl Kernels {
         len: usize,
         inner: usize,
     ) -> Result<(), Error> {
-        check_axis("x", x.len(), (outer, len, inner))?;
-        check_axis("y", y.len(), (outer, len, inner))?;
-        if inner == 1 {
-            return self.log_softmax_rows(x, len, y, len, outer, len);
-        }
-        let shape = (outer, len, inner);
-        axis::map(self.table(), Io::Split(x, y), shape, Output::LogSoftmax);
-        Ok(())
+        self.map_axis(Io::Split(x, y), (outer, len, inner), Output::LogSoftmax)
     }
 
     /// [`Kernels::log_softmax_axis`] overwriting `x`.
@@ -200,13 +183,7 @@ impl Kernels {
         len: usize,
         inner: usize,
     ) -> Result<(), Error> {
-        check_axis("x", x.len(), (outer, len, inner))?;
-        if inner == 1 {
-            return self.log_softmax_rows_in_place(x, len, outer, len);
-        }
-        let shape = (outer, len, inner);
-        axis::map(self.table(), Io::InPlace(x), shape, Output::LogSoftmax);
-        Ok(())
+        self.map_axis(Io::InPlace(x), (outer, len, inner), Output::LogSoftmax)
     }
 
     /// `out[o * inner + j] = ln(sum_k exp(x[(o * len + k) * inner + j]))`: log-sum-exp along
@@ -275,31 +252,15 @@ impl Kernels {
     pub fn cross_entropy_axis<T: Float>(
         &self,
         logits: &[T],
-        (outer, cols, inner): (usize, usize, usize),
+        shape: (usize, usize, usize),
         targets: &[i64],
         options: &CrossEntropyOptions<'_>,
         out: CrossEntropyOutputs<'_, T>,
         grad: Option<&mut [T]>,
     ) -> Result<f32, Error> {
-        let shape = (outer, cols, inner);
         cross_entropy::check_axis(logits.len(), shape, targets, options, &out)?;
         if let Some(g) = &grad {
             check_axis("grad", g.len(), shape)?;
-        }
-        if inner == 1 {
-            let out = CrossEntropyOutputs {
-                log_prob: out.log_prob.map(|(y, _)| (y, cols)),
-                ..out
-            };
-            let grad = grad.map(|g| (g, cols));
-            return self.cross_entropy(
-                logits,
-                Shape::new(outer, cols),
-                targets,
-                options,
-                out,
-                grad,
-            );
         }
         let grad = grad.map(|g| (g, 0));
         Ok(cross_entropy::run_axis(
@@ -316,26 +277,12 @@ impl Kernels {
     pub fn cross_entropy_axis_in_place<T: Float>(
         &self,
         logits: &mut [T],
-        (outer, cols, inner): (usize, usize, usize),
+        shape: (usize, usize, usize),
         targets: &[i64],
         options: &CrossEntropyOptions<'_>,
         out: CrossEntropyOutputs<'_, T>,
     ) -> Result<f32, Error> {
-        let shape = (outer, cols, inner);
         cross_entropy::check_axis(logits.len(), shape, targets, options, &out)?;
-        if inner == 1 {
-            let out = CrossEntropyOutputs {
-                log_prob: out.log_prob.map(|(y, _)| (y, cols)),
-                ..out
-            };
-            return self.cross_entropy_in_place(
-                logits,
-                Shape::new(outer, cols),
-                targets,
-                options,
-                out,
-            );
-        }
         Ok(cross_entropy::run_axis(
             self,
             Logits::InPlace(logits),
@@ -364,6 +311,42 @@ impl Kernels {
             options,
             out,
         ))
+    }
+
+    /// Checks the buffers of an `(outer, len, inner)` tensor and writes `output` (softmax or
+    /// log-softmax) of every row: with `inner == 1` the contiguous rows as the rows functions
+    /// do, else down the columns (softmax's form chosen by [`Kernels::axis_softmax`]).
+    fn map_axis<T: Float>(
+        &self,
+        mut io: Io<'_, T>,
+        shape: (usize, usize, usize),
+        output: Output,
+    ) -> Result<(), Error> {
+        check_axis("x", io.input().len(), shape)?;
+        if let Io::Split(_, y) = &io {
+            check_axis("y", y.len(), shape)?;
+        }
+        let (outer, len, inner) = shape;
+        if inner == 1 {
+            let (f, how): (RowPass<T>, How) = match output {
+                Output::LogSoftmax => (row::log_softmax, self.log_softmax_how(len)),
+                _ => (row::softmax, self.softmax_how::<T>(len)),
+            };
+            for o in 0..outer {
+                f(
+                    self.table(),
+                    axis::part(&mut io, o * len..(o + 1) * len),
+                    how,
+                );
+            }
+            return Ok(());
+        }
+        let output = match output {
+            Output::LogSoftmax => output,
+            _ => self.axis_softmax(len, inner),
+        };
+        axis::map(self.table(), io, shape, output);
+        Ok(())
     }
 
     /// How softmax runs along the axis of a tensor of `len` rows of `inner`: by three-pass reload under `ThreePassReload`, and under `Auto` on scalar (compute-bound) or
@@ -395,7 +378,7 @@ impl Kernels {
         rows: usize,
         cols: usize,
         how: How,
-        f: fn(&Table<T>, Io<'_, T>, How),
+        f: RowPass<T>,
     ) -> Result<(), Error> {
         check_matrix("x", x.len(), x_stride, rows, cols)?;
         check_matrix("y", y.len(), y_stride, rows, cols)?;
@@ -417,7 +400,7 @@ impl Kernels {
         rows: usize,
         cols: usize,
         how: How,
-        f: fn(&Table<T>, Io<'_, T>, How),
+        f: RowPass<T>,
     ) -> Result<(), Error> {
         check_matrix("x", x.len(), stride, rows, cols)?;
         if cols == 0 {

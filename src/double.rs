@@ -11,6 +11,8 @@
 //! `-inf` (or empty) NaN outputs and a `-inf` log-sum-exp. No result is subnormal, and no
 //! subnormal is computed on normal inputs. Scalar code: these favour exactness over speed.
 
+use twopass_kernels::Io;
+
 use crate::error::{check_axis, check_matrix};
 use crate::Error;
 
@@ -91,44 +93,28 @@ impl Output {
     }
 }
 
-/// The input and output of a call: separate buffers of equal length, or one in place.
-enum Buffers<'a> {
-    Split(&'a [f64], &'a mut [f64]),
-    InPlace(&'a mut [f64]),
-}
-
-impl Buffers<'_> {
-    fn input(&self) -> &[f64] {
-        match self {
-            Buffers::Split(x, _) => x,
-            Buffers::InPlace(xy) => xy,
-        }
+/// Checks the buffers of an `(outer, len, inner)` tensor and writes `output` of every row.
+fn map(mut io: Io<'_, f64>, shape: (usize, usize, usize), output: Output) -> Result<(), Error> {
+    check_axis("x", io.input().len(), shape)?;
+    if let Io::Split(_, y) = &io {
+        check_axis("y", y.len(), shape)?;
     }
-
-    fn output(&mut self) -> &mut [f64] {
-        match self {
-            Buffers::Split(_, y) => y,
-            Buffers::InPlace(xy) => xy,
-        }
-    }
-}
-
-/// Writes `output` of every row of the `(outer, len, inner)` tensor in `b` (checked).
-fn map(mut b: Buffers<'_>, (outer, len, inner): (usize, usize, usize), output: Output) {
+    let (outer, len, inner) = shape;
     for o in 0..outer {
         for j in 0..inner {
             let at = move |k: usize| (o * len + k) * inner + j;
-            let x = b.input();
+            let x = io.input();
             let reduced = reduce((0..len).map(|k| x[at(k)]));
             for k in 0..len {
-                let v = b.input()[at(k)];
-                b.output()[at(k)] = match reduced {
+                let v = io.input()[at(k)];
+                io.output()[at(k)] = match reduced {
                     Ok(r) => output.of(v, r),
                     Err(_) => f64::NAN,
                 };
             }
         }
     }
+    Ok(())
 }
 
 fn lse(reduced: Result<Reduced, f64>) -> f64 {
@@ -185,10 +171,7 @@ pub fn softmax_axis_f64(
     len: usize,
     inner: usize,
 ) -> Result<(), Error> {
-    check_axis("x", x.len(), (outer, len, inner))?;
-    check_axis("y", y.len(), (outer, len, inner))?;
-    map(Buffers::Split(x, y), (outer, len, inner), Output::Softmax);
-    Ok(())
+    map(Io::Split(x, y), (outer, len, inner), Output::Softmax)
 }
 
 /// [`softmax_axis_f64`] overwriting `x`.
@@ -198,9 +181,7 @@ pub fn softmax_axis_f64_in_place(
     len: usize,
     inner: usize,
 ) -> Result<(), Error> {
-    check_axis("x", x.len(), (outer, len, inner))?;
-    map(Buffers::InPlace(x), (outer, len, inner), Output::Softmax);
-    Ok(())
+    map(Io::InPlace(x), (outer, len, inner), Output::Softmax)
 }
 
 /// Log-softmax in f64 along the middle axis of an `(outer, len, inner)` tensor.
@@ -211,14 +192,7 @@ pub fn log_softmax_axis_f64(
     len: usize,
     inner: usize,
 ) -> Result<(), Error> {
-    check_axis("x", x.len(), (outer, len, inner))?;
-    check_axis("y", y.len(), (outer, len, inner))?;
-    map(
-        Buffers::Split(x, y),
-        (outer, len, inner),
-        Output::LogSoftmax,
-    );
-    Ok(())
+    map(Io::Split(x, y), (outer, len, inner), Output::LogSoftmax)
 }
 
 /// [`log_softmax_axis_f64`] overwriting `x`.
@@ -228,9 +202,7 @@ pub fn log_softmax_axis_f64_in_place(
     len: usize,
     inner: usize,
 ) -> Result<(), Error> {
-    check_axis("x", x.len(), (outer, len, inner))?;
-    map(Buffers::InPlace(x), (outer, len, inner), Output::LogSoftmax);
-    Ok(())
+    map(Io::InPlace(x), (outer, len, inner), Output::LogSoftmax)
 }
 
 /// Log-sum-exp in f64 along the middle axis: `out[o * inner + j]` (`out.len() == outer *

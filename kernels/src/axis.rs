@@ -6,7 +6,7 @@
 
 use crate::element::Element;
 use crate::exp::{cutoff, split_pow2};
-use crate::ops::{least_normal_factor, ScaledExp, BLOCK_STEPS, ONLINE_JUMP};
+use crate::ops::{least_normal_factor, rebase, ScaledExp, BLOCK_STEPS, ONLINE_JUMP};
 use crate::simd::Simd;
 
 /// Columns per tile at most: the online pass keeps three f32 and one f64 per column on the
@@ -97,11 +97,7 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
                 if ahead > 0 {
                     s.prefetch(p.wrapping_add(ahead * tile.stride).cast());
                 }
-                let v = if len == l {
-                    E::load(s, p)
-                } else {
-                    E::load_tail(s, p, len, f32::NEG_INFINITY)
-                };
+                let v = load_lanes(s, p, len, f32::NEG_INFINITY);
                 let (pr, pm, pa) = (
                     reference.as_mut_ptr().add(j),
                     max.as_mut_ptr().add(j),
@@ -109,16 +105,7 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
                 );
                 let mut r = s.load(pr);
                 if s.any(s.lt(s.add(r, s.splat(ONLINE_JUMP)), v)) {
-                    // As in raddonline: the partial joins the f64 totals, rescaled there (each
-                    // total is 0 or at least 2^-126, and so is the factor: the product is normal).
-                    let wide = &mut total[j..j + l];
-                    fold(s, wide, s.load(pa));
-                    let moved = s.max(r, v);
-                    let f = exp.at::<false, false, false>(s, s.sub(r, moved));
-                    for (w, f) in wide.iter_mut().zip(s.lanes(f).as_ref()) {
-                        *w *= f64::from(*f);
-                    }
-                    r = moved;
+                    r = rebase(s, &exp, &mut total[j..j + l], s.load(pa), r, v);
                     s.store(pr, r);
                     s.store(pa, s.splat(0.0));
                 }
@@ -187,23 +174,12 @@ unsafe fn raxisonline_narrow<S: Simd, E: Element, const N: usize>(
                 // SAFETY: row < rows and j + len <= width: inside the tile's span.
                 let v = unsafe {
                     let p = x.add(row * tile.stride + j);
-                    if len == l {
-                        E::load(s, p)
-                    } else {
-                        E::load_tail(s, p, len, f32::NEG_INFINITY)
-                    }
+                    load_lanes(s, p, len, f32::NEG_INFINITY)
                 };
                 if s.any(s.lt(r_jump[n], v)) {
-                    // As in raxisonline.
-                    fold(s, wide, sum4(s, acc[n]));
+                    r[n] = rebase(s, &exp, wide, sum4(s, acc[n]), r[n], v);
                     acc[n] = [s.splat(0.0); 4];
-                    let moved = s.max(r[n], v);
-                    let f = exp.at::<false, false, false>(s, s.sub(r[n], moved));
-                    for (w, f) in wide.iter_mut().zip(s.lanes(f).as_ref()) {
-                        *w *= f64::from(*f);
-                    }
-                    r[n] = moved;
-                    r_jump[n] = s.add(moved, s.splat(ONLINE_JUMP));
+                    r_jump[n] = s.add(r[n], s.splat(ONLINE_JUMP));
                 }
                 m[n] = s.max(m[n], v);
                 let term = exp.at::<false, false, false>(s, s.sub(v, r[n]));
@@ -267,6 +243,38 @@ fn sum4<S: Simd>(s: S, [a, b, c, d]: [S::V; 4]) -> S::V {
     s.add(s.add(a, b), s.add(c, d))
 }
 
+/// The `len <= LANES` elements at `p` widened to f32, the lanes past them `fill`.
+///
+/// # Safety
+/// `p..p + len` readable.
+#[inline(always)]
+unsafe fn load_lanes<S: Simd, E: Element>(s: S, p: *const E, len: usize, fill: f32) -> S::V {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if len == S::LANES {
+            E::load(s, p)
+        } else {
+            E::load_tail(s, p, len, fill)
+        }
+    }
+}
+
+/// Stores the first `len <= LANES` lanes of `v` at `p`.
+///
+/// # Safety
+/// `p..p + len` writable.
+#[inline(always)]
+unsafe fn store_lanes<S: Simd, E: Element>(s: S, p: *mut E, len: usize, v: S::V) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if len == S::LANES {
+            E::store(s, p, v)
+        } else {
+            E::store_tail(s, p, len, v)
+        }
+    }
+}
+
 /// `wide_k += v_k` for every lane `k`.
 #[inline(always)]
 fn fold<S: Simd>(s: S, wide: &mut [f64], v: S::V) {
@@ -296,11 +304,7 @@ pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile
                 // SAFETY: row < rows and j + len <= width: inside the tile's span.
                 let v = unsafe {
                     let p = x.add(row * tile.stride + j);
-                    if len == l {
-                        E::load(s, p)
-                    } else {
-                        E::load_tail(s, p, len, f32::NEG_INFINITY)
-                    }
+                    load_lanes(s, p, len, f32::NEG_INFINITY)
                 };
                 *m = s.max(*m, v);
             }
@@ -319,11 +323,7 @@ pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile
             // vector at j (AXIS_TILE is a multiple of LANES).
             unsafe {
                 let p = x.add(row * tile.stride + j);
-                let v = if len == l {
-                    E::load(s, p)
-                } else {
-                    E::load_tail(s, p, len, f32::NEG_INFINITY)
-                };
+                let v = load_lanes(s, p, len, f32::NEG_INFINITY);
                 let pm = max.as_mut_ptr().add(j);
                 s.store(pm, s.max(s.load(pm), v));
             }
@@ -415,17 +415,9 @@ unsafe fn storeexp<S: Simd, E: Element, const N: usize>(
         // SAFETY: row < rows and j + len <= width: inside the tile's span; the state has a
         // vector at j.
         unsafe {
-            let v = if len == l {
-                E::load(s, x.add(at))
-            } else {
-                E::load_tail(s, x.add(at), len, f32::NEG_INFINITY)
-            };
+            let v = load_lanes(s, x.add(at), len, f32::NEG_INFINITY);
             let t = term::<S, E>(s, v, s.load(m.as_ptr().add(j)));
-            if len == l {
-                E::store(s, y.add(at), t);
-            } else {
-                E::store_tail(s, y.add(at), len, t);
-            }
+            store_lanes(s, y.add(at), len, t);
             t
         }
     }
@@ -556,12 +548,8 @@ unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
             }
             // SAFETY: row < rows and j + len <= width: inside the tile's span.
             unsafe {
-                if len == l {
-                    E::store(s, y.add(at), f.apply(s, E::load(s, x.add(at)), j));
-                } else {
-                    let v = E::load_tail(s, x.add(at), len, 0.0);
-                    E::store_tail(s, y.add(at), len, f.apply(s, v, j));
-                }
+                let v = load_lanes(s, x.add(at), len, 0.0);
+                store_lanes(s, y.add(at), len, f.apply(s, v, j));
             }
             j += l;
         }

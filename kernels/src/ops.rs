@@ -757,6 +757,29 @@ pub(crate) fn raddextexp_logits<S: Simd, E: Element>(
     }
 }
 
+/// Moves an online reference `r` up to `max(r, x)`, lane by lane ([`raddonline`]'s, and the
+/// axis passes' per column): each lane's f32 partial `acc` joins its f64 total in `wide`, which is
+/// rescaled there by `exp(r - r_new)`. A lane's total is 0 or at least 2^-126 (it holds the term
+/// 1 of its last move), and so is the factor, so the product is normal in f64 (it might not be
+/// in f32). Returns the new reference.
+#[inline(always)]
+pub(crate) fn rebase<S: Simd>(
+    s: S,
+    exp: &ScaledExp<S>,
+    wide: &mut [f64],
+    acc: S::V,
+    r: S::V,
+    x: S::V,
+) -> S::V {
+    let moved = s.max(r, x);
+    let f = exp.at::<false, false, false>(s, s.sub(r, moved));
+    let (acc, f) = (s.lanes(acc), s.lanes(f));
+    for ((w, a), f) in wide.iter_mut().zip(acc.as_ref()).zip(f.as_ref()) {
+        *w = (*w + f64::from(*a)) * f64::from(*f);
+    }
+    moved
+}
+
 /// One pass computing the row's max and `sum_i exp(x_i - max)` (online softmax).
 ///
 /// Each lane keeps its own reference `r` and sums `exp(x - r)`; `r` moves (with an exact
@@ -776,17 +799,11 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
     impl<S: Simd> Online<S> {
         #[inline(always)]
         fn move_reference(&mut self, s: S, x: S::V) {
-            let r = s.max(self.r, x);
-            // The lanes' partials join their f64 totals, which are rescaled there: a lane's
-            // total is 0 or at least 2^-126 (it holds the term 1 of its last move), and so is
-            // the factor, so the product is normal in f64 (it might not be in f32).
             let [a, b, c, d] = self.acc;
-            self.wide.add(s, s.add(s.add(a, b), s.add(c, d)));
+            let acc = s.add(s.add(a, b), s.add(c, d));
+            self.r = rebase(s, &self.exp, self.wide.0.as_mut(), acc, self.r, x);
             self.acc = [s.splat(0.0); 4];
-            let f = self.exp.at::<false, false, false>(s, s.sub(self.r, r));
-            self.wide.scale(s, f, f64::from);
-            self.r = r;
-            self.r_jump = s.add(r, s.splat(ONLINE_JUMP));
+            self.r_jump = s.add(self.r, s.splat(ONLINE_JUMP));
         }
     }
     impl<S: Simd> Pass<S> for Online<S> {

@@ -1,19 +1,19 @@
-//! The floating-point environment: each operation's `Auto` timed with the process's default
-//! MXCSR (FTZ and DAZ off, as every Rust and C program starts) and with FTZ/DAZ on, side by
+//! The floating-point environment: each operation by every algorithm timed with the process's
+//! default MXCSR (FTZ and DAZ off, as every Rust and C program starts) and with FTZ/DAZ on, side by
 //! side. A kernel that computed with subnormals would run far slower in the default environment
 //! on Intel CPUs (a microcode assist per such instruction); twopass computes none, so the two
 //! columns agree on every CPU (`kernels/tests/fpenv.rs` holds that property).
 
 use std::hint::black_box;
 
-use twopass::{fpenv, CrossEntropyOptions, CrossEntropyOutputs, Isa, Kernels, Shape};
+use twopass::{fpenv, Algorithm, CrossEntropyOptions, CrossEntropyOutputs, Isa, Kernels, Shape};
 
 use crate::measure::{time_all, Call, Plan, Ring, Timing, SCALAR_MAX_N};
 
 /// The row lengths timed: one in L1/L2 (an attention row), one out of cache.
 pub const SIZES: [usize; 2] = [1 << 14, 1 << 22];
 
-/// An operation timed, with `Auto`.
+/// An operation timed, by each of its [`EnvOp::algorithms`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EnvOp {
     Softmax,
@@ -39,6 +39,30 @@ impl EnvOp {
             EnvOp::LogSoftmax => "log_softmax",
             EnvOp::LogSumExp => "log_sum_exp",
             EnvOp::CrossEntropy => "cross_entropy loss + gradient",
+        }
+    }
+
+    /// The algorithms timed: `Auto` and each distinct path. Log-softmax and log-sum-exp share
+    /// the reduction, where `ThreePassReload` and `ThreePassRecompute` are both the max then
+    /// the sum; cross-entropy has one loss and gradient pass whatever the algorithm.
+    pub fn algorithms(self) -> &'static [Algorithm] {
+        match self {
+            EnvOp::Softmax => &[
+                Algorithm::Auto,
+                Algorithm::TwoPass,
+                Algorithm::ThreePassReload,
+                Algorithm::ThreePassRecompute,
+                Algorithm::Online,
+                Algorithm::Blocked,
+            ],
+            EnvOp::LogSoftmax | EnvOp::LogSumExp => &[
+                Algorithm::Auto,
+                Algorithm::TwoPass,
+                Algorithm::ThreePassRecompute,
+                Algorithm::Online,
+                Algorithm::Blocked,
+            ],
+            EnvOp::CrossEntropy => &[Algorithm::Auto],
         }
     }
 
@@ -71,6 +95,8 @@ impl EnvOp {
 pub struct EnvRow {
     /// The operation.
     pub op: EnvOp,
+    /// Its algorithm.
+    pub algorithm: Algorithm,
     /// The ISA.
     pub isa: Isa,
     /// Row length.
@@ -89,7 +115,7 @@ impl EnvRow {
     }
 }
 
-/// Times every [`EnvOp`] at the [`SIZES`] up to `max_n` (16K always) on `isas`,
+/// Times every [`EnvOp`] by each of its algorithms at the [`SIZES`] up to `max_n` (16K always) on `isas`,
 /// the two environments taking turns like the kernels of one size; `progress` gets each result.
 pub fn run(
     plan: &Plan,
@@ -110,24 +136,28 @@ pub fn run(
         for isa in isas_at {
             let k = Kernels::new(isa).expect("only available ISAs are chosen");
             for op in EnvOp::ALL {
-                for mode in [default, ftz_daz] {
-                    calls.push(Box::new(move |y: &mut [f32]| {
-                        fpenv::run_with(mode, || op.call(k, black_box(x), black_box(y)));
-                    }));
+                for &algorithm in op.algorithms() {
+                    let k = k.with_algorithm(algorithm);
+                    for mode in [default, ftz_daz] {
+                        calls.push(Box::new(move |y: &mut [f32]| {
+                            fpenv::run_with(mode, || op.call(k, black_box(x), black_box(y)));
+                        }));
+                    }
+                    what.push((op, algorithm, isa));
                 }
-                what.push((op, isa));
             }
         }
         let timings = time_all(plan, ring, &mut calls);
-        for ((op, isa), t) in what.into_iter().zip(timings.chunks(2)) {
+        for ((op, algorithm, isa), t) in what.into_iter().zip(timings.chunks(2)) {
             let row = EnvRow {
                 op,
+                algorithm,
                 isa,
                 n,
                 default: t[0],
                 ftz_daz: t[1],
             };
-            let name = format!("{} {} auto", op.name(), isa.name());
+            let name = format!("{} {} {}", op.name(), isa.name(), algorithm.name());
             progress(&format!("{name}, default env"), n, &t[0]);
             progress(&format!("{name}, FTZ/DAZ on"), n, &t[1]);
             rows.push(row);
@@ -139,7 +169,10 @@ pub fn run(
 /// How many timings [`run`] makes (for the progress count).
 pub fn count(isas: &[Isa], max_n: usize) -> usize {
     plan_sizes(isas, max_n)
-        .map(|(_, isas_at)| 2 * EnvOp::ALL.len() * isas_at.len())
+        .map(|(_, isas_at)| {
+            let algorithms: usize = EnvOp::ALL.iter().map(|op| op.algorithms().len()).sum();
+            2 * algorithms * isas_at.len()
+        })
         .sum()
 }
 

@@ -253,26 +253,27 @@ pub fn summary(r: &Results) -> String {
     s
 }
 
-/// The floating-point environment: each operation's `Auto` with the default MXCSR and with
+/// The floating-point environment: each operation by every algorithm with the default MXCSR and with
 /// FTZ/DAZ on.
 fn environment_section(r: &Results) -> String {
     let mut s = String::from(
         "\n## Floating-point environment\n\n\
-         Each operation's `Auto`, elements per nanosecond, with MXCSR as every program starts \
+         Each operation by each algorithm, elements per nanosecond, with MXCSR as every program starts \
          (FTZ and DAZ off) and with flush-to-zero and denormals-are-zero on, timed side by side. \
          On Intel CPUs an instruction that makes or reads a subnormal costs a microcode assist \
          in the default environment (AMD hides most of it); twopass computes none, so its speed \
          does not depend on FTZ/DAZ, and the ratio is 1 within noise on every CPU \
          (`kernels/tests/fpenv.rs` checks the flags on every kernel).\n\n\
-         | operation | ISA | n | default | FTZ/DAZ on | time FTZ/DAZ / time default |\n\
-         |---|---|---:|---:|---:|---:|\n",
+         | operation | algorithm | ISA | n | default | FTZ/DAZ on | time FTZ/DAZ / time default |\n\
+         |---|---|---|---:|---:|---:|---:|\n",
     );
     for e in &r.environment {
         let speed = |t: &Timing| e.n as f64 / t.median_ns;
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.2} | {:.2} | {:.2} |",
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2} |",
             e.op.name(),
+            e.algorithm.name(),
             e.isa.name(),
             size_label(e.n),
             speed(&e.default),
@@ -465,6 +466,7 @@ pub fn json(r: &Results) -> Value {
         "two_pass_speedups": speedups,
         "floating_point_environment": r.environment.iter().map(|e| json!({
             "op": e.op.name(),
+            "algorithm": e.algorithm.name(),
             "isa": e.isa.name(),
             "n": e.n,
             "default": timing(&e.default),

@@ -82,6 +82,11 @@ pub struct Crossover {
 const FALLBACK_L2: usize = 1 << 20;
 /// The L3 assumed where CPUID reports none.
 const FALLBACK_L3: usize = 32 << 20;
+/// The most of an Intel L3 one core fills before its stores are better sent past it. A Xeon's
+/// L3 (480 MiB on the one measured) is shared by every core of the package; one core's read
+/// pass there slowed from 28 to 17-23 GB/s at 64 MiB and to 12-15 at 128 MiB, and non-temporal
+/// stores matched regular ones at 4M elements (32 MiB with the input) and led from 8M.
+const INTEL_CORE_L3: usize = 32 << 20;
 
 impl Crossover {
     /// The crossover for `isa` on the running CPU ([`Crossover::for_cpu`]).
@@ -93,30 +98,33 @@ impl Crossover {
     /// computes exp twice; three-pass reload moves 8 more bytes per f32 element and computes
     /// it once. So two-pass wins once those bytes come from a level too slow to hide them behind
     /// one exp, and the rule is the cache the row's input and output (8 bytes per f32 element,
-    /// 4 per half) no longer fit:
+    /// 4 per half) no longer fit. On AMD that cache is the L3 for some rows: one CCX's L3 feeds
+    /// one core fast. On Intel it is the L2: the L3 is shared by every core over a mesh and
+    /// feeds one core at about memory speed.
     /// - f32 with AVX-512: the L2 (`long_from = L2 / 8`).
-    /// - f32 with AVX2: the L2 on Intel, the L3 on AMD (`L3 / 8`), whose L3 feeds one core fast
-    ///   enough that reload's single exp wins while the row stays in it.
-    /// - f16 with AVX-512: the L3 (`L3 / 4`); bf16 a quarter of it (`L3 / 16`). With AVX2, bf16
+    /// - f32 with AVX2: the L2 on Intel, the L3 on AMD (`L3 / 8`).
+    /// - f16 with AVX-512: the L3 on AMD (`L3 / 4`), bf16 a quarter of it (`L3 / 16`); on
+    ///   Intel twice the L2 for f16 (`L2 / 2`), the L2 for bf16 (`L2 / 4`). With AVX2, bf16
     ///   always (its exact rounding on every store makes reload's two output passes dear), f16
     ///   never.
     /// - Log-sum-exp in one pass from 4K with AVX-512 and always with AVX2: not a matter of
     ///   caches (the rows are in L1) but of the one-pass sum's set-up per call.
     /// - Scalar is compute-bound at every size: reload, and max-then-sum, always.
     /// - Non-temporal stores once input and output (8 bytes per f32 element) outgrow the L3
-    ///   (`L3 / 8`).
+    ///   one core can fill (`L3 / 8`): on Intel at most 32 MiB of it.
     ///
     /// Unknown cache sizes count as 1 MiB of L2 and 32 MiB of L3. The measurements behind each
     /// rule, and the CPUs they come from, are in `docs/algorithms.md`.
     pub fn for_cpu(isa: Isa, cpu: &Cpu) -> Crossover {
         let l2 = if cpu.l2 > 0 { cpu.l2 } else { FALLBACK_L2 };
         let l3 = if cpu.l3 > 0 { cpu.l3 } else { FALLBACK_L3 }.max(l2);
-        let non_temporal_from = l3 / 8;
+        let intel = cpu.vendor == Vendor::Intel;
+        let non_temporal_from = if intel { l3.min(INTEL_CORE_L3) } else { l3 } / 8;
         match isa {
             Isa::Avx512 => Crossover {
                 long_from: l2 / 8,
-                f16_long_from: l3 / 4,
-                bf16_long_from: l3 / 16,
+                f16_long_from: if intel { l2 / 2 } else { l3 / 4 },
+                bf16_long_from: if intel { l2 / 4 } else { l3 / 16 },
                 one_pass_reduction_from: 1 << 12,
                 non_temporal_from,
             },

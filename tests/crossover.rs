@@ -50,6 +50,32 @@ fn intel_rows_switch_once_they_outgrow_the_l2() {
 }
 
 #[test]
+fn intel_half_rows_follow_the_l2_and_stores_a_cores_share_of_the_l3() {
+    // The Xeon measured in docs/algorithms.md: 2 MiB of L2 per core, 480 MiB of L3.
+    let xeon = cpu(Vendor::Intel, 2 * MIB, 480 * MIB);
+    let avx512 = Crossover::for_cpu(Isa::Avx512, &xeon);
+    assert_eq!(avx512.f16_long_from, MIB);
+    assert_eq!(avx512.bf16_long_from, 512 << 10);
+    for isa in [Isa::Avx512, Isa::Avx2] {
+        assert_eq!(Crossover::for_cpu(isa, &xeon).non_temporal_from, 4 * MIB);
+    }
+    // An L3 below the cap counts whole.
+    let client = cpu(Vendor::Intel, 2 * MIB, 24 * MIB);
+    assert_eq!(
+        Crossover::for_cpu(Isa::Avx2, &client).non_temporal_from,
+        3 * MIB
+    );
+    assert_eq!(
+        avx512.softmax_algorithm::<f16>(Algorithm::Auto, MIB - 1),
+        Algorithm::ThreePassReload
+    );
+    assert_eq!(
+        avx512.softmax_algorithm::<bf16>(Algorithm::Auto, 512 << 10),
+        Algorithm::TwoPass
+    );
+}
+
+#[test]
 fn unknown_caches_fall_back_and_scalar_never_switches() {
     let none = cpu(Vendor::Other, 0, 0);
     assert_eq!(

@@ -76,6 +76,10 @@ pub struct Crossover {
     /// Output passes over rows at least this long use non-temporal stores: the output would
     /// not stay in the last-level cache anyway, and they skip the read-for-ownership.
     pub non_temporal_from: usize,
+    /// Softmax along an axis: tiles of at least this many elements (`len * min(inner,
+    /// AXIS_TILE)`, the working set of a tile's passes) run the online pass, then the output
+    /// pass; smaller ones three-pass reload.
+    pub axis_online_from: usize,
 }
 
 /// The L2 assumed where CPUID reports none (that of the AMD EPYC machines the rules come from).
@@ -112,6 +116,10 @@ impl Crossover {
     /// - Scalar is compute-bound at every size: reload, and max-then-sum, always.
     /// - Non-temporal stores once input and output (8 bytes per f32 element) outgrow the L3
     ///   one core can fill (`L3 / 8`): on Intel at most 32 MiB of it.
+    /// - Softmax along an axis: the online pass once a tile's input and output outgrow the L3
+    ///   one core can fill (as non-temporal stores), but with AVX-512 on Intel once they outgrow
+    ///   the L2 (`L2 / 8`), where its two exps cost less than reload's pass through the L3.
+    ///   Scalar: reload always.
     ///
     /// Unknown cache sizes count as 1 MiB of L2 and 32 MiB of L3. The measurements behind each
     /// rule, and the CPUs they come from, are in `docs/algorithms.md`.
@@ -127,6 +135,7 @@ impl Crossover {
                 bf16_long_from: if intel { l2 / 4 } else { l3 / 16 },
                 one_pass_reduction_from: 1 << 12,
                 non_temporal_from,
+                axis_online_from: if intel { l2 / 8 } else { non_temporal_from },
             },
             Isa::Avx2 => Crossover {
                 long_from: if cpu.vendor == Vendor::Amd {
@@ -138,6 +147,7 @@ impl Crossover {
                 bf16_long_from: 0,
                 one_pass_reduction_from: 0,
                 non_temporal_from,
+                axis_online_from: non_temporal_from,
             },
             _ => Crossover {
                 long_from: usize::MAX,
@@ -145,6 +155,7 @@ impl Crossover {
                 bf16_long_from: usize::MAX,
                 one_pass_reduction_from: usize::MAX,
                 non_temporal_from,
+                axis_online_from: usize::MAX,
             },
         }
     }

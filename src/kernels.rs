@@ -1,6 +1,6 @@
 //! The operations of [`Kernels`]: every entry point of the Rust API.
 
-use twopass_kernels::{Io, Isa, Table, AXIS_TILE};
+use twopass_kernels::{Io, Table, AXIS_TILE};
 
 use crate::axis::{self, Output};
 use crate::cross_entropy::{self, Logits};
@@ -349,16 +349,14 @@ impl Kernels {
         Ok(())
     }
 
-    /// How softmax runs along the axis of a tensor of `len` rows of `inner`: by three-pass reload under `ThreePassReload`, and under `Auto` on scalar (compute-bound) or
-    /// while a tile's input and output (`len * min(inner, AXIS_TILE)` elements, the working set
-    /// of its passes) fit in the L3 (`Crossover::non_temporal_from`); else by the online pass.
+    /// How softmax runs along the axis of a tensor of `len` rows of `inner`: by three-pass
+    /// reload under `ThreePassReload`, and under `Auto` while a tile (`len * min(inner,
+    /// AXIS_TILE)` elements) is below `Crossover::axis_online_from`; else by the online pass.
     fn axis_softmax(&self, len: usize, inner: usize) -> Output {
         let tile = len.saturating_mul(inner.min(AXIS_TILE));
         let reload = match self.algorithm() {
             Algorithm::ThreePassReload => true,
-            Algorithm::Auto => {
-                self.isa() == Isa::Scalar || tile < self.crossover().non_temporal_from
-            }
+            Algorithm::Auto => tile < self.crossover().axis_online_from,
             _ => false,
         };
         if reload {

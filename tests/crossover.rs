@@ -25,6 +25,7 @@ fn amd_zen_caches_give_the_measured_crossovers() {
     assert_eq!(avx512.bf16_long_from, 2 * MIB);
     assert_eq!(avx512.one_pass_reduction_from, 4 << 10);
     assert_eq!(avx512.non_temporal_from, 4 * MIB);
+    assert_eq!(avx512.axis_online_from, 4 * MIB);
     let avx2 = Crossover::for_cpu(Isa::Avx2, &zen);
     assert_eq!(avx2.long_from, 4 * MIB);
     assert_eq!(avx2.bf16_long_from, 0);
@@ -59,6 +60,11 @@ fn intel_half_rows_follow_the_l2_and_stores_a_cores_share_of_the_l3() {
     for isa in [Isa::Avx512, Isa::Avx2] {
         assert_eq!(Crossover::for_cpu(isa, &xeon).non_temporal_from, 4 * MIB);
     }
+    assert_eq!(avx512.axis_online_from, 256 << 10);
+    assert_eq!(
+        Crossover::for_cpu(Isa::Avx2, &xeon).axis_online_from,
+        4 * MIB
+    );
     // An L3 below the cap counts whole.
     let client = cpu(Vendor::Intel, 2 * MIB, 24 * MIB);
     assert_eq!(
@@ -103,6 +109,7 @@ fn a_kernels_crossover_is_its_own() {
         bf16_long_from: 300,
         one_pass_reduction_from: 50,
         non_temporal_from: 1 << 20,
+        axis_online_from: 1 << 19,
     };
     let k = k.with_crossover(c);
     assert_eq!(k.softmax_algorithm::<f32>(99), Algorithm::ThreePassReload);

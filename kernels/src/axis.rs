@@ -6,7 +6,9 @@
 
 use crate::element::Element;
 use crate::exp::{cutoff, split_pow2};
-use crate::ops::{least_normal_factor, rebase, ScaledExp, BLOCK_STEPS, ONLINE_JUMP};
+use crate::ops::{
+    least_normal_factor, rebase, ScaledExp, BLOCK_STEPS, ONLINE_JUMP, PREFETCH_AHEAD, PREFETCH_FROM,
+};
 use crate::simd::Simd;
 
 /// Columns per tile at most: the online pass keeps three f32 and one f64 per column on the
@@ -80,7 +82,7 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
         // SAFETY: forwarded from the caller; out.len() <= 2 * LANES.
         return unsafe { raxisonline_narrow::<S, E, 2>(s, x, tile, out) };
     }
-    let ahead = rows_ahead(tile, width);
+    let ahead = prefetch_ahead::<E>(tile, width);
     let exp = ScaledExp::<S>::unit(s);
     let mut reference = [-f32::MAX; AXIS_TILE];
     let mut max = [f32::NEG_INFINITY; AXIS_TILE];
@@ -94,10 +96,7 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
             // AXIS_TILE, a multiple of LANES: the state has a vector at j.
             unsafe {
                 let p = x.add(row * tile.stride + j);
-                if ahead > 0 {
-                    s.prefetch(p.wrapping_add(ahead * tile.stride).cast());
-                }
-                let v = load_lanes(s, p, len, f32::NEG_INFINITY);
+                let v = load_lanes(s, p, len, f32::NEG_INFINITY, ahead);
                 let (pr, pm, pa) = (
                     reference.as_mut_ptr().add(j),
                     max.as_mut_ptr().add(j),
@@ -155,6 +154,7 @@ unsafe fn raxisonline_narrow<S: Simd, E: Element, const N: usize>(
     let mut m = [s.splat(f32::NEG_INFINITY); N];
     let mut acc = [[s.splat(0.0); 4]; N];
     let mut total = [0.0f64; AXIS_TILE];
+    let ahead = prefetch_ahead::<E>(tile, width);
     walk_rows(
         tile.rows,
         #[inline(always)]
@@ -174,7 +174,7 @@ unsafe fn raxisonline_narrow<S: Simd, E: Element, const N: usize>(
                 // SAFETY: row < rows and j + len <= width: inside the tile's span.
                 let v = unsafe {
                     let p = x.add(row * tile.stride + j);
-                    load_lanes(s, p, len, f32::NEG_INFINITY)
+                    load_lanes(s, p, len, f32::NEG_INFINITY, ahead)
                 };
                 if s.any(s.lt(r_jump[n], v)) {
                     r[n] = rebase(s, &exp, wide, sum4(s, acc[n]), r[n], v);
@@ -227,11 +227,16 @@ fn walk_rows(rows: usize, mut step: impl FnMut(Option<usize>, usize)) {
     step(None, 0);
 }
 
-/// Rows ahead a pass prefetches when a tile's rows lie apart (`stride > width`, each row a
-/// separate run the hardware prefetchers start cold on): about 8 KiB of f32, at most 16 rows.
-fn rows_ahead(tile: Tile, width: usize) -> usize {
+/// Elements ahead of each load a pass over a tile of `width` columns prefetches (0: none). Rows
+/// that lie apart (`stride > width`) are each a separate run the hardware prefetchers start cold
+/// on: about 8 KiB of f32 rows ahead, at most 16 rows. A contiguous tile of
+/// [`PREFETCH_FROM`] bytes or more is one long run, prefetched as the row passes are
+/// ([`PREFETCH_AHEAD`] bytes ahead).
+fn prefetch_ahead<E: Element>(tile: Tile, width: usize) -> usize {
     if tile.stride > width {
-        (2048 / width.max(1)).clamp(1, 16)
+        (2048 / width.max(1)).clamp(1, 16) * tile.stride
+    } else if tile.span(width) * size_of::<E>() >= PREFETCH_FROM {
+        PREFETCH_AHEAD / size_of::<E>()
     } else {
         0
     }
@@ -243,12 +248,22 @@ fn sum4<S: Simd>(s: S, [a, b, c, d]: [S::V; 4]) -> S::V {
     s.add(s.add(a, b), s.add(c, d))
 }
 
-/// The `len <= LANES` elements at `p` widened to f32, the lanes past them `fill`.
+/// The `len <= LANES` elements at `p` widened to f32, the lanes past them `fill`; prefetches
+/// the line `ahead` elements on when `ahead > 0` ([`prefetch_ahead`]).
 ///
 /// # Safety
 /// `p..p + len` readable.
 #[inline(always)]
-unsafe fn load_lanes<S: Simd, E: Element>(s: S, p: *const E, len: usize, fill: f32) -> S::V {
+unsafe fn load_lanes<S: Simd, E: Element>(
+    s: S,
+    p: *const E,
+    len: usize,
+    fill: f32,
+    ahead: usize,
+) -> S::V {
+    if ahead > 0 {
+        s.prefetch(p.wrapping_add(ahead).cast());
+    }
     // SAFETY: forwarded from the caller.
     unsafe {
         if len == S::LANES {
@@ -291,6 +306,7 @@ fn fold<S: Simd>(s: S, wide: &mut [f64], v: S::V) {
 #[inline(always)]
 pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile, out: &mut [f32]) {
     let (width, l) = (out.len(), S::LANES);
+    let ahead = prefetch_ahead::<E>(tile, width);
     if width <= 2 * l {
         // Two vectors or less: the maxima in registers.
         let mut m = [s.splat(f32::NEG_INFINITY); 2];
@@ -304,7 +320,7 @@ pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile
                 // SAFETY: row < rows and j + len <= width: inside the tile's span.
                 let v = unsafe {
                     let p = x.add(row * tile.stride + j);
-                    load_lanes(s, p, len, f32::NEG_INFINITY)
+                    load_lanes(s, p, len, f32::NEG_INFINITY, ahead)
                 };
                 *m = s.max(*m, v);
             }
@@ -323,7 +339,7 @@ pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile
             // vector at j (AXIS_TILE is a multiple of LANES).
             unsafe {
                 let p = x.add(row * tile.stride + j);
-                let v = load_lanes(s, p, len, f32::NEG_INFINITY);
+                let v = load_lanes(s, p, len, f32::NEG_INFINITY, ahead);
                 let pm = max.as_mut_ptr().add(j);
                 s.store(pm, s.max(s.load(pm), v));
             }
@@ -406,8 +422,8 @@ unsafe fn storeexp<S: Simd, E: Element, const N: usize>(
         tile: Tile,
         width: usize,
         m: &[f32; AXIS_TILE],
-        row: usize,
-        j: usize,
+        (row, j): (usize, usize),
+        ahead: usize,
     ) -> S::V {
         let l = S::LANES;
         let len = (width - j).min(l);
@@ -415,12 +431,13 @@ unsafe fn storeexp<S: Simd, E: Element, const N: usize>(
         // SAFETY: row < rows and j + len <= width: inside the tile's span; the state has a
         // vector at j.
         unsafe {
-            let v = load_lanes(s, x.add(at), len, f32::NEG_INFINITY);
+            let v = load_lanes(s, x.add(at), len, f32::NEG_INFINITY, ahead);
             let t = term::<S, E>(s, v, s.load(m.as_ptr().add(j)));
             store_lanes(s, y.add(at), len, t);
             t
         }
     }
+    let ahead = prefetch_ahead::<E>(tile, width);
     if N > 0 {
         let mut acc = [[s.splat(0.0); 4]; N];
         walk_rows(
@@ -435,7 +452,7 @@ unsafe fn storeexp<S: Simd, E: Element, const N: usize>(
                     match row {
                         Some(row) => {
                             // SAFETY: forwarded from the caller; row < rows, j < width.
-                            let t = unsafe { store(s, (x, y), tile, width, m, row, j) };
+                            let t = unsafe { store(s, (x, y), tile, width, m, (row, j), ahead) };
                             acc[slot] = s.add(acc[slot], t);
                         }
                         None => {
@@ -453,7 +470,7 @@ unsafe fn storeexp<S: Simd, E: Element, const N: usize>(
         let mut j = 0;
         while j < width {
             // SAFETY: forwarded from the caller; row < rows, j < width.
-            let t = unsafe { store(s, (x, y), tile, width, m, row, j) };
+            let t = unsafe { store(s, (x, y), tile, width, m, (row, j), ahead) };
             // SAFETY: the state has a vector at j.
             unsafe {
                 let pa = acc.as_mut_ptr().add(j);
@@ -535,20 +552,18 @@ unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
     tile: Tile,
     width: usize,
 ) {
-    let (l, ahead) = (S::LANES, rows_ahead(tile, width));
+    let (l, ahead) = (S::LANES, prefetch_ahead::<E>(tile, width));
     for row in 0..tile.rows {
         let mut j = 0;
         while j < width {
             let len = (width - j).min(l);
             let at = row * tile.stride + j;
             if ahead > 0 {
-                let next = at + ahead * tile.stride;
-                s.prefetch(x.wrapping_add(next).cast());
-                s.prefetch(y.wrapping_add(next).cast());
+                s.prefetch(y.wrapping_add(at + ahead).cast());
             }
             // SAFETY: row < rows and j + len <= width: inside the tile's span.
             unsafe {
-                let v = load_lanes(s, x.add(at), len, 0.0);
+                let v = load_lanes(s, x.add(at), len, 0.0, ahead);
                 store_lanes(s, y.add(at), len, f.apply(s, v, j));
             }
             j += l;

@@ -83,13 +83,13 @@ trait Pass<S: Simd> {
 
 /// Rows of at least this many bytes are read with software prefetches ([`PREFETCH_AHEAD`]):
 /// longer than any L1d, they stream from L2 or beyond. Shorter rows skip the extra loads.
-const PREFETCH_FROM: usize = 64 << 10;
+pub(crate) const PREFETCH_FROM: usize = 64 << 10;
 
 /// How far ahead of its loads a pass over a long row prefetches (bytes), so its lines are on
 /// their way before the hardware prefetchers, which stop at page boundaries, would ask. On an
 /// Intel Xeon (2 MiB L2) log-sum-exp went from 2.5 to 3.8-4.6 elements per ns at 16M and two-pass
 /// softmax from 1.19 to 1.36-1.44; 1, 4, 8 and 16 KiB were no better (`docs/algorithms.md`).
-const PREFETCH_AHEAD: usize = 2048;
+pub(crate) const PREFETCH_AHEAD: usize = 2048;
 
 /// Runs `pass` over `x[..n]`, storing its outputs to `y[..n]` when `y` is given, prefetching
 /// rows of [`PREFETCH_FROM`] bytes or more.

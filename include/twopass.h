@@ -428,6 +428,30 @@ int32_t twopass_log_sum_exp_rows_f16(const uint16_t *x,
 int32_t twopass_lse_update_f16(struct twopass_lse_state *state, const uint16_t *x, size_t n);
 
 /*
+ Softmax of one chunk of IEEE binary16 values of a split row, as `twopass_softmax_finish_f32`
+ (the row's state from `twopass_lse_update_f16`).
+
+ # Safety
+ As `twopass_softmax_finish_f32`, with `x` and `y` pointing to `n` `uint16_t`.
+ */
+int32_t twopass_softmax_finish_f16(const struct twopass_lse_state *state,
+                                   const uint16_t *x,
+                                   uint16_t *y,
+                                   size_t n);
+
+/*
+ Log-softmax of one chunk of IEEE binary16 values of a split row, as
+ `twopass_log_softmax_finish_f32`.
+
+ # Safety
+ As `twopass_softmax_finish_f32`, with `x` and `y` pointing to `n` `uint16_t`.
+ */
+int32_t twopass_log_softmax_finish_f16(const struct twopass_lse_state *state,
+                                       const uint16_t *x,
+                                       uint16_t *y,
+                                       size_t n);
+
+/*
  Cross-entropy on IEEE binary16 logits, as `twopass_cross_entropy_f32`: the losses and lse
  are floats, the gradient (if asked for; `grad == logits` in place) is binary16: the f32
  gradient of the widened logits, rounded once to nearest even (gradients below binary16's
@@ -575,6 +599,30 @@ int32_t twopass_log_sum_exp_rows_bf16(const uint16_t *x,
 int32_t twopass_lse_update_bf16(struct twopass_lse_state *state, const uint16_t *x, size_t n);
 
 /*
+ Softmax of one chunk of bfloat16 values of a split row, as `twopass_softmax_finish_f32`
+ (the row's state from `twopass_lse_update_bf16`).
+
+ # Safety
+ As `twopass_softmax_finish_f32`, with `x` and `y` pointing to `n` `uint16_t`.
+ */
+int32_t twopass_softmax_finish_bf16(const struct twopass_lse_state *state,
+                                    const uint16_t *x,
+                                    uint16_t *y,
+                                    size_t n);
+
+/*
+ Log-softmax of one chunk of bfloat16 values of a split row, as
+ `twopass_log_softmax_finish_f32`.
+
+ # Safety
+ As `twopass_softmax_finish_f32`, with `x` and `y` pointing to `n` `uint16_t`.
+ */
+int32_t twopass_log_softmax_finish_bf16(const struct twopass_lse_state *state,
+                                        const uint16_t *x,
+                                        uint16_t *y,
+                                        size_t n);
+
+/*
  Cross-entropy on bfloat16 logits, as `twopass_cross_entropy_f32`: the losses and lse are
  floats, the gradient (if asked for; `grad == logits` in place) is bfloat16: the f32
  gradient of the widened logits, rounded once to nearest even.
@@ -689,6 +737,48 @@ int32_t twopass_lse_merge(struct twopass_lse_state *state, const struct twopass_
 float twopass_lse_value(const struct twopass_lse_state *state);
 
 /*
+ Softmax of one chunk of a row split across the caller's threads, the last of three steps:
+ (1) each thread folds its chunk into a state of its own (`twopass_lse_init`, then
+ `twopass_lse_update_f32`); (2) the states are merged into one (`twopass_lse_merge`, in any
+ order); (3) each thread writes its chunk's `y[i] = exp(x[i] - lse)` here, from the merged
+ `*state` (`lse` its value). One read of each chunk per step and no max pass; threads wait
+ for each other only at the merge. The outputs agree with `twopass_softmax_f32` of the
+ whole row within the same bounds (not bitwise; each output carries up to 4.8e-7 relative
+ error more, so a row dominated by one element gives 0.9999995 there) and lie in [0, 1].
+
+ Special rows: a NaN or `+inf` anywhere in the row, or nothing but `-inf`, makes every
+ chunk's outputs NaN; a `-inf` among finite values gives 0. `x` must be a chunk of the row
+ `*state` covers (else the outputs are `exp(x[i] - lse)` all the same, and may exceed 1).
+ `y == x` computes in place; any other overlap of `x[0..n)`, `y[0..n)` and `*state` is
+ `TWOPASS_ERROR_INVALID_ARGUMENT`. `x` and `y` may be NULL only when `n == 0`.
+
+ Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`,
+ `TWOPASS_ERROR_SHAPE`, `TWOPASS_ERROR_INVALID_ARGUMENT`; after the `TWOPASS_ISA` check.
+
+ # Safety
+ `state` points to a readable `twopass_lse_state` set by `twopass_lse_init` (or a copy of
+ one); `x` to `n` readable and `y` to `n` writable floats, or NULL with `n == 0`.
+ */
+int32_t twopass_softmax_finish_f32(const struct twopass_lse_state *state,
+                                   const float *x,
+                                   float *y,
+                                   size_t n);
+
+/*
+ Log-softmax of one chunk of a row split across the caller's threads: `y[i] = x[i] - lse`,
+ the last of the three steps of `twopass_softmax_finish_f32`, within the bound of
+ `twopass_log_softmax_f32` of the whole row. Special rows and arguments as
+ `twopass_softmax_finish_f32`; a `-inf` among finite values gives `-inf`.
+
+ # Safety
+ As `twopass_softmax_finish_f32`.
+ */
+int32_t twopass_log_softmax_finish_f32(const struct twopass_lse_state *state,
+                                       const float *x,
+                                       float *y,
+                                       size_t n);
+
+/*
  Softmax along the middle axis of a contiguous `(outer, len, inner)` tensor of
  `outer * len * inner` floats (last index fastest): for each `o < outer` and `j < inner`, the
  row `x[(o * len + k) * inner + j]`, `k < len`, as `twopass_softmax_f32`, into the same
@@ -696,8 +786,8 @@ float twopass_lse_value(const struct twopass_lse_state *state);
  dims before it, `inner` of those after (`inner == 1`: contiguous rows). Special values per
  row, as `twopass_softmax_f32`. No transposing copy: vectors of adjacent rows are reduced
  together, one lane per row (three-pass reload down the columns while a tile of up to 1024
- columns fits in the L3 or on scalar, else an online max-and-sum pass and the output pass);
- `inner == 1` runs the rows path.
+ columns is below the crossover `axis_online_from`, and always on scalar; else an online
+ max-and-sum pass and the output pass); `inner == 1` runs the rows path.
 
  `y == x` computes in place; any other overlap is `TWOPASS_ERROR_INVALID_ARGUMENT`. `x` and
  `y` may be NULL only when the tensor has no element (a dimension is 0, whatever the others).

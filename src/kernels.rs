@@ -138,9 +138,9 @@ impl Kernels {
     /// after). Special rows as [`Kernels::softmax`], each row on its own. With `inner == 1` the
     /// rows are contiguous and run as [`Kernels::softmax_rows`]; otherwise vectors of adjacent
     /// rows are reduced together, one lane per row: three-pass reload down the columns under
-    /// [`Algorithm::ThreePassReload`], and under `Auto` on scalar or while a tile of up to 1024
-    /// columns fits in the L3; else an online max-and-sum pass, then the output pass
-    /// (docs/accuracy.md).
+    /// [`Algorithm::ThreePassReload`], and under `Auto` while a tile of up to 1024 columns is
+    /// below [`crate::Crossover::axis_online_from`] (always on scalar); else an online
+    /// max-and-sum pass, then the output pass (docs/accuracy.md).
     pub fn softmax_axis<T: Float>(
         &self,
         x: &[T],
@@ -207,8 +207,61 @@ impl Kernels {
     }
 
     /// Folds `x` into `state` (see [`crate::LseState`]), with these kernels.
+    ///
+    /// This is also the first of three steps for one long row cut into chunks, each chunk on a
+    /// thread of the caller's: (1) each thread folds its chunk into a state of its own
+    /// (`lse_update`); (2) the states are merged into the row's ([`crate::LseState::merge`],
+    /// in any order); (3) each thread writes its chunk's outputs from the merged state
+    /// ([`Kernels::softmax_finish`], [`Kernels::log_softmax_finish`]). One read of each chunk
+    /// per step, no max pass, and no thread waits for another except at the merge.
     pub fn lse_update<T: Float>(&self, state: &mut crate::LseState, x: &[T]) {
         state.update_with(self, x);
+    }
+
+    /// Softmax of one chunk `x` of a row whose log-sum-exp `state` holds (the last of the
+    /// three steps of [`Kernels::lse_update`]): `y_i = exp(x_i - lse)`. The chunks' outputs
+    /// agree with [`Kernels::softmax`] of the whole row within docs/accuracy.md's bound (not
+    /// bitwise). A row with a NaN or `+inf`, or with nothing but `-inf`, gives NaN in every
+    /// chunk, as softmax does; `x` must come from the row `state` covers (else outputs are
+    /// `exp(x_i - lse)` all the same, and may exceed 1).
+    pub fn softmax_finish<T: Float>(
+        &self,
+        state: &crate::LseState,
+        x: &[T],
+        y: &mut [T],
+    ) -> Result<(), Error> {
+        same_len(x, y)?;
+        let store = self.crossover().store_for(x.len());
+        row::softmax_finish(self.table(), Io::Split(x, y), state.finite_split(), store);
+        Ok(())
+    }
+
+    /// [`Kernels::softmax_finish`] overwriting `x`.
+    pub fn softmax_finish_in_place<T: Float>(&self, state: &crate::LseState, x: &mut [T]) {
+        let store = self.crossover().store_for(x.len());
+        row::softmax_finish(self.table(), Io::InPlace(x), state.finite_split(), store);
+    }
+
+    /// Log-softmax of one chunk `x` of a row whose log-sum-exp `state` holds (the last of the
+    /// three steps of [`Kernels::lse_update`]): `y_i = x_i - lse`, within docs/accuracy.md's
+    /// bound of [`Kernels::log_softmax`] of the whole row. Special rows as
+    /// [`Kernels::softmax_finish`]; `-inf` among finite values gives `-inf` there.
+    pub fn log_softmax_finish<T: Float>(
+        &self,
+        state: &crate::LseState,
+        x: &[T],
+        y: &mut [T],
+    ) -> Result<(), Error> {
+        same_len(x, y)?;
+        let store = self.crossover().store_for(x.len());
+        row::log_softmax_finish(self.table(), Io::Split(x, y), state.finite_split(), store);
+        Ok(())
+    }
+
+    /// [`Kernels::log_softmax_finish`] overwriting `x`.
+    pub fn log_softmax_finish_in_place<T: Float>(&self, state: &crate::LseState, x: &mut [T]) {
+        let store = self.crossover().store_for(x.len());
+        row::log_softmax_finish(self.table(), Io::InPlace(x), state.finite_split(), store);
     }
 
     /// Cross-entropy of `rows x cols` logits (row stride `shape.stride`) against class-index

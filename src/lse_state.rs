@@ -3,7 +3,7 @@
 use twopass_kernels::exp_or_zero;
 
 use crate::sum::{Special, Sum};
-use crate::Kernels;
+use crate::{Error, Kernels};
 
 /// A streaming log-sum-exp accumulator: `value() = ln(sum exp(x))` over every element given to
 /// [`LseState::update`] and every state given to [`LseState::merge`], in any order (equal to
@@ -60,6 +60,19 @@ impl LseState {
         }
     }
 
+    /// Softmax of the chunk `x` of the row this state covers, from the whole row's log-sum-exp:
+    /// the last step of a row split across threads, with the process-wide kernels (see
+    /// [`Kernels::lse_update`] for the three steps, [`Kernels::softmax_finish`] for the rest).
+    pub fn softmax_finish<T: crate::Float>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
+        Kernels::active_ref().softmax_finish(self, x, y)
+    }
+
+    /// Log-softmax of the chunk `x` of the row this state covers, as
+    /// [`LseState::softmax_finish`] ([`Kernels::log_softmax_finish`]).
+    pub fn log_softmax_finish<T: crate::Float>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
+        Kernels::active_ref().log_softmax_finish(self, x, y)
+    }
+
     /// Folds another state in (the union of both inputs).
     pub fn merge(&mut self, other: &LseState) {
         self.flags |= other.flags;
@@ -94,6 +107,12 @@ impl LseState {
         let log_sum = self.sum.ln();
         let hi = f64::from((self.reference + log_sum) as f32);
         (hi, (self.reference - hi) + log_sum)
+    }
+
+    /// [`LseState::split`] when the log-sum-exp is finite (no NaN or `+inf` seen, and some
+    /// finite element); `None` for a special row.
+    pub(crate) fn finite_split(&self) -> Option<(f64, f64)> {
+        (self.flags == 0 && self.sum > 0.0).then(|| self.split())
     }
 
     /// `sum(self) / sum(total)` (0 when `self` holds nothing finite), without forming either

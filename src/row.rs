@@ -121,3 +121,51 @@ pub(crate) fn log_softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, (algorith
         s => (t.vsubtract)(io, s.offsets(), store),
     }
 }
+
+/// What [`softmax_finish`] adds to the log-sum-exp (relative error 4.8e-7 on each output, inside
+/// docs/accuracy.md's 2e-6): the row's sum and this pass's `exp` are computed apart, each a few
+/// ulp off, and without it the output at a row's dominant maximum can round to `1 + 2^-23`.
+const FINISH_MARGIN: f64 = 1.0 / (1 << 21) as f64;
+
+/// One chunk of a split row: `y_i = exp(x_i - lse)` for the whole row's log-sum-exp
+/// `lse = hi + lo` (`hi` an f32 value; `None`: a special row, every output NaN), at most 1.
+/// Computed as `exp(x_i - hi) * e^-(lo + FINISH_MARGIN)` while `|lo| <= 1` (every row whose
+/// log-sum-exp is below 2^24 in magnitude); beyond, each output from f64.
+pub(crate) fn softmax_finish<E: Element>(
+    t: &Table<E>,
+    mut io: Io<'_, E>,
+    lse: Option<(f64, f64)>,
+    store: Store,
+) {
+    let Some((hi, lo)) = lse else {
+        io.output().fill(E::from_f32(f32::NAN));
+        return;
+    };
+    if lo.abs() <= 1.0 {
+        let scale = (-(lo + FINISH_MARGIN)).exp() as f32;
+        (t.vscaleexpminusmax)(io, hi as f32, scale, store);
+    } else {
+        // Every step is safe for every element, as the compiler may vectorise the loop and
+        // evaluate both sides of a branch: no exp of a tiny f64 value, no tiny value narrowed.
+        let least = f64::from(f32::MIN_POSITIVE);
+        for j in 0..io.input().len() {
+            let d = (f64::from(io.input()[j].to_f32()) - hi) - lo;
+            let p = d.max(-400.0).exp().min(1.0);
+            io.output()[j] = E::from_f32(if p >= least { p } else { 0.0 } as f32);
+        }
+    }
+}
+
+/// One chunk of a split row: `y_i = (x_i - hi) - lo` for the whole row's log-sum-exp
+/// `hi + lo` (`None`: a special row, every output NaN).
+pub(crate) fn log_softmax_finish<E: Element>(
+    t: &Table<E>,
+    mut io: Io<'_, E>,
+    lse: Option<(f64, f64)>,
+    store: Store,
+) {
+    match lse {
+        Some((hi, lo)) => (t.vsubtract)(io, (hi as f32, narrow(lo)), store),
+        None => io.output().fill(E::from_f32(f32::NAN)),
+    }
+}

@@ -54,12 +54,22 @@ fn run<T: Float>(k: Kernels, x: &[f32], flags: &mut Flags, stores_checked: bool)
             k.log_sum_exp_axis(t, 1, len, inner, &mut out).unwrap()
         });
     }
+    let mut state = LseState::new();
     flags.check(&what("lse_update + merge"), true, || {
         let (mut a, mut b) = (LseState::new(), LseState::new());
         k.lse_update(&mut a, &x[..n / 3]);
         k.lse_update(&mut b, &x[n / 3..]);
         a.merge(&b);
+        state = a;
         a.value()
+    });
+    flags.check(&what("softmax_finish"), stores_checked, || {
+        k.softmax_finish(&state, &x[n / 3..], &mut y[n / 3..])
+            .unwrap()
+    });
+    flags.check(&what("log_softmax_finish"), stores_checked, || {
+        k.log_softmax_finish(&state, &x[..n / 3], &mut y[..n / 3])
+            .unwrap()
     });
     if n >= 2 {
         let (rows, cols) = (2, n / 2);

@@ -127,6 +127,15 @@ fn run<T: Half>(k: Kernels, x: &[T], offset: usize) -> Result<(), String> {
         k.lse_update(&mut state, chunk);
     }
     common::check_lse(&widened(x), state.value(), 1.0).map_err(|e| format!("LseState: {e}"))?;
+    // The same state finishes the row chunk by chunk (the split-row API).
+    let (mut ys, mut ls) = (vec![guard; n], vec![guard; n]);
+    for ((c, y), l) in xs.chunks(97).zip(ys.chunks_mut(97)).zip(ls.chunks_mut(97)) {
+        k.softmax_finish(&state, c, y).map_err(|e| e.to_string())?;
+        k.log_softmax_finish(&state, c, l)
+            .map_err(|e| e.to_string())?;
+    }
+    check_softmax(x, &ys).map_err(|e| format!("softmax_finish: {e}"))?;
+    check_log_softmax(x, &ls).map_err(|e| format!("log_softmax_finish: {e}"))?;
     Ok(())
 }
 

@@ -54,8 +54,8 @@ fn log_sum_exp_axis<T: Float>(x: *const T, shape: (usize, usize, usize), out: *m
 /// dims before it, `inner` of those after (`inner == 1`: contiguous rows). Special values per
 /// row, as `twopass_softmax_f32`. No transposing copy: vectors of adjacent rows are reduced
 /// together, one lane per row (three-pass reload down the columns while a tile of up to 1024
-/// columns fits in the L3 or on scalar, else an online max-and-sum pass and the output pass);
-/// `inner == 1` runs the rows path.
+/// columns is below the crossover `axis_online_from`, and always on scalar; else an online
+/// max-and-sum pass and the output pass); `inner == 1` runs the rows path.
 ///
 /// `y == x` computes in place; any other overlap is `TWOPASS_ERROR_INVALID_ARGUMENT`. `x` and
 /// `y` may be NULL only when the tensor has no element (a dimension is 0, whatever the others).

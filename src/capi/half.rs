@@ -6,7 +6,7 @@ use half::{bf16, f16};
 
 use super::cross_entropy::{cross_entropy, cross_entropy_axis, twopass_cross_entropy_options};
 use super::f32::{log_sum_exp, log_sum_exp_rows, map, map_rows};
-use super::lse::{twopass_lse_state, update};
+use super::lse::{finish, twopass_lse_state, update};
 use super::{guard, TWOPASS_ALGORITHM_AUTO};
 use crate::Kernels;
 
@@ -158,6 +158,54 @@ pub unsafe extern "C" fn twopass_lse_update_f16(
     n: usize,
 ) -> i32 {
     guard(|| update::<f16>(state, x.cast(), n))
+}
+
+/// Softmax of one chunk of IEEE binary16 values of a split row, as `twopass_softmax_finish_f32`
+/// (the row's state from `twopass_lse_update_f16`).
+///
+/// # Safety
+/// As `twopass_softmax_finish_f32`, with `x` and `y` pointing to `n` `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_softmax_finish_f16(
+    state: *const twopass_lse_state,
+    x: *const u16,
+    y: *mut u16,
+    n: usize,
+) -> i32 {
+    guard(|| {
+        finish::<f16>(
+            state,
+            x.cast(),
+            y.cast(),
+            n,
+            Kernels::softmax_finish,
+            Kernels::softmax_finish_in_place,
+        )
+    })
+}
+
+/// Log-softmax of one chunk of IEEE binary16 values of a split row, as
+/// `twopass_log_softmax_finish_f32`.
+///
+/// # Safety
+/// As `twopass_softmax_finish_f32`, with `x` and `y` pointing to `n` `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_log_softmax_finish_f16(
+    state: *const twopass_lse_state,
+    x: *const u16,
+    y: *mut u16,
+    n: usize,
+) -> i32 {
+    guard(|| {
+        finish::<f16>(
+            state,
+            x.cast(),
+            y.cast(),
+            n,
+            Kernels::log_softmax_finish,
+            Kernels::log_softmax_finish_in_place,
+        )
+    })
 }
 
 /// Cross-entropy on IEEE binary16 logits, as `twopass_cross_entropy_f32`: the losses and lse
@@ -420,6 +468,54 @@ pub unsafe extern "C" fn twopass_lse_update_bf16(
     n: usize,
 ) -> i32 {
     guard(|| update::<bf16>(state, x.cast(), n))
+}
+
+/// Softmax of one chunk of bfloat16 values of a split row, as `twopass_softmax_finish_f32`
+/// (the row's state from `twopass_lse_update_bf16`).
+///
+/// # Safety
+/// As `twopass_softmax_finish_f32`, with `x` and `y` pointing to `n` `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_softmax_finish_bf16(
+    state: *const twopass_lse_state,
+    x: *const u16,
+    y: *mut u16,
+    n: usize,
+) -> i32 {
+    guard(|| {
+        finish::<bf16>(
+            state,
+            x.cast(),
+            y.cast(),
+            n,
+            Kernels::softmax_finish,
+            Kernels::softmax_finish_in_place,
+        )
+    })
+}
+
+/// Log-softmax of one chunk of bfloat16 values of a split row, as
+/// `twopass_log_softmax_finish_f32`.
+///
+/// # Safety
+/// As `twopass_softmax_finish_f32`, with `x` and `y` pointing to `n` `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_log_softmax_finish_bf16(
+    state: *const twopass_lse_state,
+    x: *const u16,
+    y: *mut u16,
+    n: usize,
+) -> i32 {
+    guard(|| {
+        finish::<bf16>(
+            state,
+            x.cast(),
+            y.cast(),
+            n,
+            Kernels::log_softmax_finish,
+            Kernels::log_softmax_finish_in_place,
+        )
+    })
 }
 
 /// Cross-entropy on bfloat16 logits, as `twopass_cross_entropy_f32`: the losses and lse are

@@ -3,9 +3,9 @@
 use std::mem::{align_of, size_of};
 use std::panic::catch_unwind;
 
-use super::args::{check, slice, slice_mut, Array};
-use super::{guard, kernels};
-use crate::LseState;
+use super::args::{buffers, check, slice, slice_mut, Array, Buffers};
+use super::{guard, kernels, status};
+use crate::{Error, Float, Kernels, LseState};
 
 /// A streaming log-sum-exp accumulator: initialise it with `twopass_lse_init`, fold chunks in
 /// with `twopass_lse_update_f32` and other states with `twopass_lse_merge`, in any order, and
@@ -126,4 +126,105 @@ pub unsafe extern "C" fn twopass_lse_value(state: *const twopass_lse_state) -> f
         Err(_) => f32::NAN,
     })
     .unwrap_or(f32::NAN)
+}
+
+/// Softmax of one chunk of a row split across the caller's threads, the last of three steps:
+/// (1) each thread folds its chunk into a state of its own (`twopass_lse_init`, then
+/// `twopass_lse_update_f32`); (2) the states are merged into one (`twopass_lse_merge`, in any
+/// order); (3) each thread writes its chunk's `y[i] = exp(x[i] - lse)` here, from the merged
+/// `*state` (`lse` its value). One read of each chunk per step and no max pass; threads wait
+/// for each other only at the merge. The outputs agree with `twopass_softmax_f32` of the
+/// whole row within the same bounds (not bitwise; each output carries up to 4.8e-7 relative
+/// error more, so a row dominated by one element gives 0.9999995 there) and lie in [0, 1].
+///
+/// Special rows: a NaN or `+inf` anywhere in the row, or nothing but `-inf`, makes every
+/// chunk's outputs NaN; a `-inf` among finite values gives 0. `x` must be a chunk of the row
+/// `*state` covers (else the outputs are `exp(x[i] - lse)` all the same, and may exceed 1).
+/// `y == x` computes in place; any other overlap of `x[0..n)`, `y[0..n)` and `*state` is
+/// `TWOPASS_ERROR_INVALID_ARGUMENT`. `x` and `y` may be NULL only when `n == 0`.
+///
+/// Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`,
+/// `TWOPASS_ERROR_SHAPE`, `TWOPASS_ERROR_INVALID_ARGUMENT`; after the `TWOPASS_ISA` check.
+///
+/// # Safety
+/// `state` points to a readable `twopass_lse_state` set by `twopass_lse_init` (or a copy of
+/// one); `x` to `n` readable and `y` to `n` writable floats, or NULL with `n == 0`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_softmax_finish_f32(
+    state: *const twopass_lse_state,
+    x: *const f32,
+    y: *mut f32,
+    n: usize,
+) -> i32 {
+    guard(|| {
+        finish(
+            state,
+            x,
+            y,
+            n,
+            Kernels::softmax_finish,
+            Kernels::softmax_finish_in_place,
+        )
+    })
+}
+
+/// Log-softmax of one chunk of a row split across the caller's threads: `y[i] = x[i] - lse`,
+/// the last of the three steps of `twopass_softmax_finish_f32`, within the bound of
+/// `twopass_log_softmax_f32` of the whole row. Special rows and arguments as
+/// `twopass_softmax_finish_f32`; a `-inf` among finite values gives `-inf`.
+///
+/// # Safety
+/// As `twopass_softmax_finish_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_log_softmax_finish_f32(
+    state: *const twopass_lse_state,
+    x: *const f32,
+    y: *mut f32,
+    n: usize,
+) -> i32 {
+    guard(|| {
+        finish(
+            state,
+            x,
+            y,
+            n,
+            Kernels::log_softmax_finish,
+            Kernels::log_softmax_finish_in_place,
+        )
+    })
+}
+
+type FinishSplit<T> = fn(&Kernels, &LseState, &[T], &mut [T]) -> Result<(), Error>;
+type FinishInPlace<T> = fn(&Kernels, &LseState, &mut [T]);
+
+/// Checks and runs a finishing step: `split` reads `x` and writes `y`, `in_place` runs when
+/// `y == x`.
+pub(super) fn finish<T: Float>(
+    state: *const twopass_lse_state,
+    x: *const T,
+    y: *mut T,
+    n: usize,
+    split: FinishSplit<T>,
+    in_place: FinishInPlace<T>,
+) -> super::Status {
+    let k = kernels()?;
+    check(
+        &[
+            Array::input(x, n),
+            Array::output(y, n),
+            Array::input(state, 1),
+        ],
+        Some((0, 1)),
+    )?;
+    // SAFETY: `check` accepted state as one input (an LseState's size and alignment), apart
+    // from y.
+    let state = unsafe { slice(state.cast::<LseState>(), 1)[0] };
+    // SAFETY: `check` accepted x and y as n elements each, with (x, y) the in-place pair.
+    match unsafe { buffers(x, n, y, n) } {
+        Buffers::Split(x, y) => split(k, &state, x, y).map_err(|e| status(&e)),
+        Buffers::InPlace(xy) => {
+            in_place(k, &state, xy);
+            Ok(())
+        }
+    }
 }

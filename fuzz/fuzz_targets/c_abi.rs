@@ -51,7 +51,7 @@ fn algorithm(code: i32) -> Option<Algorithm> {
 
 fuzz_target!(|data: &[u8]| {
     let mut b = Bytes(data);
-    let op = b.u8() % 10;
+    let op = b.u8() % 11;
     // An ISA to force first (valid or not); errors leave the previous choice.
     let isa = i32::from(b.u8() as i8) % 6;
     let set = twopass_set_isa(isa);
@@ -145,6 +145,31 @@ fuzz_target!(|data: &[u8]| {
                 std::ptr::null_mut(),
             ),
             9 => twopass_log_sum_exp_axis_f64(wide_x, outer, len, inner, wide_out),
+            10 => {
+                // A row split in two: each half's state, merged, then the row's outputs.
+                let mut parts = [std::mem::MaybeUninit::<twopass_lse_state>::uninit(); 2];
+                for p in parts.iter_mut() {
+                    assert_eq!(twopass_lse_init(p.as_mut_ptr()), TWOPASS_OK);
+                }
+                let half = n / 2;
+                let s0 = twopass_lse_update_f32(parts[0].as_mut_ptr(), x, half);
+                // The second half of a NULL x is NULL (not a pointer near 0).
+                let rest = if x.is_null() { x } else { x.wrapping_add(half) };
+                let s1 = twopass_lse_update_f32(parts[1].as_mut_ptr(), rest, n - half);
+                match (s0, s1) {
+                    (TWOPASS_OK, TWOPASS_OK) => {
+                        assert_eq!(
+                            twopass_lse_merge(parts[0].as_mut_ptr(), parts[1].as_ptr()),
+                            TWOPASS_OK
+                        );
+                        match alg & 1 {
+                            0 => twopass_softmax_finish_f32(parts[0].as_ptr(), x, y, n),
+                            _ => twopass_log_softmax_finish_f32(parts[0].as_ptr(), x, y, n),
+                        }
+                    }
+                    (TWOPASS_OK, e) | (e, _) => e,
+                }
+            }
             _ => twopass_softmax_rows_f32(x, x_stride, y, y_stride, rows, cols),
         }
     };
@@ -234,6 +259,21 @@ fuzz_target!(|data: &[u8]| {
             twopass::log_sum_exp_axis_f64(&input, outer, len, inner, &mut want).unwrap();
             let got = &wide[y_at..][..outer * inner];
             assert_same_bits(got, &want, "log_sum_exp_axis_f64 differs");
+        }
+        10 => {
+            let mut state = twopass::LseState::new();
+            let mut other = twopass::LseState::new();
+            k.lse_update(&mut state, &xin[..n / 2]);
+            k.lse_update(&mut other, &xin[n / 2..n]);
+            state.merge(&other);
+            let mut want = vec![0.0; n];
+            match alg & 1 {
+                0 => k.softmax_finish(&state, &xin[..n], &mut want),
+                _ => k.log_softmax_finish(&state, &xin[..n], &mut want),
+            }
+            .unwrap();
+            let got = &buf[y_at.min(512)..][..n];
+            assert_same_bits(got, &want, "softmax_finish differs");
         }
         6 => {
             let mut want = vec![0.0; outer * inner];

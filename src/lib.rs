@@ -50,6 +50,8 @@ mod float;
 mod handle;
 mod kernels;
 mod lse_state;
+#[cfg(feature = "rayon")]
+mod parallel;
 mod row;
 mod sum;
 
@@ -68,6 +70,8 @@ pub use float::Float;
 pub use half::{bf16, f16};
 pub use handle::Kernels;
 pub use lse_state::LseState;
+#[cfg(feature = "rayon")]
+pub use parallel::PAR_CHUNK;
 pub use twopass_kernels::cpu;
 #[cfg(target_arch = "x86_64")]
 pub use twopass_kernels::fpenv;

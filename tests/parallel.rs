@@ -1,0 +1,111 @@
+//! The `rayon` feature: a long row split across threads gives the same bits on pools of 1, 2
+//! and 3 threads and meets the softmax bounds; rows split by blocks give `softmax_rows`' bits;
+//! errors write nothing. Run with `cargo test --release --features rayon`.
+#![cfg(feature = "rayon")]
+
+mod common;
+
+use common::{check_log_softmax, check_lse, check_softmax, isas_under_test, Dist};
+use twopass::Kernels;
+
+fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits())
+}
+
+#[test]
+fn a_split_row_has_the_same_bits_on_any_pool_and_meets_the_bounds() {
+    let n = 5 * (1 << 18) + 12345;
+    for dist in [
+        Dist::Normal30,
+        Dist::Uniform1000,
+        Dist::NegInfMask,
+        Dist::Steps,
+    ] {
+        let x = dist.row(n, 3);
+        for isa in isas_under_test() {
+            let k = Kernels::new(isa).unwrap();
+            let run = |threads| {
+                on_threads(threads, || {
+                    let (mut y, mut l) = (vec![0.0f32; n], vec![0.0f32; n]);
+                    k.softmax_par(&x, &mut y).unwrap();
+                    k.log_softmax_par(&x, &mut l).unwrap();
+                    (y, l, k.log_sum_exp_par(&x))
+                })
+            };
+            let (y1, l1, s1) = run(1);
+            for threads in [2, 3] {
+                let (y, l, s) = run(threads);
+                let what = format!("{} {dist:?} {threads} threads", isa.name());
+                assert!(same_bits(&y, &y1) && same_bits(&l, &l1), "{what}");
+                assert_eq!(s.to_bits(), s1.to_bits(), "{what}");
+            }
+            check_softmax(&x, &y1, 1.0).unwrap();
+            check_log_softmax(&x, &l1, 1.0).unwrap();
+            check_lse(&x, s1, 1.0).unwrap();
+        }
+    }
+}
+
+#[test]
+fn short_rows_run_as_the_one_thread_call() {
+    let x = Dist::Normal1.row(1000, 1);
+    let k = Kernels::active();
+    let (mut a, mut b) = (vec![0.0f32; 1000], vec![0.0f32; 1000]);
+    k.softmax_par(&x, &mut a).unwrap();
+    k.softmax(&x, &mut b).unwrap();
+    assert!(same_bits(&a, &b));
+    assert_eq!(k.log_sum_exp_par(&x).to_bits(), k.log_sum_exp(&x).to_bits());
+}
+
+#[test]
+fn rows_split_by_blocks_match_softmax_rows() {
+    for (rows, cols, xs, ys) in [
+        (3000, 300, 301, 300),
+        (7, 100_000, 100_003, 100_000),
+        (1, 5, 5, 9),
+    ] {
+        let x = Dist::Normal30.row((rows - 1) * xs + cols, 9);
+        for isa in isas_under_test() {
+            let k = Kernels::new(isa).unwrap();
+            let mut want = vec![-1.0f32; (rows - 1) * ys + cols];
+            let mut got = want.clone();
+            k.softmax_rows(&x, xs, &mut want, ys, rows, cols).unwrap();
+            on_threads(2, || k.softmax_rows_par(&x, xs, &mut got, ys, rows, cols)).unwrap();
+            assert!(
+                same_bits(&got, &want),
+                "{} softmax {rows}x{cols}",
+                isa.name()
+            );
+            k.log_softmax_rows(&x, xs, &mut want, ys, rows, cols)
+                .unwrap();
+            on_threads(3, || {
+                k.log_softmax_rows_par(&x, xs, &mut got, ys, rows, cols)
+            })
+            .unwrap();
+            assert!(
+                same_bits(&got, &want),
+                "{} log_softmax {rows}x{cols}",
+                isa.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn errors_write_nothing() {
+    let k = Kernels::active();
+    let x = vec![1.0f32; 3 << 18];
+    let mut y = vec![7.0f32; (3 << 18) - 1];
+    assert!(k.softmax_par(&x, &mut y).is_err());
+    assert!(k.log_softmax_par(&x, &mut y).is_err());
+    assert!(k.softmax_rows_par(&x, 10, &mut y, 9, 100, 10).is_err());
+    assert!(y.iter().all(|&v| v == 7.0));
+}

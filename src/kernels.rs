@@ -218,6 +218,13 @@ impl Kernels {
         state.update_with(self, x);
     }
 
+    /// How a finishing step stores: as the whole row would (`state` counts its elements), so
+    /// the chunks of a long row store non-temporally as one call over it does.
+    fn finish_store(&self, state: &crate::LseState, chunk: usize) -> twopass_kernels::Store {
+        let row = usize::try_from(state.count()).unwrap_or(usize::MAX);
+        self.crossover().store_for(row.max(chunk))
+    }
+
     /// Softmax of one chunk `x` of a row whose log-sum-exp `state` holds (the last of the
     /// three steps of [`Kernels::lse_update`]): `y_i = exp(x_i - lse)`. The chunks' outputs
     /// agree with [`Kernels::softmax`] of the whole row within docs/accuracy.md's bound (not
@@ -231,14 +238,14 @@ impl Kernels {
         y: &mut [T],
     ) -> Result<(), Error> {
         same_len(x, y)?;
-        let store = self.crossover().store_for(x.len());
+        let store = self.finish_store(state, x.len());
         row::softmax_finish(self.table(), Io::Split(x, y), state.finite_split(), store);
         Ok(())
     }
 
     /// [`Kernels::softmax_finish`] overwriting `x`.
     pub fn softmax_finish_in_place<T: Float>(&self, state: &crate::LseState, x: &mut [T]) {
-        let store = self.crossover().store_for(x.len());
+        let store = self.finish_store(state, x.len());
         row::softmax_finish(self.table(), Io::InPlace(x), state.finite_split(), store);
     }
 
@@ -253,14 +260,14 @@ impl Kernels {
         y: &mut [T],
     ) -> Result<(), Error> {
         same_len(x, y)?;
-        let store = self.crossover().store_for(x.len());
+        let store = self.finish_store(state, x.len());
         row::log_softmax_finish(self.table(), Io::Split(x, y), state.finite_split(), store);
         Ok(())
     }
 
     /// [`Kernels::log_softmax_finish`] overwriting `x`.
     pub fn log_softmax_finish_in_place<T: Float>(&self, state: &crate::LseState, x: &mut [T]) {
-        let store = self.crossover().store_for(x.len());
+        let store = self.finish_store(state, x.len());
         row::log_softmax_finish(self.table(), Io::InPlace(x), state.finite_split(), store);
     }
 

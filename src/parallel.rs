@@ -9,8 +9,8 @@ use crate::error::check_matrix;
 use crate::{Error, Float, Kernels, LseState};
 
 /// Elements per chunk of a split row. A row shorter than two chunks runs as the one-thread
-/// call (two threads gain nothing below: measured with 2 threads on an Intel Xeon, a 1M row
-/// split in two ran at 0.86x one call, a 4M row at 1.37x, 16M at 1.72x).
+/// call: two threads gain little below (on an Intel Xeon, 2 threads ran a 1M row at 0.87-1.2x
+/// one call, 4M at 1.6x, 16M at 1.2-1.8x: the reproduction's "One row on 2 threads").
 pub const PAR_CHUNK: usize = 1 << 18;
 
 /// The row's merged state: each chunk's, merged in chunk order.

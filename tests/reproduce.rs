@@ -19,6 +19,8 @@ mod plot;
 mod report;
 #[path = "../examples/reproduce/run.rs"]
 mod run;
+#[path = "../examples/reproduce/split.rs"]
+mod split;
 
 use serde_json::Value;
 use twopass::{Algorithm, Isa};

@@ -15,6 +15,7 @@ mod paper_input;
 mod plot;
 mod report;
 mod run;
+mod split;
 
 fn main() {
     std::process::exit(run::run(std::env::args().skip(1)));

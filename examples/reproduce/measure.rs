@@ -13,6 +13,7 @@ use crate::args::Options;
 use crate::environment::{self, EnvRow};
 use crate::machine::Machine;
 use crate::paper_input::input;
+use crate::split::{self, SplitRow};
 
 /// Scalar runs only up to this length (it would take minutes beyond).
 pub const SCALAR_MAX_N: usize = 1 << 16;
@@ -126,6 +127,8 @@ pub struct Results {
     pub rows: Vec<Row>,
     /// Each operation in the default floating-point environment and with FTZ/DAZ on.
     pub environment: Vec<EnvRow>,
+    /// One row split across threads against one call.
+    pub split_rows: Vec<SplitRow>,
     /// Wall time of the measurements (s).
     pub seconds: f64,
 }
@@ -261,7 +264,8 @@ pub fn run(machine: &Machine, options: &Options) -> Results {
         .iter()
         .map(|&n| 3 + isas_at(n).count() * (options.algorithms.len() + lse.len()))
         .sum::<usize>()
-        + environment::count(&options.isas, options.max_n);
+        + environment::count(&options.isas, options.max_n)
+        + split::count(&options.isas, options.max_n);
 
     let max_n = sizes.last().copied().unwrap_or(0);
     let ring_floats = (2 * machine.llc_bytes() / 4).max(max_n);
@@ -376,6 +380,14 @@ pub fn run(machine: &Machine, options: &Options) -> Results {
         &x_all,
         &mut progress,
     );
+    let split_rows = split::run(
+        &plan,
+        &mut ring,
+        &options.isas,
+        options.max_n,
+        &x_all,
+        &mut progress,
+    );
     Results {
         machine: machine.clone(),
         options: options.clone(),
@@ -386,6 +398,7 @@ pub fn run(machine: &Machine, options: &Options) -> Results {
         ceilings,
         rows,
         environment,
+        split_rows,
         seconds: started.elapsed().as_secs_f64(),
     }
 }

@@ -250,6 +250,35 @@ pub fn summary(r: &Results) -> String {
     }
 
     s.push_str(&environment_section(r));
+    s.push_str(&split_section(r));
+    s
+}
+
+/// One long row on two threads against one call.
+fn split_section(r: &Results) -> String {
+    let mut s = format!(
+        "\n## One row on {} threads\n\n\
+         Softmax of one row split across a pool of {} threads (`Kernels::softmax_par`, the \
+         `rayon` feature: each chunk's log-sum-exp state, merged, then each chunk's outputs) \
+         against one `softmax` call on one thread, elements per nanosecond, side by side. Rows \
+         shorter than two chunks ({} elements) run as the one call.\n\n\
+         | ISA | n | one thread | split | split / one |\n|---|---:|---:|---:|---:|\n",
+        crate::split::THREADS,
+        crate::split::THREADS,
+        2 * twopass::PAR_CHUNK
+    );
+    for e in &r.split_rows {
+        let speed = |t: &Timing| e.n as f64 / t.median_ns;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.2} | {:.2} | {:.2}x |",
+            e.isa.name(),
+            size_label(e.n),
+            speed(&e.one),
+            speed(&e.split),
+            e.speedup()
+        );
+    }
     s
 }
 
@@ -472,6 +501,14 @@ pub fn json(r: &Results) -> Value {
             "default": timing(&e.default),
             "ftz_daz": timing(&e.ftz_daz),
             "time_ratio_ftz_daz_over_default": e.ratio(),
+        })).collect::<Vec<_>>(),
+        "split_row": r.split_rows.iter().map(|e| json!({
+            "isa": e.isa.name(),
+            "n": e.n,
+            "threads": crate::split::THREADS,
+            "one_thread": timing(&e.one),
+            "split": timing(&e.split),
+            "speedup": e.speedup(),
         })).collect::<Vec<_>>(),
         "paper_claims": { "text": PAPER_CLAIMS, "speedups": paper },
     })

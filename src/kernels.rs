@@ -13,6 +13,9 @@ use crate::{
 /// A row's output pass (`row::softmax`, `row::log_softmax`) on one table.
 type RowPass<T> = fn(&Table<T>, Io<'_, T>, How);
 
+/// A finishing step of a split row ([`row::softmax_finish`], [`row::log_softmax_finish`]).
+type Finish<T> = fn(&Table<T>, Io<'_, T>, Option<(f64, f64)>, twopass_kernels::Store);
+
 impl Kernels {
     /// `y_i = exp(x_i - max) / sum_j exp(x_j - max)`. NaN, `+inf` or only `-inf` in `x`:
     /// every `y_i` NaN; `-inf` among finite values: 0 there.
@@ -218,11 +221,13 @@ impl Kernels {
         state.update_with(self, x);
     }
 
-    /// How a finishing step stores: as the whole row would (`state` counts its elements), so
-    /// the chunks of a long row store non-temporally as one call over it does.
-    fn finish_store(&self, state: &crate::LseState, chunk: usize) -> twopass_kernels::Store {
+    /// Runs a finishing step `f` over `io` from the merged `state`, storing as the whole row
+    /// would (`state` counts its elements): the chunks of a long row store non-temporally, as
+    /// one call over the row does.
+    fn finish<T: Float>(&self, state: &crate::LseState, io: Io<'_, T>, f: Finish<T>) {
         let row = usize::try_from(state.count()).unwrap_or(usize::MAX);
-        self.crossover().store_for(row.max(chunk))
+        let store = self.crossover().store_for(row.max(io.input().len()));
+        f(self.table(), io, state.finite_split(), store);
     }
 
     /// Softmax of one chunk `x` of a row whose log-sum-exp `state` holds (the last of the
@@ -238,15 +243,13 @@ impl Kernels {
         y: &mut [T],
     ) -> Result<(), Error> {
         same_len(x, y)?;
-        let store = self.finish_store(state, x.len());
-        row::softmax_finish(self.table(), Io::Split(x, y), state.finite_split(), store);
+        self.finish(state, Io::Split(x, y), row::softmax_finish);
         Ok(())
     }
 
     /// [`Kernels::softmax_finish`] overwriting `x`.
     pub fn softmax_finish_in_place<T: Float>(&self, state: &crate::LseState, x: &mut [T]) {
-        let store = self.finish_store(state, x.len());
-        row::softmax_finish(self.table(), Io::InPlace(x), state.finite_split(), store);
+        self.finish(state, Io::InPlace(x), row::softmax_finish);
     }
 
     /// Log-softmax of one chunk `x` of a row whose log-sum-exp `state` holds (the last of the
@@ -260,15 +263,13 @@ impl Kernels {
         y: &mut [T],
     ) -> Result<(), Error> {
         same_len(x, y)?;
-        let store = self.finish_store(state, x.len());
-        row::log_softmax_finish(self.table(), Io::Split(x, y), state.finite_split(), store);
+        self.finish(state, Io::Split(x, y), row::log_softmax_finish);
         Ok(())
     }
 
     /// [`Kernels::log_softmax_finish`] overwriting `x`.
     pub fn log_softmax_finish_in_place<T: Float>(&self, state: &crate::LseState, x: &mut [T]) {
-        let store = self.finish_store(state, x.len());
-        row::log_softmax_finish(self.table(), Io::InPlace(x), state.finite_split(), store);
+        self.finish(state, Io::InPlace(x), row::log_softmax_finish);
     }
 
     /// Cross-entropy of `rows x cols` logits (row stride `shape.stride`) against class-index

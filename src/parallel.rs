@@ -30,6 +30,27 @@ fn merged<T: Float>(k: &Kernels, x: &[T]) -> LseState {
     state
 }
 
+type OneCall<T> = fn(&Kernels, &[T], &mut [T]) -> Result<(), Error>;
+type FinishChunk<T> = fn(&Kernels, &LseState, &[T], &mut [T]) -> Result<(), Error>;
+
+/// `x` into `y` by `one` for a row shorter than two chunks (and for the length error, before
+/// anything is written); else each chunk's state on the pool, merged, then `finish` per chunk.
+fn split_row<T: Float>(
+    k: &Kernels,
+    x: &[T],
+    y: &mut [T],
+    one: OneCall<T>,
+    finish: FinishChunk<T>,
+) -> Result<(), Error> {
+    if x.len() < 2 * PAR_CHUNK || x.len() != y.len() {
+        return one(k, x, y);
+    }
+    let state = merged(k, x);
+    x.par_chunks(PAR_CHUNK)
+        .zip(y.par_chunks_mut(PAR_CHUNK))
+        .try_for_each(|(xc, yc)| finish(k, &state, xc, yc))
+}
+
 /// How many rows a task of a row-split matrix takes: about [`PAR_CHUNK`] elements.
 fn rows_per_task(cols: usize) -> usize {
     (PAR_CHUNK / cols.max(1)).max(1)
@@ -68,26 +89,18 @@ impl Kernels {
     /// [`Kernels::softmax`]. The same bits on any number of threads; within docs/accuracy.md's
     /// bounds of [`Kernels::softmax`], not bitwise equal to it.
     pub fn softmax_par<T: Float>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
-        // Short rows, and the length error (before anything is written).
-        if x.len() < 2 * PAR_CHUNK || x.len() != y.len() {
-            return self.softmax(x, y);
-        }
-        let state = merged(self, x);
-        x.par_chunks(PAR_CHUNK)
-            .zip(y.par_chunks_mut(PAR_CHUNK))
-            .try_for_each(|(xc, yc)| self.softmax_finish(&state, xc, yc))
+        split_row(self, x, y, Kernels::softmax, Kernels::softmax_finish)
     }
 
     /// [`Kernels::log_softmax`] split across rayon's threads, as [`Kernels::softmax_par`].
     pub fn log_softmax_par<T: Float>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
-        // Short rows, and the length error (before anything is written).
-        if x.len() < 2 * PAR_CHUNK || x.len() != y.len() {
-            return self.log_softmax(x, y);
-        }
-        let state = merged(self, x);
-        x.par_chunks(PAR_CHUNK)
-            .zip(y.par_chunks_mut(PAR_CHUNK))
-            .try_for_each(|(xc, yc)| self.log_softmax_finish(&state, xc, yc))
+        split_row(
+            self,
+            x,
+            y,
+            Kernels::log_softmax,
+            Kernels::log_softmax_finish,
+        )
     }
 
     /// [`Kernels::log_sum_exp`] split across rayon's threads, as [`Kernels::softmax_par`].

@@ -74,7 +74,8 @@ pub struct Crossover {
     /// pass; shorter rows take the max, then the sum (cheaper per element for short rows).
     pub one_pass_reduction_from: usize,
     /// Output passes over rows at least this long use non-temporal stores: the output would
-    /// not stay in the last-level cache anyway, and they skip the read-for-ownership.
+    /// not stay in the part of the last-level cache one core fills anyway, and they skip the
+    /// read-for-ownership.
     pub non_temporal_from: usize,
     /// Softmax along an axis: tiles of at least this many elements (`len * min(inner,
     /// AXIS_TILE)`, the working set of a tile's passes) run the online pass, then the output
@@ -88,7 +89,7 @@ const FALLBACK_L2: usize = 1 << 20;
 const FALLBACK_L3: usize = 32 << 20;
 /// The most of an Intel L3 one core fills before its stores are better sent past it. A Xeon's
 /// L3 (480 MiB on the one measured) is shared by every core of the package; one core's read
-/// pass there slowed from 28 to 17-23 GB/s at 64 MiB and to 12-15 at 128 MiB, and non-temporal
+/// pass there slowed from 28 to 17-27 GB/s at 64 MiB and to 12-15 at 128 MiB, and non-temporal
 /// stores matched regular ones at 4M elements (32 MiB with the input) and led from 8M.
 const INTEL_CORE_L3: usize = 32 << 20;
 
@@ -117,8 +118,9 @@ impl Crossover {
     /// - Non-temporal stores once input and output (8 bytes per f32 element) outgrow the L3
     ///   one core can fill (`L3 / 8`): on Intel at most 32 MiB of it.
     /// - Softmax along an axis: the online pass once a tile's input and output outgrow the L3
-    ///   one core can fill (as non-temporal stores), but with AVX-512 on Intel once they outgrow
-    ///   the L2 (`L2 / 8`), where its two exps cost less than reload's pass through the L3.
+    ///   one core can fill (as non-temporal stores), but with AVX-512 on Intel once they
+    ///   outgrow twice the L2 (`L2 / 4`), where its two exps cost less than reload's pass
+    ///   through the L3.
     ///   Scalar: reload always.
     ///
     /// Unknown cache sizes count as 1 MiB of L2 and 32 MiB of L3. The measurements behind each
@@ -135,7 +137,7 @@ impl Crossover {
                 bf16_long_from: if intel { l2 / 4 } else { l3 / 16 },
                 one_pass_reduction_from: 1 << 12,
                 non_temporal_from,
-                axis_online_from: if intel { l2 / 8 } else { non_temporal_from },
+                axis_online_from: if intel { l2 / 4 } else { non_temporal_from },
             },
             Isa::Avx2 => Crossover {
                 long_from: if cpu.vendor == Vendor::Amd {

@@ -234,8 +234,11 @@ impl Kernels {
     /// three steps of [`Kernels::lse_update`]): `y_i = exp(x_i - lse)`. The chunks' outputs
     /// agree with [`Kernels::softmax`] of the whole row within docs/accuracy.md's bound (not
     /// bitwise). A row with a NaN or `+inf`, or with nothing but `-inf`, gives NaN in every
-    /// chunk, as softmax does; `x` must come from the row `state` covers (else outputs are
-    /// `exp(x_i - lse)` all the same, and may exceed 1).
+    /// chunk, as softmax does, and so does a state with no finite element (a new one); `x`
+    /// must come from the row `state` covers (else outputs are `exp(x_i - lse)` all the same,
+    /// and may exceed 1). Stores as a call over the whole row would: non-temporally when the
+    /// row (`state.count()` elements) is at least `Crossover::non_temporal_from` long, so a
+    /// chunk read straight back comes from memory.
     pub fn softmax_finish<T: Float>(
         &self,
         state: &crate::LseState,

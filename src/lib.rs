@@ -16,7 +16,8 @@
 //! Semantics and accuracy follow docs/accuracy.md: special values per row (a NaN
 //! makes every output NaN; `+inf` or an all `-inf` row makes softmax NaN), errors checked
 //! before anything is written, bounds that do not grow with the row length, deterministic
-//! results for the same values, ISA and algorithm. No call allocates or spawns threads.
+//! results for the same values, ISA and algorithm. No call allocates or spawns threads, except
+//! the `_par` methods of the `rayon` feature (off by default).
 //!
 //! The free functions run on the process-wide ISA (`TWOPASS_ISA`, [`set_isa`], else the best
 //! the CPU has) with [`Algorithm::Auto`]; [`Kernels`] picks an ISA and algorithm per call.

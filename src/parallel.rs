@@ -8,9 +8,10 @@ use rayon::prelude::*;
 use crate::error::check_matrix;
 use crate::{Error, Float, Kernels, LseState};
 
-/// Elements per chunk of a split row. A row shorter than two chunks runs as the one-thread
-/// call: two threads gain little below (on an Intel Xeon, 2 threads ran a 1M row at 0.87-1.2x
-/// one call, 4M at 1.6x, 16M at 1.2-1.8x: the reproduction's "One row on 2 threads").
+/// Elements per chunk of a split row; a row shorter than two chunks runs as the one-thread
+/// call. On an Intel Xeon 2 threads ran a 1M row at 0.87-1.20x one call, 4M at 1.6x, 16M at
+/// 1.06-1.78x (the reproduction's "One row on 2 threads"): a larger threshold may suit, to be
+/// measured on more CPUs.
 pub const PAR_CHUNK: usize = 1 << 18;
 
 /// The row's merged state: each chunk's, merged in chunk order.

@@ -60,7 +60,7 @@ fn intel_half_rows_follow_the_l2_and_stores_a_cores_share_of_the_l3() {
     for isa in [Isa::Avx512, Isa::Avx2] {
         assert_eq!(Crossover::for_cpu(isa, &xeon).non_temporal_from, 4 * MIB);
     }
-    assert_eq!(avx512.axis_online_from, 256 << 10);
+    assert_eq!(avx512.axis_online_from, 512 << 10);
     assert_eq!(
         Crossover::for_cpu(Isa::Avx2, &xeon).axis_online_from,
         4 * MIB

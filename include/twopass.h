@@ -153,14 +153,6 @@
 #define TWOPASS_NO_IGNORE_INDEX INT64_MIN
 
 /*
- Elements per chunk of a split row; a row shorter than two chunks runs as the one-thread
- call. On an Intel Xeon 2 threads ran a 1M row at 0.87-1.20x one call, 4M at 1.6x, 16M at
- 1.06-1.78x (the reproduction's "One row on 2 threads"): a larger threshold may suit, to be
- measured on more CPUs.
- */
-#define PAR_CHUNK (1 << 18)
-
-/*
  A streaming log-sum-exp accumulator: initialise it with `twopass_lse_init`, fold chunks in
  with `twopass_lse_update_f32` and other states with `twopass_lse_merge`, in any order, and
  read `ln(sum exp(x))` over everything with `twopass_lse_value`. Plain bytes: copy it freely

@@ -196,6 +196,8 @@ pub struct CrossEntropyStream<'w> {
     others: LseState,
     /// `x_t`, once its chunk arrived.
     target_logit: f32,
+    /// Whether `x_t`'s chunk arrived.
+    target_seen: bool,
     /// `sum_c w_c x_c` over the columns seen (zero-weight terms 0), against their max.
     logits: LogitSum,
     seen: usize,
@@ -239,6 +241,7 @@ impl<'w> CrossEntropyStream<'w> {
             weights,
             others: LseState::new(),
             target_logit: f32::NAN,
+            target_seen: false,
             logits: LogitSum::ZERO,
             seen: 0,
         }
@@ -304,6 +307,7 @@ impl<'w> CrossEntropyStream<'w> {
         if let Some(j) = skip {
             // Read after the passes, which bring it into cache.
             self.target_logit = chunk[j].to_f32();
+            self.target_seen = true;
             let w = match logits {
                 SumOfLogits::Unused => 0.0,
                 SumOfLogits::Plain => 1.0,
@@ -333,6 +337,33 @@ impl<'w> CrossEntropyStream<'w> {
             weighted = logit_sum_f64(chunk, weights);
         }
         self.logits.merge(&weighted);
+        Ok(())
+    }
+
+    /// Folds in `other`, a stream of the same row (the same columns, target and options) fed
+    /// other columns: each column must reach exactly one of the streams. This splits one row
+    /// across threads: a stream per thread fed its chunk, the streams merged, then
+    /// [`CrossEntropyStream::finish`], and each thread writes its chunk's gradient
+    /// ([`CrossEntropyRow::gradient`] at the chunk's offset). Within the same bounds as one
+    /// stream fed every chunk, not bitwise (the sums round in another order).
+    pub fn merge(&mut self, other: &CrossEntropyStream<'_>) -> Result<(), Error> {
+        if other.cols != self.cols || other.target != self.target {
+            return Err(Error::DifferentRows);
+        }
+        if self.seen + other.seen > self.cols {
+            return Err(Error::ChunkOutOfRow {
+                offset: self.seen,
+                len: other.seen,
+                cols: self.cols,
+            });
+        }
+        self.seen += other.seen;
+        self.others.merge(&other.others);
+        self.logits.merge(&other.logits);
+        if other.target_seen {
+            self.target_logit = other.target_logit;
+            self.target_seen = true;
+        }
         Ok(())
     }
 

@@ -80,6 +80,8 @@ pub enum Error {
         /// The row's columns.
         cols: usize,
     },
+    /// Cross-entropy streams of different rows (columns or target) given to `merge`.
+    DifferentRows,
     /// The CPU lacks the requested instruction set.
     UnsupportedIsa(Isa),
     /// `TWOPASS_ISA` names no known instruction set (the message lists the accepted values).
@@ -138,6 +140,10 @@ impl fmt::Display for Error {
                     "class {class} has weight {weight}; weights must be finite and >= 0"
                 )
             }
+            Error::DifferentRows => write!(
+                f,
+                "the cross-entropy streams merged are of different rows (columns or target)"
+            ),
             Error::ChunkOutOfRow { offset, len, cols } if *len == 0 => {
                 write!(f, "row finished after {offset} of its {cols} columns")
             }

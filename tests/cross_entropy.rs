@@ -863,3 +863,44 @@ fn class_axis_matches_the_rows_form() {
         }
     }
 }
+
+#[test]
+fn streams_of_one_row_merge_and_others_do_not() {
+    let k = Kernels::active();
+    let o = CrossEntropyOptions::default();
+    let x = [0.5f32, 2.0, -1.0, 0.25, 3.0, 1.5];
+    let mut whole = CrossEntropyStream::new(k, 6, 4, &o).unwrap();
+    whole.update(0, &x).unwrap();
+    let whole = whole.finish().unwrap();
+    // The three steps, with a thread per half.
+    let parts: Vec<CrossEntropyStream<'_>> = std::thread::scope(|s| {
+        let handles: Vec<_> = [(0, 3), (3, 6)]
+            .map(|(a, b)| {
+                let (o, x) = (&o, &x);
+                s.spawn(move || {
+                    let mut part = CrossEntropyStream::new(k, 6, 4, o).unwrap();
+                    part.update(a, &x[a..b]).unwrap();
+                    part
+                })
+            })
+            .into_iter()
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut row = parts[1].clone();
+    row.merge(&parts[0]).unwrap();
+    let done = row.finish().unwrap();
+    assert!((done.loss() - whole.loss()).abs() <= 4e-6 * whole.loss());
+    let mut grad = [0.0f32; 6];
+    for (a, b) in [(0, 3), (3, 6)] {
+        done.gradient(a, &x[a..b], &mut grad[a..b], 1.0).unwrap();
+    }
+    assert!(grad.iter().sum::<f32>().abs() < 1e-6);
+    // Merging a part twice covers columns twice; a stream of another target is another row.
+    assert!(matches!(
+        row.clone().merge(&parts[0]),
+        Err(twopass::Error::ChunkOutOfRow { .. })
+    ));
+    let other = CrossEntropyStream::new(k, 6, 2, &o).unwrap();
+    assert_eq!(row.merge(&other), Err(twopass::Error::DifferentRows));
+}

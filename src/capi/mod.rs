@@ -106,6 +106,7 @@ fn status(e: &Error) -> i32 {
         Error::TargetOutOfRange { .. } => TWOPASS_ERROR_TARGET_OUT_OF_RANGE,
         Error::InvalidOption { .. }
         | Error::InvalidWeight { .. }
+        | Error::DifferentRows
         | Error::InvalidIsaVariable(_) => TWOPASS_ERROR_INVALID_ARGUMENT,
         Error::UnsupportedIsa(_) | Error::UnsupportedIsaVariable(_) => {
             TWOPASS_ERROR_UNSUPPORTED_ISA

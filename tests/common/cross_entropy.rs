@@ -425,8 +425,18 @@ pub fn check_chunked(k: Kernels, c: &Case, seed: u64) -> Result<(), String> {
         }
         let mut stream =
             CrossEntropyStream::new(k, c.cols, c.targets[row], &o).map_err(|e| e.to_string())?;
+        // Half the time one stream takes every chunk; else a stream per chunk (as a thread
+        // each would), merged.
+        let merged = r.below(2) == 1;
         for &(a, b) in &chunks {
-            stream.update(a, &x[a..b]).map_err(|e| e.to_string())?;
+            if merged {
+                let mut part = CrossEntropyStream::new(k, c.cols, c.targets[row], &o)
+                    .map_err(|e| e.to_string())?;
+                part.update(a, &x[a..b]).map_err(|e| e.to_string())?;
+                stream.merge(&part).map_err(|e| e.to_string())?;
+            } else {
+                stream.update(a, &x[a..b]).map_err(|e| e.to_string())?;
+            }
         }
         let done = stream.finish().map_err(|e| e.to_string())?;
         let (l1, l2) = (f64::from(one.loss()), f64::from(done.loss()));

@@ -82,6 +82,12 @@ pub enum Error {
     },
     /// Cross-entropy streams of different rows (columns or target) given to `merge`.
     DifferentRows,
+    /// Sampling from a row of no logits.
+    EmptyRow,
+    /// Sampling from a row with a NaN or `+inf` logit.
+    NonFiniteLogit,
+    /// Sampling from a row whose every logit is `-inf`.
+    AllMasked,
     /// The CPU lacks the requested instruction set.
     UnsupportedIsa(Isa),
     /// `TWOPASS_ISA` names no known instruction set (the message lists the accepted values).
@@ -144,6 +150,9 @@ impl fmt::Display for Error {
                 f,
                 "the cross-entropy streams merged are of different rows (columns or target)"
             ),
+            Error::EmptyRow => write!(f, "sampling needs at least one logit"),
+            Error::NonFiniteLogit => write!(f, "a logit is NaN or +inf"),
+            Error::AllMasked => write!(f, "every logit is -inf: no token can be drawn"),
             Error::ChunkOutOfRow { offset, len, cols } if *len == 0 => {
                 write!(f, "row finished after {offset} of its {cols} columns")
             }

@@ -54,6 +54,7 @@ mod lse_state;
 #[cfg(feature = "rayon")]
 mod parallel;
 mod row;
+mod sample;
 mod sum;
 
 pub use algorithm::{Algorithm, Crossover, Passes};
@@ -73,6 +74,7 @@ pub use handle::Kernels;
 pub use lse_state::LseState;
 #[cfg(feature = "rayon")]
 pub use parallel::PAR_CHUNK;
+pub use sample::{sample_noise, RngState, SampleParams};
 pub use twopass_kernels::cpu;
 #[cfg(target_arch = "x86_64")]
 pub use twopass_kernels::fpenv;
@@ -108,6 +110,15 @@ pub fn log_softmax_in_place<T: Float>(x: &mut [T]) {
 /// `ln(sum_i exp(x_i))` (see [`Kernels::log_sum_exp`]).
 pub fn log_sum_exp<T: Float>(x: &[T]) -> f32 {
     Kernels::active_ref().log_sum_exp(x)
+}
+
+/// A token drawn from `logits` (see [`Kernels::sample`]).
+pub fn sample<T: Float>(
+    logits: &[T],
+    params: &SampleParams,
+    rng: &mut RngState,
+) -> Result<usize, Error> {
+    Kernels::active_ref().sample(logits, params, rng)
 }
 
 /// Row-wise softmax of a strided matrix (see [`Kernels::softmax_rows`]).

@@ -44,11 +44,15 @@ pub enum Entry {
     Raxisstoreexp,
     /// [`Table::vaxisscale`], on the row seen as a tile.
     Vaxisscale,
+    /// [`Table::rscan`]: where the max first occurs.
+    Rscan,
+    /// [`Table::rgumbelmax`] at temperature 1 with a fixed seed: the index drawn.
+    Rgumbelmax,
 }
 
 impl Entry {
     /// Every entry, in the order of [`Table`]'s fields.
-    pub const ALL: [Entry; 18] = [
+    pub const ALL: [Entry; 20] = [
         Entry::Rmax,
         Entry::Raddexpminusmax,
         Entry::Raddstoreexpminusmax,
@@ -67,6 +71,8 @@ impl Entry {
         Entry::Raxismax,
         Entry::Raxisstoreexp,
         Entry::Vaxisscale,
+        Entry::Rscan,
+        Entry::Rgumbelmax,
     ];
 
     /// The field's name, e.g. `raddextexp_paired`.
@@ -90,6 +96,8 @@ impl Entry {
             Entry::Raxismax => "raxismax",
             Entry::Raxisstoreexp => "raxisstoreexp",
             Entry::Vaxisscale => "vaxisscale",
+            Entry::Rscan => "rscan",
+            Entry::Rgumbelmax => "rgumbelmax",
         }
     }
 
@@ -221,6 +229,17 @@ impl<T: Element> Table<T> {
             Entry::Vaxisscale => {
                 let (tile, width) = Args::tile(x.len());
                 (self.vaxisscale)(io, tile, &[c; 37][..width]);
+            }
+            Entry::Rscan => return (self.rscan)(x).first as f64,
+            Entry::Rgumbelmax => {
+                let draw = crate::gumbel::Draw {
+                    seed: 0x5EED,
+                    stream: x.len() as u64,
+                    max: args.max,
+                    inv_t: 1.0,
+                    floor: f32::NEG_INFINITY,
+                };
+                return (self.rgumbelmax)(x, 0, &draw, crate::gumbel::Pick::NONE).index as f64;
             }
         }
         0.0

@@ -94,6 +94,28 @@ pub(crate) fn poly<S: Simd, const COARSE: bool>(s: S, t: S::V, c: S::V) -> S::V 
     s.mul_add(q, t, c)
 }
 
+/// `ln 2` with its low 9 bits 0, so `k * LN2_HEAD` is exact in f32 for `|k| < 2^9` (Cody-Waite
+/// without FMA: [`exp_plain`], [`crate::gumbel::ln`]).
+pub const LN2_HEAD: f32 = f32::from_bits(0x3F31_7200);
+/// `ln 2 - LN2_HEAD`, rounded to f32.
+pub const LN2_TAIL: f32 = 1.428_606_8e-6;
+/// Below it [`exp_plain`] is 0: `e^-86` is above `2^-124`, so every kept result is normal.
+pub const EXP_PLAIN_CUTOFF: f32 = -86.0;
+
+/// `exp(d)` for `d <= 0` in plain f32 multiplies and adds (no FMA, no table), so every build and
+/// ISA gives the same bits: `2^n p(d - n ln 2)` with the polynomial above, 0 below
+/// [`EXP_PLAIN_CUTOFF`] (and for `-inf`). Within 4 ulp of `exp` (test `exp_plain_error`).
+#[inline(always)]
+pub fn exp_plain(d: f32) -> f32 {
+    if d < EXP_PLAIN_CUTOFF || d.is_nan() {
+        return 0.0;
+    }
+    let n = (d * LOG2E).round_ties_even();
+    let t = (d - n * LN2_HEAD) - n * LN2_TAIL;
+    let p = 1.0 + t * (C1 + t * (C2 + t * (C3 + t * (C4 + t * C5))));
+    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
 /// `c * p(x - n * ln(2))` for an integral `n` near `x * LOG2E`: Cody-Waite in two FMAs, or
 /// with `SHORT` in one (`t = x - n * LN2_HI`). The short result is `exp(x)` times
 /// `e^(n * LN2_LO)`, off by up to `|n| * 1.9e-9` relative: at most 2.4e-7 where `|n| <= 126`
@@ -179,6 +201,23 @@ pub(crate) fn exp_ext<S: Simd, const COARSE: bool>(s: S, x: S::V, c: S::V) -> (S
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn exp_plain_error() {
+        let mut worst = 0.0f64;
+        let mut d = 0.0f32;
+        while d >= super::EXP_PLAIN_CUTOFF {
+            let exact = f64::from(d).exp();
+            let y = exact as f32;
+            let ulp = f64::from(y.next_up() - y);
+            worst = worst.max((f64::from(super::exp_plain(d)) - exact).abs() / ulp);
+            d -= 0.000_37;
+        }
+        assert!(worst <= 4.0, "{worst} ulp");
+        assert_eq!(super::exp_plain(f32::NEG_INFINITY), 0.0);
+        assert_eq!(super::exp_plain(-86.01), 0.0);
+        assert!(super::exp_plain(-86.0).is_normal());
+    }
+
     #[test]
     fn exp_cutoff_is_the_cutoff_of_exp() {
         assert_eq!(super::cutoff(1.0, 0.0), super::EXP_CUTOFF);

@@ -1,5 +1,6 @@
 //! One table of kernels per ISA, and the registry of the tables this CPU can run.
 
+use crate::gumbel::{Draw, Pick, Scan};
 use crate::{ColumnSum, Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits, Tile};
 
 /// An instruction set the kernels are written for.
@@ -166,6 +167,11 @@ pub struct Table<T: 'static = f32> {
     /// `y = x * c_j` down each column `j` of a tile. Panics when a buffer is shorter than the
     /// tile's span.
     pub vaxisscale: fn(Io<'_, T>, Tile, &[f32]),
+    /// The max, where it first occurs, and whether no element is NaN or `+inf`.
+    pub rscan: fn(&[T]) -> Scan,
+    /// The Gumbel-max draw over the part of a row at `offset` (a multiple of
+    /// [`crate::gumbel::BLOCK`]), starting from a best [`Pick`]: the same bits on every ISA.
+    pub rgumbelmax: fn(&[T], usize, &Draw, Pick) -> Pick,
 }
 
 /// Defines the entry points of one ISA module over its [`crate::simd::Simd`] type, generic over
@@ -344,6 +350,23 @@ macro_rules! isa_table {
                 move |s| unsafe { crate::axis::raxisstoreexp(s, x, y, tile, max, sums) },
             )
         }
+        fn rscan<E: Element>(x: &[E]) -> crate::gumbel::Scan {
+            $enter(
+                #[inline(always)]
+                move |s| crate::gumbel::rscan(s, x),
+            )
+        }
+        fn rgumbelmax<E: Element>(
+            x: &[E],
+            offset: usize,
+            draw: &crate::gumbel::Draw,
+            best: crate::gumbel::Pick,
+        ) -> crate::gumbel::Pick {
+            $enter(
+                #[inline(always)]
+                move |s| crate::gumbel::rgumbelmax(s, x, offset, draw, best),
+            )
+        }
         fn vaxisscale<E: Element>(io: crate::Io<'_, E>, tile: crate::Tile, scale: &[f32]) {
             let (x, y, n) = io.raw();
             assert!(n >= tile.span(scale.len()), "tile beyond the slice");
@@ -376,6 +399,8 @@ macro_rules! isa_table {
                 raxismax: raxismax::<E>,
                 raxisstoreexp: raxisstoreexp::<E>,
                 vaxisscale: vaxisscale::<E>,
+                rscan: rscan::<E>,
+                rgumbelmax: rgumbelmax::<E>,
             }
         }
 

@@ -102,11 +102,14 @@ fn status(e: &Error) -> i32 {
         | Error::ShapeOverflow
         | Error::WrongLength { .. }
         | Error::NoClasses
+        | Error::EmptyRow
         | Error::ChunkOutOfRow { .. } => TWOPASS_ERROR_SHAPE,
         Error::TargetOutOfRange { .. } => TWOPASS_ERROR_TARGET_OUT_OF_RANGE,
         Error::InvalidOption { .. }
         | Error::InvalidWeight { .. }
         | Error::DifferentRows
+        | Error::NonFiniteLogit
+        | Error::AllMasked
         | Error::InvalidIsaVariable(_) => TWOPASS_ERROR_INVALID_ARGUMENT,
         Error::UnsupportedIsa(_) | Error::UnsupportedIsaVariable(_) => {
             TWOPASS_ERROR_UNSUPPORTED_ISA

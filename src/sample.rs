@@ -1,0 +1,332 @@
+//! Drawing a token from a row of logits: temperature, top-k, top-p and min-p, by the Gumbel-max
+//! trick over counter-based noise ([`twopass_kernels::gumbel`]), without sorting the row or
+//! computing its softmax.
+//!
+//! With temperature `T > 0` the token is `i` with probability `exp(x_i / T) / sum_K exp(x_j / T)`
+//! over the kept set `K = {i : x_i >= floor}`, the floor being the highest of the filters':
+//! - top-k: the k-th largest logit (ties at it kept, as Hugging Face's warper);
+//! - top-p, on the top-k survivors: the least logit whose higher logits hold less than `p` of
+//!   their mass (so the smallest set of top tokens holding at least `p`, ties at its edge kept);
+//! - min-p: `max + T ln(min_p)` (tokens with at least `min_p` times the top probability).
+//!
+//! `T = 0` is greedy: the first index of the max. The draw takes the row's max (one read), then
+//! one read that draws noise only for blocks of 64 that may beat the best so far; the filters
+//! add a read each. The same seed and counter give the same token on every ISA (the noise and
+//! the filters' arithmetic are plain IEEE operations in a fixed order).
+
+use twopass_kernels::exp::exp_plain;
+use twopass_kernels::gumbel::{noise, Draw, Pick, Scan};
+
+use crate::error::check_matrix;
+use crate::{Error, Float, Kernels};
+
+/// How to draw: temperature and the filters (each off at its default).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SampleParams {
+    /// `T >= 0`, finite; 0 takes the first max (greedy). Default 1.
+    pub temperature: f32,
+    /// Keep the `top_k` largest logits (and ties); 0 (the default) keeps all.
+    pub top_k: usize,
+    /// In `(0, 1]`: keep the top tokens holding `top_p` of the mass; 1 (the default) keeps all.
+    pub top_p: f32,
+    /// In `[0, 1]`: keep tokens of at least `min_p` times the top probability; 0 (the default)
+    /// keeps all.
+    pub min_p: f32,
+}
+
+impl Default for SampleParams {
+    fn default() -> Self {
+        SampleParams {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.0,
+        }
+    }
+}
+
+impl SampleParams {
+    /// [`Error::InvalidOption`] for a value outside its domain.
+    fn check(&self) -> Result<(), Error> {
+        let invalid = |name, value| Err(Error::InvalidOption { name, value });
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            return invalid("temperature", self.temperature);
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return invalid("top_p", self.top_p);
+        }
+        if !(self.min_p >= 0.0 && self.min_p <= 1.0) {
+            return invalid("min_p", self.min_p);
+        }
+        Ok(())
+    }
+}
+
+/// Where draws come from: `seed` keys the noise, `counter` numbers the draw (each row drawn
+/// takes the next). The same pair gives the same token for the same row and parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct RngState {
+    /// The key.
+    pub seed: u64,
+    /// The next draw's number.
+    pub counter: u64,
+}
+
+impl RngState {
+    /// Draws numbered from 0 under `seed`.
+    pub fn new(seed: u64) -> RngState {
+        RngState { seed, counter: 0 }
+    }
+}
+
+/// The Gumbel noise of element `i` in draw `counter` under `seed`: the token drawn is the
+/// kept `i` with the highest `(x_i - max) / T + sample_noise(seed, counter, i)` (the first
+/// on a tie), in f64, whatever ISA draws it (for reproducing a draw elsewhere).
+pub fn sample_noise(seed: u64, counter: u64, i: u64) -> f32 {
+    noise(seed, counter, i)
+}
+
+impl Kernels {
+    /// A token drawn from `logits` (see the module docs), with draw `rng.counter`, which then
+    /// advances by one. Errors, with `rng` unchanged: [`Error::InvalidOption`],
+    /// [`Error::EmptyRow`], [`Error::NonFiniteLogit`] (NaN or `+inf`), [`Error::AllMasked`]
+    /// (every logit `-inf`).
+    ///
+    /// ```
+    /// use twopass::{Kernels, RngState, SampleParams};
+    /// let logits = [1.0f32, 3.0, 2.0, f32::NEG_INFINITY];
+    /// let mut rng = RngState::new(42);
+    /// let k = Kernels::active();
+    /// let greedy = SampleParams { temperature: 0.0, ..SampleParams::default() };
+    /// assert_eq!(k.sample(&logits, &greedy, &mut rng)?, 1);
+    /// let token = k.sample(&logits, &SampleParams { top_k: 2, ..SampleParams::default() }, &mut rng)?;
+    /// assert!(token == 1 || token == 2);
+    /// # Ok::<(), twopass::Error>(())
+    /// ```
+    pub fn sample<T: Float>(
+        &self,
+        logits: &[T],
+        params: &SampleParams,
+        rng: &mut RngState,
+    ) -> Result<usize, Error> {
+        params.check()?;
+        let scan = self.scan(logits)?;
+        let token = self.draw(logits, &scan, params, rng.seed, rng.counter);
+        rng.counter = rng.counter.wrapping_add(1);
+        Ok(token)
+    }
+
+    /// [`Kernels::sample`] on each of `out.len()` rows of `cols` logits (row `r` at
+    /// `x[r * stride..]`), row `r` with draw `rng.counter + r`; `out[r]` is its token and
+    /// `rng.counter` advances by the rows. Every row is checked before anything is written.
+    pub fn sample_rows<T: Float>(
+        &self,
+        x: &[T],
+        stride: usize,
+        cols: usize,
+        params: &SampleParams,
+        rng: &mut RngState,
+        out: &mut [usize],
+    ) -> Result<(), Error> {
+        params.check()?;
+        let rows = out.len();
+        check_matrix("x", x.len(), stride, rows, cols)?;
+        if rows > 0 && cols == 0 {
+            return Err(Error::EmptyRow);
+        }
+        let row = |r: usize| &x[r * stride..][..cols];
+        let scans = (0..rows)
+            .map(|r| self.scan(row(r)))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (r, (o, scan)) in out.iter_mut().zip(&scans).enumerate() {
+            let counter = rng.counter.wrapping_add(r as u64);
+            *o = self.draw(row(r), scan, params, rng.seed, counter);
+        }
+        rng.counter = rng.counter.wrapping_add(rows as u64);
+        Ok(())
+    }
+
+    /// The row's [`Scan`], or why it cannot be drawn from.
+    fn scan<T: Float>(&self, x: &[T]) -> Result<Scan, Error> {
+        if x.is_empty() {
+            return Err(Error::EmptyRow);
+        }
+        let scan = (self.table::<T>().rscan)(x);
+        if !scan.finite {
+            Err(Error::NonFiniteLogit)
+        } else if scan.max == f32::NEG_INFINITY {
+            Err(Error::AllMasked)
+        } else {
+            Ok(scan)
+        }
+    }
+
+    /// The token of draw `counter` from a checked row.
+    fn draw<T: Float>(
+        &self,
+        x: &[T],
+        scan: &Scan,
+        params: &SampleParams,
+        seed: u64,
+        counter: u64,
+    ) -> usize {
+        if params.temperature == 0.0 {
+            return scan.first;
+        }
+        let inv_t = 1.0 / f64::from(params.temperature);
+        let draw = Draw {
+            seed,
+            stream: counter,
+            max: scan.max,
+            inv_t,
+            floor: floor(x, scan.max, inv_t, params),
+        };
+        // The max seeds the best score, so that the pass draws noise only where it may lose.
+        let first = Pick {
+            score: draw.score(scan.max, noise(seed, counter, scan.first as u64)),
+            index: scan.first,
+        };
+        (self.table::<T>().rgumbelmax)(x, 0, &draw, first).index
+    }
+}
+
+/// The least logit kept by the filters (`-inf` when they keep every one).
+fn floor<T: Float>(x: &[T], max: f32, inv_t: f64, params: &SampleParams) -> f32 {
+    let mut floor = f32::NEG_INFINITY;
+    if params.top_k > 0 && params.top_k < x.len() {
+        floor = top_k_floor(x, params.top_k);
+    }
+    if params.top_p < 1.0 {
+        floor = floor.max(top_p_floor(x, max, inv_t, floor, f64::from(params.top_p)));
+    }
+    if params.min_p > 0.0 {
+        // max + T ln(min_p), rounded up: the least f32 at or above it.
+        let v = f64::from(max) + f64::from(params.min_p).ln() / inv_t;
+        let f = v as f32;
+        floor = floor.max(if f64::from(f) < v { f.next_up() } else { f });
+    }
+    floor
+}
+
+/// The k-th largest logit (`0 < k < x.len()`), in one read: a buffer keeps the logits above a
+/// bound `tau` that at least `k` logits seen reach; when it fills, `tau` rises to its k-th
+/// largest and the buffer keeps only what is above.
+fn top_k_floor<T: Float>(x: &[T], k: usize) -> f32 {
+    let cap = (4 * k).max(256);
+    let mut tau = f32::NEG_INFINITY;
+    let mut above = Vec::with_capacity(cap);
+    let kth = |b: &mut Vec<f32>| *b.select_nth_unstable_by(k - 1, |p, q| q.total_cmp(p)).1;
+    for &v in x {
+        let v = v.to_f32();
+        if v > tau {
+            above.push(v);
+            if above.len() == cap {
+                tau = kth(&mut above);
+                above.retain(|&a| a > tau);
+            }
+        }
+    }
+    if above.len() >= k {
+        kth(&mut above)
+    } else {
+        tau
+    }
+}
+
+/// Histogram buckets per unit of `(x - max) / T` for top-p ...
+const BUCKETS_PER_NAT: f32 = 8.0;
+/// ... and how many: 24 nats, then one bucket for everything below.
+const BUCKETS: usize = 8 * 24 + 1;
+/// Parts each refinement splits the boundary's logits into, by value.
+const PARTS: usize = 64;
+/// At most this many boundary logits are sorted.
+const SORTED: usize = 64;
+
+/// Top-p's floor over the logits at or above `floor`: the least logit whose higher logits hold
+/// less than `p` of the mass. Masses `exp((x - max) / T)` by [`exp_plain`], summed into a
+/// histogram over `(x - max) / T`; the bucket where the running mass from the top reaches
+/// `p` of the total holds the edge, which repeated splits by value (then a sort of at most
+/// [`SORTED`] logits) find.
+fn top_p_floor<T: Float>(x: &[T], max: f32, inv_t: f64, floor: f32, p: f64) -> f32 {
+    let weigh = |v: T| {
+        let v = v.to_f32();
+        (v >= floor).then(|| {
+            let d = ((f64::from(v) - f64::from(max)) * inv_t) as f32;
+            let bucket = ((-d * BUCKETS_PER_NAT) as usize).min(BUCKETS - 1);
+            (v, exp_plain(d), bucket)
+        })
+    };
+    let mut mass = [0f64; BUCKETS];
+    let mut count = [0usize; BUCKETS];
+    for w in x.iter().filter_map(|&v| weigh(v)) {
+        mass[w.2] += f64::from(w.1);
+        count[w.2] += 1;
+    }
+    let target = p * mass.iter().sum::<f64>();
+    let (edge, above) = reach(&mass, &count, 0.0, target, 0..BUCKETS);
+    let boundary = x
+        .iter()
+        .filter_map(|&v| weigh(v))
+        .filter(|w| w.2 == edge)
+        .map(|(v, w, _)| (v, w))
+        .collect();
+    edge_of(boundary, above, target)
+}
+
+/// The first of `order`'s nonempty bins at which the mass from the top reaches `target` (or
+/// the last nonempty one), and the mass before it.
+fn reach(
+    mass: &[f64],
+    count: &[usize],
+    mut above: f64,
+    target: f64,
+    order: impl Iterator<Item = usize> + Clone,
+) -> (usize, f64) {
+    let last = order
+        .clone()
+        .filter(|&b| count[b] > 0)
+        .last()
+        .expect("the max is in a bin");
+    for b in order.filter(|&b| count[b] > 0) {
+        if b == last || above + mass[b] >= target {
+            return (b, above);
+        }
+        above += mass[b];
+    }
+    unreachable!("the last nonempty bin returns")
+}
+
+/// The least logit of `cand` (the boundary bin's logits and masses, with `above` the mass of
+/// every higher logit) whose higher logits hold less than `target`.
+fn edge_of(mut cand: Vec<(f32, f32)>, mut above: f64, target: f64) -> f32 {
+    loop {
+        let lo = cand.iter().fold(f32::INFINITY, |a, c| a.min(c.0));
+        let hi = cand.iter().fold(f32::NEG_INFINITY, |a, c| a.max(c.0));
+        if cand.len() <= SORTED || lo == hi {
+            break;
+        }
+        let span = f64::from(hi) - f64::from(lo);
+        let part = |v: f32| {
+            (((f64::from(v) - f64::from(lo)) / span * PARTS as f64) as usize).min(PARTS - 1)
+        };
+        let mut mass = [0f64; PARTS];
+        let mut count = [0usize; PARTS];
+        for &(v, w) in &cand {
+            mass[part(v)] += f64::from(w);
+            count[part(v)] += 1;
+        }
+        let (chosen, before) = reach(&mass, &count, above, target, (0..PARTS).rev());
+        above = before;
+        cand.retain(|&(v, _)| part(v) == chosen);
+    }
+    cand.sort_unstable_by(|p, q| q.0.total_cmp(&p.0));
+    let mut edge = cand[0].0;
+    for group in cand.chunk_by(|p, q| p.0 == q.0) {
+        if above >= target {
+            break;
+        }
+        edge = group[0].0;
+        above += group.iter().map(|c| f64::from(c.1)).sum::<f64>();
+    }
+    edge
+}

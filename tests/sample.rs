@@ -1,0 +1,510 @@
+//! Sampling: chi-square tests of each mode against the exact distribution (f64), the draw
+//! against a brute-force Gumbel-max over every element (same bits on every ISA and element type),
+//! top-p's edge against its definition, and the special rows and errors.
+
+mod common;
+
+use common::{isas_under_test, Rng};
+use twopass::{bf16, f16, sample_noise, Error, Kernels, RngState, SampleParams};
+
+const NEG_INF: f32 = f32::NEG_INFINITY;
+
+/// The probabilities `params` define over `x` (the module docs of `twopass::Kernels::sample`):
+/// `exp(x_i / T)` over the kept set, normalised; greedy is the first max.
+fn reference(x: &[f32], params: &SampleParams) -> Vec<f64> {
+    let m = x.iter().copied().fold(NEG_INF, f32::max);
+    let mut probs = vec![0.0; x.len()];
+    if params.temperature == 0.0 {
+        probs[x.iter().position(|&v| v == m).unwrap()] = 1.0;
+        return probs;
+    }
+    let t = f64::from(params.temperature);
+    let w = |v: f32| ((f64::from(v) - f64::from(m)) / t).exp();
+    let mut floor = f64::NEG_INFINITY;
+    if params.top_k > 0 && params.top_k < x.len() {
+        let mut s = x.to_vec();
+        s.sort_by(|a, b| b.total_cmp(a));
+        floor = f64::from(s[params.top_k - 1]);
+    }
+    if params.top_p < 1.0 {
+        let kept: Vec<f32> = x
+            .iter()
+            .copied()
+            .filter(|&v| f64::from(v) >= floor)
+            .collect();
+        let total: f64 = kept.iter().map(|&v| w(v)).sum();
+        let edge = kept
+            .iter()
+            .copied()
+            .filter(|&v| {
+                let above: f64 = kept.iter().filter(|&&u| u > v).map(|&u| w(u)).sum();
+                above < f64::from(params.top_p) * total
+            })
+            .fold(f32::INFINITY, f32::min);
+        floor = floor.max(f64::from(edge));
+    }
+    if params.min_p > 0.0 {
+        floor = floor.max(f64::from(m) + t * f64::from(params.min_p).ln());
+    }
+    for (p, &v) in probs.iter_mut().zip(x) {
+        if f64::from(v) >= floor {
+            *p = w(v);
+        }
+    }
+    let s: f64 = probs.iter().sum();
+    probs.iter_mut().for_each(|p| *p /= s);
+    probs
+}
+
+/// The chi-square statistic's upper 1% point for `df` degrees of freedom (Wilson-Hilferty).
+fn chi_square_1pct(df: usize) -> f64 {
+    let d = df as f64;
+    let z = 2.326_348;
+    d * (1.0 - 2.0 / (9.0 * d) + z * (2.0 / (9.0 * d)).sqrt()).powi(3)
+}
+
+/// Whether `counts` fit `probs` at the 1% level; tokens of probability 0 must never come.
+fn fits(counts: &[u64], probs: &[f64]) -> Result<(), String> {
+    let n: u64 = counts.iter().sum();
+    let mut stat = 0.0;
+    let mut df = 0;
+    for (i, (&c, &p)) in counts.iter().zip(probs).enumerate() {
+        if p == 0.0 {
+            if c > 0 {
+                return Err(format!("token {i} of probability 0 drawn {c} times"));
+            }
+            continue;
+        }
+        let e = p * n as f64;
+        stat += (c as f64 - e).powi(2) / e;
+        df += 1;
+    }
+    let crit = chi_square_1pct(df.max(2) - 1);
+    if stat <= crit {
+        Ok(())
+    } else {
+        Err(format!(
+            "chi-square {stat:.1} above {crit:.1} (df {})",
+            df - 1
+        ))
+    }
+}
+
+fn counts(k: &Kernels, x: &[f32], params: &SampleParams, draws: usize, seed: u64) -> Vec<u64> {
+    let mut rng = RngState::new(seed);
+    let mut c = vec![0u64; x.len()];
+    for _ in 0..draws {
+        c[k.sample(x, params, &mut rng).unwrap()] += 1;
+    }
+    c
+}
+
+/// Ten logits with a tie and a masked one, and every mode. Enough draws that a 1% bias of the
+/// top token's probability fails the test (checked on the first mode).
+#[test]
+fn every_mode_matches_its_distribution() {
+    let x = [0.0f32, 1.0, 2.0, 0.5, -1.0, 1.5, 2.0, NEG_INF, 0.3, -0.7];
+    let k = Kernels::active();
+    let p = SampleParams::default();
+    let modes = [
+        ("T=1", p),
+        (
+            "T=0.5",
+            SampleParams {
+                temperature: 0.5,
+                ..p
+            },
+        ),
+        (
+            "T=2 top-k 3",
+            SampleParams {
+                temperature: 2.0,
+                top_k: 3,
+                ..p
+            },
+        ),
+        ("top-k 2 (a tie)", SampleParams { top_k: 2, ..p }),
+        ("top-p 0.7", SampleParams { top_p: 0.7, ..p }),
+        ("min-p 0.2", SampleParams { min_p: 0.2, ..p }),
+        (
+            "T=0.8 top-k 6 top-p 0.9 min-p 0.05",
+            SampleParams {
+                temperature: 0.8,
+                top_k: 6,
+                top_p: 0.9,
+                min_p: 0.05,
+            },
+        ),
+    ];
+    let draws = 1_000_000;
+    for (i, (name, params)) in modes.iter().enumerate() {
+        let probs = reference(&x, params);
+        let c = counts(&k, &x, params, draws, 1000 + i as u64);
+        fits(&c, &probs).unwrap_or_else(|e| panic!("{name} on {:?}: {e}", k.isa()));
+        if i == 0 {
+            let top = (0..x.len())
+                .max_by(|&a, &b| probs[a].total_cmp(&probs[b]))
+                .unwrap();
+            let mut biased = probs.clone();
+            biased[top] *= 1.01;
+            let s: f64 = biased.iter().sum();
+            biased.iter_mut().for_each(|p| *p /= s);
+            assert!(
+                fits(&c, &biased).is_err(),
+                "a 1% bias passes: too few draws"
+            );
+        }
+    }
+}
+
+/// A long row whose mass sits on six tokens in different blocks: most blocks are pruned.
+#[test]
+fn pruned_blocks_keep_the_distribution() {
+    let mut x = vec![-30.0f32; 5000];
+    for (&i, &v) in [3usize, 700, 701, 2500, 4095, 4999]
+        .iter()
+        .zip(&[1.0f32, 2.0, 0.5, 2.0, 1.5, 0.0])
+    {
+        x[i] = v;
+    }
+    let k = Kernels::active();
+    let params = SampleParams::default();
+    let probs = reference(&x, &params);
+    let c = counts(&k, &x, &params, 300_000, 7);
+    fits(&c, &probs).unwrap_or_else(|e| panic!("{:?}: {e}", k.isa()));
+}
+
+/// The draw over every element, by definition: the kept index with the highest
+/// `(x - max) / T + noise` in f64, the first on a tie.
+fn brute_force(x: &[f32], t: f32, floor: f32, seed: u64, counter: u64) -> usize {
+    let m = x.iter().copied().fold(NEG_INF, f32::max);
+    let mut best = (f64::NEG_INFINITY, usize::MAX);
+    for (i, &v) in x.iter().enumerate() {
+        if v < floor {
+            continue;
+        }
+        let g = sample_noise(seed, counter, i as u64);
+        let s = (f64::from(v) - f64::from(m)) * (1.0 / f64::from(t)) + f64::from(g);
+        if s > best.0 {
+            best = (s, i);
+        }
+    }
+    best.1
+}
+
+fn row(rng: &mut Rng, n: usize, kind: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| match kind {
+            0 => rng.normal() as f32,
+            1 => (30.0 * rng.normal()) as f32,
+            2 => (2000.0 * rng.uniform() - 1000.0) as f32,
+            3 => i as f32 * 0.01,
+            4 => {
+                if rng.below(50) == 0 {
+                    8.0 + rng.normal() as f32
+                } else {
+                    -5.0 + rng.normal() as f32
+                }
+            }
+            _ => {
+                if rng.below(4) == 0 {
+                    NEG_INF
+                } else {
+                    (3.0 * rng.normal()) as f32
+                }
+            }
+        })
+        .collect()
+}
+
+/// Every ISA and element type draws the brute-force token (so the same one), with and without
+/// pruning, top-k and min-p floors included, at every tail length.
+#[test]
+fn draws_match_brute_force_on_every_isa_and_type() {
+    let mut rng = Rng::new(11);
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        for n in (1..=140).chain([1000, 4099]) {
+            for kind in 0..6 {
+                let x = row(&mut rng, n, kind);
+                if x.iter().all(|&v| v == NEG_INF) {
+                    continue;
+                }
+                for (t, top_k, min_p) in [(1.0f32, 0, 0.0f32), (0.3, 5, 0.0), (4.0, 0, 0.1)] {
+                    let params = SampleParams {
+                        temperature: t,
+                        top_k,
+                        min_p,
+                        ..Default::default()
+                    };
+                    let seed = rng.next_u64();
+                    let counter = rng.next_u64();
+                    check_types(&k, &x, &params, seed, counter);
+                }
+            }
+        }
+    }
+}
+
+fn check_types(k: &Kernels, x: &[f32], params: &SampleParams, seed: u64, counter: u64) {
+    let h: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
+    let b: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
+    let as_f32 = [
+        x.to_vec(),
+        h.iter().map(|v| v.to_f32()).collect(),
+        b.iter().map(|v| v.to_f32()).collect(),
+    ];
+    let draw = |i: usize| {
+        let mut rng = RngState { seed, counter };
+        match i {
+            0 => k.sample(x, params, &mut rng),
+            1 => k.sample(&h, params, &mut rng),
+            _ => k.sample(&b, params, &mut rng),
+        }
+    };
+    for (i, xs) in as_f32.iter().enumerate() {
+        if xs.iter().all(|&v| v == NEG_INF) {
+            continue;
+        }
+        let m = xs.iter().copied().fold(NEG_INF, f32::max);
+        let mut floor = NEG_INF;
+        if params.top_k > 0 && params.top_k < xs.len() {
+            let mut s = xs.clone();
+            s.sort_by(|a, b| b.total_cmp(a));
+            floor = s[params.top_k - 1];
+        }
+        if params.min_p > 0.0 {
+            let v = f64::from(m) + f64::from(params.temperature) * f64::from(params.min_p).ln();
+            let f = xs
+                .iter()
+                .copied()
+                .filter(|&u| f64::from(u) >= v)
+                .fold(f32::INFINITY, f32::min);
+            floor = floor.max(f);
+        }
+        let want = brute_force(xs, params.temperature, floor, seed, counter);
+        let got = draw(i).unwrap();
+        assert_eq!(
+            got,
+            want,
+            "{:?} type {i} n={} {params:?} seed={seed} counter={counter}",
+            k.isa(),
+            xs.len()
+        );
+    }
+}
+
+/// Top-p on rows where many logits share the edge's bucket (the refinement by value) and with
+/// many ties: every draw lies in the kept set of the definition.
+#[test]
+fn top_p_keeps_the_defined_set() {
+    let k = Kernels::active();
+    let mut rng = Rng::new(5);
+    for case in 0..6 {
+        let x: Vec<f32> = (0..3000)
+            .map(|_| match case {
+                0 => (0.01 * rng.normal()) as f32,
+                1 => rng.below(7) as f32 * 0.25,
+                2 => (3.0 * rng.normal()) as f32,
+                3 => 1e4 + rng.normal() as f32,
+                4 => (rng.below(3) as f32) * 1e-3,
+                _ => (20.0 * rng.uniform()) as f32,
+            })
+            .collect();
+        for top_p in [0.05f32, 0.5, 0.9, 0.999] {
+            let params = SampleParams {
+                top_p,
+                ..Default::default()
+            };
+            let probs = reference(&x, &params);
+            let mut state = RngState::new(case);
+            for _ in 0..300 {
+                let i = k.sample(&x, &params, &mut state).unwrap();
+                if probs[i] == 0.0 {
+                    // Only a rounding-level edge may differ: the mass above within 1e-5.
+                    let m = x.iter().copied().fold(NEG_INF, f32::max);
+                    let w = |v: f32| (f64::from(v) - f64::from(m)).exp();
+                    let total: f64 = x.iter().map(|&v| w(v)).sum();
+                    let above: f64 = x.iter().filter(|&&u| u > x[i]).map(|&u| w(u)).sum();
+                    assert!(
+                        (above - f64::from(top_p) * total).abs() <= 1e-5 * total,
+                        "case {case} top_p {top_p}: token {i} ({}) is outside the set",
+                        x[i]
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn greedy_takes_the_first_max() {
+    let x = [1.0f32, 5.0, -2.0, 5.0, NEG_INF];
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        let mut rng = RngState::new(1);
+        let greedy = SampleParams {
+            temperature: 0.0,
+            top_k: 1,
+            ..Default::default()
+        };
+        assert_eq!(k.sample(&x, &greedy, &mut rng), Ok(1));
+        let long: Vec<f32> = (0..1000).map(|i| (i % 97) as f32).collect();
+        assert_eq!(k.sample(&long, &greedy, &mut rng), Ok(96));
+        assert_eq!(rng.counter, 2);
+    }
+}
+
+/// Extremes: logits of +-3e38 (only the two maxima drawn, each about half the time), a huge
+/// temperature (about uniform), a tiny one (the max), subnormal logits.
+#[test]
+fn extreme_rows_and_temperatures() {
+    let k = Kernels::active();
+    let x = [3e38f32, -3e38, 3e38];
+    let c = counts(&k, &x, &SampleParams::default(), 20_000, 3);
+    assert_eq!(c[1], 0);
+    assert!(c[0] > 9000 && c[2] > 9000, "{c:?}");
+    let y = [1.0f32, 2.0, 3.0, 4.0];
+    let hot = SampleParams {
+        temperature: 1e30,
+        ..Default::default()
+    };
+    fits(&counts(&k, &y, &hot, 40_000, 4), &[0.25; 4]).unwrap();
+    let cold = SampleParams {
+        temperature: 1e-30,
+        ..Default::default()
+    };
+    assert_eq!(counts(&k, &y, &cold, 100, 5), [0, 0, 0, 100]);
+    let tiny = [1e-40f32, 0.0, -1e-40];
+    fits(
+        &counts(&k, &tiny, &SampleParams::default(), 30_000, 6),
+        &[1.0 / 3.0; 3],
+    )
+    .unwrap();
+}
+
+#[test]
+fn bad_rows_and_parameters_are_refused_unchanged() {
+    let k = Kernels::active();
+    let p = SampleParams::default();
+    let mut rng = RngState {
+        seed: 9,
+        counter: 4,
+    };
+    let cases: [(&[f32], Error); 4] = [
+        (&[], Error::EmptyRow),
+        (&[1.0, f32::NAN], Error::NonFiniteLogit),
+        (&[1.0, f32::INFINITY], Error::NonFiniteLogit),
+        (&[NEG_INF, NEG_INF], Error::AllMasked),
+    ];
+    for (x, e) in cases {
+        assert_eq!(k.sample(x, &p, &mut rng), Err(e));
+    }
+    for bad in [
+        SampleParams {
+            temperature: -1.0,
+            ..p
+        },
+        SampleParams {
+            temperature: f32::NAN,
+            ..p
+        },
+        SampleParams {
+            temperature: f32::INFINITY,
+            ..p
+        },
+        SampleParams { top_p: 0.0, ..p },
+        SampleParams { top_p: 1.5, ..p },
+        SampleParams { min_p: -0.1, ..p },
+        SampleParams {
+            min_p: f32::NAN,
+            ..p
+        },
+    ] {
+        assert!(matches!(
+            k.sample(&[1.0f32], &bad, &mut rng),
+            Err(Error::InvalidOption { .. })
+        ));
+    }
+    assert_eq!(
+        rng,
+        RngState {
+            seed: 9,
+            counter: 4
+        }
+    );
+    // Rows: a bad row refuses the call before any token is written.
+    let x = [1.0f32, 2.0, 3.0, 1.0, f32::NAN, 0.0];
+    let mut out = [7usize; 2];
+    assert_eq!(
+        k.sample_rows(&x, 3, 3, &p, &mut rng, &mut out),
+        Err(Error::NonFiniteLogit)
+    );
+    assert_eq!((out, rng.counter), ([7, 7], 4));
+    assert!(matches!(
+        k.sample_rows(&x[..5], 3, 3, &p, &mut rng, &mut out),
+        Err(Error::BufferTooShort { .. })
+    ));
+    assert_eq!(
+        k.sample_rows(&x, 3, 0, &p, &mut rng, &mut out),
+        Err(Error::EmptyRow)
+    );
+    assert_eq!(
+        k.sample_rows::<f32>(&[], 3, 3, &p, &mut rng, &mut []),
+        Ok(())
+    );
+}
+
+/// Rows draw as single calls with consecutive counters.
+#[test]
+fn rows_draw_as_single_calls() {
+    let k = Kernels::active();
+    let mut g = Rng::new(8);
+    let (rows, cols, stride) = (5, 300, 310);
+    let x: Vec<f32> = (0..rows * stride)
+        .map(|_| (3.0 * g.normal()) as f32)
+        .collect();
+    let p = SampleParams {
+        top_p: 0.8,
+        top_k: 40,
+        ..Default::default()
+    };
+    let mut rng = RngState {
+        seed: 3,
+        counter: 10,
+    };
+    let mut out = [0usize; 5];
+    k.sample_rows(&x, stride, cols, &p, &mut rng, &mut out)
+        .unwrap();
+    assert_eq!(rng.counter, 15);
+    let mut one = RngState {
+        seed: 3,
+        counter: 10,
+    };
+    for (r, &o) in out.iter().enumerate() {
+        assert_eq!(k.sample(&x[r * stride..][..cols], &p, &mut one), Ok(o));
+    }
+}
+
+/// Rows where many far-below elements each have a small chance to win (about 1.5 of them do per
+/// draw): exactly where a bound that prunes too much would change the token.
+#[test]
+fn pruning_never_changes_the_draw() {
+    let mut g = Rng::new(21);
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        for draw in 0..8u64 {
+            let n = 20_000;
+            let t = if draw % 2 == 0 { 1.0f32 } else { 0.5 };
+            let mut x: Vec<f32> = (0..n)
+                .map(|_| -9.5 * t - (0.01 * g.uniform()) as f32)
+                .collect();
+            x[g.below(n)] = 0.0;
+            let params = SampleParams {
+                temperature: t,
+                ..Default::default()
+            };
+            check_types(&k, &x, &params, 77, draw);
+        }
+    }
+}

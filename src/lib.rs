@@ -74,7 +74,7 @@ pub use handle::Kernels;
 pub use lse_state::LseState;
 #[cfg(feature = "rayon")]
 pub use parallel::PAR_CHUNK;
-pub use sample::{sample_noise, RngState, SampleParams};
+pub use sample::{RngState, SampleParams};
 pub use twopass_kernels::cpu;
 #[cfg(target_arch = "x86_64")]
 pub use twopass_kernels::fpenv;

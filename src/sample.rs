@@ -1,21 +1,22 @@
-//! Drawing a token from a row of logits: temperature, top-k, top-p and min-p, by the Gumbel-max
-//! trick over counter-based noise ([`twopass_kernels::gumbel`]), without sorting the row or
-//! computing its softmax.
+//! Drawing a token from a row of logits: temperature, top-k, top-p and min-p, without sorting
+//! the row or writing its softmax.
 //!
-//! With temperature `T > 0` the token is `i` with probability `exp(x_i / T) / sum_K exp(x_j / T)`
-//! over the kept set `K = {i : x_i >= floor}`, the floor being the highest of the filters':
+//! With temperature `T > 0` the token is `i` with probability `w_i / sum_K w_j` over the kept
+//! set `K = {i : x_i >= floor}`, `w_i = exp((x_i - max) / T)`, the floor being the highest of
+//! the filters':
 //! - top-k: the k-th largest logit (ties at it kept, as Hugging Face's warper);
 //! - top-p, on the top-k survivors: the least logit whose higher logits hold less than `p` of
 //!   their mass (so the smallest set of top tokens holding at least `p`, ties at its edge kept);
 //! - min-p: `max + T ln(min_p)` (tokens with at least `min_p` times the top probability).
 //!
-//! `T = 0` is greedy: the first index of the max. The draw takes the row's max (one read), then
-//! one read that draws noise only for blocks of 64 that may beat the best so far; the filters
-//! add a read each. The same seed and counter give the same token on every ISA (the noise and
-//! the filters' arithmetic are plain IEEE operations in a fixed order).
+//! `T = 0` is greedy: the first index of the max, in one read. Otherwise one read finds the max
+//! and one sums the masses per block ([`twopass_kernels::sample`]); the draw's uniform `u`
+//! (Philox4x32-10 at the draw's counter) picks the block whose running mass passes `u` of the
+//! total, then the element within it. The filters add a read each (top-p two). The masses are
+//! plain IEEE operations in a fixed order, so the same seed and counter give the same token on
+//! every ISA.
 
-use twopass_kernels::exp::exp_plain;
-use twopass_kernels::gumbel::{noise, Draw, Pick, Scan};
+use twopass_kernels::sample::{uniform, Masses, Scan};
 
 use crate::error::check_matrix;
 use crate::{Error, Float, Kernels};
@@ -23,7 +24,7 @@ use crate::{Error, Float, Kernels};
 /// How to draw: temperature and the filters (each off at its default).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SampleParams {
-    /// `T >= 0`, finite; 0 takes the first max (greedy). Default 1.
+    /// 0 (greedy: the first max) or a normal positive f32. Default 1.
     pub temperature: f32,
     /// Keep the `top_k` largest logits (and ties); 0 (the default) keeps all.
     pub top_k: usize,
@@ -49,8 +50,9 @@ impl SampleParams {
     /// [`Error::InvalidOption`] for a value outside its domain.
     fn check(&self) -> Result<(), Error> {
         let invalid = |name, value| Err(Error::InvalidOption { name, value });
-        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
-            return invalid("temperature", self.temperature);
+        let t = self.temperature;
+        if !(t == 0.0 || (t.is_normal() && t > 0.0)) {
+            return invalid("temperature", t);
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return invalid("top_p", self.top_p);
@@ -77,13 +79,6 @@ impl RngState {
     pub fn new(seed: u64) -> RngState {
         RngState { seed, counter: 0 }
     }
-}
-
-/// The Gumbel noise of element `i` in draw `counter` under `seed`: the token drawn is the
-/// kept `i` with the highest `(x_i - max) / T + sample_noise(seed, counter, i)` (the first
-/// on a tie), in f64, whatever ISA draws it (for reproducing a draw elsewhere).
-pub fn sample_noise(seed: u64, counter: u64, i: u64) -> f32 {
-    noise(seed, counter, i)
 }
 
 impl Kernels {
@@ -161,7 +156,8 @@ impl Kernels {
         }
     }
 
-    /// The token of draw `counter` from a checked row.
+    /// The token of draw `counter` from a checked row: the block, then the element, where the
+    /// running mass passes `u` of the total.
     fn draw<T: Float>(
         &self,
         x: &[T],
@@ -173,35 +169,72 @@ impl Kernels {
         if params.temperature == 0.0 {
             return scan.first;
         }
-        let inv_t = 1.0 / f64::from(params.temperature);
-        let draw = Draw {
-            seed,
-            stream: counter,
+        let inv_t = 1.0 / params.temperature;
+        let masses = Masses {
             max: scan.max,
             inv_t,
-            floor: floor(x, scan.max, inv_t, params),
+            floor: floor(
+                x,
+                &Masses {
+                    max: scan.max,
+                    inv_t,
+                    floor: f32::NEG_INFINITY,
+                },
+                params,
+            ),
         };
-        // The max seeds the best score, so that the pass draws noise only where it may lose.
-        let first = Pick {
-            score: draw.score(scan.max, noise(seed, counter, scan.first as u64)),
-            index: scan.first,
-        };
-        (self.table::<T>().rgumbelmax)(x, 0, &draw, first).index
+        let block = mass_block(x.len());
+        let mut blocks = [0.0f32; MASS_BLOCKS];
+        let blocks = &mut blocks[..x.len().div_ceil(block)];
+        (self.table::<T>().rblockmass)(x, &masses, block, blocks);
+        let total: f64 = blocks.iter().map(|&m| f64::from(m)).sum();
+        let mut target = uniform(seed, counter) * total;
+        // The first block whose mass takes the running total past the target (the last nonempty
+        // one when rounding keeps it below).
+        let mut chosen = 0;
+        for (b, &m) in blocks.iter().enumerate() {
+            if m > 0.0 {
+                chosen = b;
+                if f64::from(m) > target {
+                    break;
+                }
+                target -= f64::from(m);
+            }
+        }
+        let start = chosen * block;
+        let part = &x[start..x.len().min(start + block)];
+        start + masses.pick(part.iter().map(|v| v.to_f32()), target)
     }
 }
 
-/// The least logit kept by the filters (`-inf` when they keep every one).
-fn floor<T: Float>(x: &[T], max: f32, inv_t: f64, params: &SampleParams) -> f32 {
+/// At most this many blocks of masses (a stack array): rows of more than `256 * MASS_BLOCKS`
+/// elements take longer blocks.
+const MASS_BLOCKS: usize = 1024;
+
+/// The block length for a row of `n`: 256, or the power of two that keeps the blocks within
+/// [`MASS_BLOCKS`] (so the element search reads at most `max(256, n / 1024)` elements).
+fn mass_block(n: usize) -> usize {
+    n.div_ceil(MASS_BLOCKS).next_power_of_two().max(256)
+}
+
+/// The least logit kept by the filters (`-inf` when they keep every one); `unfiltered` has no
+/// floor.
+fn floor<T: Float>(x: &[T], unfiltered: &Masses, params: &SampleParams) -> f32 {
     let mut floor = f32::NEG_INFINITY;
     if params.top_k > 0 && params.top_k < x.len() {
         floor = top_k_floor(x, params.top_k);
     }
     if params.top_p < 1.0 {
-        floor = floor.max(top_p_floor(x, max, inv_t, floor, f64::from(params.top_p)));
+        let masses = Masses {
+            floor,
+            ..*unfiltered
+        };
+        floor = floor.max(top_p_floor(x, &masses, f64::from(params.top_p)));
     }
     if params.min_p > 0.0 {
         // max + T ln(min_p), rounded up: the least f32 at or above it.
-        let v = f64::from(max) + f64::from(params.min_p).ln() / inv_t;
+        let t = 1.0 / f64::from(unfiltered.inv_t);
+        let v = f64::from(unfiltered.max) + f64::from(params.min_p).ln() * t;
         let f = v as f32;
         floor = floor.max(if f64::from(f) < v { f.next_up() } else { f });
     }
@@ -242,18 +275,19 @@ const PARTS: usize = 64;
 /// At most this many boundary logits are sorted.
 const SORTED: usize = 64;
 
-/// Top-p's floor over the logits at or above `floor`: the least logit whose higher logits hold
-/// less than `p` of the mass. Masses `exp((x - max) / T)` by [`exp_plain`], summed into a
-/// histogram over `(x - max) / T`; the bucket where the running mass from the top reaches
-/// `p` of the total holds the edge, which repeated splits by value (then a sort of at most
-/// [`SORTED`] logits) find.
-fn top_p_floor<T: Float>(x: &[T], max: f32, inv_t: f64, floor: f32, p: f64) -> f32 {
+/// Top-p's floor over the logits of nonzero mass: the least logit whose higher logits hold less
+/// than `p` of the mass. Masses [`Masses::weight`] summed into a histogram over
+/// `(x - max) / T`; the bucket where the running mass from the top reaches `p` of the total
+/// holds the edge, which repeated splits by value (then a sort of at most [`SORTED`] logits)
+/// find.
+fn top_p_floor<T: Float>(x: &[T], masses: &Masses, p: f64) -> f32 {
     let weigh = |v: T| {
         let v = v.to_f32();
-        (v >= floor).then(|| {
-            let d = ((f64::from(v) - f64::from(max)) * inv_t) as f32;
+        let w = masses.weight(v);
+        (w > 0.0).then(|| {
+            let d = (v - masses.max) * masses.inv_t;
             let bucket = ((-d * BUCKETS_PER_NAT) as usize).min(BUCKETS - 1);
-            (v, exp_plain(d), bucket)
+            (v, w, bucket)
         })
     };
     let mut mass = [0f64; BUCKETS];

@@ -35,6 +35,19 @@ fn run<T: Float>(k: Kernels, x: &[f32], flags: &mut Flags, stores_checked: bool)
         k.log_softmax(&x, &mut y).unwrap()
     });
     flags.check(&what("log_sum_exp"), true, || k.log_sum_exp(&x));
+    for params in [
+        twopass::SampleParams::default(),
+        twopass::SampleParams {
+            temperature: 0.5,
+            top_k: 40,
+            top_p: 0.9,
+            min_p: 0.01,
+        },
+    ] {
+        flags.check(&what("sample"), true, || {
+            k.sample(&x, &params, &mut twopass::RngState::new(1)).ok()
+        });
+    }
     // The row as (1, len, inner) tensors: one vector of columns or less, two or more, and a
     // tile with gaps between its rows (inner beyond AXIS_TILE).
     for inner in [3, 37, 1100].into_iter().filter(|&i| 2 * i <= n) {

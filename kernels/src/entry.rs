@@ -46,8 +46,8 @@ pub enum Entry {
     Vaxisscale,
     /// [`Table::rscan`]: where the max first occurs.
     Rscan,
-    /// [`Table::rgumbelmax`] at temperature 1 with a fixed seed: the index drawn.
-    Rgumbelmax,
+    /// [`Table::rblockmass`] at temperature 1 in blocks of 32: the masses' total.
+    Rblockmass,
 }
 
 impl Entry {
@@ -72,7 +72,7 @@ impl Entry {
         Entry::Raxisstoreexp,
         Entry::Vaxisscale,
         Entry::Rscan,
-        Entry::Rgumbelmax,
+        Entry::Rblockmass,
     ];
 
     /// The field's name, e.g. `raddextexp_paired`.
@@ -97,7 +97,7 @@ impl Entry {
             Entry::Raxisstoreexp => "raxisstoreexp",
             Entry::Vaxisscale => "vaxisscale",
             Entry::Rscan => "rscan",
-            Entry::Rgumbelmax => "rgumbelmax",
+            Entry::Rblockmass => "rblockmass",
         }
     }
 
@@ -231,15 +231,15 @@ impl<T: Element> Table<T> {
                 (self.vaxisscale)(io, tile, &[c; 37][..width]);
             }
             Entry::Rscan => return (self.rscan)(x).first as f64,
-            Entry::Rgumbelmax => {
-                let draw = crate::gumbel::Draw {
-                    seed: 0x5EED,
-                    stream: x.len() as u64,
+            Entry::Rblockmass => {
+                let masses = crate::sample::Masses {
                     max: args.max,
                     inv_t: 1.0,
                     floor: f32::NEG_INFINITY,
                 };
-                return (self.rgumbelmax)(x, 0, &draw, crate::gumbel::Pick::NONE).index as f64;
+                let mut out = vec![0.0f32; x.len().div_ceil(32)];
+                (self.rblockmass)(x, &masses, 32, &mut out);
+                return out.iter().map(|&m| f64::from(m)).sum();
             }
         }
         0.0

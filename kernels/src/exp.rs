@@ -95,7 +95,7 @@ pub(crate) fn poly<S: Simd, const COARSE: bool>(s: S, t: S::V, c: S::V) -> S::V 
 }
 
 /// `ln 2` with its low 9 bits 0, so `k * LN2_HEAD` is exact in f32 for `|k| < 2^9` (Cody-Waite
-/// without FMA: [`exp_plain`], [`crate::gumbel::ln`]).
+/// without FMA: [`exp_plain`]).
 pub const LN2_HEAD: f32 = f32::from_bits(0x3F31_7200);
 /// `ln 2 - LN2_HEAD`, rounded to f32.
 pub const LN2_TAIL: f32 = 1.428_606_8e-6;
@@ -104,16 +104,25 @@ pub const EXP_PLAIN_CUTOFF: f32 = -86.0;
 
 /// `exp(d)` for `d <= 0` in plain f32 multiplies and adds (no FMA, no table), so every build and
 /// ISA gives the same bits: `2^n p(d - n ln 2)` with the polynomial above, 0 below
-/// [`EXP_PLAIN_CUTOFF`] (and for `-inf`). Within 4 ulp of `exp` (test `exp_plain_error`).
+/// [`EXP_PLAIN_CUTOFF`] (and for `-inf` and NaN), computed at the cutoff there so that no
+/// lane of a vectorised loop makes a subnormal. Within 4 ulp of `exp` (test `exp_plain_error`).
 #[inline(always)]
 pub fn exp_plain(d: f32) -> f32 {
-    if d < EXP_PLAIN_CUTOFF || d.is_nan() {
-        return 0.0;
-    }
-    let n = (d * LOG2E).round_ties_even();
+    let keep = d >= EXP_PLAIN_CUTOFF;
+    let d = if keep { d } else { EXP_PLAIN_CUTOFF };
+    // Rounded to nearest even by the addition (no SSE4.1 rounding instruction needed); z's low
+    // mantissa bits hold n (in [-124, 0]), which a shift moves into 2^n's exponent field (no
+    // float-to-integer conversion, which vectorises poorly).
+    let z = d * LOG2E + ROUND_MAGIC;
+    let n = z - ROUND_MAGIC;
     let t = (d - n * LN2_HEAD) - n * LN2_TAIL;
     let p = 1.0 + t * (C1 + t * (C2 + t * (C3 + t * (C4 + t * C5))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    let y = p * f32::from_bits(z.to_bits().wrapping_add(127) << 23);
+    if keep {
+        y
+    } else {
+        0.0
+    }
 }
 
 /// `c * p(x - n * ln(2))` for an integral `n` near `x * LOG2E`: Cody-Waite in two FMAs, or

@@ -9,7 +9,7 @@
 //! `vscaleextexp`, plus `raddonline` (max and sum in one pass) and `vsubtract`; the `axis`
 //! forms (`raxisonline`, `vaxisscaleexp`, `vaxissubtract`, `raxismax`, `raxisstoreexp`,
 //! `vaxisscale`) run down the columns of a strided
-//! [`Tile`]; `rscan` and `rgumbelmax` serve sampling ([`gumbel`]).
+//! [`Tile`]; `rscan` and `rblockmass` serve sampling ([`sample`]).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -23,8 +23,8 @@ pub mod exp;
 mod ext;
 #[cfg(target_arch = "x86_64")]
 pub mod fpenv;
-pub mod gumbel;
 mod ops;
+pub mod sample;
 mod scalar;
 mod simd;
 mod table;

@@ -1,6 +1,6 @@
 //! One table of kernels per ISA, and the registry of the tables this CPU can run.
 
-use crate::gumbel::{Draw, Pick, Scan};
+use crate::sample::{Masses, Scan};
 use crate::{ColumnSum, Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits, Tile};
 
 /// An instruction set the kernels are written for.
@@ -169,9 +169,9 @@ pub struct Table<T: 'static = f32> {
     pub vaxisscale: fn(Io<'_, T>, Tile, &[f32]),
     /// The max, where it first occurs, and whether no element is NaN or `+inf`.
     pub rscan: fn(&[T]) -> Scan,
-    /// The Gumbel-max draw over the part of a row at `offset` (a multiple of
-    /// [`crate::gumbel::BLOCK`]), starting from a best [`Pick`]: the same bits on every ISA.
-    pub rgumbelmax: fn(&[T], usize, &Draw, Pick) -> Pick,
+    /// Each block's sum of [`Masses::weight`] (blocks of the given size, a multiple of
+    /// [`crate::sample::MASS_LANES`]; one output per block): the same bits on every ISA.
+    pub rblockmass: fn(&[T], &Masses, usize, &mut [f32]),
 }
 
 /// Defines the entry points of one ISA module over its [`crate::simd::Simd`] type, generic over
@@ -350,21 +350,21 @@ macro_rules! isa_table {
                 move |s| unsafe { crate::axis::raxisstoreexp(s, x, y, tile, max, sums) },
             )
         }
-        fn rscan<E: Element>(x: &[E]) -> crate::gumbel::Scan {
+        fn rscan<E: Element>(x: &[E]) -> crate::sample::Scan {
             $enter(
                 #[inline(always)]
-                move |s| crate::gumbel::rscan(s, x),
+                move |s| crate::sample::rscan(s, x),
             )
         }
-        fn rgumbelmax<E: Element>(
+        fn rblockmass<E: Element>(
             x: &[E],
-            offset: usize,
-            draw: &crate::gumbel::Draw,
-            best: crate::gumbel::Pick,
-        ) -> crate::gumbel::Pick {
+            masses: &crate::sample::Masses,
+            block: usize,
+            out: &mut [f32],
+        ) {
             $enter(
                 #[inline(always)]
-                move |s| crate::gumbel::rgumbelmax(s, x, offset, draw, best),
+                move |s| crate::sample::rblockmass(s, x, masses, block, out),
             )
         }
         fn vaxisscale<E: Element>(io: crate::Io<'_, E>, tile: crate::Tile, scale: &[f32]) {
@@ -400,7 +400,7 @@ macro_rules! isa_table {
                 raxisstoreexp: raxisstoreexp::<E>,
                 vaxisscale: vaxisscale::<E>,
                 rscan: rscan::<E>,
-                rgumbelmax: rgumbelmax::<E>,
+                rblockmass: rblockmass::<E>,
             }
         }
 

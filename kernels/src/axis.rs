@@ -306,30 +306,15 @@ fn fold<S: Simd>(s: S, wide: &mut [f64], v: S::V) {
 #[inline(always)]
 pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile, out: &mut [f32]) {
     let (width, l) = (out.len(), S::LANES);
-    let ahead = prefetch_ahead::<E>(tile, width);
-    if width <= 2 * l {
-        // Two vectors or less: the maxima in registers.
-        let mut m = [s.splat(f32::NEG_INFINITY); 2];
-        for row in 0..tile.rows {
-            for (n, m) in m.iter_mut().enumerate() {
-                let j = n * l;
-                if j >= width {
-                    break;
-                }
-                let len = (width - j).min(l);
-                // SAFETY: row < rows and j + len <= width: inside the tile's span.
-                let v = unsafe {
-                    let p = x.add(row * tile.stride + j);
-                    load_lanes(s, p, len, f32::NEG_INFINITY, ahead)
-                };
-                *m = s.max(*m, v);
-            }
-        }
-        for (j, o) in out.iter_mut().enumerate() {
-            *o = s.lanes(m[j / l]).as_ref()[j % l];
-        }
-        return;
+    if width <= l {
+        // SAFETY: forwarded from the caller; out.len() <= LANES.
+        return unsafe { raxismax_narrow::<S, E, 1>(s, x, tile, out) };
     }
+    if width <= 2 * l {
+        // SAFETY: forwarded from the caller; out.len() <= 2 * LANES.
+        return unsafe { raxismax_narrow::<S, E, 2>(s, x, tile, out) };
+    }
+    let ahead = prefetch_ahead::<E>(tile, width);
     let mut max = [f32::NEG_INFINITY; AXIS_TILE];
     for row in 0..tile.rows {
         let mut j = 0;
@@ -347,6 +332,48 @@ pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile
         }
     }
     out.copy_from_slice(&max[..width]);
+}
+
+/// [`raxismax`] for a tile of `N` vectors of columns or less (`N` 1 or 2): the maxima in
+/// registers, four per vector taking turns over the rows ([`walk_rows`]), so no row waits on
+/// the last one's max.
+///
+/// # Safety
+/// As [`raxismax`], with `out.len() <= N * LANES`.
+#[inline(always)]
+unsafe fn raxismax_narrow<S: Simd, E: Element, const N: usize>(
+    s: S,
+    x: *const E,
+    tile: Tile,
+    out: &mut [f32],
+) {
+    let (width, l) = (out.len(), S::LANES);
+    let ahead = prefetch_ahead::<E>(tile, width);
+    let mut m = [[s.splat(f32::NEG_INFINITY); 4]; N];
+    walk_rows(
+        tile.rows,
+        #[inline(always)]
+        |row, slot| {
+            let Some(row) = row else { return };
+            for (n, m) in m.iter_mut().enumerate() {
+                let j = n * l;
+                if j >= width {
+                    break;
+                }
+                let len = (width - j).min(l);
+                // SAFETY: row < rows and j + len <= width: inside the tile's span.
+                let v = unsafe {
+                    let p = x.add(row * tile.stride + j);
+                    load_lanes(s, p, len, f32::NEG_INFINITY, ahead)
+                };
+                m[slot] = s.max(m[slot], v);
+            }
+        },
+    );
+    let m = m.map(|[a, b, c, d]| s.max(s.max(a, b), s.max(c, d)));
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = s.lanes(m[j / l]).as_ref()[j % l];
+    }
 }
 
 /// `y = exp(x - m_j)` down each column `j` for finite `max[j] = m_j` at least the column's max
@@ -509,15 +536,19 @@ pub(crate) unsafe fn vaxisscale<S: Simd, E: Element>(
         least: [f32; AXIS_TILE],
     }
     impl<S: Simd> ColumnMap<S> for Columns {
+        type Params = (S::V, S::V);
         #[inline(always)]
-        fn apply(&self, s: S, x: S::V, j: usize) -> S::V {
+        fn params(&self, s: S, j: usize) -> Self::Params {
             // SAFETY: j < AXIS_TILE, a multiple of LANES.
-            let (c, least) = unsafe {
+            unsafe {
                 (
                     s.load(self.c.as_ptr().add(j)),
                     s.load(self.least.as_ptr().add(j)),
                 )
-            };
+            }
+        }
+        #[inline(always)]
+        fn apply(&self, s: S, x: S::V, (c, least): Self::Params) -> S::V {
             s.mul_or_zero(s.nlt(s.abs(x), least), x, c)
         }
     }
@@ -535,8 +566,12 @@ pub(crate) unsafe fn vaxisscale<S: Simd, E: Element>(
 
 /// A per-column element-wise map down a tile.
 trait ColumnMap<S: Simd> {
-    /// The output for `x` in the columns from `j` (a vector of them).
-    fn apply(&self, s: S, x: S::V, j: usize) -> S::V;
+    /// What `apply` needs of a vector of columns.
+    type Params: Copy;
+    /// The parameters of the vector of columns from `j < AXIS_TILE`.
+    fn params(&self, s: S, j: usize) -> Self::Params;
+    /// The output for `x` in the columns of `params`.
+    fn apply(&self, s: S, x: S::V, params: Self::Params) -> S::V;
 }
 
 /// Writes `y = f(x)` over the tile, row by row (`width` columns).
@@ -553,19 +588,55 @@ unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
     width: usize,
 ) {
     let (l, ahead) = (S::LANES, prefetch_ahead::<E>(tile, width));
+    /// Row `row`'s vector of columns from `j`.
+    ///
+    /// # Safety
+    /// As [`map`], with `row < rows` and `j < width`.
+    #[inline(always)]
+    unsafe fn one<S: Simd, E: Element, F: ColumnMap<S>>(
+        s: S,
+        f: &F,
+        (x, y): (*const E, *mut E),
+        (tile, width, ahead): (Tile, usize, usize),
+        (row, j): (usize, usize),
+        params: F::Params,
+    ) {
+        let len = (width - j).min(S::LANES);
+        let at = row * tile.stride + j;
+        if ahead > 0 {
+            s.prefetch(y.wrapping_add(at + ahead).cast());
+        }
+        // SAFETY: row < rows and j + len <= width: inside the tile's span.
+        unsafe {
+            let v = load_lanes(s, x.add(at), len, 0.0, ahead);
+            store_lanes(s, y.add(at), len, f.apply(s, v, params));
+        }
+    }
+    if width <= 2 * l {
+        // Two vectors or less: their parameters in registers, four rows a turn.
+        let params = [f.params(s, 0), f.params(s, l)];
+        walk_rows(
+            tile.rows,
+            #[inline(always)]
+            |row, _| {
+                let Some(row) = row else { return };
+                for (n, &p) in params.iter().enumerate() {
+                    let j = n * l;
+                    if j >= width {
+                        break;
+                    }
+                    // SAFETY: forwarded from the caller; row < rows, j < width.
+                    unsafe { one(s, f, (x, y), (tile, width, ahead), (row, j), p) };
+                }
+            },
+        );
+        return;
+    }
     for row in 0..tile.rows {
         let mut j = 0;
         while j < width {
-            let len = (width - j).min(l);
-            let at = row * tile.stride + j;
-            if ahead > 0 {
-                s.prefetch(y.wrapping_add(at + ahead).cast());
-            }
-            // SAFETY: row < rows and j + len <= width: inside the tile's span.
-            unsafe {
-                let v = load_lanes(s, x.add(at), len, 0.0, ahead);
-                store_lanes(s, y.add(at), len, f.apply(s, v, j));
-            }
+            // SAFETY: forwarded from the caller; row < rows, j < width.
+            unsafe { one(s, f, (x, y), (tile, width, ahead), (row, j), f.params(s, j)) };
             j += l;
         }
     }
@@ -597,11 +668,14 @@ pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
         cutoff: [f32; AXIS_TILE],
     }
     impl<S: Simd, const COARSE: bool> ColumnMap<S> for Columns<COARSE> {
+        type Params = [S::V; 4];
         #[inline(always)]
-        fn apply(&self, s: S, x: S::V, j: usize) -> S::V {
+        fn params(&self, s: S, j: usize) -> Self::Params {
             // SAFETY: j < AXIS_TILE, a multiple of LANES.
-            let [r, m, e, cutoff] = [&self.r, &self.m, &self.e, &self.cutoff]
-                .map(|a| unsafe { s.load(a.as_ptr().add(j)) });
+            [&self.r, &self.m, &self.e, &self.cutoff].map(|a| unsafe { s.load(a.as_ptr().add(j)) })
+        }
+        #[inline(always)]
+        fn apply(&self, s: S, x: S::V, [r, m, e, cutoff]: Self::Params) -> S::V {
             let y = s
                 .exp_scaled::<COARSE, COARSE, true, false>(s.sub(x, r), e, m, cutoff)
                 .0;
@@ -653,15 +727,19 @@ pub(crate) unsafe fn vaxissubtract<S: Simd, E: Element>(
         b: [f32; AXIS_TILE],
     }
     impl<S: Simd> ColumnMap<S> for Columns {
+        type Params = (S::V, S::V);
         #[inline(always)]
-        fn apply(&self, s: S, x: S::V, j: usize) -> S::V {
+        fn params(&self, s: S, j: usize) -> Self::Params {
             // SAFETY: j < AXIS_TILE, a multiple of LANES.
-            let (a, b) = unsafe {
+            unsafe {
                 (
                     s.load(self.a.as_ptr().add(j)),
                     s.load(self.b.as_ptr().add(j)),
                 )
-            };
+            }
+        }
+        #[inline(always)]
+        fn apply(&self, s: S, x: S::V, (a, b): Self::Params) -> S::V {
             s.sub(s.sub(x, a), b)
         }
     }

@@ -17,6 +17,7 @@
 //! makes every output NaN; `+inf` or an all `-inf` row makes softmax NaN), errors checked
 //! before anything is written, bounds that do not grow with the row length, deterministic
 //! results for the same values, ISA and algorithm. No call allocates or spawns threads, except
+//! sampling's filters (`Kernels::sample`) and
 //! the `_par` methods of the `rayon` feature (off by default).
 //!
 //! The free functions run on the process-wide ISA (`TWOPASS_ISA`, [`set_isa`], else the best

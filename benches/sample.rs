@@ -62,6 +62,15 @@ fn cumulative_draw(p: &[f32], order: Option<&[u32]>, total: f64, u: f64) -> usiz
     }
 }
 
+/// The unfused sequence's first step: `p = softmax(x)`, and `order` reset to `0..n` for ranking.
+fn probabilities(k: &Kernels, x: &[f32], p: &mut [f32], order: &mut [u32]) {
+    k.softmax(black_box(x), p).unwrap();
+    order
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, o)| *o = i as u32);
+}
+
 fn sample(c: &mut Criterion) {
     for isa in twopass::available_isas().filter(|&i| i != Isa::Scalar) {
         let k = Kernels::new(isa).unwrap();
@@ -109,11 +118,7 @@ fn sample(c: &mut Criterion) {
                 let mut order: Vec<u32> = (0..n as u32).collect();
                 g.bench_function(BenchmarkId::new("unfused-top-p", n), |b| {
                     b.iter(|| {
-                        k.softmax(black_box(&x), &mut p).unwrap();
-                        order
-                            .iter_mut()
-                            .enumerate()
-                            .for_each(|(i, o)| *o = i as u32);
+                        probabilities(&k, &x, &mut p, &mut order);
                         order.sort_unstable_by(|&a, &b| p[b as usize].total_cmp(&p[a as usize]));
                         let mut acc = 0.0f64;
                         let kept = order
@@ -128,11 +133,7 @@ fn sample(c: &mut Criterion) {
                 });
                 g.bench_function(BenchmarkId::new("unfused-top-k", n), |b| {
                     b.iter(|| {
-                        k.softmax(black_box(&x), &mut p).unwrap();
-                        order
-                            .iter_mut()
-                            .enumerate()
-                            .for_each(|(i, o)| *o = i as u32);
+                        probabilities(&k, &x, &mut p, &mut order);
                         order.select_nth_unstable_by(49, |&a, &b| {
                             p[b as usize].total_cmp(&p[a as usize])
                         });

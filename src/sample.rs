@@ -16,7 +16,7 @@
 //! plain IEEE operations in a fixed order, so the same seed and counter give the same token on
 //! every ISA.
 
-use twopass_kernels::sample::{uniform, Masses, Scan};
+use twopass_kernels::sample::{first_past, uniform, Masses, Scan};
 
 use crate::error::check_matrix;
 use crate::{Error, Float, Kernels};
@@ -64,7 +64,7 @@ impl SampleParams {
     }
 }
 
-/// Where draws come from: `seed` keys the noise, `counter` numbers the draw (each row drawn
+/// Where draws come from: `seed` keys the uniforms, `counter` numbers the draw (each row drawn
 /// takes the next). The same pair gives the same token for the same row and parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct RngState {
@@ -169,38 +169,21 @@ impl Kernels {
         if params.temperature == 0.0 {
             return scan.first;
         }
-        let inv_t = 1.0 / params.temperature;
-        let masses = Masses {
+        let unfiltered = Masses {
             max: scan.max,
-            inv_t,
-            floor: floor(
-                x,
-                &Masses {
-                    max: scan.max,
-                    inv_t,
-                    floor: f32::NEG_INFINITY,
-                },
-                params,
-            ),
+            inv_t: 1.0 / params.temperature,
+            floor: f32::NEG_INFINITY,
+        };
+        let masses = Masses {
+            floor: floor(x, &unfiltered, params),
+            ..unfiltered
         };
         let block = mass_block(x.len());
         let mut blocks = [0.0f32; MASS_BLOCKS];
         let blocks = &mut blocks[..x.len().div_ceil(block)];
         (self.table::<T>().rblockmass)(x, &masses, block, blocks);
         let total: f64 = blocks.iter().map(|&m| f64::from(m)).sum();
-        let mut target = uniform(seed, counter) * total;
-        // The first block whose mass takes the running total past the target (the last nonempty
-        // one when rounding keeps it below).
-        let mut chosen = 0;
-        for (b, &m) in blocks.iter().enumerate() {
-            if m > 0.0 {
-                chosen = b;
-                if f64::from(m) > target {
-                    break;
-                }
-                target -= f64::from(m);
-            }
-        }
+        let (chosen, target) = first_past(blocks.iter().copied(), uniform(seed, counter) * total);
         let start = chosen * block;
         let part = &x[start..x.len().min(start + block)];
         start + masses.pick(part.iter().map(|v| v.to_f32()), target)

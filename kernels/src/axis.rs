@@ -254,7 +254,7 @@ fn sum4<S: Simd>(s: S, [a, b, c, d]: [S::V; 4]) -> S::V {
 /// # Safety
 /// `p..p + len` readable.
 #[inline(always)]
-unsafe fn load_lanes<S: Simd, E: Element>(
+pub(crate) unsafe fn load_lanes<S: Simd, E: Element>(
     s: S,
     p: *const E,
     len: usize,

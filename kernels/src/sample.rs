@@ -7,6 +7,7 @@
 //! sum each block in 16 lanes (element `i` into lane `i % 16`) folded in a fixed tree, so any
 //! vector width gives the same bits, and a seed names one token whatever ISA runs it.
 
+use crate::axis::load_lanes;
 use crate::element::Element;
 use crate::exp::exp_plain;
 use crate::simd::Simd;
@@ -73,24 +74,27 @@ impl Masses {
         }
     }
 
-    /// The index in `x` (a block) where the running mass, in f64 and index order, first
-    /// exceeds `target` (`0 <= target`, below the block's mass): the last element of nonzero
-    /// mass if rounding keeps it from doing so.
+    /// [`first_past`] over the weights of `x` (a block's logits).
     pub fn pick(&self, x: impl Iterator<Item = f32>, target: f64) -> usize {
-        let mut acc = 0.0f64;
-        let mut last = 0;
-        for (i, v) in x.enumerate() {
-            let w = self.weight(v);
-            if w > 0.0 {
-                acc += f64::from(w);
-                last = i;
-                if acc > target {
-                    return i;
-                }
-            }
-        }
-        last
+        first_past(x.map(|v| self.weight(v)), target).0
     }
+}
+
+/// The first nonzero mass of `masses` whose running sum (in f64, in order) passes `target`
+/// (`0 <= target`, below the total), and what is left of `target` before it: the last nonzero
+/// one if rounding keeps the sum from passing it. Picks the block, then the element in it.
+pub fn first_past(masses: impl Iterator<Item = f32>, mut target: f64) -> (usize, f64) {
+    let mut last = (0, target);
+    for (i, m) in masses.enumerate() {
+        if m > 0.0 {
+            last = (i, target);
+            if f64::from(m) > target {
+                break;
+            }
+            target -= f64::from(m);
+        }
+    }
+    last
 }
 
 /// The row's max, where it first occurs, and whether no element is NaN or `+inf`.
@@ -102,22 +106,6 @@ pub struct Scan {
     pub first: usize,
     /// No element is NaN or `+inf`.
     pub finite: bool,
-}
-
-/// `len <= LANES` elements at `p` widened to f32, the other lanes `-inf`.
-///
-/// # Safety
-/// `p..p + len` readable.
-#[inline(always)]
-unsafe fn load<S: Simd, E: Element>(s: S, p: *const E, len: usize) -> S::V {
-    // SAFETY: the caller's range; a whole vector when len == LANES.
-    unsafe {
-        if len == S::LANES {
-            E::load(s, p)
-        } else {
-            E::load_tail(s, p, len, f32::NEG_INFINITY)
-        }
-    }
 }
 
 /// [`Scan`] of `x` in one read: each vector raising the running max records where.
@@ -133,7 +121,7 @@ pub(crate) fn rscan<S: Simd, E: Element>(s: S, x: &[E]) -> Scan {
     while i < n {
         let len = (n - i).min(S::LANES);
         // SAFETY: i + len <= n elements of x are readable; lanes past len are -inf.
-        let v = unsafe { load(s, p.add(i), len) };
+        let v = unsafe { load_lanes(s, p.add(i), len, f32::NEG_INFINITY, 0) };
         // Not v < inf: NaN or +inf.
         if s.any(s.nlt(v, inf)) {
             return Scan {

@@ -9,14 +9,14 @@
 //!   their mass (so the smallest set of top tokens holding at least `p`, ties at its edge kept);
 //! - min-p: `max + T ln(min_p)` (tokens with at least `min_p` times the top probability).
 //!
-//! `T = 0` is greedy: the first index of the max, in one read. Otherwise one read finds the max
-//! and one sums the masses per block ([`twopass_kernels::sample`]); the draw's uniform `u`
-//! (Philox4x32-10 at the draw's counter) picks the block whose running mass passes `u` of the
-//! total, then the element within it. The filters add a read each (top-p two). The masses are
-//! plain IEEE operations in a fixed order, so the same seed and counter give the same token on
-//! every ISA.
+//! `T = 0` is greedy: the first index of the max, in one read. Otherwise one read sums the
+//! masses per block against the block's max ([`twopass_kernels::sample`]); the draw's uniform
+//! `u` (Philox4x32-10 at the draw's counter) picks the block whose running mass passes `u` of
+//! the total, then the element within it. The filters add a read for the row's max, and one
+//! each (top-p two). The masses are IEEE operations (fused multiply-adds rounded once) in a
+//! fixed order, so the same seed and counter give the same token on every ISA.
 
-use twopass_kernels::sample::{first_past, uniform, Masses, Scan};
+use twopass_kernels::sample::{first_past, uniform, BlockMass, Masses, Scan};
 
 use crate::error::check_matrix;
 use crate::{Error, Float, Kernels};
@@ -105,15 +105,15 @@ impl Kernels {
         rng: &mut RngState,
     ) -> Result<usize, Error> {
         params.check()?;
-        let scan = self.scan(logits)?;
-        let token = self.draw(logits, &scan, params, rng.seed, rng.counter);
+        let token = self.draw(logits, params, rng.seed, rng.counter)?;
         rng.counter = rng.counter.wrapping_add(1);
         Ok(token)
     }
 
     /// [`Kernels::sample`] on each of `out.len()` rows of `cols` logits (row `r` at
     /// `x[r * stride..]`), row `r` with draw `rng.counter + r`; `out[r]` is its token and
-    /// `rng.counter` advances by the rows. Every row is checked before anything is written.
+    /// `rng.counter` advances by the rows. Nothing is written unless every row can be drawn
+    /// from.
     pub fn sample_rows<T: Float>(
         &self,
         x: &[T],
@@ -126,17 +126,13 @@ impl Kernels {
         params.check()?;
         let rows = out.len();
         check_matrix("x", x.len(), stride, rows, cols)?;
-        if rows > 0 && cols == 0 {
-            return Err(Error::EmptyRow);
-        }
-        let row = |r: usize| &x[r * stride..][..cols];
-        let scans = (0..rows)
-            .map(|r| self.scan(row(r)))
+        let tokens = (0..rows)
+            .map(|r| {
+                let counter = rng.counter.wrapping_add(r as u64);
+                self.draw(&x[r * stride..][..cols], params, rng.seed, counter)
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        for (r, (o, scan)) in out.iter_mut().zip(&scans).enumerate() {
-            let counter = rng.counter.wrapping_add(r as u64);
-            *o = self.draw(row(r), scan, params, rng.seed, counter);
-        }
+        out.copy_from_slice(&tokens);
         rng.counter = rng.counter.wrapping_add(rows as u64);
         Ok(())
     }
@@ -156,39 +152,100 @@ impl Kernels {
         }
     }
 
-    /// The token of draw `counter` from a checked row: the block, then the element, where the
-    /// running mass passes `u` of the total.
+    /// The token of draw `counter` from `x` with checked parameters: greedy from the scan;
+    /// else the block, then the element, where the running mass passes `u` of the total.
     fn draw<T: Float>(
         &self,
         x: &[T],
-        scan: &Scan,
         params: &SampleParams,
         seed: u64,
         counter: u64,
-    ) -> usize {
-        if params.temperature == 0.0 {
-            return scan.first;
+    ) -> Result<usize, Error> {
+        let filtered = params.top_k > 0 || params.top_p < 1.0 || params.min_p > 0.0;
+        if params.temperature == 0.0 || filtered {
+            let scan = self.scan(x)?;
+            if params.temperature == 0.0 {
+                return Ok(scan.first);
+            }
+            let floor = floor(self, x, &scan, params);
+            return self.draw_above(x, params.temperature, floor, seed, counter);
         }
-        let unfiltered = Masses {
-            max: scan.max,
-            inv_t: 1.0 / params.temperature,
+        if x.is_empty() {
+            return Err(Error::EmptyRow);
+        }
+        self.draw_above(x, params.temperature, f32::NEG_INFINITY, seed, counter)
+    }
+
+    /// [`Kernels::draw`] over the logits at or above `floor`, at temperature `t`.
+    fn draw_above<T: Float>(
+        &self,
+        x: &[T],
+        t: f32,
+        floor: f32,
+        seed: u64,
+        counter: u64,
+    ) -> Result<usize, Error> {
+        let inv_t = 1.0 / t;
+        let block = mass_block(x.len());
+        let mut blocks = [BlockMass::default(); MASS_BLOCKS];
+        let blocks = &mut blocks[..x.len().div_ceil(block)];
+        (self.table::<T>().rblockmass)(x, inv_t, floor, block, blocks);
+        if blocks.iter().any(|b| b.mass.is_nan()) {
+            return Err(Error::NonFiniteLogit);
+        }
+        let max = blocks.iter().fold(f32::NEG_INFINITY, |m, b| m.max(b.max));
+        if max == f32::NEG_INFINITY {
+            return Err(Error::AllMasked);
+        }
+        // Each block's maximum weighed against the row's: the factor of its masses.
+        let mut maxima = [0.0f32; MASS_BLOCKS];
+        let mut factor = [0.0f32; MASS_BLOCKS];
+        let (maxima, factor) = (&mut maxima[..blocks.len()], &mut factor[..blocks.len()]);
+        for (m, b) in maxima.iter_mut().zip(blocks.iter()) {
+            *m = b.max;
+        }
+        let row = Masses {
+            max,
+            inv_t,
             floor: f32::NEG_INFINITY,
         };
-        let masses = Masses {
-            floor: floor(x, &unfiltered, params),
-            ..unfiltered
-        };
-        let block = mass_block(x.len());
-        let mut blocks = [0.0f32; MASS_BLOCKS];
-        let blocks = &mut blocks[..x.len().div_ceil(block)];
-        (self.table::<T>().rblockmass)(x, &masses, block, blocks);
-        let total: f64 = blocks.iter().map(|&m| f64::from(m)).sum();
-        let (chosen, target) = first_past(blocks.iter().copied(), uniform(seed, counter) * total);
+        (self.table::<f32>().rweights)(maxima, &row, factor);
+        let share = |b: usize| f64::from(blocks[b].mass) * f64::from(factor[b]);
+        let total: f64 = (0..blocks.len()).map(share).sum();
+        let u = uniform(seed, counter) * total;
+        let (chosen, target) = first_past((0..blocks.len()).map(share), u);
         let start = chosen * block;
         let part = &x[start..x.len().min(start + block)];
-        start + masses.pick(part.iter().map(|v| v.to_f32()), target)
+        let masses = Masses {
+            max: blocks[chosen].max,
+            inv_t,
+            floor,
+        };
+        Ok(start + self.pick(part, &masses, target / f64::from(factor[chosen])))
+    }
+
+    /// [`first_past`] over the [`Masses`] of `x` (a block).
+    fn pick<T: Float>(&self, x: &[T], masses: &Masses, target: f64) -> usize {
+        first_past(self.weighed(x, masses).map(|(_, w)| f64::from(w)), target).0
+    }
+
+    /// Each logit of `x` with its mass, computed [`WEIGHED`] at a time.
+    fn weighed<'a, T: Float>(
+        &self,
+        x: &'a [T],
+        masses: &'a Masses,
+    ) -> impl Iterator<Item = (f32, f32)> + 'a {
+        let rweights = self.table::<T>().rweights;
+        x.chunks(WEIGHED).flat_map(move |part| {
+            let mut w = [0.0f32; WEIGHED];
+            rweights(part, masses, &mut w[..part.len()]);
+            part.iter().zip(w).map(|(v, w)| (v.to_f32(), w))
+        })
     }
 }
+
+/// Elements weighed at a time outside the block sums (a stack array).
+const WEIGHED: usize = 256;
 
 /// At most this many blocks of masses (a stack array): rows of more than `256 * MASS_BLOCKS`
 /// elements take longer blocks.
@@ -200,9 +257,13 @@ fn mass_block(n: usize) -> usize {
     n.div_ceil(MASS_BLOCKS).next_power_of_two().max(256)
 }
 
-/// The least logit kept by the filters (`-inf` when they keep every one); `unfiltered` has no
-/// floor.
-fn floor<T: Float>(x: &[T], unfiltered: &Masses, params: &SampleParams) -> f32 {
+/// The least logit kept by the filters (`-inf` when they keep every one), `scan` the row's.
+fn floor<T: Float>(k: &Kernels, x: &[T], scan: &Scan, params: &SampleParams) -> f32 {
+    let unfiltered = &Masses {
+        max: scan.max,
+        inv_t: 1.0 / params.temperature,
+        floor: f32::NEG_INFINITY,
+    };
     let mut floor = f32::NEG_INFINITY;
     if params.top_k > 0 && params.top_k < x.len() {
         floor = top_k_floor(x, params.top_k);
@@ -212,7 +273,7 @@ fn floor<T: Float>(x: &[T], unfiltered: &Masses, params: &SampleParams) -> f32 {
             floor,
             ..*unfiltered
         };
-        floor = floor.max(top_p_floor(x, &masses, f64::from(params.top_p)));
+        floor = floor.max(top_p_floor(k, x, &masses, f64::from(params.top_p)));
     }
     if params.min_p > 0.0 {
         // max + T ln(min_p), rounded up: the least f32 at or above it.
@@ -259,33 +320,25 @@ const PARTS: usize = 64;
 const SORTED: usize = 64;
 
 /// Top-p's floor over the logits of nonzero mass: the least logit whose higher logits hold less
-/// than `p` of the mass. Masses [`Masses::weight`] summed into a histogram over
-/// `(x - max) / T`; the bucket where the running mass from the top reaches `p` of the total
-/// holds the edge, which repeated splits by value (then a sort of at most [`SORTED`] logits)
-/// find.
-fn top_p_floor<T: Float>(x: &[T], masses: &Masses, p: f64) -> f32 {
-    let weigh = |v: T| {
-        let v = v.to_f32();
-        let w = masses.weight(v);
-        (w > 0.0).then(|| {
-            let d = (v - masses.max) * masses.inv_t;
-            let bucket = ((-d * BUCKETS_PER_NAT) as usize).min(BUCKETS - 1);
-            (v, w, bucket)
-        })
+/// than `p` of the mass. Masses summed into a histogram over `(x - max) / T`; the bucket where
+/// the running mass from the top reaches `p` of the total holds the edge, which repeated
+/// splits by value (then a sort of at most [`SORTED`] logits) find.
+fn top_p_floor<T: Float>(k: &Kernels, x: &[T], masses: &Masses, p: f64) -> f32 {
+    let bucket = |v: f32| {
+        let d = (v - masses.max) * masses.inv_t;
+        ((-d * BUCKETS_PER_NAT) as usize).min(BUCKETS - 1)
     };
     let mut mass = [0f64; BUCKETS];
     let mut count = [0usize; BUCKETS];
-    for w in x.iter().filter_map(|&v| weigh(v)) {
-        mass[w.2] += f64::from(w.1);
-        count[w.2] += 1;
+    for (v, w) in k.weighed(x, masses).filter(|&(_, w)| w > 0.0) {
+        mass[bucket(v)] += f64::from(w);
+        count[bucket(v)] += 1;
     }
     let target = p * mass.iter().sum::<f64>();
     let (edge, above) = reach(&mass, &count, 0.0, target, 0..BUCKETS);
-    let boundary = x
-        .iter()
-        .filter_map(|&v| weigh(v))
-        .filter(|w| w.2 == edge)
-        .map(|(v, w, _)| (v, w))
+    let boundary = k
+        .weighed(x, masses)
+        .filter(|&(v, w)| w > 0.0 && bucket(v) == edge)
         .collect();
     edge_of(boundary, above, target)
 }

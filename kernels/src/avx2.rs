@@ -196,6 +196,15 @@ impl Simd for Avx2 {
         self.0.avx._mm256_movemask_ps(m) != 0
     }
     #[inline(always)]
+    fn mul_pow2_flush(self, q: __m256, n: __m256) -> __m256 {
+        // A NaN n converts to i32::MIN, whose sign bit shifts out (a finite power of two): the
+        // callers derive n and q from one value, so q is NaN there too.
+        let (avx, avx2) = (self.0.avx, self.0.avx2);
+        let field = avx2._mm256_add_epi32(avx._mm256_cvtps_epi32(n), avx._mm256_set1_epi32(126));
+        let pow2 = avx._mm256_castsi256_ps(avx2._mm256_slli_epi32::<23>(field));
+        avx._mm256_mul_ps(q, pow2)
+    }
+    #[inline(always)]
     fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool, const WIDE: bool>(
         self,
         x: __m256,

@@ -191,6 +191,14 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
         m != 0
     }
     #[inline(always)]
+    fn mul_pow2_flush(self, q: __m512, n: __m512) -> __m512 {
+        // Lanes at n = -126 are masked out of VSCALEFPS (0, nothing computed); "not less or
+        // equal" keeps NaN lanes.
+        let f = self.0.avx512f;
+        let keep = f._mm512_cmp_ps_mask::<_CMP_NLE_UQ>(n, f._mm512_set1_ps(-126.0));
+        f._mm512_maskz_scalef_ps(keep, q, f._mm512_sub_ps(n, f._mm512_set1_ps(1.0)))
+    }
+    #[inline(always)]
     fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool, const WIDE: bool>(
         self,
         x: __m512,

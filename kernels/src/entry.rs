@@ -3,6 +3,7 @@
 //! here is tested and timed on every ISA and element type.
 
 use crate::element::Element;
+use crate::sample::{BlockMass, Masses};
 use crate::{ColumnSum, Ext, GradCoefficients, Io, Store, SumOfLogits, Table, Tile};
 
 /// An entry of [`Table`].
@@ -46,13 +47,16 @@ pub enum Entry {
     Vaxisscale,
     /// [`Table::rscan`]: where the max first occurs.
     Rscan,
-    /// [`Table::rblockmass`] at temperature 1 in blocks of 32: the masses' total.
+    /// [`Table::rblockmass`] at temperature 1 in blocks of 32: each block's mass times
+    /// `exp(its max - the row's)`, added up.
     Rblockmass,
+    /// [`Table::rweights`] at temperature 1 against the row's max: the masses' total.
+    Rweights,
 }
 
 impl Entry {
     /// Every entry, in the order of [`Table`]'s fields.
-    pub const ALL: [Entry; 20] = [
+    pub const ALL: [Entry; 21] = [
         Entry::Rmax,
         Entry::Raddexpminusmax,
         Entry::Raddstoreexpminusmax,
@@ -73,6 +77,7 @@ impl Entry {
         Entry::Vaxisscale,
         Entry::Rscan,
         Entry::Rblockmass,
+        Entry::Rweights,
     ];
 
     /// The field's name, e.g. `raddextexp_paired`.
@@ -98,6 +103,7 @@ impl Entry {
             Entry::Vaxisscale => "vaxisscale",
             Entry::Rscan => "rscan",
             Entry::Rblockmass => "rblockmass",
+            Entry::Rweights => "rweights",
         }
     }
 
@@ -232,14 +238,22 @@ impl<T: Element> Table<T> {
             }
             Entry::Rscan => return (self.rscan)(x).first as f64,
             Entry::Rblockmass => {
-                let masses = crate::sample::Masses {
+                let mut out = vec![BlockMass::default(); x.len().div_ceil(32)];
+                (self.rblockmass)(x, 1.0, f32::NEG_INFINITY, 32, &mut out);
+                return out
+                    .iter()
+                    .map(|b| f64::from(b.mass) * (f64::from(b.max) - f64::from(args.max)).exp())
+                    .sum();
+            }
+            Entry::Rweights => {
+                let masses = Masses {
                     max: args.max,
                     inv_t: 1.0,
                     floor: f32::NEG_INFINITY,
                 };
-                let mut out = vec![0.0f32; x.len().div_ceil(32)];
-                (self.rblockmass)(x, &masses, 32, &mut out);
-                return out.iter().map(|&m| f64::from(m)).sum();
+                let mut out = vec![0.0f32; x.len()];
+                (self.rweights)(x, &masses, &mut out);
+                return out.iter().map(|&w| f64::from(w)).sum();
             }
         }
         0.0

@@ -78,51 +78,49 @@ pub const ROUND_MAGIC: f32 = 12_582_912.0;
 
 /// `c * p(t)`, the polynomial above (with `COARSE` the coarse one) with every coefficient
 /// scaled by `c` (folded away for `c = 1`; a loop-invariant `c` saves the multiplication per
-/// element).
+/// element), by [`Simd::mul_add`], or with `FUSED` by [`Simd::fma`] on every ISA.
 #[inline(always)]
-pub(crate) fn poly<S: Simd, const COARSE: bool>(s: S, t: S::V, c: S::V) -> S::V {
+pub(crate) fn poly<S: Simd, const COARSE: bool, const FUSED: bool>(s: S, t: S::V, c: S::V) -> S::V {
     let k = |v: f32| s.mul(s.splat(v), c);
-    let q = if COARSE {
-        let q = s.mul_add(k(K3), t, k(K2));
-        s.mul_add(q, t, k(K1))
-    } else {
-        let q = s.mul_add(k(C5), t, k(C4));
-        let q = s.mul_add(q, t, k(C3));
-        let q = s.mul_add(q, t, k(C2));
-        s.mul_add(q, t, k(C1))
+    let step = |q, t, c| {
+        if FUSED {
+            s.fma(q, t, c)
+        } else {
+            s.mul_add(q, t, c)
+        }
     };
-    s.mul_add(q, t, c)
+    let q = if COARSE {
+        let q = step(k(K3), t, k(K2));
+        step(q, t, k(K1))
+    } else {
+        let q = step(k(C5), t, k(C4));
+        let q = step(q, t, k(C3));
+        let q = step(q, t, k(C2));
+        step(q, t, k(C1))
+    };
+    step(q, t, c)
 }
 
-/// `ln 2` with its low 9 bits 0, so `k * LN2_HEAD` is exact in f32 for `|k| < 2^9` (Cody-Waite
-/// without FMA: [`exp_plain`]).
-pub const LN2_HEAD: f32 = f32::from_bits(0x3F31_7200);
-/// `ln 2 - LN2_HEAD`, rounded to f32.
-pub const LN2_TAIL: f32 = 1.428_606_8e-6;
-/// Below it [`exp_plain`] is 0: `e^-86` is above `2^-124`, so every kept result is normal.
-pub const EXP_PLAIN_CUTOFF: f32 = -86.0;
+/// Below it `exp_exact` is 0 (the `n = -126` of its reduction, from `-125.5 ln 2`, about
+/// -86.99, down); its arguments are clamped to it.
+pub const EXP_EXACT_FLOOR: f32 = -87.0;
 
-/// `exp(d)` for `d <= 0` in plain f32 multiplies and adds (no FMA, no table), so every build and
-/// ISA gives the same bits: `2^n p(d - n ln 2)` with the polynomial above, 0 below
-/// [`EXP_PLAIN_CUTOFF`] (and for `-inf` and NaN), computed at the cutoff there so that no
-/// lane of a vectorised loop makes a subnormal. Within 4 ulp of `exp` (test `exp_plain_error`).
+/// `exp(d)` for `d <= 0` the same to the bit on every ISA and build (sampling's masses): IEEE
+/// operations in a fixed order, every fused multiply-add rounded once (scalar's `fma` is
+/// exact too) -- the two-step Cody-Waite reduction with `n` rounded by [`ROUND_MAGIC`], the
+/// polynomial fused, and `2^n` from exponent bits ([`Simd::mul_pow2_flush`]). 0 below about
+/// -86.99 (and for `-inf`), NaN for NaN; every other result is normal. Within 2 ulp of `exp`
+/// (test `exp_exact_error`).
 #[inline(always)]
-pub fn exp_plain(d: f32) -> f32 {
-    let keep = d >= EXP_PLAIN_CUTOFF;
-    let d = if keep { d } else { EXP_PLAIN_CUTOFF };
-    // Rounded to nearest even by the addition (no SSE4.1 rounding instruction needed); z's low
-    // mantissa bits hold n (in [-124, 0]), which a shift moves into 2^n's exponent field (no
-    // float-to-integer conversion, which vectorises poorly).
-    let z = d * LOG2E + ROUND_MAGIC;
-    let n = z - ROUND_MAGIC;
-    let t = (d - n * LN2_HEAD) - n * LN2_TAIL;
-    let p = 1.0 + t * (C1 + t * (C2 + t * (C3 + t * (C4 + t * C5))));
-    let y = p * f32::from_bits(z.to_bits().wrapping_add(127) << 23);
-    if keep {
-        y
-    } else {
-        0.0
-    }
+pub(crate) fn exp_exact<S: Simd>(s: S, d: S::V) -> S::V {
+    // The operand order of max keeps a NaN d.
+    let d = s.max(s.splat(EXP_EXACT_FLOOR), d);
+    let z = s.fma(d, s.splat(LOG2E), s.splat(ROUND_MAGIC));
+    let n = s.sub(z, s.splat(ROUND_MAGIC));
+    let t = s.fma(n, s.splat(-LN2_HI), d);
+    let t = s.fma(n, s.splat(-LN2_LO), t);
+    // 2 p(t) * 2^(n - 1): 2 p in [1.41, 2.83] keeps the product normal down to n = -125.
+    s.mul_pow2_flush(poly::<S, false, true>(s, t, s.splat(2.0)), n)
 }
 
 /// `c * p(x - n * ln(2))` for an integral `n` near `x * LOG2E`: Cody-Waite in two FMAs, or
@@ -144,7 +142,7 @@ pub(crate) fn reduced_poly<S: Simd, const SHORT: bool, const COARSE: bool>(
     } else {
         s.fma(n, s.splat(-LN2_LO), t)
     };
-    poly::<S, COARSE>(s, t, c)
+    poly::<S, COARSE, false>(s, t, c)
 }
 
 /// `(c * p, n)` with `c * exp(x) = c * p * 2^n`; needs `|x * LOG2E| < 2^22`.
@@ -210,21 +208,27 @@ pub(crate) fn exp_ext<S: Simd, const COARSE: bool>(s: S, x: S::V, c: S::V) -> (S
 
 #[cfg(test)]
 mod tests {
+    /// On the scalar path (the same bits as every ISA's, which tests/sample.rs checks).
     #[test]
-    fn exp_plain_error() {
+    fn exp_exact_error() {
+        use super::{exp_exact, EXP_EXACT_FLOOR};
+        let e = |d: f32| exp_exact(crate::scalar::Scalar, d);
         let mut worst = 0.0f64;
         let mut d = 0.0f32;
-        while d >= super::EXP_PLAIN_CUTOFF {
+        while d >= -86.98 {
             let exact = f64::from(d).exp();
             let y = exact as f32;
             let ulp = f64::from(y.next_up() - y);
-            worst = worst.max((f64::from(super::exp_plain(d)) - exact).abs() / ulp);
+            worst = worst.max((f64::from(e(d)) - exact).abs() / ulp);
             d -= 0.000_37;
         }
-        assert!(worst <= 4.0, "{worst} ulp");
-        assert_eq!(super::exp_plain(f32::NEG_INFINITY), 0.0);
-        assert_eq!(super::exp_plain(-86.01), 0.0);
-        assert!(super::exp_plain(-86.0).is_normal());
+        assert!(worst <= 2.0, "{worst} ulp");
+        assert_eq!(e(0.0), 1.0);
+        assert!(e(-86.98).is_normal());
+        for d in [-87.0, EXP_EXACT_FLOOR, -1e30, f32::NEG_INFINITY] {
+            assert_eq!(e(d), 0.0, "{d}");
+        }
+        assert!(e(f32::NAN).is_nan());
     }
 
     #[test]

@@ -1,15 +1,16 @@
-//! Sampling's kernels: the row's max (and where it first occurs), and the masses
-//! `w_i = exp((x_i - max) / T)` of the elements at or above a floor summed per block, the same
-//! bits on every ISA; plus the draw's uniform from Philox4x32-10.
+//! Sampling's kernels: the row's max (and where it first occurs); each block's max and the sum
+//! of its masses `w_i = exp((x_i - m) / T)` against it (elements below a floor weigh 0), in
+//! one read; the masses of a slice. The same bits on every ISA; plus the draw's uniform from
+//! Philox4x32-10.
 //!
 //! A draw is an inverse-CDF lookup in two levels: the block whose running mass passes
-//! `u * total`, then the element inside it ([`Masses::pick`]). The masses use [`exp_plain`] and
-//! sum each block in 16 lanes (element `i` into lane `i % 16`) folded in a fixed tree, so any
-//! vector width gives the same bits, and a seed names one token whatever ISA runs it.
+//! `u * total`, then the element inside it. The masses use `exp::exp_exact` and a block sums in 16
+//! lanes (element `i` into lane `i % 16`) folded in a fixed tree, so any vector width gives the
+//! same bits, and a seed names one token whatever ISA runs it.
 
 use crate::axis::load_lanes;
 use crate::element::Element;
-use crate::exp::exp_plain;
+use crate::exp::exp_exact;
 use crate::simd::Simd;
 
 /// Lanes of the fixed summation order within a block.
@@ -54,7 +55,7 @@ pub fn uniform(seed: u64, stream: u64) -> f64 {
 /// The masses of one draw: `w(x) = exp((x - max) * inv_t)` for `x >= floor`, else 0.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Masses {
-    /// The row's max (finite).
+    /// The max they are taken against (finite; at least every `x` weighed).
     pub max: f32,
     /// `1 / T`, finite and positive.
     pub inv_t: f32,
@@ -62,36 +63,40 @@ pub struct Masses {
     pub floor: f32,
 }
 
-impl Masses {
-    /// `w(x)`, in f32 operations only (no FMA), so vector and scalar code agree to the bit:
-    /// 0 where `(x - max) / T` is below [`crate::exp::EXP_PLAIN_CUTOFF`], and at most 1 for `x <= max`.
-    #[inline(always)]
-    pub fn weight(&self, x: f32) -> f32 {
-        if x >= self.floor {
-            exp_plain((x - self.max) * self.inv_t)
-        } else {
-            0.0
-        }
+/// `w(x)` per lane, with the floor's test only where `FLOOR`: 1 at `x = max`, NaN for NaN `x`
+/// (and for `+inf` against `max = +inf`).
+#[inline(always)]
+fn weight<S: Simd, const FLOOR: bool>(s: S, m: &Masses, x: S::V) -> S::V {
+    let w = exp_exact(s, s.mul(s.sub(x, s.splat(m.max)), s.splat(m.inv_t)));
+    if FLOOR {
+        s.select(s.lt(x, s.splat(m.floor)), s.splat(0.0), w)
+    } else {
+        w
     }
+}
 
-    /// [`first_past`] over the weights of `x` (a block's logits).
-    pub fn pick(&self, x: impl Iterator<Item = f32>, target: f64) -> usize {
-        first_past(x.map(|v| self.weight(v)), target).0
-    }
+/// One block's part of a draw: its max, and its masses summed against that max (0 when the
+/// max is `-inf`; NaN when the block holds a NaN or `+inf`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BlockMass {
+    /// The block's max.
+    pub max: f32,
+    /// `sum_i w(x_i)` with [`Masses::max`] the block's max: at least 1 when not 0 or NaN.
+    pub mass: f32,
 }
 
 /// The first nonzero mass of `masses` whose running sum (in f64, in order) passes `target`
 /// (`0 <= target`, below the total), and what is left of `target` before it: the last nonzero
 /// one if rounding keeps the sum from passing it. Picks the block, then the element in it.
-pub fn first_past(masses: impl Iterator<Item = f32>, mut target: f64) -> (usize, f64) {
+pub fn first_past(masses: impl Iterator<Item = f64>, mut target: f64) -> (usize, f64) {
     let mut last = (0, target);
     for (i, m) in masses.enumerate() {
         if m > 0.0 {
             last = (i, target);
-            if f64::from(m) > target {
+            if m > target {
                 break;
             }
-            target -= f64::from(m);
+            target -= m;
         }
     }
     last
@@ -153,20 +158,22 @@ pub(crate) fn rscan<S: Simd, E: Element>(s: S, x: &[E]) -> Scan {
     }
 }
 
-/// `out[b]` = the mass of block `b` of `block` elements of `x` (`block` a multiple of
-/// [`MASS_LANES`], `out.len() == x.len().div_ceil(block)`): lane `j` sums the elements at
-/// `j mod 16` in order, the lanes fold as `((l0 + l1) + (l2 + l3)) + ...`.
+/// `out[b]` = the [`BlockMass`] of block `b` of `block` elements of `x` (`block` a multiple
+/// of [`MASS_LANES`], `out.len() == x.len().div_ceil(block)`), in one read: a block's max,
+/// then (from the L1 cache) its masses against it with `inv_t` and `floor` as in [`Masses`].
+/// Lane `j` sums the elements at `j mod 16` in order, the lanes fold as
+/// `((l0 + l1) + (l2 + l3)) + ...`.
 ///
 /// # Panics
 /// When the block size or `out`'s length is wrong.
 #[inline(always)]
 pub(crate) fn rblockmass<S: Simd, E: Element>(
-    // Only the target-feature context: the loop is plain code the compiler vectorises.
-    _s: S,
+    s: S,
     x: &[E],
-    masses: &Masses,
+    inv_t: f32,
+    floor: f32,
     block: usize,
-    out: &mut [f32],
+    out: &mut [BlockMass],
 ) {
     assert!(
         block > 0 && block.is_multiple_of(MASS_LANES),
@@ -174,25 +181,112 @@ pub(crate) fn rblockmass<S: Simd, E: Element>(
     );
     assert_eq!(out.len(), x.len().div_ceil(block), "one mass per block");
     for (chunk, o) in x.chunks(block).zip(out.iter_mut()) {
-        let mut acc = [0.0f32; MASS_LANES];
-        let mut groups = chunk.chunks_exact(MASS_LANES);
-        for group in &mut groups {
-            for (a, &x) in acc.iter_mut().zip(group) {
-                *a += masses.weight(x.to_f32());
+        let mut top = s.splat(f32::NEG_INFINITY);
+        for_lanes(s, chunk, |v| top = s.max(top, v));
+        let max = s.hmax(top);
+        let masses = Masses { max, inv_t, floor };
+        let mass = if max == f32::NEG_INFINITY {
+            // Every element -inf, or a NaN the max passed over (no other NaN is lost).
+            match chunk.iter().any(|v| v.to_f32().is_nan()) {
+                true => f32::NAN,
+                false => 0.0,
             }
-        }
-        for (a, &x) in acc.iter_mut().zip(groups.remainder()) {
-            *a += masses.weight(x.to_f32());
-        }
-        let mut w = MASS_LANES;
-        while w > 1 {
-            w /= 2;
-            for j in 0..w {
-                acc[j] = acc[2 * j] + acc[2 * j + 1];
-            }
-        }
-        *o = acc[0];
+        } else if floor == f32::NEG_INFINITY {
+            block_sum::<S, E, false>(s, chunk, &masses)
+        } else {
+            block_sum::<S, E, true>(s, chunk, &masses)
+        };
+        *o = BlockMass { max, mass };
     }
+}
+
+/// `f` on each vector of `x` in order, the lanes past its end `-inf` (whose mass is 0).
+#[inline(always)]
+fn for_lanes<S: Simd, E: Element>(s: S, x: &[E], mut f: impl FnMut(S::V)) {
+    let p = x.as_ptr();
+    let mut i = 0;
+    while i < x.len() {
+        let len = (x.len() - i).min(S::LANES);
+        // SAFETY: i + len <= x.len() elements are readable.
+        f(unsafe { load_lanes(s, p.add(i), len, f32::NEG_INFINITY, 0) });
+        i += len;
+    }
+}
+
+/// `sum_i w(x_i)` in [`MASS_LANES`] lanes (element `i` into lane `i % 16`), folded in a fixed
+/// tree: the same bits for any `S::LANES` dividing 16.
+#[inline(always)]
+fn block_sum<S: Simd, E: Element, const FLOOR: bool>(s: S, x: &[E], m: &Masses) -> f32 {
+    let groups = MASS_LANES / S::LANES;
+    let mut acc = [s.splat(0.0); MASS_LANES];
+    let (p, n) = (x.as_ptr(), x.len());
+    let mut i = 0;
+    while i + MASS_LANES <= n {
+        for (g, a) in acc.iter_mut().take(groups).enumerate() {
+            // SAFETY: i + 16 <= n elements are readable.
+            let v = unsafe { E::load(s, p.add(i + g * S::LANES)) };
+            *a = s.add(*a, weight::<S, FLOOR>(s, m, v));
+        }
+        i += MASS_LANES;
+    }
+    for a in &mut acc {
+        if i < n {
+            let len = (n - i).min(S::LANES);
+            // SAFETY: i + len <= n elements are readable; the lanes past them weigh 0.
+            let v = unsafe { load_lanes(s, p.add(i), len, f32::NEG_INFINITY, 0) };
+            *a = s.add(*a, weight::<S, FLOOR>(s, m, v));
+            i += len;
+        }
+    }
+    let mut lanes = [0.0f32; MASS_LANES];
+    for (part, a) in lanes.chunks_exact_mut(S::LANES).zip(&acc) {
+        part.copy_from_slice(s.lanes(*a).as_ref());
+    }
+    let mut w = MASS_LANES;
+    while w > 1 {
+        w /= 2;
+        for j in 0..w {
+            lanes[j] = lanes[2 * j] + lanes[2 * j + 1];
+        }
+    }
+    lanes[0]
+}
+
+/// `out[i] = w(x[i])` ([`Masses`]), the same bits as the masses [`rblockmass`] sums.
+///
+/// # Panics
+/// When the lengths differ.
+#[inline(always)]
+pub(crate) fn rweights<S: Simd, E: Element>(s: S, x: &[E], masses: &Masses, out: &mut [f32]) {
+    assert_eq!(x.len(), out.len(), "one weight per element");
+    match masses.floor == f32::NEG_INFINITY {
+        true => weights_into::<S, E, false>(s, x, masses, out),
+        false => weights_into::<S, E, true>(s, x, masses, out),
+    }
+}
+
+/// [`rweights`], the floor tested where `FLOOR`.
+#[inline(always)]
+fn weights_into<S: Simd, E: Element, const FLOOR: bool>(
+    s: S,
+    x: &[E],
+    m: &Masses,
+    out: &mut [f32],
+) {
+    let mut i = 0;
+    for_lanes(s, x, |v| {
+        let w = weight::<S, FLOOR>(s, m, v);
+        let len = (out.len() - i).min(S::LANES);
+        // SAFETY: i + len <= out.len() elements are writable.
+        unsafe {
+            if len == S::LANES {
+                s.store(out.as_mut_ptr().add(i), w);
+            } else {
+                s.store_tail(out.as_mut_ptr().add(i), len, w);
+            }
+        }
+        i += len;
+    });
 }
 
 #[cfg(test)]

@@ -98,7 +98,26 @@ impl Simd for Scalar {
     }
     #[inline(always)]
     fn fma(self, a: f32, b: f32, c: f32) -> f32 {
-        (f64::from(a) * f64::from(b) + f64::from(c)) as f32
+        // a * b is exact in f64. Their sum is rounded to odd (its last bit set where the f64
+        // sum is inexact, from the TwoSum error), which makes the one rounding to f32 that
+        // follows the correctly rounded a * b + c (Boldo and Melquiond): the same bits as a
+        // hardware FMA, without the double rounding of a plain f64 sum.
+        let (p, c) = (f64::from(a) * f64::from(b), f64::from(c));
+        let s = p + c;
+        let v = s - p;
+        let err = (p - (s - v)) + (c - v);
+        let bits = s.to_bits();
+        let odd = if err != 0.0 && s.is_finite() && bits & 1 == 0 {
+            // One step towards the exact value, which lies within half an ulp of s.
+            if (err > 0.0) == (s > 0.0) {
+                bits + 1
+            } else {
+                bits - 1
+            }
+        } else {
+            bits
+        };
+        f64::from_bits(odd) as f32
     }
     #[inline(always)]
     fn mul_add(self, a: f32, b: f32, c: f32) -> f32 {
@@ -160,6 +179,12 @@ impl Simd for Scalar {
     #[inline(always)]
     fn any(self, m: bool) -> bool {
         m
+    }
+    #[inline(always)]
+    fn mul_pow2_flush(self, q: f32, n: f32) -> f32 {
+        // A NaN n converts to 0 (a finite power of two): the callers derive n and q from one
+        // value, so q is NaN there too.
+        q * f32::from_bits(((n as i32 + 126) as u32) << 23)
     }
     #[inline(always)]
     fn exp_scaled<const SHORT: bool, const COARSE: bool, const ZERO: bool, const WIDE: bool>(

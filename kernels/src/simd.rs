@@ -107,6 +107,11 @@ pub trait Simd: Copy {
     /// Whether any lane of `m` is set.
     fn any(self, m: Self::M) -> bool;
 
+    /// `q * 2^(n - 1)` for integral `n` in `[-126, 128]`, exact: the power of two is the
+    /// exponent field `n + 126`, so `n = -126` gives 0 (a clamp of `n` there flushes). With `q`
+    /// in `[1, 4)` every other result is normal. NaN `q` or `n` gives NaN.
+    fn mul_pow2_flush(self, q: Self::V, n: Self::V) -> Self::V;
+
     /// The lanes.
     fn lanes(self, v: Self::V) -> Self::Lanes;
     /// `c * exp(x) * 2^-e` for integral lane exponents `e` and `|c|` in `[2^-0.5, 2^0.5)`,

@@ -1,6 +1,6 @@
 //! One table of kernels per ISA, and the registry of the tables this CPU can run.
 
-use crate::sample::{Masses, Scan};
+use crate::sample::{BlockMass, Masses, Scan};
 use crate::{ColumnSum, Ext, GradCoefficients, LogitSums, MaxSum, SumOfLogits, Tile};
 
 /// An instruction set the kernels are written for.
@@ -169,9 +169,13 @@ pub struct Table<T: 'static = f32> {
     pub vaxisscale: fn(Io<'_, T>, Tile, &[f32]),
     /// The max, where it first occurs, and whether no element is NaN or `+inf`.
     pub rscan: fn(&[T]) -> Scan,
-    /// Each block's sum of [`Masses::weight`] (blocks of the given size, a multiple of
-    /// [`crate::sample::MASS_LANES`]; one output per block): the same bits on every ISA.
-    pub rblockmass: fn(&[T], &Masses, usize, &mut [f32]),
+    /// Each block's max and masses against it at `1 / T` and a floor (blocks of the given size,
+    /// a multiple of [`crate::sample::MASS_LANES`]; one output per block), in one read: the
+    /// same bits on every ISA. Panics when the size or the output's length is wrong.
+    pub rblockmass: fn(&[T], f32, f32, usize, &mut [BlockMass]),
+    /// The [`Masses`] of each element, the same bits as [`Table::rblockmass`] sums. Panics when
+    /// the lengths differ.
+    pub rweights: fn(&[T], &Masses, &mut [f32]),
 }
 
 /// Defines the entry points of one ISA module over its [`crate::simd::Simd`] type, generic over
@@ -358,13 +362,20 @@ macro_rules! isa_table {
         }
         fn rblockmass<E: Element>(
             x: &[E],
-            masses: &crate::sample::Masses,
+            inv_t: f32,
+            floor: f32,
             block: usize,
-            out: &mut [f32],
+            out: &mut [crate::sample::BlockMass],
         ) {
             $enter(
                 #[inline(always)]
-                move |s| crate::sample::rblockmass(s, x, masses, block, out),
+                move |s| crate::sample::rblockmass(s, x, inv_t, floor, block, out),
+            )
+        }
+        fn rweights<E: Element>(x: &[E], masses: &crate::sample::Masses, out: &mut [f32]) {
+            $enter(
+                #[inline(always)]
+                move |s| crate::sample::rweights(s, x, masses, out),
             )
         }
         fn vaxisscale<E: Element>(io: crate::Io<'_, E>, tile: crate::Tile, scale: &[f32]) {
@@ -401,6 +412,7 @@ macro_rules! isa_table {
                 vaxisscale: vaxisscale::<E>,
                 rscan: rscan::<E>,
                 rblockmass: rblockmass::<E>,
+                rweights: rweights::<E>,
             }
         }
 

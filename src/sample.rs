@@ -16,10 +16,14 @@
 //! each (top-p two). The masses are IEEE operations (fused multiply-adds rounded once) in a
 //! fixed order, so the same seed and counter give the same token on every ISA.
 
-use twopass_kernels::sample::{first_past, uniform, BlockMass, Masses, Scan};
+use twopass_kernels::sample::{first_past, uniform, uniform_pair, BlockMass, Masses, Scan};
+
+use envelope::Envelope;
 
 use crate::error::check_matrix;
 use crate::{Error, Float, Kernels};
+
+mod envelope;
 
 /// How to draw: temperature and the filters (each off at its default).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -173,7 +177,89 @@ impl Kernels {
         if x.is_empty() {
             return Err(Error::EmptyRow);
         }
-        self.draw_above(x, params.temperature, f32::NEG_INFINITY, seed, counter)
+        self.draw_bounded(x, params.temperature, seed, counter)
+    }
+
+    /// [`Kernels::draw`] at temperature `t` alone, by rejection from an envelope: one read
+    /// takes each block's max `m_b`, whose weight against the row's max, `f_b`, bounds the
+    /// block's (`f_b w_i <= f_b`). Try `k` (from 1) of the draw's counter takes a pair of
+    /// uniforms: the first a slot of the envelope (the blocks' `count_b f_b`, an element each),
+    /// the second accepts the slot's element with probability `w_i`. A rejected block's
+    /// envelope becomes its mass (summed as [`Kernels::draw_above`] does), its slots the
+    /// element search of an exact draw; the envelope stays above the masses, so every
+    /// accepted token has the draw's distribution, and after [`TRIES`] rejections the exact
+    /// draw decides.
+    fn draw_bounded<T: Float>(
+        &self,
+        x: &[T],
+        t: f32,
+        seed: u64,
+        counter: u64,
+    ) -> Result<usize, Error> {
+        let table = self.table::<T>();
+        let inv_t = 1.0 / t;
+        let block = mass_block(x.len());
+        let mut maxima = [0.0f32; MASS_BLOCKS];
+        let maxima = &mut maxima[..x.len().div_ceil(block)];
+        (table.rblockmax)(x, block, maxima);
+        if maxima.iter().any(|m| m.is_nan()) {
+            return Err(Error::NonFiniteLogit);
+        }
+        let max = maxima.iter().fold(f32::NEG_INFINITY, |m, &b| m.max(b));
+        if max == f32::NEG_INFINITY {
+            return Err(Error::AllMasked);
+        }
+        let mut factor = [0.0f32; MASS_BLOCKS];
+        let factor = self.factors(maxima, max, inv_t, &mut factor);
+        let part = |b: usize| &x[b * block..x.len().min((b + 1) * block)];
+        let mut envelope =
+            Envelope::new((0..maxima.len()).map(|b| part(b).len() as f64 * f64::from(factor[b])));
+        let mut exact = [false; MASS_BLOCKS];
+        for k in 1..=TRIES {
+            let [u, v] = uniform_pair(seed, counter, k);
+            let (b, left) = envelope.find(u * envelope.total());
+            let (start, part) = (b * block, part(b));
+            let masses = Masses {
+                max: maxima[b],
+                inv_t,
+                floor: f32::NEG_INFINITY,
+            };
+            let left = left / f64::from(factor[b]);
+            if exact[b] {
+                return Ok(start + self.pick(part, &masses, left));
+            }
+            // Float to int saturates: a slot past the end by rounding is the last.
+            let j = (left as usize).min(part.len() - 1);
+            let mut w = [0.0f32];
+            (table.rweights)(&part[j..=j], &masses, &mut w);
+            if v < f64::from(w[0]) {
+                return Ok(start + j);
+            }
+            let mut mass = [BlockMass::default()];
+            (table.rblockmass)(part, inv_t, f32::NEG_INFINITY, block, &mut mass);
+            envelope.set(b, f64::from(mass[0].mass) * f64::from(factor[b]));
+            exact[b] = true;
+        }
+        self.draw_above(x, t, f32::NEG_INFINITY, seed, counter)
+    }
+
+    /// `out[b] = exp((maxima[b] - max) / T)` ([`Masses`]) for each block, the same bits on
+    /// every ISA; `out` cut to the maxima's length.
+    fn factors<'a>(
+        &self,
+        maxima: &[f32],
+        max: f32,
+        inv_t: f32,
+        out: &'a mut [f32; MASS_BLOCKS],
+    ) -> &'a [f32] {
+        let row = Masses {
+            max,
+            inv_t,
+            floor: f32::NEG_INFINITY,
+        };
+        let out = &mut out[..maxima.len()];
+        (self.table::<f32>().rweights)(maxima, &row, out);
+        out
     }
 
     /// [`Kernels::draw`] over the logits at or above `floor`, at temperature `t`.
@@ -199,17 +285,12 @@ impl Kernels {
         }
         // Each block's maximum weighed against the row's: the factor of its masses.
         let mut maxima = [0.0f32; MASS_BLOCKS];
-        let mut factor = [0.0f32; MASS_BLOCKS];
-        let (maxima, factor) = (&mut maxima[..blocks.len()], &mut factor[..blocks.len()]);
+        let maxima = &mut maxima[..blocks.len()];
         for (m, b) in maxima.iter_mut().zip(blocks.iter()) {
             *m = b.max;
         }
-        let row = Masses {
-            max,
-            inv_t,
-            floor: f32::NEG_INFINITY,
-        };
-        (self.table::<f32>().rweights)(maxima, &row, factor);
+        let mut factor = [0.0f32; MASS_BLOCKS];
+        let factor = self.factors(maxima, max, inv_t, &mut factor);
         let share = |b: usize| f64::from(blocks[b].mass) * f64::from(factor[b]);
         let total: f64 = (0..blocks.len()).map(share).sum();
         let u = uniform(seed, counter) * total;
@@ -243,6 +324,9 @@ impl Kernels {
         })
     }
 }
+
+/// Tries of a temperature-only draw before the exact draw decides.
+const TRIES: u32 = 64;
 
 /// Elements weighed at a time outside the block sums (a stack array).
 const WEIGHED: usize = 256;

@@ -177,6 +177,106 @@ fn blocks_keep_the_distribution() {
     }
 }
 
+/// Temperature-only draws take their token by rejection from per-block bounds, making a block
+/// exact when a try in it fails, and after 64 failed tries the exact draw decides. Rows where
+/// most tries are accepted (levels near the max), where the first fails on a peak's block (a
+/// peak holding most of the mass), and where most draws end in the exact one (one element per
+/// 256-element block, the others masked: a try's acceptance 1/256): the counts per logit
+/// level fit.
+#[test]
+fn temperature_draws_keep_the_distribution() {
+    let level = |i: usize, levels: &[f32]| levels[(i * 7919 + i / 3) % levels.len()];
+    let flat: Vec<f32> = (0..10_000)
+        .map(|i| level(i, &[0.0, -0.5, -1.0, -2.0]))
+        .collect();
+    let mut peaked: Vec<f32> = (0..10_000)
+        .map(|i| level(i, &[0.0, -1.0, -2.0, -4.0]))
+        .collect();
+    peaked[7777] = 10.0;
+    let sparse: Vec<f32> = (0..40_000)
+        .map(|i| match i % 256 == 100 + i / 256 % 150 {
+            true => level(i / 256, &[0.0, -1.0, -2.0]),
+            false => NEG_INF,
+        })
+        .collect();
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        for (name, x, draws) in [
+            ("flat", &flat, 100_000),
+            ("peaked", &peaked, 100_000),
+            ("sparse", &sparse, 5_000),
+        ] {
+            for temperature in [1.0, 0.6] {
+                let params = SampleParams {
+                    temperature,
+                    ..Default::default()
+                };
+                let probs = reference(x, &params);
+                let c = counts(&k, x, &params, draws, 21);
+                // Per distinct logit: the levels, and the peak alone.
+                let mut bins: Vec<(f32, u64, f64)> = Vec::new();
+                for ((&v, &c), &p) in x.iter().zip(&c).zip(&probs) {
+                    match bins.iter_mut().find(|b| b.0 == v) {
+                        Some(b) => (b.1, b.2) = (b.1 + c, b.2 + p),
+                        None => bins.push((v, c, p)),
+                    }
+                }
+                let (c, p): (Vec<u64>, Vec<f64>) = bins.iter().map(|b| (b.1, b.2)).unzip();
+                fits(&c, &p).unwrap_or_else(|e| panic!("{name} T={temperature} on {isa:?}: {e}"));
+            }
+        }
+    }
+}
+
+/// A NaN or `+inf` anywhere, among finite or masked logits and at block edges, refuses the
+/// draw in every mode, on every ISA and element type.
+#[test]
+fn a_non_finite_logit_anywhere_is_refused() {
+    let modes = [
+        SampleParams::default(),
+        SampleParams {
+            temperature: 0.0,
+            ..Default::default()
+        },
+        SampleParams {
+            top_p: 0.9,
+            ..Default::default()
+        },
+    ];
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        for n in [33usize, 5000, 70_000] {
+            for at in [0, 1, 255, 256, n / 2, n - 1]
+                .into_iter()
+                .filter(|&a| a < n)
+            {
+                for (fill, bad) in [
+                    (0.5f32, f32::NAN),
+                    (NEG_INF, f32::NAN),
+                    (0.5, f32::INFINITY),
+                ] {
+                    let mut x = vec![fill; n];
+                    x[at] = bad;
+                    x[n / 3] = 2.0;
+                    if at == n / 3 {
+                        continue;
+                    }
+                    let h: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
+                    let b: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
+                    for params in &modes {
+                        let mut rng = RngState::new(1);
+                        let what = format!("{isa:?} n={n} at={at} {bad} among {fill} {params:?}");
+                        let e = Err(Error::NonFiniteLogit);
+                        assert_eq!(k.sample(&x, params, &mut rng), e, "{what}");
+                        assert_eq!(k.sample(&h, params, &mut rng), e, "{what} f16");
+                        assert_eq!(k.sample(&b, params, &mut rng), e, "{what} bf16");
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn row(rng: &mut Rng, n: usize, kind: usize) -> Vec<f32> {
     (0..n)
         .map(|i| match kind {

@@ -47,6 +47,8 @@ pub enum Entry {
     Vaxisscale,
     /// [`Table::rscan`]: where the max first occurs.
     Rscan,
+    /// [`Table::rblockmax`] in blocks of 32: the maxima added up.
+    Rblockmax,
     /// [`Table::rblockmass`] at temperature 1 in blocks of 32: each block's mass times
     /// `exp(its max - the row's)`, added up.
     Rblockmass,
@@ -56,7 +58,7 @@ pub enum Entry {
 
 impl Entry {
     /// Every entry, in the order of [`Table`]'s fields.
-    pub const ALL: [Entry; 21] = [
+    pub const ALL: [Entry; 22] = [
         Entry::Rmax,
         Entry::Raddexpminusmax,
         Entry::Raddstoreexpminusmax,
@@ -76,6 +78,7 @@ impl Entry {
         Entry::Raxisstoreexp,
         Entry::Vaxisscale,
         Entry::Rscan,
+        Entry::Rblockmax,
         Entry::Rblockmass,
         Entry::Rweights,
     ];
@@ -102,6 +105,7 @@ impl Entry {
             Entry::Raxisstoreexp => "raxisstoreexp",
             Entry::Vaxisscale => "vaxisscale",
             Entry::Rscan => "rscan",
+            Entry::Rblockmax => "rblockmax",
             Entry::Rblockmass => "rblockmass",
             Entry::Rweights => "rweights",
         }
@@ -237,6 +241,11 @@ impl<T: Element> Table<T> {
                 (self.vaxisscale)(io, tile, &[c; 37][..width]);
             }
             Entry::Rscan => return (self.rscan)(x).first as f64,
+            Entry::Rblockmax => {
+                let mut out = vec![0.0f32; x.len().div_ceil(32)];
+                (self.rblockmax)(x, 32, &mut out);
+                return out.iter().map(|&m| f64::from(m)).sum();
+            }
             Entry::Rblockmass => {
                 let mut out = vec![BlockMass::default(); x.len().div_ceil(32)];
                 (self.rblockmass)(x, 1.0, f32::NEG_INFINITY, 32, &mut out);

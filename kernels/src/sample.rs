@@ -11,6 +11,7 @@
 use crate::axis::load_lanes;
 use crate::element::Element;
 use crate::exp::exp_exact;
+use crate::ops::rmax;
 use crate::simd::Simd;
 
 /// Lanes of the fixed summation order within a block.
@@ -41,15 +42,22 @@ pub fn philox4x32(mut c: [u32; 4], mut k: [u32; 2]) -> [u32; 4] {
     c
 }
 
-/// Draw `stream`'s uniform in `[0, 1)` under `seed`: 53 bits of Philox at counter
-/// `(0, 0, stream)`.
+/// Draw `stream`'s uniform in `[0, 1)` under `seed`: the first of [`uniform_pair`]`(seed,
+/// stream, 0)`.
 pub fn uniform(seed: u64, stream: u64) -> f64 {
+    uniform_pair(seed, stream, 0)[0]
+}
+
+/// Draw `stream`'s `k`-th pair of uniforms in `[0, 1)` under `seed`: 53 bits each of Philox at
+/// counter `(k, 0, stream)`, from words 0-1 and 2-3.
+pub fn uniform_pair(seed: u64, stream: u64, k: u32) -> [f64; 2] {
     let w = philox4x32(
-        [0, 0, stream as u32, (stream >> 32) as u32],
+        [k, 0, stream as u32, (stream >> 32) as u32],
         [seed as u32, (seed >> 32) as u32],
     );
-    let bits = u64::from(w[0]) << 21 | u64::from(w[1] >> 11);
-    bits as f64 / (1u64 << 53) as f64
+    let u =
+        |hi: u32, lo: u32| (u64::from(hi) << 21 | u64::from(lo >> 11)) as f64 / (1u64 << 53) as f64;
+    [u(w[0], w[1]), u(w[2], w[3])]
 }
 
 /// The masses of one draw: `w(x) = exp((x - max) * inv_t)` for `x >= floor`, else 0.
@@ -181,12 +189,11 @@ pub(crate) fn rblockmass<S: Simd, E: Element>(
     );
     assert_eq!(out.len(), x.len().div_ceil(block), "one mass per block");
     for (chunk, o) in x.chunks(block).zip(out.iter_mut()) {
-        let mut top = s.splat(f32::NEG_INFINITY);
-        for_lanes(s, chunk, |v| top = s.max(top, v));
-        let max = s.hmax(top);
+        let max = rmax(s, chunk);
         let masses = Masses { max, inv_t, floor };
         let mass = if max == f32::NEG_INFINITY {
-            // Every element -inf, or a NaN the max passed over (no other NaN is lost).
+            // Every element -inf, or a NaN the max passed over (a NaN max or any other NaN
+            // makes the sum NaN).
             match chunk.iter().any(|v| v.to_f32().is_nan()) {
                 true => f32::NAN,
                 false => 0.0,
@@ -197,6 +204,43 @@ pub(crate) fn rblockmass<S: Simd, E: Element>(
             block_sum::<S, E, true>(s, chunk, &masses)
         };
         *o = BlockMass { max, mass };
+    }
+}
+
+/// `out[b]` = the max of block `b` of `block` elements of `x` (`out.len() ==
+/// x.len().div_ceil(block)`), NaN where the block holds a NaN or `+inf`: one read, four
+/// accumulators of each kind.
+///
+/// # Panics
+/// When `block` is 0 or `out`'s length is wrong.
+#[inline(always)]
+pub(crate) fn rblockmax<S: Simd, E: Element>(s: S, x: &[E], block: usize, out: &mut [f32]) {
+    assert!(block > 0, "blocks of at least one element");
+    assert_eq!(out.len(), x.len().div_ceil(block), "one max per block");
+    let (inf, none) = (s.splat(f32::INFINITY), s.splat(f32::NEG_INFINITY));
+    for (chunk, o) in x.chunks(block).zip(out.iter_mut()) {
+        // `bad` lanes turn +inf at a NaN or +inf (not below +inf), which max could pass over.
+        let (mut top, mut bad) = ([none; 4], [none; 4]);
+        let (p, n) = (chunk.as_ptr(), chunk.len());
+        let mut i = 0;
+        while i + 4 * S::LANES <= n {
+            for (j, (t, b)) in top.iter_mut().zip(bad.iter_mut()).enumerate() {
+                // SAFETY: i + 4 LANES <= n elements are readable.
+                let v = unsafe { E::load(s, p.add(i + j * S::LANES)) };
+                *t = s.max(*t, v);
+                *b = s.select(s.nlt(v, inf), inf, *b);
+            }
+            i += 4 * S::LANES;
+        }
+        for_lanes(s, &chunk[i..], |v| {
+            top[0] = s.max(top[0], v);
+            bad[0] = s.select(s.nlt(v, inf), inf, bad[0]);
+        });
+        let four = |a: [S::V; 4]| s.max(s.max(a[0], a[1]), s.max(a[2], a[3]));
+        *o = match s.any(s.nlt(four(bad), inf)) {
+            true => f32::NAN,
+            false => s.hmax(four(top)),
+        };
     }
 }
 
@@ -315,14 +359,16 @@ mod tests {
 
     #[test]
     fn uniform_is_in_range_and_spread() {
-        let mut hist = [0u32; 10];
+        let mut hist = [[0u32; 10]; 3];
         for stream in 0..100_000 {
-            let u = uniform(7, stream);
-            assert!((0.0..1.0).contains(&u));
-            hist[(u * 10.0) as usize] += 1;
+            let [u, v] = uniform_pair(7, stream, 3);
+            for (h, u) in hist.iter_mut().zip([uniform(7, stream), u, v]) {
+                assert!((0.0..1.0).contains(&u));
+                h[(u * 10.0) as usize] += 1;
+            }
         }
         assert!(
-            hist.iter().all(|&h| (9_500..10_500).contains(&h)),
+            hist.iter().flatten().all(|&h| (9_500..10_500).contains(&h)),
             "{hist:?}"
         );
     }

@@ -169,6 +169,9 @@ pub struct Table<T: 'static = f32> {
     pub vaxisscale: fn(Io<'_, T>, Tile, &[f32]),
     /// The max, where it first occurs, and whether no element is NaN or `+inf`.
     pub rscan: fn(&[T]) -> Scan,
+    /// Each block's max (blocks of the given size, one output per block; NaN where the block
+    /// holds a NaN or `+inf`), in one read. Panics when the size or the output's length is wrong.
+    pub rblockmax: fn(&[T], usize, &mut [f32]),
     /// Each block's max and masses against it at `1 / T` and a floor (blocks of the given size,
     /// a multiple of [`crate::sample::MASS_LANES`]; one output per block), in one read: the
     /// same bits on every ISA. Panics when the size or the output's length is wrong.
@@ -360,6 +363,12 @@ macro_rules! isa_table {
                 move |s| crate::sample::rscan(s, x),
             )
         }
+        fn rblockmax<E: Element>(x: &[E], block: usize, out: &mut [f32]) {
+            $enter(
+                #[inline(always)]
+                move |s| crate::sample::rblockmax(s, x, block, out),
+            )
+        }
         fn rblockmass<E: Element>(
             x: &[E],
             inv_t: f32,
@@ -411,6 +420,7 @@ macro_rules! isa_table {
                 raxisstoreexp: raxisstoreexp::<E>,
                 vaxisscale: vaxisscale::<E>,
                 rscan: rscan::<E>,
+                rblockmax: rblockmax::<E>,
                 rblockmass: rblockmass::<E>,
                 rweights: rweights::<E>,
             }

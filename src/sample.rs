@@ -398,6 +398,8 @@ fn top_k_floor<T: Float>(x: &[T], k: usize) -> f32 {
 const BUCKETS_PER_NAT: f32 = 8.0;
 /// ... and how many: 24 nats, then one bucket for everything below.
 const BUCKETS: usize = 8 * 24 + 1;
+/// Copies of the top-p histogram, taking turns by element.
+const TURNS: usize = 8;
 /// Parts each refinement splits the boundary's logits into, by value.
 const PARTS: usize = 64;
 /// At most this many boundary logits are sorted.
@@ -410,38 +412,58 @@ const SORTED: usize = 64;
 fn top_p_floor<T: Float>(k: &Kernels, x: &[T], masses: &Masses, p: f64) -> f32 {
     let bucket = |v: f32| {
         let d = (v - masses.max) * masses.inv_t;
-        ((-d * BUCKETS_PER_NAT) as usize).min(BUCKETS - 1)
+        (-d * BUCKETS_PER_NAT).min((BUCKETS - 1) as f32) as usize
     };
-    let mut mass = [0f64; BUCKETS];
-    let mut count = [0usize; BUCKETS];
-    for (v, w) in k.weighed(x, masses).filter(|&(_, w)| w > 0.0) {
-        mass[bucket(v)] += f64::from(w);
-        count[bucket(v)] += 1;
+    // Histograms taking turns, so that a run of logits in one bucket is not one chain of
+    // dependent adds. A mass of 0 adds nothing: a bucket's mass is 0 exactly when it is empty
+    // of logits of nonzero mass.
+    let mut hist = [[0f64; BUCKETS]; TURNS];
+    let rweights = k.table::<T>().rweights;
+    let mut w = [0f32; WEIGHED];
+    for part in x.chunks(WEIGHED) {
+        let w = &mut w[..part.len()];
+        rweights(part, masses, w);
+        for (v, w) in part.chunks(TURNS).zip(w.chunks(TURNS)) {
+            for (h, (v, &w)) in hist.iter_mut().zip(v.iter().zip(w)) {
+                h[bucket(v.to_f32())] += f64::from(w);
+            }
+        }
     }
+    let mass: [f64; BUCKETS] = std::array::from_fn(|b| hist.iter().map(|h| h[b]).sum());
     let target = p * mass.iter().sum::<f64>();
-    let (edge, above) = reach(&mass, &count, 0.0, target, 0..BUCKETS);
-    let boundary = k
-        .weighed(x, masses)
-        .filter(|&(v, w)| w > 0.0 && bucket(v) == edge)
-        .collect();
+    let (edge, above) = reach(&mass, 0.0, target, 0..BUCKETS);
+    // The boundary bucket's logits by value (no exp, no branch), then their masses.
+    let mut values = Vec::new();
+    let mut kept = [0f32; WEIGHED];
+    for part in x.chunks(WEIGHED) {
+        let mut len = 0;
+        for v in part {
+            let v = v.to_f32();
+            kept[len] = v;
+            len += usize::from(bucket(v) == edge);
+        }
+        values.extend_from_slice(&kept[..len]);
+    }
+    let mut w = vec![0f32; values.len()];
+    (k.table::<f32>().rweights)(&values, masses, &mut w);
+    let boundary = values.into_iter().zip(w).filter(|c| c.1 > 0.0).collect();
     edge_of(boundary, above, target)
 }
 
-/// The first of `order`'s nonempty bins at which the mass from the top reaches `target` (or
-/// the last nonempty one), and the mass before it.
+/// The first of `order`'s bins of nonzero mass at which the mass from the top reaches `target`
+/// (or the last such bin), and the mass before it.
 fn reach(
     mass: &[f64],
-    count: &[usize],
     mut above: f64,
     target: f64,
     order: impl Iterator<Item = usize> + Clone,
 ) -> (usize, f64) {
     let last = order
         .clone()
-        .filter(|&b| count[b] > 0)
+        .filter(|&b| mass[b] > 0.0)
         .last()
         .expect("the max is in a bin");
-    for b in order.filter(|&b| count[b] > 0) {
+    for b in order.filter(|&b| mass[b] > 0.0) {
         if b == last || above + mass[b] >= target {
             return (b, above);
         }
@@ -464,12 +486,10 @@ fn edge_of(mut cand: Vec<(f32, f32)>, mut above: f64, target: f64) -> f32 {
             (((f64::from(v) - f64::from(lo)) / span * PARTS as f64) as usize).min(PARTS - 1)
         };
         let mut mass = [0f64; PARTS];
-        let mut count = [0usize; PARTS];
         for &(v, w) in &cand {
             mass[part(v)] += f64::from(w);
-            count[part(v)] += 1;
         }
-        let (chosen, before) = reach(&mass, &count, above, target, (0..PARTS).rev());
+        let (chosen, before) = reach(&mass, above, target, (0..PARTS).rev());
         above = before;
         cand.retain(|&(v, _)| part(v) == chosen);
     }

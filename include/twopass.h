@@ -1,6 +1,7 @@
 /*
- * twopass: softmax, log-softmax and log-sum-exp on float rows, with AVX2 / AVX-512 kernels
- * chosen at run time. C ABI of libtwopass (libtwopass.so, libtwopass.a).
+ * twopass: softmax, log-softmax, log-sum-exp, cross-entropy and token sampling on float rows,
+ * with AVX2 / AVX-512 kernels chosen at run time. C ABI of libtwopass (libtwopass.so,
+ * libtwopass.a).
  *
  * Rules every function follows:
  * - Status: functions return an int32_t status, TWOPASS_OK or a TWOPASS_ERROR_* code
@@ -10,10 +11,11 @@
  * - NULL: a pointer may be NULL only for an array of 0 elements (n == 0; rows == 0 or
  *   cols == 0 for a matrix; a 0 dimension for a tensor), and for the inputs and outputs a
  *   function documents as optional; otherwise TWOPASS_ERROR_NULL_POINTER. Scalar outputs
- *   (out of log_sum_exp) and states are never NULL.
- * - Alignment: every pointer must be aligned for its type (float 4, int64_t 8, the structs
- *   twopass_lse_state and twopass_cross_entropy_options 8); otherwise
- *   TWOPASS_ERROR_INVALID_ARGUMENT. Any element-aligned start works.
+ *   (out of log_sum_exp, token of sample) and states are never NULL.
+ * - Alignment: every pointer must be aligned for its type (float 4, int64_t and size_t 8, the
+ *   structs twopass_lse_state, twopass_cross_entropy_options, twopass_sample_params and
+ *   twopass_rng_state 8); otherwise TWOPASS_ERROR_INVALID_ARGUMENT. Any element-aligned start
+ *   works.
  * - Matrices: rows x cols with a row stride in elements; a matrix spans
  *   (rows - 1) * stride + cols elements. A stride below cols, or a span whose size in bytes
  *   overflows, is TWOPASS_ERROR_SHAPE. The stride of an output passed as NULL is ignored.
@@ -26,10 +28,11 @@
  *   overridden it, every computing call returns TWOPASS_ERROR_INVALID_ARGUMENT (or
  *   TWOPASS_ERROR_UNSUPPORTED_ISA) before any other check, and twopass_active_isa returns 0.
  * - Special values and accuracy follow docs/accuracy.md: a NaN in a row makes every
- *   output NaN; log_sum_exp within 2e-6 * max(1, |ref|) of the exact value, softmax within a
- *   total mass error of 2e-6, on every ISA and algorithm. Results are deterministic for the
- *   same values, ISA and algorithm. No call allocates, starts a thread or panics across the ABI
- *   (an internal error is TWOPASS_ERROR_INTERNAL).
+ *   output NaN (sampling: an error); log_sum_exp within 2e-6 * max(1, |ref|) of the exact
+ *   value, softmax within a total mass error of 2e-6, on every ISA and algorithm. Results are
+ *   deterministic for the same values, ISA and algorithm. No call starts a thread or panics
+ *   across the ABI (an internal error is TWOPASS_ERROR_INTERNAL), and none allocates except
+ *   sampling's filters (top-k, top-p) and rows.
  */
 
 
@@ -57,7 +60,8 @@
 #define TWOPASS_ERROR_NULL_POINTER 1
 
 /*
- A row stride below the columns, or a size whose span overflows the address space.
+ A row stride below the columns, a size whose span overflows the address space, or rows of no
+ column where classes are needed (cross-entropy, sampling).
  */
 #define TWOPASS_ERROR_SHAPE 2
 
@@ -67,8 +71,9 @@
 #define TWOPASS_ERROR_TARGET_OUT_OF_RANGE 3
 
 /*
- An unknown enum value, a misaligned pointer, overlapping buffers, or an unknown name in
- `TWOPASS_ISA`.
+ An unknown enum value, a misaligned pointer, overlapping buffers, an unknown name in
+ `TWOPASS_ISA`, an option out of its range, or logits no token can be drawn from (a NaN or
+ `+inf`, or only `-inf`).
  */
 #define TWOPASS_ERROR_INVALID_ARGUMENT 4
 
@@ -203,6 +208,55 @@ typedef struct twopass_cross_entropy_options {
    */
   const float *class_weights;
 } twopass_cross_entropy_options;
+
+/*
+ How to draw, for the `twopass_sample_*` functions: start from
+ `twopass_sample_params_default()` and change the fields wanted (a zeroed struct is refused:
+ its `size` is 0). `size` lets the struct grow, as `twopass_cross_entropy_options`'s does:
+ the library reads the fields that fit in `size` bytes (later ones take their defaults) and
+ ignores bytes it does not know.
+ */
+typedef struct twopass_sample_params {
+  /*
+   `sizeof(twopass_sample_params)`, as set by the default; at least 24 (20 where `size_t`
+   has 4 bytes): the fields below.
+   */
+  uint32_t size;
+  /*
+   0 (greedy: the first max) or a normal positive float; default 1.
+   */
+  float temperature;
+  /*
+   Keep the `top_k` largest logits and their ties; default 0 (keep all).
+   */
+  size_t top_k;
+  /*
+   In `(0, 1]`: keep the fewest top tokens holding at least `top_p` of the mass (ties at the
+   edge kept); default 1 (keep all).
+   */
+  float top_p;
+  /*
+   In `[0, 1]`: keep the tokens of at least `min_p` times the top probability; default 0
+   (keep all).
+   */
+  float min_p;
+} twopass_sample_params;
+
+/*
+ Where draws come from: `seed` keys the generator, `counter` numbers the next draw (each row
+ drawn takes one, and the call advances it). Plain values: `{seed, 0}` starts a sequence, and
+ a copy replays it.
+ */
+typedef struct twopass_rng_state {
+  /*
+   The generator's key.
+   */
+  uint64_t seed;
+  /*
+   The next draw's number (wraps after `UINT64_MAX`).
+   */
+  uint64_t counter;
+} twopass_rng_state;
 
 
 
@@ -1116,6 +1170,123 @@ int32_t twopass_cross_entropy_axis_f32(const float *logits,
                                        float *grad,
                                        const float *grad_output,
                                        float *log_prob);
+
+/*
+ The default parameters: temperature 1, no filter, `size` set to this library's
+ `sizeof(twopass_sample_params)`.
+ */
+struct twopass_sample_params twopass_sample_params_default(void);
+
+/*
+ Draws a token from the `n` floats at `logits` into `*token`, with draw `rng->counter` under
+ `rng->seed`, then advances `rng->counter` by one.
+
+ With temperature `T = params->temperature > 0`, token `i` has probability
+ `exp((x[i] - max) / T) / sum` over the kept logits: those every filter keeps (top-k: the
+ `top_k` largest and their ties; top-p, on the top-k survivors: the fewest top tokens holding
+ at least `top_p` of the mass, ties at the edge kept; min-p: `x[i] >= max + T ln(min_p)`).
+ `T == 0` is greedy: the first index of the max (the counter advances all the same). `-inf`
+ logits are never drawn. The draw's uniform is Philox4x32-10 at (`seed`, `counter`) and the
+ masses are float operations in a fixed order, so the same seed, counter, logits and
+ parameters give the same token on every ISA and element type (and as the Rust API). The
+ filters allocate (top-k `max(4k, 256)` floats).
+
+ `params`, `rng` and `token` are never NULL; an overlap of `*token` or `*rng` with any other
+ argument is `TWOPASS_ERROR_INVALID_ARGUMENT`.
+
+ Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`;
+ `TWOPASS_ERROR_SHAPE` (`n == 0`, or `n` floats overflow the address space);
+ `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned, overlapping; `params->size` too small, a
+ parameter out of its range; then a NaN or `+inf` logit, or every logit `-inf`); after the
+ `TWOPASS_ISA` check. On error `*token` and `*rng` are unchanged.
+
+ # Safety
+ `logits` points to `n` readable floats, `params` to `params->size` readable bytes, `rng` to
+ a writable `twopass_rng_state` and `token` to a writable `size_t`.
+ */
+int32_t twopass_sample_f32(const float *logits,
+                           size_t n,
+                           const struct twopass_sample_params *params,
+                           struct twopass_rng_state *rng,
+                           size_t *token);
+
+/*
+ Draws a token from each row of a `rows x cols` matrix of floats (row `r` at
+ `x[r * x_stride ..]`) into `tokens[r]`, row `r` with draw `rng->counter + r`, each as
+ `twopass_sample_f32`; then advances `rng->counter` by `rows`. Every row is checked before
+ anything is written; rows allocate one scan each besides the filters.
+
+ `x` and `tokens` may be NULL when `rows == 0` (nothing drawn, the counter unchanged);
+ `params` and `rng` never. Any overlap of `tokens[0..rows)` or `*rng` with another argument
+ is `TWOPASS_ERROR_INVALID_ARGUMENT`. Status codes as `twopass_sample_f32`, with
+ `TWOPASS_ERROR_SHAPE` for `cols == 0` with `rows > 0` or a stride below `cols`; on error
+ `tokens` and `*rng` are unchanged.
+
+ # Safety
+ `x` points to its span of readable floats and `tokens` to `rows` writable `size_t` (each may
+ be NULL when `rows == 0`), `params` and `rng` as `twopass_sample_f32`.
+ */
+int32_t twopass_sample_rows_f32(const float *x,
+                                size_t x_stride,
+                                size_t rows,
+                                size_t cols,
+                                const struct twopass_sample_params *params,
+                                struct twopass_rng_state *rng,
+                                size_t *tokens);
+
+/*
+ `twopass_sample_f32` on `n` IEEE binary16 logits (as `uint16_t` bits): the token
+ `twopass_sample_f32` draws from the same values as floats.
+
+ # Safety
+ As `twopass_sample_f32`, with `logits` pointing to `n` readable `uint16_t`.
+ */
+int32_t twopass_sample_f16(const uint16_t *logits,
+                           size_t n,
+                           const struct twopass_sample_params *params,
+                           struct twopass_rng_state *rng,
+                           size_t *token);
+
+/*
+ `twopass_sample_rows_f32` on a matrix of IEEE binary16 logits (as `uint16_t` bits).
+
+ # Safety
+ As `twopass_sample_rows_f32`, with `x` a span of `uint16_t`.
+ */
+int32_t twopass_sample_rows_f16(const uint16_t *x,
+                                size_t x_stride,
+                                size_t rows,
+                                size_t cols,
+                                const struct twopass_sample_params *params,
+                                struct twopass_rng_state *rng,
+                                size_t *tokens);
+
+/*
+ `twopass_sample_f32` on `n` bfloat16 logits (as `uint16_t` bits): the token
+ `twopass_sample_f32` draws from the same values as floats.
+
+ # Safety
+ As `twopass_sample_f32`, with `logits` pointing to `n` readable `uint16_t`.
+ */
+int32_t twopass_sample_bf16(const uint16_t *logits,
+                            size_t n,
+                            const struct twopass_sample_params *params,
+                            struct twopass_rng_state *rng,
+                            size_t *token);
+
+/*
+ `twopass_sample_rows_f32` on a matrix of bfloat16 logits (as `uint16_t` bits).
+
+ # Safety
+ As `twopass_sample_rows_f32`, with `x` a span of `uint16_t`.
+ */
+int32_t twopass_sample_rows_bf16(const uint16_t *x,
+                                 size_t x_stride,
+                                 size_t rows,
+                                 size_t cols,
+                                 const struct twopass_sample_params *params,
+                                 struct twopass_rng_state *rng,
+                                 size_t *tokens);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -163,6 +163,13 @@ fn axis_entry_points_from_c_shared_and_static() {
 }
 
 #[test]
+fn sampling_from_c_shared_and_static() {
+    for link in [Link::Shared, Link::Static] {
+        run_checks(&build("sample", link), &[], None);
+    }
+}
+
+#[test]
 fn split_rows_on_threads_from_c_shared_and_static() {
     for link in [Link::Shared, Link::Static] {
         run_checks(&build("split_row", link), &[], None);

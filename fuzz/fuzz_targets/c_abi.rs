@@ -1,11 +1,11 @@
 //! The C entry points with arbitrary lengths, strides, NULL / misaligned / overlapping pointers
 //! and enum values over valid buffers: never a crash, nothing written on an error, and on
-//! success the same bits as the Rust API.
+//! success the same bits (sampling: the same tokens and counter) as the Rust API.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use twopass::capi::*;
-use twopass::{Algorithm, Kernels};
+use twopass::{bf16, f16, Algorithm, Kernels, RngState, SampleParams};
 
 const SENTINEL: f32 = -1234.5;
 
@@ -51,7 +51,7 @@ fn algorithm(code: i32) -> Option<Algorithm> {
 
 fuzz_target!(|data: &[u8]| {
     let mut b = Bytes(data);
-    let op = b.u8() % 11;
+    let op = b.u8() % 12;
     // An ISA to force first (valid or not); errors leave the previous choice.
     let isa = i32::from(b.u8() as i8) % 6;
     let set = twopass_set_isa(isa);
@@ -91,6 +91,30 @@ fuzz_target!(|data: &[u8]| {
             v => i64::from(v) % len.max(1) as i64,
         })
         .collect();
+    // Sampling (op 11): parameters in and out of range, a state that may wrap, the form (one
+    // row of n logits, or rows) and element type from `alg`, the tokens written at y.
+    let pick = |b: &mut Bytes, values: &[f32]| values[usize::from(b.u8()) % values.len()];
+    let mut params = twopass_sample_params {
+        temperature: pick(&mut b, &[1.0, 0.0, 0.7, 1e-30, 1e30, -1.0, f32::NAN, 1e-40]),
+        top_k: usize::from(b.u8() % 48),
+        top_p: pick(&mut b, &[1.0, 0.9, 0.5, 1e-6, 0.0, 1.5, f32::NAN]),
+        min_p: pick(&mut b, &[0.0, 0.1, 0.5, 1.0, -0.1, 1.5, f32::NAN]),
+        ..twopass_sample_params_default()
+    };
+    params.size = [params.size, 0, 8, params.size - 4][usize::from(b.u8() % 4)];
+    let seed = u64::from(b.u8()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let counter = match b.u8() % 4 {
+        0 => 0,
+        1 => u64::MAX,
+        v => u64::from(v) << 40,
+    };
+    let mut rng = twopass_rng_state { seed, counter };
+    let (params_at, rng_at) = match b.u8() % 8 {
+        0 => (std::ptr::null(), &raw mut rng),
+        1 => (&raw const params, std::ptr::null_mut()),
+        _ => (&raw const params, &raw mut rng),
+    };
+    let sample_kind = alg.rem_euclid(6);
     // The f64 entry points read a widened copy.
     let mut wide: Vec<f64> = buf.iter().map(|&v| f64::from(v)).collect();
     let wide_before = wide.clone();
@@ -103,6 +127,7 @@ fuzz_target!(|data: &[u8]| {
     let wide_out = base.wrapping_add(y_at);
     let x = pointer(&mut buf, x_how, x_at);
     let y = pointer(&mut buf, y_how, y_at);
+    let tokens = y.cast::<usize>();
     // SAFETY: every pointer is NULL, misaligned, or inside `buf` with room for what the call
     // may touch (512 floats; the largest span here is 5 * 43 + 39 + 200 < 512, the largest
     // tensor 280 + 200); the library
@@ -170,6 +195,23 @@ fuzz_target!(|data: &[u8]| {
                     (TWOPASS_OK, e) | (e, _) => e,
                 }
             }
+            11 => {
+                let h = x.cast::<u16>().cast_const();
+                match sample_kind {
+                    0 => twopass_sample_f32(x, n, params_at, rng_at, tokens),
+                    1 => twopass_sample_f16(h, n, params_at, rng_at, tokens),
+                    2 => twopass_sample_bf16(h, n, params_at, rng_at, tokens),
+                    3 => {
+                        twopass_sample_rows_f32(x, x_stride, rows, cols, params_at, rng_at, tokens)
+                    }
+                    4 => {
+                        twopass_sample_rows_f16(h, x_stride, rows, cols, params_at, rng_at, tokens)
+                    }
+                    _ => {
+                        twopass_sample_rows_bf16(h, x_stride, rows, cols, params_at, rng_at, tokens)
+                    }
+                }
+            }
             _ => twopass_softmax_rows_f32(x, x_stride, y, y_stride, rows, cols),
         }
     };
@@ -186,7 +228,8 @@ fuzz_target!(|data: &[u8]| {
                     .iter()
                     .zip(&wide_before)
                     .all(|(a, b)| a.to_bits() == b.to_bits())
-                && ce_loss == SENTINEL,
+                && ce_loss == SENTINEL
+                && (rng.seed, rng.counter) == (seed, counter),
             "wrote on error {status}"
         );
         return;
@@ -275,6 +318,43 @@ fuzz_target!(|data: &[u8]| {
             let got = &buf[y_at.min(512)..][..n];
             assert_same_bits(got, &want, "softmax_finish differs");
         }
+        11 => {
+            // Tokens and counter as the Rust API's, drawn from the same memory.
+            let p = SampleParams {
+                temperature: params.temperature,
+                top_k: params.top_k,
+                top_p: params.top_p,
+                min_p: params.min_p,
+            };
+            let mut want = RngState { seed, counter };
+            let (len, width, drawn) = match sample_kind {
+                0..3 => (n, n, 1),
+                _ if rows == 0 => (0, cols, 0),
+                _ => ((rows - 1) * x_stride + cols, cols, rows),
+            };
+            let (f16s, bf16s) = (
+                halves(&xin, len, f16::from_bits),
+                halves(&xin, len, bf16::from_bits),
+            );
+            let mut out = vec![0; drawn];
+            match sample_kind {
+                0 => k.sample(&xin[..n], &p, &mut want).map(|t| out[0] = t),
+                1 => k.sample(&f16s, &p, &mut want).map(|t| out[0] = t),
+                2 => k.sample(&bf16s, &p, &mut want).map(|t| out[0] = t),
+                3 => k.sample_rows(&xin[..len], x_stride, cols, &p, &mut want, &mut out),
+                4 => k.sample_rows(&f16s, x_stride, cols, &p, &mut want, &mut out),
+                _ => k.sample_rows(&bf16s, x_stride, cols, &p, &mut want, &mut out),
+            }
+            .unwrap();
+            // SAFETY: the call succeeded, so `tokens` holds `drawn` outputs inside buf.
+            let got: Vec<usize> = (0..drawn)
+                .map(|r| unsafe { tokens.add(r).read() })
+                .collect();
+            assert_eq!(got, out, "tokens differ");
+            assert!(out.iter().all(|&t| t < width), "a token outside its row");
+            let advanced = counter.wrapping_add(drawn as u64);
+            assert_eq!((rng.counter, want.counter), (advanced, advanced), "counter");
+        }
         6 => {
             let mut want = vec![0.0; outer * inner];
             k.log_sum_exp_axis(&xin[..total], outer, len, inner, &mut want)
@@ -285,3 +365,13 @@ fuzz_target!(|data: &[u8]| {
         _ => {}
     }
 });
+
+/// The first `len` 16-bit elements in the bytes of `x` (as the C call reads them), as `T`.
+fn halves<T>(x: &[f32], len: usize, from_bits: fn(u16) -> T) -> Vec<T> {
+    let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    bytes
+        .chunks_exact(2)
+        .take(len)
+        .map(|h| from_bits(u16::from_ne_bytes([h[0], h[1]])))
+        .collect()
+}

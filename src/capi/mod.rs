@@ -18,8 +18,10 @@ mod lse;
 mod axis;
 mod double;
 
-// After the others, so that the header lists it after them (cbindgen keeps the source order).
+// Last, so that the header lists them after the others, in this order (cbindgen keeps the
+// source order).
 mod cross_entropy;
+mod sample;
 
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -32,6 +34,7 @@ pub use self::double::*;
 pub use self::f32::*;
 pub use self::half::*;
 pub use self::lse::*;
+pub use self::sample::*;
 
 /// The version of this ABI; a change that breaks C callers increments it.
 pub const TWOPASS_ABI_VERSION: u32 = 1;
@@ -40,12 +43,14 @@ pub const TWOPASS_ABI_VERSION: u32 = 1;
 pub const TWOPASS_OK: i32 = 0;
 /// A pointer is NULL where an array has elements, or a required output is NULL.
 pub const TWOPASS_ERROR_NULL_POINTER: i32 = 1;
-/// A row stride below the columns, or a size whose span overflows the address space.
+/// A row stride below the columns, a size whose span overflows the address space, or rows of no
+/// column where classes are needed (cross-entropy, sampling).
 pub const TWOPASS_ERROR_SHAPE: i32 = 2;
 /// A target class outside `[0, cols)` that is not the ignore index (cross-entropy).
 pub const TWOPASS_ERROR_TARGET_OUT_OF_RANGE: i32 = 3;
-/// An unknown enum value, a misaligned pointer, overlapping buffers, or an unknown name in
-/// `TWOPASS_ISA`.
+/// An unknown enum value, a misaligned pointer, overlapping buffers, an unknown name in
+/// `TWOPASS_ISA`, an option out of its range, or logits no token can be drawn from (a NaN or
+/// `+inf`, or only `-inf`).
 pub const TWOPASS_ERROR_INVALID_ARGUMENT: i32 = 4;
 /// The CPU lacks the instruction set asked for (by `twopass_set_isa` or `TWOPASS_ISA`).
 pub const TWOPASS_ERROR_UNSUPPORTED_ISA: i32 = 5;
@@ -181,9 +186,9 @@ pub extern "C" fn twopass_status_message(status: i32) -> *const c_char {
     let message = match status {
         TWOPASS_OK => c"success",
         TWOPASS_ERROR_NULL_POINTER => c"a pointer is NULL where an array has elements, or a required output is NULL",
-        TWOPASS_ERROR_SHAPE => c"a row stride is below the columns, or a size overflows the address space",
+        TWOPASS_ERROR_SHAPE => c"a row stride is below the columns, a size overflows the address space, or a row has no column",
         TWOPASS_ERROR_TARGET_OUT_OF_RANGE => c"a target class is outside [0, cols) and not the ignore index",
-        TWOPASS_ERROR_INVALID_ARGUMENT => c"invalid argument: an unknown enum value, a misaligned pointer, overlapping buffers, or an unknown name in TWOPASS_ISA",
+        TWOPASS_ERROR_INVALID_ARGUMENT => c"invalid argument: an unknown enum value, a misaligned pointer, overlapping buffers, an unknown name in TWOPASS_ISA, an option out of range, or logits no token can be drawn from",
         TWOPASS_ERROR_UNSUPPORTED_ISA => c"this CPU lacks the instruction set asked for (twopass_set_isa or TWOPASS_ISA)",
         TWOPASS_ERROR_INTERNAL => c"internal error in twopass (a bug; please report it)",
         _ => c"unknown twopass status code",
@@ -253,6 +258,10 @@ mod tests {
             TWOPASS_ERROR_INVALID_ARGUMENT
         );
         assert_eq!(status(&Error::NoClasses), TWOPASS_ERROR_SHAPE);
+        assert_eq!(status(&Error::EmptyRow), TWOPASS_ERROR_SHAPE);
+        for e in [Error::NonFiniteLogit, Error::AllMasked] {
+            assert_eq!(status(&e), TWOPASS_ERROR_INVALID_ARGUMENT);
+        }
         let target = Error::TargetOutOfRange {
             row: 0,
             target: 9,

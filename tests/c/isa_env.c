@@ -12,6 +12,9 @@ static void check_computing_calls(int32_t want) {
     float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, y[8], out = 5.0f;
     const int64_t targets[2] = {0, 3};
     twopass_lse_state state, before;
+    twopass_sample_params params = twopass_sample_params_default();
+    twopass_rng_state rng = {1, 2};
+    size_t tokens[2] = {99, 99};
     fill(y, 8, 5.0f);
     CHECK_STATUS(twopass_lse_init(&state), TWOPASS_OK);
     before = state;
@@ -27,6 +30,8 @@ static void check_computing_calls(int32_t want) {
     CHECK_STATUS(twopass_lse_update_f32(&state, x, 8), want);
     CHECK_STATUS(twopass_cross_entropy_f32(x, 4, 2, 4, targets, NULL, y, NULL, &out, NULL, 0, NULL),
                  want);
+    CHECK_STATUS(twopass_sample_f32(x, 8, &params, &rng, tokens), want);
+    CHECK_STATUS(twopass_sample_rows_f32(x, 4, 2, 4, &params, &rng, tokens), want);
     /* empty arrays, and arguments that are wrong in every other way: the ISA comes first */
     CHECK_STATUS(twopass_softmax_f32(NULL, NULL, 0), want);
     CHECK_STATUS(twopass_softmax_f32(NULL, y, 8), want);
@@ -39,7 +44,10 @@ static void check_computing_calls(int32_t want) {
     CHECK_STATUS(twopass_lse_update_f32(NULL, NULL, 8), want);
     CHECK_STATUS(twopass_cross_entropy_f32(NULL, 0, 2, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL),
                  want);
+    CHECK_STATUS(twopass_sample_f32(NULL, 0, NULL, NULL, NULL), want);
+    CHECK_STATUS(twopass_sample_rows_f32(NULL, 1, 2, 4, NULL, NULL, NULL), want);
     CHECK(all_equal(y, 8, 5.0f) && out == 5.0f);
+    CHECK(tokens[0] == 99 && tokens[1] == 99 && rng.seed == 1 && rng.counter == 2);
     CHECK(memcmp(&state, &before, sizeof state) == 0);
 }
 

@@ -9,12 +9,14 @@
 //!   their mass (so the smallest set of top tokens holding at least `p`, ties at its edge kept);
 //! - min-p: `max + T ln(min_p)` (tokens with at least `min_p` times the top probability).
 //!
-//! `T = 0` is greedy: the first index of the max, in one read. Otherwise one read sums the
-//! masses per block against the block's max ([`twopass_kernels::sample`]); the draw's uniform
-//! `u` (Philox4x32-10 at the draw's counter) picks the block whose running mass passes `u` of
-//! the total, then the element within it. The filters add a read for the row's max, and one
-//! each (top-p two). The masses are IEEE operations (fused multiply-adds rounded once) in a
-//! fixed order, so the same seed and counter give the same token on every ISA.
+//! `T = 0` is greedy: the first index of the max, in one read. Temperature alone reads the row
+//! once for each block's max, which bounds the block's masses, and draws by rejection from those
+//! bounds (`Kernels::draw_bounded`). The filters read the row for its max and their floors
+//! (top-p two more), then one read sums the masses per block against the block's max
+//! ([`twopass_kernels::sample`]); the draw's uniform `u` (Philox4x32-10 at the draw's counter)
+//! picks the block whose running mass passes `u` of the total, then the element within it.
+//! The masses are IEEE operations (fused multiply-adds rounded once) in a fixed order, so the
+//! same seed and counter give the same token on every ISA.
 
 use twopass_kernels::sample::{first_past, uniform, uniform_pair, BlockMass, Masses, Scan};
 
@@ -127,17 +129,34 @@ impl Kernels {
         rng: &mut RngState,
         out: &mut [usize],
     ) -> Result<(), Error> {
+        self.sample_rows_by(x, stride, cols, params, rng, out, |rows, draw| {
+            (0..rows).map(draw).collect()
+        })
+    }
+
+    /// [`Kernels::sample_rows`] with the tokens of all rows from `all` (given the row count and
+    /// row `r`'s draw): checks first, then `out` and the counter once every row is drawn.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn sample_rows_by<T: Float>(
+        &self,
+        x: &[T],
+        stride: usize,
+        cols: usize,
+        params: &SampleParams,
+        rng: &mut RngState,
+        out: &mut [usize],
+        all: impl FnOnce(usize, &RowDraw<'_>) -> Result<Vec<usize>, Error>,
+    ) -> Result<(), Error> {
         params.check()?;
         let rows = out.len();
         check_matrix("x", x.len(), stride, rows, cols)?;
-        let tokens = (0..rows)
-            .map(|r| {
-                let counter = rng.counter.wrapping_add(r as u64);
-                self.draw(&x[r * stride..][..cols], params, rng.seed, counter)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        out.copy_from_slice(&tokens);
-        rng.counter = rng.counter.wrapping_add(rows as u64);
+        let (seed, first) = (rng.seed, rng.counter);
+        let draw = |r: usize| {
+            let counter = first.wrapping_add(r as u64);
+            self.draw(&x[r * stride..][..cols], params, seed, counter)
+        };
+        out.copy_from_slice(&all(rows, &draw)?);
+        rng.counter = first.wrapping_add(rows as u64);
         Ok(())
     }
 
@@ -324,6 +343,9 @@ impl Kernels {
         })
     }
 }
+
+/// Row `r`'s token, drawn with the row's counter.
+pub(crate) type RowDraw<'a> = dyn Fn(usize) -> Result<usize, Error> + Sync + 'a;
 
 /// Tries of a temperature-only draw before the exact draw decides.
 const TRIES: u32 = 64;

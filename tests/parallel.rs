@@ -6,7 +6,7 @@
 mod common;
 
 use common::{check_log_softmax, check_lse, check_softmax, isas_under_test, Dist};
-use twopass::Kernels;
+use twopass::{Error, Kernels, RngState, SampleParams};
 
 fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     rayon::ThreadPoolBuilder::new()
@@ -108,4 +108,50 @@ fn errors_write_nothing() {
     assert!(k.log_softmax_par(&x, &mut y).is_err());
     assert!(k.softmax_rows_par(&x, 10, &mut y, 9, 100, 10).is_err());
     assert!(y.iter().all(|&v| v == 7.0));
+}
+
+/// Rows sampled on pools of 1 and 3 threads: `sample_rows`' tokens and counter; a bad row
+/// writes nothing and keeps the counter.
+#[test]
+fn sampled_rows_are_the_same_tokens_on_any_pool() {
+    let (rows, cols) = (40, 3000);
+    let x: Vec<f32> = (0..rows * cols)
+        .map(|i| ((i * 7919) % 1000) as f32 * 0.01)
+        .collect();
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        for params in [
+            SampleParams::default(),
+            SampleParams {
+                top_p: 0.8,
+                ..Default::default()
+            },
+        ] {
+            let mut rng = RngState::new(5);
+            let mut want = vec![0usize; rows];
+            k.sample_rows(&x, cols, cols, &params, &mut rng, &mut want)
+                .unwrap();
+            for threads in [1, 3] {
+                let mut state = RngState::new(5);
+                let mut got = vec![0usize; rows];
+                on_threads(threads, || {
+                    k.sample_rows_par(&x, cols, cols, &params, &mut state, &mut got)
+                })
+                .unwrap();
+                assert_eq!(
+                    (got, state),
+                    (want.clone(), rng),
+                    "{isa:?} {threads} threads"
+                );
+            }
+        }
+    }
+    let mut bad = x.clone();
+    bad[17 * cols + 5] = f32::NAN;
+    let (mut rng, mut out) = (RngState::new(5), vec![7usize; rows]);
+    let k = Kernels::active();
+    let p = SampleParams::default();
+    let e = k.sample_rows_par(&bad, cols, cols, &p, &mut rng, &mut out);
+    assert_eq!(e, Err(Error::NonFiniteLogit));
+    assert_eq!((rng, out), (RngState::new(5), vec![7usize; rows]));
 }

@@ -9,7 +9,7 @@
 //! `vscaleextexp`, plus `raddonline` (max and sum in one pass) and `vsubtract`; the `axis`
 //! forms (`raxisonline`, `vaxisscaleexp`, `vaxissubtract`, `raxismax`, `raxisstoreexp`,
 //! `vaxisscale`) run down the columns of a strided
-//! [`Tile`]; `rscan` and `rblockmass` serve sampling ([`sample`]).
+//! [`Tile`]; `rscan`, `rblockmax` and `rblockmass` serve sampling ([`sample`]).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;

@@ -1,12 +1,12 @@
-//! Sampling's kernels: the row's max (and where it first occurs); each block's max and the sum
-//! of its masses `w_i = exp((x_i - m) / T)` against it (elements below a floor weigh 0), in
-//! one read; the masses of a slice. The same bits on every ISA; plus the draw's uniform from
-//! Philox4x32-10.
+//! Sampling's kernels: the row's max (and where it first occurs); each block's max alone (NaN
+//! where the block holds a NaN or `+inf`); each block's max and the sum of its masses
+//! `w_i = exp((x_i - m) / T)` against it (elements below a floor weigh 0), in one read; the
+//! masses of a slice. The same bits on every ISA; plus the draws' uniforms from Philox4x32-10.
 //!
-//! A draw is an inverse-CDF lookup in two levels: the block whose running mass passes
-//! `u * total`, then the element inside it. The masses use `exp::exp_exact` and a block sums in 16
-//! lanes (element `i` into lane `i % 16`) folded in a fixed tree, so any vector width gives the
-//! same bits, and a seed names one token whatever ISA runs it.
+//! An exact draw is an inverse-CDF lookup in two levels: the block whose running mass passes
+//! `u * total`, then the element inside it. The masses use `exp::exp_exact` and a block sums in
+//! 16 lanes (element `i` into lane `i % 16`) folded in a fixed tree, so any vector width gives
+//! the same bits, and a seed names one token whatever ISA runs it.
 
 use crate::axis::load_lanes;
 use crate::element::Element;

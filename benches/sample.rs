@@ -13,62 +13,16 @@ use twopass::{Isa, Kernels, RngState, SampleParams};
 
 #[path = "common/paper_input.rs"]
 mod paper_input;
+#[path = "common/unfused_sample.rs"]
+mod unfused_sample;
+use unfused_sample::{cumulative_draw, next_uniform, probabilities};
 
 /// The two kinds of rows (see the module docs).
 fn logits(kind: &str, n: usize) -> Vec<f32> {
     match kind {
-        "llm" => {
-            let u = [
-                0x1234_5678_9ABC_DEF1,
-                0x0F1E_2D3C_4B5A_6978,
-                0x1357_9BDF_2468_ACE1,
-            ]
-            .map(|s| paper_input::uniform(n, s, 3.0));
-            // The sum of three uniforms on [-3, 3] has sigma 3.
-            let mut x: Vec<f32> = (0..n).map(|i| u[0][i] + u[1][i] + u[2][i]).collect();
-            for j in 0..16 {
-                x[(j * 7919 * 13 + 101) % n] = 10.0 + j as f32 * 0.625;
-            }
-            x
-        }
+        "llm" => unfused_sample::llm_logits(n),
         _ => paper_input::uniform(n, 0x2545_F491_4F6C_DD1D, 1.0),
     }
-}
-
-/// A cumulative draw from probabilities summing to `total`: the first index whose running
-/// sum reaches `u * total`.
-fn cumulative_draw(p: &[f32], order: Option<&[u32]>, total: f64, u: f64) -> usize {
-    let target = u * total;
-    let mut acc = 0.0f64;
-    match order {
-        None => {
-            for (i, &q) in p.iter().enumerate() {
-                acc += f64::from(q);
-                if acc >= target {
-                    return i;
-                }
-            }
-            p.len() - 1
-        }
-        Some(order) => {
-            for &i in order {
-                acc += f64::from(p[i as usize]);
-                if acc >= target {
-                    return i as usize;
-                }
-            }
-            *order.last().unwrap() as usize
-        }
-    }
-}
-
-/// The unfused sequence's first step: `p = softmax(x)`, and `order` reset to `0..n` for ranking.
-fn probabilities(k: &Kernels, x: &[f32], p: &mut [f32], order: &mut [u32]) {
-    k.softmax(black_box(x), p).unwrap();
-    order
-        .iter_mut()
-        .enumerate()
-        .for_each(|(i, o)| *o = i as u32);
 }
 
 fn sample(c: &mut Criterion) {
@@ -105,30 +59,13 @@ fn sample(c: &mut Criterion) {
                 }
                 let mut p = vec![0.0f32; n];
                 let mut u = 0.377f64;
-                let mut next_u = move || {
-                    u = (u + 0.618_034) % 1.0;
-                    u
-                };
                 g.bench_function(BenchmarkId::new("unfused-temperature", n), |b| {
-                    b.iter(|| {
-                        k.softmax(black_box(&x), &mut p).unwrap();
-                        cumulative_draw(&p, None, 1.0, next_u())
-                    })
+                    b.iter(|| unfused_sample::temperature(&k, &x, &mut p, next_uniform(&mut u)))
                 });
                 let mut order: Vec<u32> = (0..n as u32).collect();
                 g.bench_function(BenchmarkId::new("unfused-top-p", n), |b| {
                     b.iter(|| {
-                        probabilities(&k, &x, &mut p, &mut order);
-                        order.sort_unstable_by(|&a, &b| p[b as usize].total_cmp(&p[a as usize]));
-                        let mut acc = 0.0f64;
-                        let kept = order
-                            .iter()
-                            .position(|&i| {
-                                acc += f64::from(p[i as usize]);
-                                acc >= 0.9
-                            })
-                            .map_or(n, |j| j + 1);
-                        cumulative_draw(&p, Some(&order[..kept]), acc, next_u())
+                        unfused_sample::top_p(&k, &x, &mut p, &mut order, 0.9, next_uniform(&mut u))
                     })
                 });
                 g.bench_function(BenchmarkId::new("unfused-top-k", n), |b| {
@@ -139,7 +76,7 @@ fn sample(c: &mut Criterion) {
                         });
                         let top = &order[..50];
                         let total: f64 = top.iter().map(|&i| f64::from(p[i as usize])).sum();
-                        cumulative_draw(&p, Some(top), total, next_u())
+                        cumulative_draw(&p, Some(top), total, next_uniform(&mut u))
                     })
                 });
                 g.finish();

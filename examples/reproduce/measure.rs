@@ -14,6 +14,12 @@ use crate::environment::{self, EnvRow};
 use crate::machine::Machine;
 use crate::paper_input::input;
 use crate::split::{self, SplitRow};
+use sampling::SampleRow;
+
+// Declared here rather than in main.rs, so that tests/reproduce.rs, which includes the
+// example's modules one by one, compiles it with this module.
+#[path = "sampling.rs"]
+pub mod sampling;
 
 /// Scalar runs only up to this length (it would take minutes beyond).
 pub const SCALAR_MAX_N: usize = 1 << 16;
@@ -129,6 +135,8 @@ pub struct Results {
     pub environment: Vec<EnvRow>,
     /// One row split across threads against one call.
     pub split_rows: Vec<SplitRow>,
+    /// One token drawn from one row, fused against unfused.
+    pub sample_rows: Vec<SampleRow>,
     /// Wall time of the measurements (s).
     pub seconds: f64,
 }
@@ -265,7 +273,8 @@ pub fn run(machine: &Machine, options: &Options) -> Results {
         .map(|&n| 3 + isas_at(n).count() * (options.algorithms.len() + lse.len()))
         .sum::<usize>()
         + environment::count(&options.isas, options.max_n)
-        + split::count(&options.isas, options.max_n);
+        + split::count(&options.isas, options.max_n)
+        + sampling::count(&options.isas, options.max_n);
 
     let max_n = sizes.last().copied().unwrap_or(0);
     let ring_floats = (2 * machine.llc_bytes() / 4).max(max_n);
@@ -388,6 +397,13 @@ pub fn run(machine: &Machine, options: &Options) -> Results {
         &x_all,
         &mut progress,
     );
+    let sample_rows = sampling::run(
+        &plan,
+        &mut ring,
+        &options.isas,
+        options.max_n,
+        &mut progress,
+    );
     Results {
         machine: machine.clone(),
         options: options.clone(),
@@ -399,6 +415,7 @@ pub fn run(machine: &Machine, options: &Options) -> Results {
         rows,
         environment,
         split_rows,
+        sample_rows,
         seconds: started.elapsed().as_secs_f64(),
     }
 }

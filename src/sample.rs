@@ -432,9 +432,13 @@ const SORTED: usize = 64;
 /// the running mass from the top reaches `p` of the total holds the edge, which repeated
 /// splits by value (then a sort of at most [`SORTED`] logits) find.
 fn top_p_floor<T: Float>(k: &Kernels, x: &[T], masses: &Masses, p: f64) -> f32 {
+    // `-d * 8` rounded to the nearest integer by adding 2^23 (whose ulp is 1) and read from the
+    // bits: a monotone bucket without a float-to-int conversion (which saturates, in a branchy
+    // sequence of instructions).
     let bucket = |v: f32| {
         let d = (v - masses.max) * masses.inv_t;
-        (-d * BUCKETS_PER_NAT).min((BUCKETS - 1) as f32) as usize
+        let y = (-d * BUCKETS_PER_NAT).min((BUCKETS - 1) as f32) + 8_388_608.0;
+        ((y.to_bits() - 8_388_608f32.to_bits()) as usize).min(BUCKETS - 1)
     };
     // Histograms taking turns, so that a run of logits in one bucket is not one chain of
     // dependent adds. A mass of 0 adds nothing: a bucket's mass is 0 exactly when it is empty

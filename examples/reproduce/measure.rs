@@ -195,6 +195,13 @@ enum What {
 /// A timed call: it writes (or ignores) the output buffer it is given.
 pub type Call<'a> = Box<dyn FnMut(&mut [f32]) + 'a>;
 
+/// `per` timings at each of `sizes` up to `max_n` on each vector ISA of `isas` (a section's
+/// share of the progress count).
+pub fn vector_timings(isas: &[Isa], sizes: &[usize], max_n: usize, per: usize) -> usize {
+    let vector = isas.iter().filter(|&&i| i != Isa::Scalar).count();
+    per * vector * sizes.iter().filter(|&&n| n <= max_n).count()
+}
+
 /// Times every job of one size. Each is warmed up (about one repetition) and calibrated alone;
 /// then the repetitions take turns, one of each job per round, so that a slow moment of the
 /// machine's memory falls on every kernel of the size alike (ratios within a size compare

@@ -87,6 +87,5 @@ pub fn run(
 
 /// How many timings [`run`] makes (for the progress count).
 pub fn count(isas: &[Isa], max_n: usize) -> usize {
-    let vector = isas.iter().filter(|&&i| i != Isa::Scalar).count();
-    2 * vector * SIZES.iter().filter(|&&n| n <= max_n).count()
+    crate::measure::vector_timings(isas, &SIZES, max_n, 2)
 }

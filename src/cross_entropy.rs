@@ -643,61 +643,197 @@ impl CrossEntropyRow<'_> {
     }
 }
 
-/// Loss pass then gradient pass, row by row (the row is still in cache for the second).
+/// What every row of a call shares: the options, the mean's denominator, the class weights'
+/// statistics, the upstream gradient and which log-sum-exps are wanted.
+pub(crate) struct Call<'a, 'w> {
+    options: &'a CrossEntropyOptions<'w>,
+    cols: usize,
+    /// The mean's denominator `D`: the valid rows' target weights.
+    total: f64,
+    weights: WeightStats,
+    grad_output: Option<&'a [f32]>,
+    /// Whether ignored rows are read (an output needs their log-sum-exp).
+    ignored_lse: bool,
+    /// Whether `row_lse` holds ignored rows' log-sum-exps.
+    ignored_row_lse: bool,
+}
+
+impl<'a, 'w> Call<'a, 'w> {
+    /// The shared part of a checked call on `targets.len()` rows of `cols` classes.
+    pub(crate) fn new<T>(
+        options: &'a CrossEntropyOptions<'w>,
+        cols: usize,
+        targets: &[i64],
+        out: &CrossEntropyOutputs<'a, T>,
+    ) -> Self {
+        let total = targets
+            .iter()
+            .filter_map(|&t| class_of(options, t, cols))
+            .map(|t| options.weight(t))
+            .sum();
+        Call {
+            options,
+            cols,
+            total,
+            weights: WeightStats::of(options, cols),
+            grad_output: out.grad_output,
+            ignored_lse: out.log_prob.is_some() || (out.ignored_row_lse && out.row_lse.is_some()),
+            ignored_row_lse: out.ignored_row_lse,
+        }
+    }
+
+    /// Row `r`'s gradient scale `k_r`: `g / D` (mean), `g` (sum), `g[r]` (none).
+    fn scale(&self, r: usize) -> f64 {
+        let g = self
+            .grad_output
+            .map_or(1.0, |g| match self.options.reduction {
+                Reduction::None => g[r],
+                _ => g[0],
+            });
+        match self.options.reduction {
+            Reduction::Mean if self.total == 0.0 => 0.0,
+            Reduction::Mean => f64::from(g) / self.total,
+            _ => f64::from(g),
+        }
+    }
+
+    /// The reduced loss from the sum of the row losses.
+    pub(crate) fn loss(&self, sum: f64) -> f32 {
+        match self.options.reduction {
+            Reduction::Mean if self.total == 0.0 => f32::NAN,
+            Reduction::Mean => narrow(sum / self.total),
+            _ => narrow(sum),
+        }
+    }
+
+    /// Loss pass then gradient pass, row by row (the row is still in cache for the second),
+    /// over a block of rows with row stride `stride`; the sum of their losses.
+    pub(crate) fn rows<T: Float>(&self, k: &Kernels, stride: usize, block: RowBlock<'_, T>) -> f64 {
+        let RowBlock {
+            first,
+            mut logits,
+            targets,
+            mut row_losses,
+            mut row_lse,
+            mut log_prob,
+        } = block;
+        let cols = self.cols;
+        let mut sum = 0.0;
+        for (r, &target) in targets.iter().enumerate() {
+            let at = r * stride;
+            let class = class_of(self.options, target, cols);
+            let of = (self.weights, self.ignored_lse);
+            // The log-probabilities come before the gradient, which may overwrite the logits.
+            let mut log_prob_of = |row: &CrossEntropyRow<'_>, x: &[T]| {
+                if let Some((y, s)) = log_prob.as_mut() {
+                    row.write_log_prob(x, &mut y[r * *s..][..cols]);
+                }
+            };
+            let (row, io) = match &mut logits {
+                Logits::Separate(x, grad) => {
+                    let x = &x[at..][..cols];
+                    let row = row_of(k, x, class, self.options, of);
+                    log_prob_of(&row, x);
+                    let io = grad
+                        .as_mut()
+                        .map(|(g, s)| Io::Split(x, &mut g[r * *s..][..cols]));
+                    (row, io)
+                }
+                Logits::InPlace(x) => {
+                    let x = &mut x[at..][..cols];
+                    let row = row_of(k, x, class, self.options, of);
+                    log_prob_of(&row, x);
+                    (row, Some(Io::InPlace(x)))
+                }
+            };
+            sum += row.loss;
+            let lse = row_lse.as_deref_mut().map(|l| (l, self.ignored_row_lse));
+            write_row(&row, r, row_losses.as_deref_mut(), lse);
+            if let Some(io) = io {
+                row.write_gradient(0, io, self.scale(first + r));
+            }
+        }
+        sum
+    }
+}
+
+/// Rows whose losses are summed together, about [`ROW_BLOCK`] elements: the loss is the sum of
+/// the blocks' sums in order, so a call split by rows across threads gives the same bits.
+pub(crate) const ROW_BLOCK: usize = 1 << 18;
+
+/// A block of a call's rows: the logits, targets and outputs from its first row on.
+pub(crate) struct RowBlock<'a, T> {
+    /// The call's index of the block's first row.
+    first: usize,
+    logits: Logits<'a, T>,
+    targets: &'a [i64],
+    row_losses: Option<&'a mut [f32]>,
+    row_lse: Option<&'a mut [f32]>,
+    log_prob: Option<(&'a mut [T], usize)>,
+}
+
+/// The rows of a checked call in blocks of about [`ROW_BLOCK`] elements.
+pub(crate) fn row_blocks<'a, T: Float>(
+    logits: Logits<'a, T>,
+    shape: Shape,
+    targets: &'a [i64],
+    out: CrossEntropyOutputs<'a, T>,
+) -> impl Iterator<Item = RowBlock<'a, T>> + 'a {
+    let per = (ROW_BLOCK / shape.cols.max(1)).clamp(1, shape.rows.max(1));
+    // Spans of `per` rows of a matrix with row stride `s` (the last may be shorter); an absent
+    // buffer gives None for every block.
+    fn spans<U>(
+        buf: Option<(&mut [U], usize)>,
+        per: usize,
+    ) -> impl Iterator<Item = Option<(&mut [U], usize)>> {
+        let mut chunks = buf.map(|(b, s)| (b.chunks_mut(per.saturating_mul(s).max(1)), s));
+        std::iter::from_fn(move || {
+            Some(chunks.as_mut().and_then(|(c, s)| c.next().map(|b| (b, *s))))
+        })
+    }
+    let span = per.saturating_mul(shape.stride).max(1);
+    let (mut separate, mut in_place) = match logits {
+        Logits::Separate(x, g) => (Some((x.chunks(span), spans(g, per))), None),
+        Logits::InPlace(x) => (None, Some(x.chunks_mut(span))),
+    };
+    let logits = std::iter::from_fn(move || match (&mut separate, &mut in_place) {
+        (Some((x, g)), _) => x.next().map(|x| Logits::Separate(x, g.next().flatten())),
+        (_, Some(x)) => x.next().map(Logits::InPlace),
+        _ => None,
+    });
+    let row = |v: Option<&'a mut [f32]>| spans(v.map(|v| (v, 1)), per).map(|s| s.map(|(v, _)| v));
+    targets
+        .chunks(per)
+        .zip(logits)
+        .zip(row(out.row_losses).zip(row(out.row_lse)))
+        .zip(spans(out.log_prob, per))
+        .enumerate()
+        .map(
+            move |(b, (((targets, logits), (row_losses, row_lse)), log_prob))| RowBlock {
+                first: b * per,
+                logits,
+                targets,
+                row_losses,
+                row_lse,
+                log_prob,
+            },
+        )
+}
+
+/// A checked call on `shape.rows` rows, block by block.
 pub(crate) fn run<T: Float>(
     k: &Kernels,
-    mut logits: Logits<'_, T>,
+    logits: Logits<'_, T>,
     shape: Shape,
     targets: &[i64],
     options: &CrossEntropyOptions<'_>,
     out: CrossEntropyOutputs<'_, T>,
 ) -> f32 {
-    let CrossEntropyOutputs {
-        mut row_losses,
-        mut row_lse,
-        ignored_row_lse,
-        mut log_prob,
-        grad_output,
-    } = out;
-    // Ignored rows are read only when an output needs their log-sum-exp.
-    let ignored_lse = log_prob.is_some() || (ignored_row_lse && row_lse.is_some());
-    let (total, scale) = reduction_scale(options, shape.cols, targets, grad_output);
-    let weights = WeightStats::of(options, shape.cols);
-    let mut sum = 0.0;
-    for r in 0..shape.rows {
-        let at = r * shape.stride;
-        let class = class_of(options, targets[r], shape.cols);
-        // The log-probabilities come before the gradient, which may overwrite the logits.
-        let mut log_prob_of = |row: &CrossEntropyRow<'_>, x: &[T]| {
-            if let Some((y, s)) = log_prob.as_mut() {
-                row.write_log_prob(x, &mut y[r * *s..][..shape.cols]);
-            }
-        };
-        let (row, io) = match &mut logits {
-            Logits::Separate(x, grad) => {
-                let x = &x[at..][..shape.cols];
-                let row = row_of(k, x, class, options, (weights, ignored_lse));
-                log_prob_of(&row, x);
-                let io = grad
-                    .as_mut()
-                    .map(|(g, s)| Io::Split(x, &mut g[r * *s..][..shape.cols]));
-                (row, io)
-            }
-            Logits::InPlace(x) => {
-                let x = &mut x[at..][..shape.cols];
-                let row = row_of(k, x, class, options, (weights, ignored_lse));
-                log_prob_of(&row, x);
-                (row, Some(Io::InPlace(x)))
-            }
-        };
-        sum += row.loss;
-        let lse = row_lse.as_deref_mut().map(|l| (l, ignored_row_lse));
-        write_row(&row, r, row_losses.as_deref_mut(), lse);
-        if let Some(io) = io {
-            row.write_gradient(0, io, scale(r));
-        }
-    }
-    reduce_loss(options, sum, total)
+    let call = Call::new(options, shape.cols, targets, &out);
+    let sum = row_blocks(logits, shape, targets, out)
+        .map(|b| call.rows(k, shape.stride, b))
+        .fold(0.0, |a, s| a + s);
+    call.loss(sum)
 }
 
 /// What [`run_axis`] does to a gathered chunk of a row: `(first class, logits, outputs)`.
@@ -733,16 +869,13 @@ pub(crate) fn run_axis<T: Float>(
         };
         return run(k, logits, Shape::new(outer, cols), targets, options, out);
     }
+    let call = Call::new(options, cols, targets, &out);
     let CrossEntropyOutputs {
         mut row_losses,
         mut row_lse,
-        ignored_row_lse,
         mut log_prob,
-        grad_output,
+        ..
     } = out;
-    let ignored_lse = log_prob.is_some() || (ignored_row_lse && row_lse.is_some());
-    let (total, scale) = reduction_scale(options, cols, targets, grad_output);
-    let weights = WeightStats::of(options, cols);
     let zero = T::from_f32(0.0);
     let (mut buf, mut res) = ([zero; AXIS_CHUNK], [zero; AXIS_CHUNK]);
     let (x, mut grad) = match logits {
@@ -758,7 +891,7 @@ pub(crate) fn run_axis<T: Float>(
             .map(|c0| (c0, (cols - c0).min(AXIS_CHUNK)));
         let class = class_of(options, target, cols);
         let mut stream =
-            CrossEntropyStream::checked(*k, *options, cols, class, weights, ignored_lse);
+            CrossEntropyStream::checked(*k, *options, cols, class, call.weights, call.ignored_lse);
         let logits = x.or(grad.as_deref()).expect("logits are given");
         for (c0, len) in chunks.clone() {
             for (i, b) in buf[..len].iter_mut().enumerate() {
@@ -770,7 +903,7 @@ pub(crate) fn run_axis<T: Float>(
         }
         let row = stream.finish().expect("every column was given");
         sum += row.loss;
-        let lse = row_lse.as_deref_mut().map(|l| (l, ignored_row_lse));
+        let lse = row_lse.as_deref_mut().map(|l| (l, call.ignored_row_lse));
         write_row(&row, r, row_losses.as_deref_mut(), lse);
         // Each chunk gathered from `src` (`dst` itself when None: in place), passed through
         // `f` and scattered into `dst`; log_prob first, the gradient last (it may overwrite
@@ -792,13 +925,13 @@ pub(crate) fn run_axis<T: Float>(
             through(src, y, &|_, x, y| row.write_log_prob(x, y));
         }
         if let Some(g) = grad.as_deref_mut() {
-            let k_r = scale(r);
+            let k_r = call.scale(r);
             through(x, g, &|c0, x, y| {
                 row.write_gradient(c0, Io::Split(x, y), k_r)
             });
         }
     }
-    reduce_loss(options, sum, total)
+    call.loss(sum)
 }
 
 fn row_of<'w, T: Float>(
@@ -907,43 +1040,6 @@ pub(crate) enum Logits<'a, T> {
     Separate(&'a [T], Option<(&'a mut [T], usize)>),
     /// The gradient is written over the logits.
     InPlace(&'a mut [T]),
-}
-
-/// The mean's denominator `D` (valid rows' target weights), and each row's gradient scale `k_r`.
-fn reduction_scale<'a>(
-    options: &'a CrossEntropyOptions<'_>,
-    cols: usize,
-    targets: &[i64],
-    grad_output: Option<&'a [f32]>,
-) -> (f64, impl Fn(usize) -> f64 + 'a) {
-    let total: f64 = targets
-        .iter()
-        .filter_map(|&t| class_of(options, t, cols))
-        .map(|t| options.weight(t))
-        .sum();
-    let upstream = move |r: usize| {
-        grad_output.map_or(1.0, |g| {
-            g[if options.reduction == Reduction::None {
-                r
-            } else {
-                0
-            }]
-        })
-    };
-    let scale = move |r: usize| match options.reduction {
-        Reduction::Mean if total == 0.0 => 0.0,
-        Reduction::Mean => f64::from(upstream(r)) / total,
-        _ => f64::from(upstream(r)),
-    };
-    (total, scale)
-}
-
-fn reduce_loss(options: &CrossEntropyOptions<'_>, sum: f64, total: f64) -> f32 {
-    match options.reduction {
-        Reduction::Mean if total == 0.0 => f32::NAN,
-        Reduction::Mean => narrow(sum / total),
-        _ => narrow(sum),
-    }
 }
 
 /// Writes row `r`'s loss and log-sum-exp (0 for an ignored row unless the flag asks for it).

@@ -6,7 +6,10 @@
 mod common;
 
 use common::{check_log_softmax, check_lse, check_softmax, isas_under_test, Dist};
-use twopass::{Error, Kernels, RngState, SampleParams};
+use twopass::{
+    CrossEntropyOptions, CrossEntropyOutputs, Error, Kernels, Reduction, RngState, SampleParams,
+    Shape,
+};
 
 fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     rayon::ThreadPoolBuilder::new()
@@ -154,4 +157,107 @@ fn sampled_rows_are_the_same_tokens_on_any_pool() {
     let e = k.sample_rows_par(&bad, cols, cols, &p, &mut rng, &mut out);
     assert_eq!(e, Err(Error::NonFiniteLogit));
     assert_eq!((rng, out), (RngState::new(5), vec![7usize; rows]));
+}
+
+/// Every output of a cross-entropy over rows split by blocks on pools of 1 and 3 threads:
+/// `cross_entropy`'s bits (the loss too), with every option, log_prob, strides, ignored rows
+/// and in place; an error writes nothing.
+#[test]
+fn cross_entropy_rows_have_the_same_bits_on_any_pool() {
+    // 700 rows of 1000 classes make 3 blocks; 3 rows of 300K one block per row.
+    for (rows, cols, stride) in [(700, 1000, 1003), (3, 300_000, 300_000)] {
+        let x = Dist::Normal30.row((rows - 1) * stride + cols, 4);
+        let targets: Vec<i64> = (0..rows as i64)
+            .map(|r| {
+                if r % 7 == 3 {
+                    -100
+                } else {
+                    (r * 31) % cols as i64
+                }
+            })
+            .collect();
+        let weights: Vec<f32> = (0..cols).map(|c| (c % 5) as f32 * 0.5).collect();
+        let upstream: Vec<f32> = (0..rows).map(|r| 1.0 + r as f32 * 0.01).collect();
+        let options = [
+            CrossEntropyOptions::default(),
+            CrossEntropyOptions {
+                label_smoothing: 0.1,
+                z_loss: 1e-4,
+                class_weights: Some(&weights),
+                reduction: Reduction::None,
+                ..Default::default()
+            },
+        ];
+        for (isa, options) in isas_under_test().into_iter().zip(options.iter().cycle()) {
+            let k = Kernels::new(isa).unwrap();
+            let shape = Shape::new(rows, cols).with_stride(stride);
+            let grad_output = (options.reduction == Reduction::None).then_some(&upstream[..]);
+            let call = |par: Option<usize>| {
+                let (mut losses, mut lse) = (vec![0.0f32; rows], vec![0.0f32; rows]);
+                let mut log_prob = vec![0.0f32; rows * cols];
+                let mut grad = vec![0.0f32; rows * cols];
+                let out = CrossEntropyOutputs {
+                    row_losses: Some(&mut losses),
+                    row_lse: Some(&mut lse),
+                    ignored_row_lse: true,
+                    log_prob: Some((&mut log_prob, cols)),
+                    grad_output,
+                };
+                let g = Some((&mut grad[..], cols));
+                let loss = match par {
+                    None => k.cross_entropy(&x, shape, &targets, options, out, g),
+                    Some(t) => on_threads(t, || {
+                        k.cross_entropy_par(&x, shape, &targets, options, out, g)
+                    }),
+                };
+                let mut in_place = x.clone();
+                let out = CrossEntropyOutputs::default();
+                let again = match par {
+                    None => k.cross_entropy_in_place(&mut in_place, shape, &targets, options, out),
+                    Some(t) => on_threads(t, || {
+                        k.cross_entropy_in_place_par(&mut in_place, shape, &targets, options, out)
+                    }),
+                };
+                assert_eq!(loss, again);
+                (
+                    loss.unwrap().to_bits(),
+                    losses,
+                    lse,
+                    log_prob,
+                    grad,
+                    in_place,
+                )
+            };
+            let want = call(None);
+            for threads in [1, 3] {
+                let got = call(Some(threads));
+                let what = format!("{} {rows}x{cols} {threads} threads", isa.name());
+                assert_eq!(got.0, want.0, "{what} loss");
+                for (a, b) in [(&got.1, &want.1), (&got.2, &want.2), (&got.3, &want.3)] {
+                    assert!(same_bits(a, b), "{what}");
+                }
+                assert!(same_bits(&got.4, &want.4), "{what} gradient");
+                assert!(same_bits(&got.5, &want.5), "{what} in place");
+            }
+        }
+    }
+    let k = Kernels::active();
+    let (x, mut grad) = (vec![1.0f32; 4000], vec![7.0f32; 4000]);
+    let mut losses = vec![7.0f32; 4];
+    let out = CrossEntropyOutputs {
+        row_losses: Some(&mut losses),
+        ..Default::default()
+    };
+    let bad = [0, 1, 1000, 2];
+    let o = CrossEntropyOptions::default();
+    let e = k.cross_entropy_par(
+        &x,
+        Shape::new(4, 1000),
+        &bad,
+        &o,
+        out,
+        Some((&mut grad, 1000)),
+    );
+    assert!(matches!(e, Err(Error::TargetOutOfRange { row: 2, .. })));
+    assert!(losses.iter().chain(&grad).all(|&v| v == 7.0));
 }

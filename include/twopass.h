@@ -13,8 +13,8 @@
  *   function documents as optional; otherwise TWOPASS_ERROR_NULL_POINTER. Scalar outputs
  *   (out of log_sum_exp, token of sample) and states are never NULL.
  * - Alignment: every pointer must be aligned for its type (float 4, int64_t and size_t 8, the
- *   structs twopass_lse_state, twopass_cross_entropy_options, twopass_sample_params and
- *   twopass_rng_state 8); otherwise TWOPASS_ERROR_INVALID_ARGUMENT. Any element-aligned start
+ *   structs twopass_lse_state, twopass_cross_entropy_options, twopass_cross_entropy_state,
+ *   twopass_sample_params and twopass_rng_state 8); otherwise TWOPASS_ERROR_INVALID_ARGUMENT. Any element-aligned start
  *   works.
  * - Matrices: rows x cols with a row stride in elements; a matrix spans
  *   (rows - 1) * stride + cols elements. A stride below cols, or a span whose size in bytes
@@ -208,6 +208,20 @@ typedef struct twopass_cross_entropy_options {
    */
   const float *class_weights;
 } twopass_cross_entropy_options;
+
+/*
+ One cross-entropy row of `cols` classes fed in chunks, possibly by several threads: the
+ first step of `twopass_cross_entropy_row_gradient_f32`'s three. Set it with
+ `twopass_cross_entropy_row_init`; plain bytes (copy it freely), the library's own (their
+ meaning is not part of the ABI; a state not set by init, or by a merge of states set by it,
+ is `TWOPASS_ERROR_INVALID_ARGUMENT` where it can be told apart).
+ */
+typedef struct twopass_cross_entropy_state {
+  /*
+   The state's bytes.
+   */
+  uint64_t opaque[16];
+} twopass_cross_entropy_state;
 
 /*
  How to draw, for the `twopass_sample_*` functions: start from
@@ -571,6 +585,35 @@ int32_t twopass_cross_entropy_axis_f16(const uint16_t *logits,
                                        uint16_t *log_prob);
 
 /*
+ Folds a chunk of IEEE binary16 logits (`n` `uint16_t` at `x`) into a split cross-entropy row's
+ state, as `twopass_cross_entropy_row_update_f32`.
+
+ # Safety
+ As `twopass_cross_entropy_row_update_f32`, with `x` pointing to `n` readable `uint16_t`.
+ */
+int32_t twopass_cross_entropy_row_update_f16(struct twopass_cross_entropy_state *state,
+                                             const struct twopass_cross_entropy_options *options,
+                                             size_t offset,
+                                             const uint16_t *x,
+                                             size_t n);
+
+/*
+ A chunk's gradient of a split cross-entropy row of IEEE binary16 logits, as
+ `twopass_cross_entropy_row_gradient_f32`: the f32 gradient of the widened logits, rounded
+ once to nearest even.
+
+ # Safety
+ As `twopass_cross_entropy_row_gradient_f32`, with `x` and `grad` pointing to `n` `uint16_t`.
+ */
+int32_t twopass_cross_entropy_row_gradient_f16(const struct twopass_cross_entropy_state *state,
+                                               const struct twopass_cross_entropy_options *options,
+                                               size_t offset,
+                                               const uint16_t *x,
+                                               uint16_t *grad,
+                                               size_t n,
+                                               float scale);
+
+/*
  Softmax of `n` bfloat16 values (as `uint16_t` bits), as `twopass_softmax_f32`; `y == x` in
  place. Aliasing, NULL rules and status codes as `twopass_softmax_f32`.
 
@@ -739,6 +782,35 @@ int32_t twopass_cross_entropy_axis_bf16(const uint16_t *logits,
                                         uint16_t *grad,
                                         const float *grad_output,
                                         uint16_t *log_prob);
+
+/*
+ Folds a chunk of bfloat16 logits (`n` `uint16_t` at `x`) into a split cross-entropy row's
+ state, as `twopass_cross_entropy_row_update_f32`.
+
+ # Safety
+ As `twopass_cross_entropy_row_update_f32`, with `x` pointing to `n` readable `uint16_t`.
+ */
+int32_t twopass_cross_entropy_row_update_bf16(struct twopass_cross_entropy_state *state,
+                                              const struct twopass_cross_entropy_options *options,
+                                              size_t offset,
+                                              const uint16_t *x,
+                                              size_t n);
+
+/*
+ A chunk's gradient of a split cross-entropy row of bfloat16 logits, as
+ `twopass_cross_entropy_row_gradient_f32`: the f32 gradient of the widened logits, rounded
+ once to nearest even.
+
+ # Safety
+ As `twopass_cross_entropy_row_gradient_f32`, with `x` and `grad` pointing to `n` `uint16_t`.
+ */
+int32_t twopass_cross_entropy_row_gradient_bf16(const struct twopass_cross_entropy_state *state,
+                                                const struct twopass_cross_entropy_options *options,
+                                                size_t offset,
+                                                const uint16_t *x,
+                                                uint16_t *grad,
+                                                size_t n,
+                                                float scale);
 
 /*
  Sets `*state` to the empty state (`twopass_lse_value` gives `-inf`).
@@ -1170,6 +1242,121 @@ int32_t twopass_cross_entropy_axis_f32(const float *logits,
                                        float *grad,
                                        const float *grad_output,
                                        float *log_prob);
+
+/*
+ Sets `*state` to a row of `cols` classes with class-index `target` (or the ignore index of
+ `options`), nothing seen yet. `options` (NULL: the defaults) must be the same options, class
+ weights included, in every later call on this state and on the states merged with it.
+
+ Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`,
+ `TWOPASS_ERROR_SHAPE` (`cols == 0`), `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned, options
+ as `twopass_cross_entropy_f32`), `TWOPASS_ERROR_TARGET_OUT_OF_RANGE`; after the
+ `TWOPASS_ISA` check. Nothing is written on error.
+
+ # Safety
+ `state` points to a writable `twopass_cross_entropy_state`, `options` as in
+ `twopass_cross_entropy_f32` (its class weights `cols` floats).
+ */
+int32_t twopass_cross_entropy_row_init(struct twopass_cross_entropy_state *state,
+                                       size_t cols,
+                                       int64_t target,
+                                       const struct twopass_cross_entropy_options *options);
+
+/*
+ Folds the logits of columns `offset .. offset + n` of the row (`n` floats at `x`) into
+ `*state`: one read of the chunk (its extended-exponent sum, the target logit if it lies in
+ the chunk, the weighted logit sum label smoothing needs). Every column of the row must reach
+ exactly one update of one of the states merged in the end; chunks in any order.
+
+ Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`,
+ `TWOPASS_ERROR_SHAPE` (the chunk reaches past the row), `TWOPASS_ERROR_INVALID_ARGUMENT`
+ (misaligned, overlapping, a state not set by `twopass_cross_entropy_row_init`, options as
+ there); after the `TWOPASS_ISA` check. Nothing is written on error.
+
+ # Safety
+ `state` points to a writable `twopass_cross_entropy_state` set by
+ `twopass_cross_entropy_row_init` (or a copy of one), `options` to the options given there
+ (or is NULL if they were), `x` to `n` readable floats (or is NULL with `n == 0`).
+ */
+int32_t twopass_cross_entropy_row_update_f32(struct twopass_cross_entropy_state *state,
+                                             const struct twopass_cross_entropy_options *options,
+                                             size_t offset,
+                                             const float *x,
+                                             size_t n);
+
+/*
+ Folds `*other`, a state of the same row (made by `twopass_cross_entropy_row_init` with the
+ same columns, target and options) fed other columns, into `*state`: the second step. Merge
+ after every update has finished, in any order.
+
+ Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`,
+ `TWOPASS_ERROR_SHAPE` (the two have seen more columns than the row has),
+ `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned, `other` overlapping `state`, states of
+ different rows or not set by init). Nothing is written on error. Does not depend on the ISA.
+
+ # Safety
+ `state` points to a writable and `other` to a readable `twopass_cross_entropy_state`, each
+ set by `twopass_cross_entropy_row_init` (or a copy of one).
+ */
+int32_t twopass_cross_entropy_row_merge(struct twopass_cross_entropy_state *state,
+                                        const struct twopass_cross_entropy_state *other);
+
+/*
+ The row's unreduced loss into `*loss` and its log-sum-exp into `*lse` (each optional: NULL
+ is not written), once every column reached the merged `*state`: the values of
+ `twopass_cross_entropy_log_prob_f32`'s `row_losses` and `row_lse` for this row (the
+ log-sum-exp of an ignored row too), within the same bounds. Reduce the rows' losses
+ yourself (MEAN: divide their sum by the valid rows' target weights).
+
+ Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`,
+ `TWOPASS_ERROR_SHAPE` (a column not seen yet), `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned,
+ overlapping, a state not set by init, options as there); after the `TWOPASS_ISA` check.
+ Nothing is written on error.
+
+ # Safety
+ `state` points to a readable `twopass_cross_entropy_state` (as for the update), `options`
+ to the options given to init (or is NULL if they were), `loss` and `lse` each to a writable
+ float or are NULL.
+ */
+int32_t twopass_cross_entropy_row_finish(const struct twopass_cross_entropy_state *state,
+                                         const struct twopass_cross_entropy_options *options,
+                                         float *loss,
+                                         float *lse);
+
+/*
+ The gradient of a row split across the caller's threads, the last of three steps: (1) each
+ thread sets a state with `twopass_cross_entropy_row_init` (the same columns, target and
+ options for all) and folds its chunks in with `twopass_cross_entropy_row_update_f32`; (2)
+ the states are merged into one (`twopass_cross_entropy_row_merge`); (3) each thread writes
+ `grad[i] = scale * d loss / d x[offset + i]` for its chunk here (`x` its `n` logits), from
+ the merged `*state`; `twopass_cross_entropy_row_finish` gives the loss. One read of each
+ chunk in step 1 and one read and write in step 3; `scale` is the caller's upstream
+ gradient (divided by the mean's denominator for a mean). The loss and gradient agree with
+ `twopass_cross_entropy_f32` on the whole row (`rows == 1`, `TWOPASS_REDUCTION_SUM`,
+ `grad_output` = `scale`) within the same bounds, not bitwise; an ignored row's gradient is
+ 0, a row with a NaN or `+inf` logit (or only `-inf`) gives NaN.
+
+ Threads: merge after every update has finished, never two merges into one state at once;
+ then every thread may pass the same merged state here at once (it is only read).
+
+ `grad == x` writes the gradient over the logits; any other overlap between `x`, `grad`,
+ `*state` and the options is `TWOPASS_ERROR_INVALID_ARGUMENT`. `x` and `grad` may be NULL
+ only when `n == 0`. Returns `TWOPASS_OK` or the first error of
+ `TWOPASS_ERROR_NULL_POINTER`, `TWOPASS_ERROR_SHAPE` (the chunk reaches past the row, a
+ column not seen yet), `TWOPASS_ERROR_INVALID_ARGUMENT`; after the `TWOPASS_ISA` check.
+ Nothing is written on error.
+
+ # Safety
+ As `twopass_cross_entropy_row_finish`, with `x` pointing to `n` readable and `grad` to `n`
+ writable floats (or NULL with `n == 0`).
+ */
+int32_t twopass_cross_entropy_row_gradient_f32(const struct twopass_cross_entropy_state *state,
+                                               const struct twopass_cross_entropy_options *options,
+                                               size_t offset,
+                                               const float *x,
+                                               float *grad,
+                                               size_t n,
+                                               float scale);
 
 /*
  The default parameters: temperature 1, no filter, `size` set to this library's

@@ -10,6 +10,9 @@ use crate::row;
 use crate::sum::{narrow, narrow_within, Sum};
 use crate::{Algorithm, Error, Float, Kernels, LseState};
 
+#[cfg(feature = "capi")]
+pub(crate) mod words;
+
 /// How per-row losses combine into the returned loss.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

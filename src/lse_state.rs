@@ -125,6 +125,28 @@ impl LseState {
         }
     }
 
+    /// The state's four words: the layout above, each field's bits.
+    #[cfg(feature = "capi")]
+    pub(crate) fn to_words(self) -> [u64; 4] {
+        [
+            self.reference.to_bits(),
+            self.sum.to_bits(),
+            self.count,
+            self.flags,
+        ]
+    }
+
+    /// The state of [`LseState::to_words`] (any bits are a state).
+    #[cfg(feature = "capi")]
+    pub(crate) fn from_words(w: [u64; 4]) -> LseState {
+        LseState {
+            reference: f64::from_bits(w[0]),
+            sum: f64::from_bits(w[1]),
+            count: w[2],
+            flags: w[3],
+        }
+    }
+
     /// How many elements were folded in.
     pub fn count(&self) -> u64 {
         self.count

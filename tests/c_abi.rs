@@ -177,6 +177,18 @@ fn split_rows_on_threads_from_c_shared_and_static() {
 }
 
 #[test]
+fn cross_entropy_rows_split_on_threads_from_c_shared_and_static() {
+    for isa in available_isas() {
+        run_checks(
+            &build("cross_entropy_split", Link::Shared),
+            &[],
+            Some(isa.name()),
+        );
+    }
+    run_checks(&build("cross_entropy_split", Link::Static), &[], None);
+}
+
+#[test]
 fn double_precision_from_c() {
     run_checks(&build("double", Link::Shared), &[], None);
 }

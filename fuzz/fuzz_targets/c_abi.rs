@@ -51,7 +51,7 @@ fn algorithm(code: i32) -> Option<Algorithm> {
 
 fuzz_target!(|data: &[u8]| {
     let mut b = Bytes(data);
-    let op = b.u8() % 12;
+    let op = b.u8() % 13;
     // An ISA to force first (valid or not); errors leave the previous choice.
     let isa = i32::from(b.u8() as i8) % 6;
     let set = twopass_set_isa(isa);
@@ -115,6 +115,11 @@ fuzz_target!(|data: &[u8]| {
         _ => (&raw const params, &raw mut rng),
     };
     let sample_kind = alg.rem_euclid(6);
+    // The split cross-entropy row's target (op 12): ignored, a class, or `cols` (out of range).
+    let ce_target = match alg {
+        ..0 => -100,
+        a => i64::from(a) % (cols as i64 + 1),
+    };
     // The f64 entry points read a widened copy.
     let mut wide: Vec<f64> = buf.iter().map(|&v| f64::from(v)).collect();
     let wide_before = wide.clone();
@@ -210,6 +215,44 @@ fuzz_target!(|data: &[u8]| {
                     _ => {
                         twopass_sample_rows_bf16(h, x_stride, rows, cols, params_at, rng_at, tokens)
                     }
+                }
+            }
+            12 => {
+                // A row of `cols` classes in two halves: a state each, merged; the gradient
+                // into y (over x when y == x), then the loss.
+                let mut parts = [std::mem::MaybeUninit::<twopass_cross_entropy_state>::uninit(); 2];
+                let none = std::ptr::null();
+                match twopass_cross_entropy_row_init(parts[0].as_mut_ptr(), cols, ce_target, none) {
+                    TWOPASS_OK => {
+                        parts[1] = parts[0];
+                        let half = cols / 2;
+                        let rest = if x.is_null() { x } else { x.wrapping_add(half) };
+                        let (a, b) = (parts[0].as_mut_ptr(), parts[1].as_mut_ptr());
+                        let s0 = twopass_cross_entropy_row_update_f32(a, none, 0, x, half);
+                        let s1 =
+                            twopass_cross_entropy_row_update_f32(b, none, half, rest, cols - half);
+                        match (s0, s1) {
+                            (TWOPASS_OK, TWOPASS_OK) => {
+                                assert_eq!(twopass_cross_entropy_row_merge(a, b), TWOPASS_OK);
+                                let g = twopass_cross_entropy_row_gradient_f32(
+                                    a, none, 0, x, y, cols, 1.0,
+                                );
+                                if g == TWOPASS_OK {
+                                    let loss = &mut ce_loss;
+                                    let f = twopass_cross_entropy_row_finish(
+                                        a,
+                                        none,
+                                        loss,
+                                        std::ptr::null_mut(),
+                                    );
+                                    assert_eq!(f, TWOPASS_OK);
+                                }
+                                g
+                            }
+                            (TWOPASS_OK, e) | (e, _) => e,
+                        }
+                    }
+                    e => e,
                 }
             }
             _ => twopass_softmax_rows_f32(x, x_stride, y, y_stride, rows, cols),
@@ -354,6 +397,21 @@ fuzz_target!(|data: &[u8]| {
             assert!(out.iter().all(|&t| t < width), "a token outside its row");
             let advanced = counter.wrapping_add(drawn as u64);
             assert_eq!((rng.counter, want.counter), (advanced, advanced), "counter");
+        }
+        12 => {
+            let o = twopass::CrossEntropyOptions::default();
+            let mut row = twopass::CrossEntropyStream::new(k, cols, ce_target, &o).unwrap();
+            let mut other = row.clone();
+            row.update(0, &xin[..cols / 2]).unwrap();
+            other.update(cols / 2, &xin[cols / 2..cols]).unwrap();
+            row.merge(&other).unwrap();
+            let done = row.finish().unwrap();
+            let loss = done.loss();
+            assert!(loss.to_bits() == ce_loss.to_bits() || (loss.is_nan() && ce_loss.is_nan()));
+            let mut want = vec![0.0; cols];
+            done.gradient(0, &xin[..cols], &mut want, 1.0).unwrap();
+            let got = &buf[y_at.min(512)..][..cols];
+            assert_same_bits(got, &want, "split cross-entropy gradient differs");
         }
         6 => {
             let mut want = vec![0.0; outer * inner];

@@ -215,24 +215,9 @@ pub(super) fn cross_entropy<T: crate::Float>(
         ],
         Some((0, 1)),
     )?;
-    let given = read?;
-    let reduction = match given.reduction {
-        TWOPASS_REDUCTION_NONE => Reduction::None,
-        TWOPASS_REDUCTION_MEAN => Reduction::Mean,
-        TWOPASS_REDUCTION_SUM => Reduction::Sum,
-        _ => return Err(TWOPASS_ERROR_INVALID_ARGUMENT),
-    };
-    let options = CrossEntropyOptions {
-        ignore_index: (given.ignore_index != TWOPASS_NO_IGNORE_INDEX).then_some(given.ignore_index),
-        label_smoothing: given.label_smoothing,
-        reduction,
-        z_loss: given.z_loss,
-        class_weights: (!given.class_weights.is_null()).then(|| {
-            // SAFETY: `check` accepted every array of the call with these lengths (NULL
-            // optional ones left out), the outputs apart from the rest (so below).
-            unsafe { slice(given.class_weights, cols) }
-        }),
-    };
+    // SAFETY: `check` accepted every array of the call with these lengths (NULL optional
+    // ones left out), the outputs apart from the rest (so below).
+    let options = unsafe { rust_options(&read?, cols)? };
     let shape = Shape::new(rows, cols).with_stride(logits_stride);
     // SAFETY: as above.
     let targets = unsafe { slice(targets, rows) };
@@ -356,9 +341,37 @@ pub(super) fn cross_entropy_axis<T: crate::Float>(
     )
 }
 
+/// The Rust form of `given` for `cols` classes (`TWOPASS_ERROR_INVALID_ARGUMENT` for an
+/// unknown reduction; the other options are the Rust API's to check).
+///
+/// # Safety
+/// `given.class_weights` is NULL or points to `cols` readable floats that no output of the
+/// call overlaps (`check` accepted them).
+pub(super) unsafe fn rust_options<'a>(
+    given: &twopass_cross_entropy_options,
+    cols: usize,
+) -> Result<CrossEntropyOptions<'a>, i32> {
+    let reduction = match given.reduction {
+        TWOPASS_REDUCTION_NONE => Reduction::None,
+        TWOPASS_REDUCTION_MEAN => Reduction::Mean,
+        TWOPASS_REDUCTION_SUM => Reduction::Sum,
+        _ => return Err(TWOPASS_ERROR_INVALID_ARGUMENT),
+    };
+    Ok(CrossEntropyOptions {
+        ignore_index: (given.ignore_index != TWOPASS_NO_IGNORE_INDEX).then_some(given.ignore_index),
+        label_smoothing: given.label_smoothing,
+        reduction,
+        z_loss: given.z_loss,
+        class_weights: (!given.class_weights.is_null()).then(|| {
+            // SAFETY: the caller's contract above.
+            unsafe { slice(given.class_weights, cols) }
+        }),
+    })
+}
+
 /// The options at `p` (the defaults for NULL; `TWOPASS_ERROR_INVALID_ARGUMENT` when misaligned
 /// or `size < 8`), and how many of its bytes were read.
-fn read_options(
+pub(super) fn read_options(
     p: *const twopass_cross_entropy_options,
 ) -> (Result<twopass_cross_entropy_options, i32>, usize) {
     type Options = twopass_cross_entropy_options;

@@ -5,6 +5,7 @@
 use half::{bf16, f16};
 
 use super::cross_entropy::{cross_entropy, cross_entropy_axis, twopass_cross_entropy_options};
+use super::cross_entropy_split::{self, twopass_cross_entropy_state};
 use super::f32::{log_sum_exp, log_sum_exp_rows, map, map_rows};
 use super::lse::{finish, twopass_lse_state, update};
 use super::{guard, TWOPASS_ALGORITHM_AUTO};
@@ -320,6 +321,44 @@ pub unsafe extern "C" fn twopass_cross_entropy_axis_f16(
     })
 }
 
+/// Folds a chunk of IEEE binary16 logits (`n` `uint16_t` at `x`) into a split cross-entropy row's
+/// state, as `twopass_cross_entropy_row_update_f32`.
+///
+/// # Safety
+/// As `twopass_cross_entropy_row_update_f32`, with `x` pointing to `n` readable `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_cross_entropy_row_update_f16(
+    state: *mut twopass_cross_entropy_state,
+    options: *const twopass_cross_entropy_options,
+    offset: usize,
+    x: *const u16,
+    n: usize,
+) -> i32 {
+    guard(|| cross_entropy_split::update::<f16>(state, options, offset, x.cast(), n))
+}
+
+/// A chunk's gradient of a split cross-entropy row of IEEE binary16 logits, as
+/// `twopass_cross_entropy_row_gradient_f32`: the f32 gradient of the widened logits, rounded
+/// once to nearest even.
+///
+/// # Safety
+/// As `twopass_cross_entropy_row_gradient_f32`, with `x` and `grad` pointing to `n` `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_cross_entropy_row_gradient_f16(
+    state: *const twopass_cross_entropy_state,
+    options: *const twopass_cross_entropy_options,
+    offset: usize,
+    x: *const u16,
+    grad: *mut u16,
+    n: usize,
+    scale: f32,
+) -> i32 {
+    guard(|| {
+        let io = (x.cast(), grad.cast(), n);
+        cross_entropy_split::gradient::<f16>(state, options, offset, io, scale)
+    })
+}
+
 /// Softmax of `n` bfloat16 values (as `uint16_t` bits), as `twopass_softmax_f32`; `y == x` in
 /// place. Aliasing, NULL rules and status codes as `twopass_softmax_f32`.
 ///
@@ -626,5 +665,43 @@ pub unsafe extern "C" fn twopass_cross_entropy_axis_bf16(
             grad_output,
             log_prob.cast(),
         )
+    })
+}
+
+/// Folds a chunk of bfloat16 logits (`n` `uint16_t` at `x`) into a split cross-entropy row's
+/// state, as `twopass_cross_entropy_row_update_f32`.
+///
+/// # Safety
+/// As `twopass_cross_entropy_row_update_f32`, with `x` pointing to `n` readable `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_cross_entropy_row_update_bf16(
+    state: *mut twopass_cross_entropy_state,
+    options: *const twopass_cross_entropy_options,
+    offset: usize,
+    x: *const u16,
+    n: usize,
+) -> i32 {
+    guard(|| cross_entropy_split::update::<bf16>(state, options, offset, x.cast(), n))
+}
+
+/// A chunk's gradient of a split cross-entropy row of bfloat16 logits, as
+/// `twopass_cross_entropy_row_gradient_f32`: the f32 gradient of the widened logits, rounded
+/// once to nearest even.
+///
+/// # Safety
+/// As `twopass_cross_entropy_row_gradient_f32`, with `x` and `grad` pointing to `n` `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_cross_entropy_row_gradient_bf16(
+    state: *const twopass_cross_entropy_state,
+    options: *const twopass_cross_entropy_options,
+    offset: usize,
+    x: *const u16,
+    grad: *mut u16,
+    n: usize,
+    scale: f32,
+) -> i32 {
+    guard(|| {
+        let io = (x.cast(), grad.cast(), n);
+        cross_entropy_split::gradient::<bf16>(state, options, offset, io, scale)
     })
 }

@@ -21,6 +21,7 @@ mod double;
 // Last, so that the header lists them after the others, in this order (cbindgen keeps the
 // source order).
 mod cross_entropy;
+mod cross_entropy_split;
 mod sample;
 
 use std::ffi::{c_char, CStr};
@@ -30,6 +31,7 @@ use crate::{Algorithm, Error, Isa, Kernels};
 
 pub use self::axis::*;
 pub use self::cross_entropy::*;
+pub use self::cross_entropy_split::*;
 pub use self::double::*;
 pub use self::f32::*;
 pub use self::half::*;

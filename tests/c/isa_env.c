@@ -12,6 +12,7 @@ static void check_computing_calls(int32_t want) {
     float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, y[8], out = 5.0f;
     const int64_t targets[2] = {0, 3};
     twopass_lse_state state, before;
+    twopass_cross_entropy_state row;
     twopass_sample_params params = twopass_sample_params_default();
     twopass_rng_state rng = {1, 2};
     size_t tokens[2] = {99, 99};
@@ -32,6 +33,14 @@ static void check_computing_calls(int32_t want) {
                  want);
     CHECK_STATUS(twopass_sample_f32(x, 8, &params, &rng, tokens), want);
     CHECK_STATUS(twopass_sample_rows_f32(x, 4, 2, 4, &params, &rng, tokens), want);
+    /* a split cross-entropy row: init is refused too, so the later calls see no state */
+    memset(&row, 0, sizeof row);
+    CHECK_STATUS(twopass_cross_entropy_row_init(&row, 8, 2, NULL), want);
+    CHECK_STATUS(twopass_cross_entropy_row_update_f32(&row, NULL, 0, x, 8), want);
+    CHECK_STATUS(twopass_cross_entropy_row_merge(&row, &row), want);
+    CHECK_STATUS(twopass_cross_entropy_row_finish(&row, NULL, &out, NULL), want);
+    CHECK_STATUS(twopass_cross_entropy_row_gradient_f32(&row, NULL, 0, x, y, 8, 1.0f), want);
+    CHECK_STATUS(twopass_cross_entropy_row_gradient_bf16(NULL, NULL, 0, NULL, NULL, 8, 1.0f), want);
     /* empty arrays, and arguments that are wrong in every other way: the ISA comes first */
     CHECK_STATUS(twopass_softmax_f32(NULL, NULL, 0), want);
     CHECK_STATUS(twopass_softmax_f32(NULL, y, 8), want);

@@ -74,7 +74,7 @@ pub use half::{bf16, f16};
 pub use handle::Kernels;
 pub use lse_state::LseState;
 #[cfg(feature = "rayon")]
-pub use parallel::PAR_CHUNK;
+pub use parallel::{PAR_CHUNK, PAR_MIN};
 pub use sample::{RngState, SampleParams};
 pub use twopass_kernels::cpu;
 #[cfg(target_arch = "x86_64")]

@@ -1,7 +1,8 @@
 //! The `rayon` feature: one long row split across rayon's threads in [`PAR_CHUNK`]-element
 //! chunks (each chunk's [`LseState`], merged in chunk order, then each chunk's outputs), and
-//! matrices split by rows. The chunking depends on the row length only, never on the number of
-//! threads, so results are the same bits on any pool.
+//! matrices split by rows; below [`PAR_MIN`] elements, the one-thread call. The chunking
+//! depends on the row length only, never on the number of threads, so results are the same bits
+//! on any pool.
 
 use rayon::prelude::*;
 
@@ -12,11 +13,15 @@ use crate::{
     SampleParams, Shape,
 };
 
-/// Elements per chunk of a split row; a row shorter than two chunks runs as the one-thread
-/// call. On an Intel Xeon 2 threads ran a 1M row at 0.87-1.20x one call, 4M at 1.6x, 16M at
-/// 1.06-1.78x (the reproduction's "One row on 2 threads"): a larger threshold may suit, to be
-/// measured on more CPUs.
+/// Elements per chunk of a split row, and about per task of a matrix split by rows.
 pub const PAR_CHUNK: usize = 1 << 18;
+
+/// Rows (and matrices) of fewer elements run as the one-thread call: each thread's share must
+/// outweigh waking the pool's threads (twice per split row). On an Intel Xeon guest with 2
+/// vCPUs (KVM), 2 threads ran a 1M row at 0.78-0.94x one call's speed and 2M at 0.91-0.99x,
+/// in every run, and 4M at 1.5-1.6x (the reproduction's "One row on 2 threads", and a loop of
+/// 41 calls each way).
+pub const PAR_MIN: usize = 1 << 22;
 
 /// The row's merged state: each chunk's, merged in chunk order.
 fn merged<T: Float>(k: &Kernels, x: &[T]) -> LseState {
@@ -38,7 +43,7 @@ fn merged<T: Float>(k: &Kernels, x: &[T]) -> LseState {
 type OneCall<T> = fn(&Kernels, &[T], &mut [T]) -> Result<(), Error>;
 type FinishChunk<T> = fn(&Kernels, &LseState, &[T], &mut [T]) -> Result<(), Error>;
 
-/// `x` into `y` by `one` for a row shorter than two chunks (and for the length error, before
+/// `x` into `y` by `one` for a row shorter than [`PAR_MIN`] (and for the length error, before
 /// anything is written); else each chunk's state on the pool, merged, then `finish` per chunk.
 fn split_row<T: Float>(
     k: &Kernels,
@@ -47,7 +52,7 @@ fn split_row<T: Float>(
     one: OneCall<T>,
     finish: FinishChunk<T>,
 ) -> Result<(), Error> {
-    if x.len() < 2 * PAR_CHUNK || x.len() != y.len() {
+    if x.len() < PAR_MIN || x.len() != y.len() {
         return one(k, x, y);
     }
     let state = merged(k, x);
@@ -75,6 +80,9 @@ fn by_rows<T: Float>(
     if rows == 0 || cols == 0 {
         return Ok(());
     }
+    if rows.saturating_mul(cols) < PAR_MIN {
+        return f(x, y, rows);
+    }
     let per = rows_per_task(cols);
     x.par_chunks(per * x_stride)
         .zip(y.par_chunks_mut(per * y_stride))
@@ -97,6 +105,9 @@ fn cross_entropy_rows<T: Float>(
     options: &CrossEntropyOptions<'_>,
     out: CrossEntropyOutputs<'_, T>,
 ) -> f32 {
+    if shape.rows.saturating_mul(shape.cols) < PAR_MIN {
+        return cross_entropy::run(k, logits, shape, targets, options, out);
+    }
     let call = Call::new(options, shape.cols, targets, &out);
     let blocks: Vec<_> = row_blocks(logits, shape, targets, out).collect();
     let sums: Vec<f64> = blocks
@@ -109,7 +120,7 @@ fn cross_entropy_rows<T: Float>(
 impl Kernels {
     /// [`Kernels::softmax`] with one long row split across rayon's threads (feature `rayon`):
     /// chunks of [`PAR_CHUNK`] elements, each chunk's state, merged, then each chunk's
-    /// outputs ([`Kernels::softmax_finish`]). Rows shorter than two chunks run as
+    /// outputs ([`Kernels::softmax_finish`]). Rows shorter than [`PAR_MIN`] run as
     /// [`Kernels::softmax`]. The same bits on any number of threads; within docs/accuracy.md's
     /// bounds of [`Kernels::softmax`], not bitwise equal to it.
     pub fn softmax_par<T: Float>(&self, x: &[T], y: &mut [T]) -> Result<(), Error> {
@@ -129,7 +140,7 @@ impl Kernels {
 
     /// [`Kernels::log_sum_exp`] split across rayon's threads, as [`Kernels::softmax_par`].
     pub fn log_sum_exp_par<T: Float>(&self, x: &[T]) -> f32 {
-        if x.len() < 2 * PAR_CHUNK {
+        if x.len() < PAR_MIN {
             return self.log_sum_exp(x);
         }
         merged(self, x).value()

@@ -8,7 +8,7 @@ mod common;
 use common::{check_log_softmax, check_lse, check_softmax, isas_under_test, Dist};
 use twopass::{
     CrossEntropyOptions, CrossEntropyOutputs, Error, Kernels, Reduction, RngState, SampleParams,
-    Shape,
+    Shape, PAR_CHUNK, PAR_MIN,
 };
 
 fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
@@ -25,7 +25,7 @@ fn same_bits(a: &[f32], b: &[f32]) -> bool {
 
 #[test]
 fn a_split_row_has_the_same_bits_on_any_pool_and_meets_the_bounds() {
-    let n = 5 * (1 << 18) + 12345;
+    let n = PAR_MIN + 3 * PAR_CHUNK + 12345;
     for dist in [
         Dist::Normal30,
         Dist::Uniform1000,
@@ -59,9 +59,10 @@ fn a_split_row_has_the_same_bits_on_any_pool_and_meets_the_bounds() {
 
 #[test]
 fn short_rows_run_as_the_one_thread_call() {
-    let x = Dist::Normal1.row(1000, 1);
+    let n = PAR_MIN - 1;
+    let x = Dist::Normal1.row(n, 1);
     let k = Kernels::active();
-    let (mut a, mut b) = (vec![0.0f32; 1000], vec![0.0f32; 1000]);
+    let (mut a, mut b) = (vec![0.0f32; n], vec![0.0f32; n]);
     k.softmax_par(&x, &mut a).unwrap();
     k.softmax(&x, &mut b).unwrap();
     assert!(same_bits(&a, &b));
@@ -70,9 +71,10 @@ fn short_rows_run_as_the_one_thread_call() {
 
 #[test]
 fn rows_split_by_blocks_match_softmax_rows() {
+    // Two matrices past PAR_MIN (split by blocks of rows), one below it.
     for (rows, cols, xs, ys) in [
-        (3000, 300, 301, 300),
-        (7, 100_000, 100_003, 100_000),
+        (14_000, 300, 301, 300),
+        (43, 100_000, 100_003, 100_000),
         (1, 5, 5, 9),
     ] {
         let x = Dist::Normal30.row((rows - 1) * xs + cols, 9);
@@ -105,8 +107,8 @@ fn rows_split_by_blocks_match_softmax_rows() {
 #[test]
 fn errors_write_nothing() {
     let k = Kernels::active();
-    let x = vec![1.0f32; 3 << 18];
-    let mut y = vec![7.0f32; (3 << 18) - 1];
+    let x = vec![1.0f32; PAR_MIN + 5];
+    let mut y = vec![7.0f32; PAR_MIN + 4];
     assert!(k.softmax_par(&x, &mut y).is_err());
     assert!(k.log_softmax_par(&x, &mut y).is_err());
     assert!(k.softmax_rows_par(&x, 10, &mut y, 9, 100, 10).is_err());
@@ -164,8 +166,13 @@ fn sampled_rows_are_the_same_tokens_on_any_pool() {
 /// and in place; an error writes nothing.
 #[test]
 fn cross_entropy_rows_have_the_same_bits_on_any_pool() {
-    // 700 rows of 1000 classes make 3 blocks; 3 rows of 300K one block per row.
-    for (rows, cols, stride) in [(700, 1000, 1003), (3, 300_000, 300_000)] {
+    // 4300 rows of 1000 classes make 17 blocks; 15 rows of 300K one block per row; 700 rows
+    // of 1000 (below PAR_MIN) run as the one-thread call.
+    for (rows, cols, stride) in [
+        (4300, 1000, 1003),
+        (15, 300_000, 300_000),
+        (700, 1000, 1000),
+    ] {
         let x = Dist::Normal30.row((rows - 1) * stride + cols, 4);
         let targets: Vec<i64> = (0..rows as i64)
             .map(|r| {

@@ -262,11 +262,11 @@ fn split_section(r: &Results) -> String {
          Softmax of one row split across a pool of {} threads (`Kernels::softmax_par`, the \
          `rayon` feature: each chunk's log-sum-exp state, merged, then each chunk's outputs) \
          against one `softmax` call on one thread, elements per nanosecond, side by side. Rows \
-         shorter than two chunks ({} elements) run as the one call.\n\n\
+         shorter than `PAR_MIN` ({} elements) run as the one call.\n\n\
          | ISA | n | one thread | split | split / one |\n|---|---:|---:|---:|---:|\n",
         crate::split::THREADS,
         crate::split::THREADS,
-        2 * twopass::PAR_CHUNK
+        twopass::PAR_MIN
     );
     for e in &r.split_rows {
         let speed = |t: &Timing| e.n as f64 / t.median_ns;

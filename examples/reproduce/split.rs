@@ -1,5 +1,5 @@
 //! One long row split across two threads (`Kernels::softmax_par`, the `rayon` feature) against
-//! one call on one thread, side by side: rows shorter than two `PAR_CHUNK`s run as the one call.
+//! one call on one thread, side by side: rows shorter than `PAR_MIN` run as the one call.
 
 use twopass::{Isa, Kernels};
 

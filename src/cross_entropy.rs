@@ -519,6 +519,16 @@ impl CrossEntropyRow<'_> {
         narrow(self.lse)
     }
 
+    /// [`CrossEntropyRow::loss`] before rounding to f32.
+    pub(crate) fn loss_f64(&self) -> f64 {
+        self.loss
+    }
+
+    /// [`CrossEntropyRow::gradient_in_place`] with an f64 scale (checked chunk).
+    pub(crate) fn gradient_with(&self, offset: usize, chunk: &mut [f32], k: f64) {
+        self.write_gradient(offset, Io::InPlace(chunk), k);
+    }
+
     /// Whether the row counts (its target is not the ignore index).
     pub fn is_valid(&self) -> bool {
         self.target.is_some()
@@ -685,8 +695,35 @@ impl<'a, 'w> Call<'a, 'w> {
         }
     }
 
+    /// A stream of one row of the call with class-index `target` (checked).
+    pub(crate) fn stream(&self, k: Kernels, target: i64) -> CrossEntropyStream<'w> {
+        let class = class_of(self.options, target, self.cols);
+        CrossEntropyStream::checked(
+            k,
+            *self.options,
+            self.cols,
+            class,
+            self.weights,
+            self.ignored_lse,
+        )
+    }
+
+    /// Writes row `r`'s loss and log-sum-exp into the outputs asked for.
+    pub(crate) fn write_row<T>(
+        &self,
+        row: &CrossEntropyRow<'_>,
+        r: usize,
+        out: &mut CrossEntropyOutputs<'_, T>,
+    ) {
+        let lse = out
+            .row_lse
+            .as_deref_mut()
+            .map(|l| (l, self.ignored_row_lse));
+        write_row(row, r, out.row_losses.as_deref_mut(), lse);
+    }
+
     /// Row `r`'s gradient scale `k_r`: `g / D` (mean), `g` (sum), `g[r]` (none).
-    fn scale(&self, r: usize) -> f64 {
+    pub(crate) fn scale(&self, r: usize) -> f64 {
         let g = self
             .grad_output
             .map_or(1.0, |g| match self.options.reduction {
@@ -968,12 +1005,12 @@ pub(crate) fn check<T>(
     if let Some((y, s)) = &out.log_prob {
         check_matrix("log_prob", y.len(), *s, rows, cols)?;
     }
-    check_rest(rows, cols, targets, options, out)
+    check_rows(rows, cols, targets, options, out)
 }
 
 /// The checks of both layouts after the logits': the lengths of the targets, row outputs and
 /// upstream gradient for `rows` rows, then the options, then the targets.
-fn check_rest<T>(
+pub(crate) fn check_rows<T>(
     rows: usize,
     cols: usize,
     targets: &[i64],
@@ -1027,7 +1064,7 @@ pub(crate) fn check_axis<T>(
     if let Some((y, _)) = &out.log_prob {
         crate::error::check_axis("log_prob", y.len(), (outer, cols, inner))?;
     }
-    check_rest(rows, cols, targets, options, out)
+    check_rows(rows, cols, targets, options, out)
 }
 
 /// The class of a target already checked.

@@ -17,8 +17,9 @@
 //! makes every output NaN; `+inf` or an all `-inf` row makes softmax NaN), errors checked
 //! before anything is written, bounds that do not grow with the row length, deterministic
 //! results for the same values, ISA and algorithm. No call allocates or spawns threads, except
-//! sampling's filters (`Kernels::sample`) and
-//! the `_par` methods of the `rayon` feature (off by default).
+//! sampling's filters (`Kernels::sample`), the logits tile of
+//! `Kernels::linear_cross_entropy`, and the `_par` methods of the `rayon` feature (off by
+//! default).
 //!
 //! The free functions run on the process-wide ISA (`TWOPASS_ISA`, [`set_isa`], else the best
 //! the CPU has) with [`Algorithm::Auto`]; [`Kernels`] picks an ISA and algorithm per call.
@@ -51,6 +52,7 @@ mod error;
 mod float;
 mod handle;
 mod kernels;
+mod linear;
 mod lse_state;
 #[cfg(feature = "rayon")]
 mod parallel;
@@ -72,6 +74,7 @@ pub use error::Error;
 pub use float::Float;
 pub use half::{bf16, f16};
 pub use handle::Kernels;
+pub use linear::{LinearOutputs, LinearShape, CLASS_TILE, TOKEN_TILE};
 pub use lse_state::LseState;
 #[cfg(feature = "rayon")]
 pub use parallel::{PAR_CHUNK, PAR_MIN};

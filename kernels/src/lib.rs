@@ -23,6 +23,7 @@ pub mod exp;
 mod ext;
 #[cfg(target_arch = "x86_64")]
 pub mod fpenv;
+mod matmul;
 mod ops;
 pub mod sample;
 mod scalar;
@@ -34,6 +35,7 @@ pub use element::Element;
 pub use entry::{Args, Entry};
 pub use ext::{exp_or_zero, Ext, GradCoefficients, LogitSum, LogitSums, MaxSum, SumOfLogits};
 pub use half::{bf16, f16};
+pub use matmul::{matmul, Mat};
 pub use ops::{BLOCK_STEPS, ONLINE_JUMP};
 pub use table::{
     table, table_bf16, table_bf16_exact, table_f16, tables, AxisPass, Io, Isa, LogitPass, Store,

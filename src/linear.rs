@@ -1,0 +1,278 @@
+//! Fused linear + cross-entropy ("Cut Your Losses", Wijmans et al. 2024, on the CPU): the loss
+//! of `logits = hidden weight^T + bias` and its gradients without the `tokens x classes`
+//! logits matrix. Logits are made a tile of [`TOKEN_TILE`] x [`CLASS_TILE`] at a time into one
+//! buffer (`twopass_kernels::matmul`, the `gemm` crate); each row's [`CrossEntropyStream`]
+//! takes its chunk of every tile (the loss in one sweep over the classes). The backward sweep
+//! recomputes each tile, turns it into the gradient tile in place from the row's log-sum-exp,
+//! and accumulates `d_hidden += G W_tile`, `d_weight_tile += G^T H`, `d_bias_tile += sum G`.
+
+use twopass_kernels::{matmul, Mat};
+
+use crate::cross_entropy::{Call, CrossEntropyRow};
+use crate::{CrossEntropyOptions, CrossEntropyOutputs, CrossEntropyStream, Error, Kernels};
+
+/// Tokens per tile (rows of `hidden` whose logits are made together).
+pub const TOKEN_TILE: usize = 256;
+/// Classes per tile: the buffer holds `TOKEN_TILE x CLASS_TILE` f32 (2 MiB).
+pub const CLASS_TILE: usize = 2048;
+
+/// The sizes of [`Kernels::linear_cross_entropy`]: `hidden` is `tokens x features`, `weight`
+/// `classes x features` (row-major, packed), `bias` `classes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinearShape {
+    /// Rows of `hidden` (tokens), one target each.
+    pub tokens: usize,
+    /// Columns of `hidden` and of `weight`.
+    pub features: usize,
+    /// Rows of `weight` (classes).
+    pub classes: usize,
+}
+
+/// The optional outputs and upstream gradient of [`Kernels::linear_cross_entropy`].
+#[derive(Debug, Default)]
+pub struct LinearOutputs<'a> {
+    /// `tokens` unreduced losses (0 for ignored rows).
+    pub row_losses: Option<&'a mut [f32]>,
+    /// `tokens` log-sum-exps of the logits (0 for ignored rows).
+    pub row_lse: Option<&'a mut [f32]>,
+    /// Upstream gradient: `tokens` values for [`crate::Reduction::None`], one otherwise;
+    /// `None` = 1.
+    pub grad_output: Option<&'a [f32]>,
+    /// `d loss / d hidden`, `tokens x features`.
+    pub d_hidden: Option<&'a mut [f32]>,
+    /// `d loss / d weight`, `classes x features`.
+    pub d_weight: Option<&'a mut [f32]>,
+    /// `d loss / d bias`, `classes` (a bias need not be given to ask for it).
+    pub d_bias: Option<&'a mut [f32]>,
+}
+
+/// `a * b`, or the error of an overflowing shape.
+fn product(a: usize, b: usize) -> Result<usize, Error> {
+    a.checked_mul(b).ok_or(Error::ShapeOverflow)
+}
+
+/// `Err` naming `buffer` unless its length is `expected`.
+fn expect_len(buffer: &'static str, len: usize, expected: usize) -> Result<(), Error> {
+    match len == expected {
+        true => Ok(()),
+        false => Err(Error::WrongLength {
+            buffer,
+            len,
+            expected,
+        }),
+    }
+}
+
+impl Kernels {
+    /// The cross-entropy of `logits = hidden weight^T + bias` against class-index `targets`,
+    /// with every option of [`Kernels::cross_entropy`] (reduction, ignore index, label
+    /// smoothing, class weights, z-loss), and, when asked for in `out`, the gradients w.r.t.
+    /// `hidden`, `weight` and `bias`, without the `tokens x classes` logits: the extra memory
+    /// is one tile of [`TOKEN_TILE`] x [`CLASS_TILE`] logits and a stream per token of a tile.
+    /// The loss takes one matrix product; the gradients one more to remake each tile, and two
+    /// to accumulate them. Per row, the loss and log-sum-exp meet [`Kernels::cross_entropy`]'s
+    /// bounds on the logits as computed (f32 products summed by the matrix kernel).
+    ///
+    /// Errors (nothing written): a buffer whose length does not match `shape`, `classes == 0`
+    /// with tokens, an overflowing shape, and the options and targets errors of
+    /// [`Kernels::cross_entropy`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn linear_cross_entropy(
+        &self,
+        hidden: &[f32],
+        weight: &[f32],
+        bias: Option<&[f32]>,
+        shape: LinearShape,
+        targets: &[i64],
+        options: &CrossEntropyOptions<'_>,
+        out: LinearOutputs<'_>,
+    ) -> Result<f32, Error> {
+        let LinearShape {
+            tokens,
+            features,
+            classes,
+        } = shape;
+        if tokens > 0 && classes == 0 {
+            return Err(Error::NoClasses);
+        }
+        let lengths = [
+            ("hidden", Some(hidden.len()), product(tokens, features)?),
+            ("weight", Some(weight.len()), product(classes, features)?),
+            ("bias", bias.map(<[f32]>::len), classes),
+            (
+                "d_hidden",
+                out.d_hidden.as_ref().map(|v| v.len()),
+                product(tokens, features)?,
+            ),
+            (
+                "d_weight",
+                out.d_weight.as_ref().map(|v| v.len()),
+                product(classes, features)?,
+            ),
+            ("d_bias", out.d_bias.as_ref().map(|v| v.len()), classes),
+        ];
+        for (buffer, len, expected) in lengths {
+            if let Some(len) = len {
+                expect_len(buffer, len, expected)?;
+            }
+        }
+        let LinearOutputs {
+            row_losses,
+            row_lse,
+            grad_output,
+            d_hidden,
+            d_weight,
+            d_bias,
+        } = out;
+        let rows = CrossEntropyOutputs {
+            row_losses,
+            row_lse,
+            grad_output,
+            ..CrossEntropyOutputs::default()
+        };
+        crate::cross_entropy::check_rows(tokens, classes, targets, options, &rows)?;
+        let weights = (weight, bias);
+        let grads = Grads {
+            d_hidden,
+            d_weight,
+            d_bias,
+        };
+        Ok(run(
+            self, hidden, weights, shape, targets, options, rows, grads,
+        ))
+    }
+}
+
+/// The gradients asked for.
+struct Grads<'a> {
+    d_hidden: Option<&'a mut [f32]>,
+    d_weight: Option<&'a mut [f32]>,
+    d_bias: Option<&'a mut [f32]>,
+}
+
+impl Grads<'_> {
+    fn any(&self) -> bool {
+        self.d_hidden.is_some() || self.d_weight.is_some() || self.d_bias.is_some()
+    }
+}
+
+/// A checked call, token tile by token tile: the loss sweep over the class tiles, then (for
+/// gradients) the backward sweep.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    k: &Kernels,
+    hidden: &[f32],
+    (weight, bias): (&[f32], Option<&[f32]>),
+    shape: LinearShape,
+    targets: &[i64],
+    options: &CrossEntropyOptions<'_>,
+    mut rows: CrossEntropyOutputs<'_>,
+    mut grads: Grads<'_>,
+) -> f32 {
+    let LinearShape {
+        tokens,
+        features: d,
+        classes,
+    } = shape;
+    let call = Call::new(options, classes, targets, &rows);
+    // Nothing accumulates into them when there is no token.
+    for g in [grads.d_weight.as_deref_mut(), grads.d_bias.as_deref_mut()]
+        .into_iter()
+        .flatten()
+    {
+        g.fill(0.0);
+    }
+    let mut tile = vec![0.0f32; tokens.min(TOKEN_TILE) * classes.min(CLASS_TILE)];
+    let mut sum = 0.0;
+    for t0 in (0..tokens).step_by(TOKEN_TILE) {
+        let nt = (tokens - t0).min(TOKEN_TILE);
+        let h = Mat::rows(&hidden[t0 * d..], nt, d, d);
+        let mut streams: Vec<CrossEntropyStream<'_>> = targets[t0..t0 + nt]
+            .iter()
+            .map(|&t| call.stream(*k, t))
+            .collect();
+        for c0 in (0..classes).step_by(CLASS_TILE) {
+            let nc = (classes - c0).min(CLASS_TILE);
+            logits(&mut tile, h, (weight, bias), (c0, nc, d));
+            for (r, s) in streams.iter_mut().enumerate() {
+                s.update(c0, &tile[r * nc..][..nc])
+                    .expect("the tiles cover each row once");
+            }
+        }
+        let done: Vec<CrossEntropyRow<'_>> = streams
+            .iter()
+            .map(|s| s.finish().expect("every class was given"))
+            .collect();
+        for (r, row) in done.iter().enumerate() {
+            sum += row.loss_f64();
+            call.write_row(row, t0 + r, &mut rows);
+        }
+        if grads.any() {
+            backward(
+                &mut tile,
+                h,
+                (weight, bias),
+                (t0, shape),
+                (&call, &done),
+                &mut grads,
+            );
+        }
+    }
+    call.loss(sum)
+}
+
+/// `tile` (`nt x nc`, packed) = the logits of the tokens of `h` for classes `c0 .. c0 + nc`.
+fn logits(
+    tile: &mut [f32],
+    h: Mat<'_>,
+    (weight, bias): (&[f32], Option<&[f32]>),
+    (c0, nc, d): (usize, usize, usize),
+) {
+    let tile = &mut tile[..h.rows * nc];
+    let w = Mat::rows(&weight[c0 * d..], nc, d, d);
+    match bias {
+        Some(b) => {
+            for row in tile.chunks_mut(nc) {
+                row.copy_from_slice(&b[c0..c0 + nc]);
+            }
+            matmul(tile, nc, h, w.t(), true);
+        }
+        None => matmul(tile, nc, h, w.t(), false),
+    }
+}
+
+/// The backward sweep of the token tile `h` (from token `t0`): each class tile remade, turned
+/// into its gradient in place, and accumulated into the gradients asked for.
+fn backward(
+    tile: &mut [f32],
+    h: Mat<'_>,
+    (weight, bias): (&[f32], Option<&[f32]>),
+    (t0, shape): (usize, LinearShape),
+    (call, rows): (&Call<'_, '_>, &[CrossEntropyRow<'_>]),
+    grads: &mut Grads<'_>,
+) {
+    let (nt, d, classes) = (h.rows, shape.features, shape.classes);
+    for c0 in (0..classes).step_by(CLASS_TILE) {
+        let nc = (classes - c0).min(CLASS_TILE);
+        logits(tile, h, (weight, bias), (c0, nc, d));
+        let g_tile = &mut tile[..nt * nc];
+        for (r, (g, row)) in g_tile.chunks_mut(nc).zip(rows).enumerate() {
+            row.gradient_with(c0, g, call.scale(t0 + r));
+        }
+        let g = Mat::rows(g_tile, nt, nc, nc);
+        if let Some(dh) = grads.d_hidden.as_deref_mut() {
+            let w = Mat::rows(&weight[c0 * d..], nc, d, d);
+            matmul(&mut dh[t0 * d..][..nt * d], d, g, w, c0 > 0);
+        }
+        if let Some(dw) = grads.d_weight.as_deref_mut() {
+            matmul(&mut dw[c0 * d..][..nc * d], d, g.t(), h, true);
+        }
+        if let Some(db) = grads.d_bias.as_deref_mut() {
+            for row in g_tile.chunks(nc) {
+                for (b, &v) in db[c0..c0 + nc].iter_mut().zip(row) {
+                    *b += v;
+                }
+            }
+        }
+    }
+}

@@ -1359,6 +1359,46 @@ int32_t twopass_cross_entropy_row_gradient_f32(const struct twopass_cross_entrop
                                                float scale);
 
 /*
+ The cross-entropy of `logits = hidden weight^T + bias` against class-index `targets`,
+ without the `tokens x classes` logits (a tile of 256 x 2048 at a time: about 2 MiB of extra
+ memory), and its gradients. `hidden` is `tokens x features`, `weight` `classes x features`,
+ both row-major and packed; `bias` (NULL: none) has `classes` floats. Loss, `row_losses`,
+ `row_lse`, `loss`, `grad_output` and `options` as `twopass_cross_entropy_f32` on those
+ logits. Gradients, each optional (NULL: not computed): `d_hidden` (`tokens x features`),
+ `d_weight` (`classes x features`), `d_bias` (`classes`, also without a bias), each
+ `d loss / d input` times the upstream gradient. The loss takes one matrix product; any
+ gradient two more per tile (the tile remade, then `G W` and `G^T H`).
+
+ No overlap is allowed between any two arrays of the call (inputs, outputs, options, class
+ weights): `TWOPASS_ERROR_INVALID_ARGUMENT`. Returns `TWOPASS_OK` or the first error of:
+ `TWOPASS_ERROR_NULL_POINTER` (an input of elements, or `targets` with tokens, is NULL);
+ `TWOPASS_ERROR_SHAPE` (`classes == 0` with tokens, a size that overflows);
+ `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned, overlapping, options as
+ `twopass_cross_entropy_f32`); `TWOPASS_ERROR_TARGET_OUT_OF_RANGE`; after the `TWOPASS_ISA`
+ check. Nothing is written on error. It allocates its tile (not an error if that fails: the
+ process aborts, as any Rust allocation).
+
+ # Safety
+ Each non-NULL pointer points to as many readable (inputs) or writable (outputs) elements as
+ its shape above says; `options` as in `twopass_cross_entropy_f32`.
+ */
+int32_t twopass_linear_cross_entropy_f32(const float *hidden,
+                                         const float *weight,
+                                         const float *bias,
+                                         size_t tokens,
+                                         size_t features,
+                                         size_t classes,
+                                         const int64_t *targets,
+                                         const struct twopass_cross_entropy_options *options,
+                                         float *row_losses,
+                                         float *row_lse,
+                                         float *loss,
+                                         float *d_hidden,
+                                         float *d_weight,
+                                         float *d_bias,
+                                         const float *grad_output);
+
+/*
  The default parameters: temperature 1, no filter, `size` set to this library's
  `sizeof(twopass_sample_params)`.
  */

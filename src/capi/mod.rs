@@ -22,6 +22,7 @@ mod double;
 // source order).
 mod cross_entropy;
 mod cross_entropy_split;
+mod linear;
 mod sample;
 
 use std::ffi::{c_char, CStr};
@@ -32,6 +33,7 @@ use crate::{Algorithm, Error, Isa, Kernels};
 pub use self::axis::*;
 pub use self::cross_entropy::*;
 pub use self::cross_entropy_split::*;
+pub use self::linear::*;
 pub use self::double::*;
 pub use self::f32::*;
 pub use self::half::*;

@@ -41,6 +41,12 @@ static void check_computing_calls(int32_t want) {
     CHECK_STATUS(twopass_cross_entropy_row_finish(&row, NULL, &out, NULL), want);
     CHECK_STATUS(twopass_cross_entropy_row_gradient_f32(&row, NULL, 0, x, y, 8, 1.0f), want);
     CHECK_STATUS(twopass_cross_entropy_row_gradient_bf16(NULL, NULL, 0, NULL, NULL, 8, 1.0f), want);
+    CHECK_STATUS(twopass_linear_cross_entropy_f32(x, x, NULL, 2, 2, 4, targets, NULL, NULL, NULL,
+                                                  &out, y, NULL, NULL, NULL),
+                 want);
+    CHECK_STATUS(twopass_linear_cross_entropy_f32(NULL, NULL, NULL, 2, 2, 0, NULL, NULL, NULL, NULL,
+                                                  NULL, NULL, NULL, NULL, NULL),
+                 want);
     /* empty arrays, and arguments that are wrong in every other way: the ISA comes first */
     CHECK_STATUS(twopass_softmax_f32(NULL, NULL, 0), want);
     CHECK_STATUS(twopass_softmax_f32(NULL, y, 8), want);

@@ -77,8 +77,14 @@ impl Problem {
         }
     }
 
-    /// The fused call; gradients into the given buffers when `grads`.
-    fn fused(&self, k: &Kernels, grads: Option<(&mut [f32], &mut [f32], &mut [f32])>) -> f32 {
+    /// The fused call (its products on rayon's pool with `par`); gradients into the given
+    /// buffers when `grads`.
+    fn fused(
+        &self,
+        k: &Kernels,
+        grads: Option<(&mut [f32], &mut [f32], &mut [f32])>,
+        par: bool,
+    ) -> f32 {
         let out = match grads {
             Some((dh, dw, db)) => LinearOutputs {
                 d_hidden: Some(dh),
@@ -89,15 +95,16 @@ impl Problem {
             None => LinearOutputs::default(),
         };
         let o = CrossEntropyOptions::default();
-        k.linear_cross_entropy(
+        let (h, w, b, t) = (
             &self.hidden,
             &self.weight,
-            Some(&self.bias),
-            self.shape,
+            Some(&self.bias[..]),
             &self.targets,
-            &o,
-            out,
-        )
+        );
+        match par {
+            true => k.linear_cross_entropy_par(h, w, b, self.shape, t, &o, out),
+            false => k.linear_cross_entropy(h, w, b, self.shape, t, &o, out),
+        }
         .unwrap()
     }
 
@@ -114,7 +121,7 @@ impl Problem {
         }
         let h = Mat::rows(&self.hidden, n, d, d);
         let w = Mat::rows(&self.weight, v, d, d);
-        matmul(&mut logits, v, h, w.t(), true);
+        matmul(&mut logits, v, h, w.t(), true, false);
         let o = CrossEntropyOptions::default();
         let shape = Shape::new(n, v);
         let Some((dh, dw, db)) = grads else {
@@ -126,8 +133,8 @@ impl Problem {
             .cross_entropy_in_place(&mut logits, shape, &self.targets, &o, Default::default())
             .unwrap();
         let g = Mat::rows(&logits, n, v, v);
-        matmul(dh, d, g, w, false);
-        matmul(dw, d, g.t(), h, false);
+        matmul(dh, d, g, w, false, false);
+        matmul(dw, d, g.t(), h, false, false);
         db.fill(0.0);
         for row in logits.chunks(v) {
             for (b, &x) in db.iter_mut().zip(row) {
@@ -152,6 +159,10 @@ fn cpu_model() -> String {
 }
 
 fn main() {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build_global()
+        .expect("the first pool");
     let quick = std::env::args().any(|a| a == "--quick");
     let shapes: &[(usize, usize, usize)] = if quick {
         &[(64, 128, 8192)]
@@ -179,7 +190,7 @@ fn main() {
             for _ in 0..reps {
                 let (t, m) = measure(&mut || {
                     let g = backward.then_some((&mut dh[..], &mut dw[..], &mut db[..]));
-                    loss_f = p.fused(&k, g);
+                    loss_f = p.fused(&k, g, false);
                 });
                 fused.push(t);
                 mem_f = mem_f.max(m);
@@ -202,6 +213,23 @@ fn main() {
                 mib(mem_f),
                 mib(mem_u),
                 mem_u as f64 / mem_f.max(1) as f64
+            );
+            // The `rayon` path: the same products on a pool of 2 threads.
+            let mut par: Vec<f64> = (0..reps)
+                .map(|_| {
+                    measure(&mut || {
+                        let g = backward.then_some((&mut dh[..], &mut dw[..], &mut db[..]));
+                        p.fused(&k, g, true);
+                    })
+                    .0
+                })
+                .collect();
+            par.sort_by(f64::total_cmp);
+            println!(
+                "| {n} x {d} x {v} | {}, `linear_cross_entropy_par` on 2 threads | {:.3} | | {:.2}x the one-thread fused call | | | |",
+                if backward { "forward + backward" } else { "forward" },
+                par[reps / 2],
+                par[reps / 2] / tf
             );
         }
     }

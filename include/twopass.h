@@ -32,7 +32,8 @@
  *   value, softmax within a total mass error of 2e-6, on every ISA and algorithm. Results are
  *   deterministic for the same values, ISA and algorithm. No call starts a thread or panics
  *   across the ABI (an internal error is TWOPASS_ERROR_INTERNAL), and none allocates except
- *   sampling's filters (top-k, top-p) and rows.
+ *   sampling's filters (top-k, top-p) and rows, and twopass_linear_cross_entropy_f32 (its
+ *   logits tile).
  */
 
 

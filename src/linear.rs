@@ -87,60 +87,76 @@ impl Kernels {
         options: &CrossEntropyOptions<'_>,
         out: LinearOutputs<'_>,
     ) -> Result<f32, Error> {
-        let LinearShape {
-            tokens,
-            features,
-            classes,
-        } = shape;
-        if tokens > 0 && classes == 0 {
-            return Err(Error::NoClasses);
-        }
-        let lengths = [
-            ("hidden", Some(hidden.len()), product(tokens, features)?),
-            ("weight", Some(weight.len()), product(classes, features)?),
-            ("bias", bias.map(<[f32]>::len), classes),
-            (
-                "d_hidden",
-                out.d_hidden.as_ref().map(|v| v.len()),
-                product(tokens, features)?,
-            ),
-            (
-                "d_weight",
-                out.d_weight.as_ref().map(|v| v.len()),
-                product(classes, features)?,
-            ),
-            ("d_bias", out.d_bias.as_ref().map(|v| v.len()), classes),
-        ];
-        for (buffer, len, expected) in lengths {
-            if let Some(len) = len {
-                expect_len(buffer, len, expected)?;
-            }
-        }
-        let LinearOutputs {
-            row_losses,
-            row_lse,
-            grad_output,
-            d_hidden,
-            d_weight,
-            d_bias,
-        } = out;
-        let rows = CrossEntropyOutputs {
-            row_losses,
-            row_lse,
-            grad_output,
-            ..CrossEntropyOutputs::default()
-        };
-        crate::cross_entropy::check_rows(tokens, classes, targets, options, &rows)?;
         let weights = (weight, bias);
-        let grads = Grads {
-            d_hidden,
-            d_weight,
-            d_bias,
-        };
-        Ok(run(
-            self, hidden, weights, shape, targets, options, rows, grads,
-        ))
+        linear(self, hidden, weights, shape, targets, options, out, false)
     }
+}
+
+/// [`Kernels::linear_cross_entropy`], its matrix products on rayon's pool with `parallel`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn linear(
+    k: &Kernels,
+    hidden: &[f32],
+    (weight, bias): (&[f32], Option<&[f32]>),
+    shape: LinearShape,
+    targets: &[i64],
+    options: &CrossEntropyOptions<'_>,
+    out: LinearOutputs<'_>,
+    parallel: bool,
+) -> Result<f32, Error> {
+    let LinearShape {
+        tokens,
+        features,
+        classes,
+    } = shape;
+    if tokens > 0 && classes == 0 {
+        return Err(Error::NoClasses);
+    }
+    let lengths = [
+        ("hidden", Some(hidden.len()), product(tokens, features)?),
+        ("weight", Some(weight.len()), product(classes, features)?),
+        ("bias", bias.map(<[f32]>::len), classes),
+        (
+            "d_hidden",
+            out.d_hidden.as_ref().map(|v| v.len()),
+            product(tokens, features)?,
+        ),
+        (
+            "d_weight",
+            out.d_weight.as_ref().map(|v| v.len()),
+            product(classes, features)?,
+        ),
+        ("d_bias", out.d_bias.as_ref().map(|v| v.len()), classes),
+    ];
+    for (buffer, len, expected) in lengths {
+        if let Some(len) = len {
+            expect_len(buffer, len, expected)?;
+        }
+    }
+    let LinearOutputs {
+        row_losses,
+        row_lse,
+        grad_output,
+        d_hidden,
+        d_weight,
+        d_bias,
+    } = out;
+    let rows = CrossEntropyOutputs {
+        row_losses,
+        row_lse,
+        grad_output,
+        ..CrossEntropyOutputs::default()
+    };
+    crate::cross_entropy::check_rows(tokens, classes, targets, options, &rows)?;
+    let grads = Grads {
+        d_hidden,
+        d_weight,
+        d_bias,
+    };
+    let (weights, io) = ((weight, bias), (rows, grads));
+    Ok(run(
+        k, hidden, weights, shape, targets, options, io, parallel,
+    ))
 }
 
 /// The gradients asked for.
@@ -166,8 +182,8 @@ fn run(
     shape: LinearShape,
     targets: &[i64],
     options: &CrossEntropyOptions<'_>,
-    mut rows: CrossEntropyOutputs<'_>,
-    mut grads: Grads<'_>,
+    (mut rows, mut grads): (CrossEntropyOutputs<'_>, Grads<'_>),
+    parallel: bool,
 ) -> f32 {
     let LinearShape {
         tokens,
@@ -193,7 +209,7 @@ fn run(
             .collect();
         for c0 in (0..classes).step_by(CLASS_TILE) {
             let nc = (classes - c0).min(CLASS_TILE);
-            logits(&mut tile, h, (weight, bias), (c0, nc, d));
+            logits(&mut tile, h, (weight, bias), (c0, nc, d), parallel);
             for (r, s) in streams.iter_mut().enumerate() {
                 s.update(c0, &tile[r * nc..][..nc])
                     .expect("the tiles cover each row once");
@@ -212,7 +228,7 @@ fn run(
                 &mut tile,
                 h,
                 (weight, bias),
-                (t0, shape),
+                (t0, shape, parallel),
                 (&call, &done),
                 &mut grads,
             );
@@ -227,6 +243,7 @@ fn logits(
     h: Mat<'_>,
     (weight, bias): (&[f32], Option<&[f32]>),
     (c0, nc, d): (usize, usize, usize),
+    parallel: bool,
 ) {
     let tile = &mut tile[..h.rows * nc];
     let w = Mat::rows(&weight[c0 * d..], nc, d, d);
@@ -235,9 +252,9 @@ fn logits(
             for row in tile.chunks_mut(nc) {
                 row.copy_from_slice(&b[c0..c0 + nc]);
             }
-            matmul(tile, nc, h, w.t(), true);
+            matmul(tile, nc, h, w.t(), true, parallel);
         }
-        None => matmul(tile, nc, h, w.t(), false),
+        None => matmul(tile, nc, h, w.t(), false, parallel),
     }
 }
 
@@ -247,14 +264,14 @@ fn backward(
     tile: &mut [f32],
     h: Mat<'_>,
     (weight, bias): (&[f32], Option<&[f32]>),
-    (t0, shape): (usize, LinearShape),
+    (t0, shape, parallel): (usize, LinearShape, bool),
     (call, rows): (&Call<'_, '_>, &[CrossEntropyRow<'_>]),
     grads: &mut Grads<'_>,
 ) {
     let (nt, d, classes) = (h.rows, shape.features, shape.classes);
     for c0 in (0..classes).step_by(CLASS_TILE) {
         let nc = (classes - c0).min(CLASS_TILE);
-        logits(tile, h, (weight, bias), (c0, nc, d));
+        logits(tile, h, (weight, bias), (c0, nc, d), parallel);
         let g_tile = &mut tile[..nt * nc];
         for (r, (g, row)) in g_tile.chunks_mut(nc).zip(rows).enumerate() {
             row.gradient_with(c0, g, call.scale(t0 + r));
@@ -262,10 +279,10 @@ fn backward(
         let g = Mat::rows(g_tile, nt, nc, nc);
         if let Some(dh) = grads.d_hidden.as_deref_mut() {
             let w = Mat::rows(&weight[c0 * d..], nc, d, d);
-            matmul(&mut dh[t0 * d..][..nt * d], d, g, w, c0 > 0);
+            matmul(&mut dh[t0 * d..][..nt * d], d, g, w, c0 > 0, parallel);
         }
         if let Some(dw) = grads.d_weight.as_deref_mut() {
-            matmul(&mut dw[c0 * d..][..nc * d], d, g.t(), h, true);
+            matmul(&mut dw[c0 * d..][..nc * d], d, g.t(), h, true, parallel);
         }
         if let Some(db) = grads.d_bias.as_deref_mut() {
             for row in g_tile.chunks(nc) {

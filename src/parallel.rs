@@ -9,8 +9,8 @@ use rayon::prelude::*;
 use crate::cross_entropy::{self, row_blocks, Call, Logits};
 use crate::error::check_matrix;
 use crate::{
-    CrossEntropyOptions, CrossEntropyOutputs, Error, Float, Kernels, LseState, RngState,
-    SampleParams, Shape,
+    CrossEntropyOptions, CrossEntropyOutputs, Error, Float, Kernels, LinearOutputs, LinearShape,
+    LseState, RngState, SampleParams, Shape,
 };
 
 /// Elements per chunk of a split row, and about per task of a matrix split by rows.
@@ -193,6 +193,23 @@ impl Kernels {
         by_rows((x, x_stride), (y, y_stride), rows, cols, |xb, yb, r| {
             self.log_softmax_rows(xb, x_stride, yb, y_stride, r, cols)
         })
+    }
+
+    /// [`Kernels::linear_cross_entropy`] with its matrix products on rayon's pool (split by
+    /// blocks of their outputs): the same bits as the one-thread call on any pool.
+    #[allow(clippy::too_many_arguments)]
+    pub fn linear_cross_entropy_par(
+        &self,
+        hidden: &[f32],
+        weight: &[f32],
+        bias: Option<&[f32]>,
+        shape: LinearShape,
+        targets: &[i64],
+        options: &CrossEntropyOptions<'_>,
+        out: LinearOutputs<'_>,
+    ) -> Result<f32, Error> {
+        let weights = (weight, bias);
+        crate::linear::linear(self, hidden, weights, shape, targets, options, out, true)
     }
 
     /// [`Kernels::cross_entropy`] with blocks of rows (about [`PAR_CHUNK`] elements each) on

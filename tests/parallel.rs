@@ -7,8 +7,8 @@ mod common;
 
 use common::{check_log_softmax, check_lse, check_softmax, isas_under_test, Dist};
 use twopass::{
-    CrossEntropyOptions, CrossEntropyOutputs, Error, Kernels, Reduction, RngState, SampleParams,
-    Shape, PAR_CHUNK, PAR_MIN,
+    CrossEntropyOptions, CrossEntropyOutputs, Error, Kernels, LinearOutputs, LinearShape,
+    Reduction, RngState, SampleParams, Shape, CLASS_TILE, PAR_CHUNK, PAR_MIN, TOKEN_TILE,
 };
 
 fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
@@ -267,4 +267,50 @@ fn cross_entropy_rows_have_the_same_bits_on_any_pool() {
     );
     assert!(matches!(e, Err(Error::TargetOutOfRange { row: 2, .. })));
     assert!(losses.iter().chain(&grad).all(|&v| v == 7.0));
+}
+
+/// The fused linear + cross-entropy with its matrix products on pools of 1 and 3 threads: the
+/// one-thread call's bits (loss and every gradient), past one tile in every dimension.
+#[test]
+fn linear_cross_entropy_has_the_same_bits_on_any_pool() {
+    let (n, d, v) = (TOKEN_TILE + 5, 96, CLASS_TILE + 77);
+    let shape = LinearShape {
+        tokens: n,
+        features: d,
+        classes: v,
+    };
+    let val = |i: usize, s: f32| ((i * 2654435761) % 1999) as f32 / 999.5 * s - s;
+    let h: Vec<f32> = (0..n * d).map(|i| val(i, 1.0)).collect();
+    let w: Vec<f32> = (0..v * d).map(|i| val(i + 7, 0.2)).collect();
+    let b: Vec<f32> = (0..v).map(|i| val(i + 3, 1.0)).collect();
+    let targets: Vec<i64> = (0..n).map(|i| ((i * 31) % v) as i64).collect();
+    let o = CrossEntropyOptions {
+        label_smoothing: 0.1,
+        ..Default::default()
+    };
+    let k = Kernels::active();
+    let call = |threads: Option<usize>| {
+        let (mut dh, mut dw, mut db) = (vec![0.0f32; n * d], vec![0.0f32; v * d], vec![0.0f32; v]);
+        let out = LinearOutputs {
+            d_hidden: Some(&mut dh),
+            d_weight: Some(&mut dw),
+            d_bias: Some(&mut db),
+            ..Default::default()
+        };
+        let loss = match threads {
+            None => k.linear_cross_entropy(&h, &w, Some(&b), shape, &targets, &o, out),
+            Some(t) => on_threads(t, || {
+                k.linear_cross_entropy_par(&h, &w, Some(&b), shape, &targets, &o, out)
+            }),
+        };
+        (loss.unwrap().to_bits(), dh, dw, db)
+    };
+    let want = call(None);
+    for threads in [1, 3] {
+        let got = call(Some(threads));
+        assert_eq!(got.0, want.0, "{threads} threads: loss");
+        assert!(same_bits(&got.1, &want.1), "{threads} threads: d_hidden");
+        assert!(same_bits(&got.2, &want.2), "{threads} threads: d_weight");
+        assert!(same_bits(&got.3, &want.3), "{threads} threads: d_bias");
+    }
 }

@@ -67,11 +67,20 @@ fn fits(len: usize, rows: usize, cols: usize, row_stride: usize, col_stride: usi
 }
 
 /// `c = a b` (`accumulate` false) or `c += a b` (true), `c` row-major `a.rows x b.cols` with
-/// rows `c_stride` apart, in f32 with the products summed in blocks by the microkernels.
+/// rows `c_stride` apart, in f32 with the products summed in blocks by the microkernels. With
+/// `parallel` (and the feature `rayon`) on rayon's current pool, split by blocks of `c`: each
+/// entry is summed in the same order, so the same bits on any pool.
 ///
 /// # Panics
 /// When `a.cols != b.rows` or a matrix reaches past its slice.
-pub fn matmul(c: &mut [f32], c_stride: usize, a: Mat<'_>, b: Mat<'_>, accumulate: bool) {
+pub fn matmul(
+    c: &mut [f32],
+    c_stride: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    accumulate: bool,
+    parallel: bool,
+) {
     let (m, n, k) = (a.rows, b.cols, a.cols);
     assert_eq!(k, b.rows, "inner dimensions differ");
     assert!(
@@ -90,9 +99,19 @@ pub fn matmul(c: &mut [f32], c_stride: usize, a: Mat<'_>, b: Mat<'_>, accumulate
         return;
     }
     let s = |v: usize| v as isize; // every stride fits an isize (checked above)
-                                   // SAFETY: every offset gemm forms, `i * rs + j * cs` for `i` and `j` below a matrix's rows
-                                   // and columns, lies inside that matrix's slice (`fits`); `c` is exclusively borrowed, so
-                                   // it overlaps neither input; the strides fit an isize.
+    #[cfg(feature = "rayon")]
+    let threads = match parallel {
+        true => gemm::Parallelism::Rayon(0), // the current pool's threads
+        false => gemm::Parallelism::None,
+    };
+    #[cfg(not(feature = "rayon"))]
+    let threads = {
+        let _ = parallel;
+        gemm::Parallelism::None
+    };
+    // SAFETY: every offset gemm forms, `i * rs + j * cs` for `i` and `j` below a matrix's rows
+    // and columns, lies inside that matrix's slice (`fits`); `c` is exclusively borrowed, so
+    // it overlaps neither input; the strides fit an isize.
     unsafe {
         gemm::gemm(
             m,
@@ -113,7 +132,7 @@ pub fn matmul(c: &mut [f32], c_stride: usize, a: Mat<'_>, b: Mat<'_>, accumulate
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            threads,
         );
     }
 }
@@ -136,7 +155,7 @@ mod tests {
 
     #[test]
     fn products_of_views_and_transposes() {
-        let data: Vec<f32> = (0..4000)
+        let data: Vec<f32> = (0..40000)
             .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
             .collect();
         for (m, n, k) in [(1, 1, 1), (3, 5, 7), (17, 33, 9), (64, 70, 130), (2, 3, 0)] {
@@ -144,7 +163,7 @@ mod tests {
             let bt = Mat::rows(&data[7..], n, k, k); // b = bt^T: column stride k
             let want = naive(a, bt.t());
             let mut c = vec![5.0f32; m * (n + 2)];
-            matmul(&mut c, n + 2, a, bt.t(), false);
+            matmul(&mut c, n + 2, a, bt.t(), false, false);
             for i in 0..m {
                 for j in 0..n {
                     let (g, w) = (f64::from(c[i * (n + 2) + j]), want[i * n + j]);
@@ -155,7 +174,7 @@ mod tests {
                 }
                 assert_eq!(c[i * (n + 2) + n], 5.0, "past the row untouched");
             }
-            matmul(&mut c, n + 2, a, bt.t(), true);
+            matmul(&mut c, n + 2, a, bt.t(), true, true);
             for i in 0..m {
                 for j in 0..n {
                     let (g, w) = (f64::from(c[i * (n + 2) + j]), 2.0 * want[i * n + j]);
@@ -177,7 +196,8 @@ mod tests {
             &mut c,
             2,
             Mat::rows(&data, 2, 3, 4),
-            Mat::rows(&data, 3, 2, 4),
+            Mat::rows(&data, 3, 2, 5),
+            false,
             false,
         );
     }

@@ -2,7 +2,8 @@
 
 use super::args::{check, slice, slice_mut, Array};
 use super::cross_entropy::{
-    read_options, rust_options, twopass_cross_entropy_options, twopass_cross_entropy_options_default,
+    read_options, rust_options, twopass_cross_entropy_options,
+    twopass_cross_entropy_options_default,
 };
 use super::{guard, kernels, status, TWOPASS_ERROR_SHAPE, TWOPASS_REDUCTION_NONE};
 use crate::{LinearOutputs, LinearShape};

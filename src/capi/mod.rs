@@ -33,10 +33,10 @@ use crate::{Algorithm, Error, Isa, Kernels};
 pub use self::axis::*;
 pub use self::cross_entropy::*;
 pub use self::cross_entropy_split::*;
-pub use self::linear::*;
 pub use self::double::*;
 pub use self::f32::*;
 pub use self::half::*;
+pub use self::linear::*;
 pub use self::lse::*;
 pub use self::sample::*;
 

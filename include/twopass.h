@@ -1400,6 +1400,53 @@ int32_t twopass_linear_cross_entropy_f32(const float *hidden,
                                          const float *grad_output);
 
 /*
+ `twopass_linear_cross_entropy_f32` on IEEE binary16 `hidden`, `weight` and `bias` (as
+ `uint16_t` bits), widened to f32 a tile at a time (a tile of 256 classes: its weights are
+ copied to f32); losses and gradients are floats. Arguments and status codes as
+ `twopass_linear_cross_entropy_f32`.
+
+ # Safety
+ As `twopass_linear_cross_entropy_f32`, with `hidden`, `weight` and `bias` of `uint16_t`.
+ */
+int32_t twopass_linear_cross_entropy_f16(const uint16_t *hidden,
+                                         const uint16_t *weight,
+                                         const uint16_t *bias,
+                                         size_t tokens,
+                                         size_t features,
+                                         size_t classes,
+                                         const int64_t *targets,
+                                         const struct twopass_cross_entropy_options *options,
+                                         float *row_losses,
+                                         float *row_lse,
+                                         float *loss,
+                                         float *d_hidden,
+                                         float *d_weight,
+                                         float *d_bias,
+                                         const float *grad_output);
+
+/*
+ `twopass_linear_cross_entropy_f16` on bfloat16 `hidden`, `weight` and `bias`.
+
+ # Safety
+ As `twopass_linear_cross_entropy_f16`.
+ */
+int32_t twopass_linear_cross_entropy_bf16(const uint16_t *hidden,
+                                          const uint16_t *weight,
+                                          const uint16_t *bias,
+                                          size_t tokens,
+                                          size_t features,
+                                          size_t classes,
+                                          const int64_t *targets,
+                                          const struct twopass_cross_entropy_options *options,
+                                          float *row_losses,
+                                          float *row_lse,
+                                          float *loss,
+                                          float *d_hidden,
+                                          float *d_weight,
+                                          float *d_bias,
+                                          const float *grad_output);
+
+/*
  The default parameters: temperature 1, no filter, `size` set to this library's
  `sizeof(twopass_sample_params)`.
  */

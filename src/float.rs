@@ -50,21 +50,26 @@ mod private {
         const KIND: Kind;
         /// This type's table among one ISA's.
         fn among(t: &Tables) -> &'static Table<Self>;
+        /// The slice itself when it is f32 (no copy), else `None`.
+        fn as_f32(x: &[Self]) -> Option<&[f32]>;
     }
 }
 
 macro_rules! float {
-    ($t:ty, $kind:ident, $field:ident) => {
+    ($t:ty, $kind:ident, $field:ident, $as_f32:expr) => {
         impl Sealed for $t {
             const KIND: Kind = Kind::$kind;
             fn among(t: &Tables) -> &'static Table<$t> {
                 t.$field
+            }
+            fn as_f32(x: &[$t]) -> Option<&[f32]> {
+                $as_f32(x)
             }
         }
         impl Float for $t {}
     };
 }
 
-float!(f32, F32, f32);
-float!(f16, F16, f16);
-float!(bf16, Bf16, bf16);
+float!(f32, F32, f32, Some);
+float!(f16, F16, f16, |_| None);
+float!(bf16, Bf16, bf16, |_| None);

@@ -9,11 +9,13 @@
 use twopass_kernels::{matmul, Mat};
 
 use crate::cross_entropy::{Call, CrossEntropyRow};
-use crate::{CrossEntropyOptions, CrossEntropyOutputs, CrossEntropyStream, Error, Kernels};
+use crate::float::Kind;
+use crate::{CrossEntropyOptions, CrossEntropyOutputs, CrossEntropyStream, Error, Float, Kernels};
 
 /// Tokens per tile (rows of `hidden` whose logits are made together).
 pub const TOKEN_TILE: usize = 256;
-/// Classes per tile: the buffer holds `TOKEN_TILE x CLASS_TILE` f32 (2 MiB).
+/// Classes per tile of f32 weights: the buffer holds `TOKEN_TILE x CLASS_TILE` f32 (2 MiB);
+/// a tile of half-precision weights has an eighth of it (its weights are widened to f32).
 pub const CLASS_TILE: usize = 2048;
 
 /// The sizes of [`Kernels::linear_cross_entropy`]: `hidden` is `tokens x features`, `weight`
@@ -77,11 +79,11 @@ impl Kernels {
     /// with tokens, an overflowing shape, and the options and targets errors of
     /// [`Kernels::cross_entropy`].
     #[allow(clippy::too_many_arguments)]
-    pub fn linear_cross_entropy(
+    pub fn linear_cross_entropy<T: Float>(
         &self,
-        hidden: &[f32],
-        weight: &[f32],
-        bias: Option<&[f32]>,
+        hidden: &[T],
+        weight: &[T],
+        bias: Option<&[T]>,
         shape: LinearShape,
         targets: &[i64],
         options: &CrossEntropyOptions<'_>,
@@ -94,10 +96,10 @@ impl Kernels {
 
 /// [`Kernels::linear_cross_entropy`], its matrix products on rayon's pool with `parallel`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn linear(
+pub(crate) fn linear<T: Float>(
     k: &Kernels,
-    hidden: &[f32],
-    (weight, bias): (&[f32], Option<&[f32]>),
+    hidden: &[T],
+    (weight, bias): (&[T], Option<&[T]>),
     shape: LinearShape,
     targets: &[i64],
     options: &CrossEntropyOptions<'_>,
@@ -115,7 +117,7 @@ pub(crate) fn linear(
     let lengths = [
         ("hidden", Some(hidden.len()), product(tokens, features)?),
         ("weight", Some(weight.len()), product(classes, features)?),
-        ("bias", bias.map(<[f32]>::len), classes),
+        ("bias", bias.map(<[T]>::len), classes),
         (
             "d_hidden",
             out.d_hidden.as_ref().map(|v| v.len()),
@@ -153,7 +155,13 @@ pub(crate) fn linear(
         d_weight,
         d_bias,
     };
-    let (weights, io) = ((weight, bias), (rows, grads));
+    let weights = Weights {
+        weight,
+        bias,
+        features,
+        scratch: Vec::new(),
+    };
+    let io = (rows, grads);
     Ok(run(
         k, hidden, weights, shape, targets, options, io, parallel,
     ))
@@ -172,13 +180,67 @@ impl Grads<'_> {
     }
 }
 
+/// The classifier's weights and bias, and their f32 form a class tile at a time (a copy for
+/// halves; the slices themselves for f32).
+struct Weights<'a, T> {
+    weight: &'a [T],
+    bias: Option<&'a [T]>,
+    features: usize,
+    scratch: Vec<f32>,
+}
+
+impl<T: Float> Weights<'_, T> {
+    /// Classes per tile: [`CLASS_TILE`] for f32; an eighth of it for halves, whose tile of
+    /// weights is copied to f32 (`CLASS_TILE / 8 x features` floats).
+    fn tile_width() -> usize {
+        match T::KIND {
+            Kind::F32 => CLASS_TILE,
+            _ => CLASS_TILE / 8,
+        }
+    }
+
+    /// The weights of classes `c0 .. c0 + nc` as an f32 `nc x features` matrix.
+    fn tile(&mut self, c0: usize, nc: usize) -> Mat<'_> {
+        let d = self.features;
+        let rows = &self.weight[c0 * d..][..nc * d];
+        Mat::rows(widened(rows, &mut self.scratch), nc, d, d)
+    }
+
+    /// `tile` (`rows x nc`, packed) = the logits of the tokens of `h` for classes `c0 .. c0 +
+    /// nc`.
+    fn logits(&mut self, tile: &mut [f32], h: Mat<'_>, (c0, nc): (usize, usize), par: bool) {
+        let tile = &mut tile[..h.rows * nc];
+        let bias = self.bias.map(|b| &b[c0..c0 + nc]);
+        if let Some(b) = bias {
+            for row in tile.chunks_mut(nc) {
+                for (y, v) in row.iter_mut().zip(b) {
+                    *y = v.to_f32();
+                }
+            }
+        }
+        matmul(tile, nc, h, self.tile(c0, nc).t(), bias.is_some(), par);
+    }
+}
+
+/// `x` as f32: itself for f32, else widened into `scratch`.
+fn widened<'a, T: Float>(x: &'a [T], scratch: &'a mut Vec<f32>) -> &'a [f32] {
+    match T::as_f32(x) {
+        Some(x) => x,
+        None => {
+            scratch.clear();
+            scratch.extend(x.iter().map(|v| v.to_f32()));
+            scratch
+        }
+    }
+}
+
 /// A checked call, token tile by token tile: the loss sweep over the class tiles, then (for
 /// gradients) the backward sweep.
 #[allow(clippy::too_many_arguments)]
-fn run(
+fn run<T: Float>(
     k: &Kernels,
-    hidden: &[f32],
-    (weight, bias): (&[f32], Option<&[f32]>),
+    hidden: &[T],
+    mut weights: Weights<'_, T>,
     shape: LinearShape,
     targets: &[i64],
     options: &CrossEntropyOptions<'_>,
@@ -198,18 +260,20 @@ fn run(
     {
         g.fill(0.0);
     }
-    let mut tile = vec![0.0f32; tokens.min(TOKEN_TILE) * classes.min(CLASS_TILE)];
+    let width = Weights::<T>::tile_width();
+    let mut tile = vec![0.0f32; tokens.min(TOKEN_TILE) * classes.min(width)];
+    let mut scratch = Vec::new();
     let mut sum = 0.0;
     for t0 in (0..tokens).step_by(TOKEN_TILE) {
         let nt = (tokens - t0).min(TOKEN_TILE);
-        let h = Mat::rows(&hidden[t0 * d..], nt, d, d);
+        let h = Mat::rows(widened(&hidden[t0 * d..][..nt * d], &mut scratch), nt, d, d);
         let mut streams: Vec<CrossEntropyStream<'_>> = targets[t0..t0 + nt]
             .iter()
             .map(|&t| call.stream(*k, t))
             .collect();
-        for c0 in (0..classes).step_by(CLASS_TILE) {
-            let nc = (classes - c0).min(CLASS_TILE);
-            logits(&mut tile, h, (weight, bias), (c0, nc, d), parallel);
+        for c0 in (0..classes).step_by(width) {
+            let nc = (classes - c0).min(width);
+            weights.logits(&mut tile, h, (c0, nc), parallel);
             for (r, s) in streams.iter_mut().enumerate() {
                 s.update(c0, &tile[r * nc..][..nc])
                     .expect("the tiles cover each row once");
@@ -224,61 +288,35 @@ fn run(
             call.write_row(row, t0 + r, &mut rows);
         }
         if grads.any() {
-            backward(
-                &mut tile,
-                h,
-                (weight, bias),
-                (t0, shape, parallel),
-                (&call, &done),
-                &mut grads,
-            );
+            let at = (t0, shape, parallel);
+            backward(&mut tile, h, &mut weights, at, (&call, &done), &mut grads);
         }
     }
     call.loss(sum)
 }
 
-/// `tile` (`nt x nc`, packed) = the logits of the tokens of `h` for classes `c0 .. c0 + nc`.
-fn logits(
-    tile: &mut [f32],
-    h: Mat<'_>,
-    (weight, bias): (&[f32], Option<&[f32]>),
-    (c0, nc, d): (usize, usize, usize),
-    parallel: bool,
-) {
-    let tile = &mut tile[..h.rows * nc];
-    let w = Mat::rows(&weight[c0 * d..], nc, d, d);
-    match bias {
-        Some(b) => {
-            for row in tile.chunks_mut(nc) {
-                row.copy_from_slice(&b[c0..c0 + nc]);
-            }
-            matmul(tile, nc, h, w.t(), true, parallel);
-        }
-        None => matmul(tile, nc, h, w.t(), false, parallel),
-    }
-}
-
 /// The backward sweep of the token tile `h` (from token `t0`): each class tile remade, turned
 /// into its gradient in place, and accumulated into the gradients asked for.
-fn backward(
+fn backward<T: Float>(
     tile: &mut [f32],
     h: Mat<'_>,
-    (weight, bias): (&[f32], Option<&[f32]>),
+    weights: &mut Weights<'_, T>,
     (t0, shape, parallel): (usize, LinearShape, bool),
     (call, rows): (&Call<'_, '_>, &[CrossEntropyRow<'_>]),
     grads: &mut Grads<'_>,
 ) {
     let (nt, d, classes) = (h.rows, shape.features, shape.classes);
-    for c0 in (0..classes).step_by(CLASS_TILE) {
-        let nc = (classes - c0).min(CLASS_TILE);
-        logits(tile, h, (weight, bias), (c0, nc, d), parallel);
+    let width = Weights::<T>::tile_width();
+    for c0 in (0..classes).step_by(width) {
+        let nc = (classes - c0).min(width);
+        weights.logits(tile, h, (c0, nc), parallel);
         let g_tile = &mut tile[..nt * nc];
         for (r, (g, row)) in g_tile.chunks_mut(nc).zip(rows).enumerate() {
             row.gradient_with(c0, g, call.scale(t0 + r));
         }
         let g = Mat::rows(g_tile, nt, nc, nc);
         if let Some(dh) = grads.d_hidden.as_deref_mut() {
-            let w = Mat::rows(&weight[c0 * d..], nc, d, d);
+            let w = weights.tile(c0, nc);
             matmul(&mut dh[t0 * d..][..nt * d], d, g, w, c0 > 0, parallel);
         }
         if let Some(dw) = grads.d_weight.as_deref_mut() {

@@ -198,11 +198,11 @@ impl Kernels {
     /// [`Kernels::linear_cross_entropy`] with its matrix products on rayon's pool (split by
     /// blocks of their outputs): the same bits as the one-thread call on any pool.
     #[allow(clippy::too_many_arguments)]
-    pub fn linear_cross_entropy_par(
+    pub fn linear_cross_entropy_par<T: Float>(
         &self,
-        hidden: &[f32],
-        weight: &[f32],
-        bias: Option<&[f32]>,
+        hidden: &[T],
+        weight: &[T],
+        bias: Option<&[T]>,
         shape: LinearShape,
         targets: &[i64],
         options: &CrossEntropyOptions<'_>,

@@ -322,3 +322,63 @@ fn bad_buffers_are_refused_untouched() {
     assert!(loss.is_nan(), "a mean over no row");
     assert!(dw.iter().all(|&v| v == 0.0), "no token: a zero gradient");
 }
+
+/// Half-precision hidden states, weights and bias (widened to f32 a tile at a time): the f64
+/// reference on the widened values, past one token tile and one (narrower) class tile.
+#[test]
+fn half_inputs_meet_the_f64_reference() {
+    fn check<T: twopass::Float + Copy>(from: fn(f32) -> T, to: fn(T) -> f32, name: &str) {
+        let (n, d, v) = (TOKEN_TILE + 3, 21, CLASS_TILE / 8 * 2 + 61);
+        let shape = LinearShape {
+            tokens: n,
+            features: d,
+            classes: v,
+        };
+        let half = |x: Vec<f32>| -> Vec<T> { x.into_iter().map(from).collect() };
+        let (h, w, b) = (
+            half(values(n * d, 7, 1.0)),
+            half(values(v * d, 8, 0.5)),
+            half(values(v, 9, 2.0)),
+        );
+        let wide = |x: &[T]| -> Vec<f32> { x.iter().map(|&y| to(y)).collect() };
+        let targets: Vec<i64> = (0..n).map(|i| ((i * 131) % v) as i64).collect();
+        let o = CrossEntropyOptions {
+            label_smoothing: 0.2,
+            ..Default::default()
+        };
+        let want = reference(
+            &wide(&h),
+            &wide(&w),
+            Some(&wide(&b)),
+            shape,
+            &targets,
+            &o,
+            None,
+        );
+        for isa in isas_under_test() {
+            let k = Kernels::new(isa).unwrap();
+            let (mut dh, mut dw, mut db) =
+                (vec![0.0f32; n * d], vec![0.0f32; v * d], vec![0.0f32; v]);
+            let out = LinearOutputs {
+                d_hidden: Some(&mut dh),
+                d_weight: Some(&mut dw),
+                d_bias: Some(&mut db),
+                ..Default::default()
+            };
+            let loss = k
+                .linear_cross_entropy(&h, &w, Some(&b), shape, &targets, &o, out)
+                .unwrap();
+            let what = format!("{name} {}", isa.name());
+            let l = f64::from(loss);
+            assert!(
+                (l - want.loss).abs() <= 2e-6 * want.loss.abs().max(1.0),
+                "{what}: {l}"
+            );
+            close(&dh, &want.d_hidden, 1e-5, &format!("{what} d_hidden"));
+            close(&dw, &want.d_weight, 1e-5, &format!("{what} d_weight"));
+            close(&db, &want.d_bias, 1e-5, &format!("{what} d_bias"));
+        }
+    }
+    check(twopass::bf16::from_f32, twopass::bf16::to_f32, "bf16");
+    check(twopass::f16::from_f32, twopass::f16::to_f32, "f16");
+}

@@ -11,6 +11,7 @@
 #define V 2100
 
 static float h[N * D], w[V * D], b[V], cw[V], dh[N * D], dw[V * D], db[V];
+static uint16_t hb[N * D], wb[V * D], bb[V];
 static double rdh[N * D], rdw[V * D], rdb[V], x[V];
 
 /* |got - want| <= rel * max |want| over the array. */
@@ -83,6 +84,43 @@ static void test_reference(void) {
     CHECK(close_all(db, rdb, V, 1e-5));
 }
 
+/* bf16 of x, rounded to nearest even, and back. */
+static uint16_t to_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
+static float from_bf16(uint16_t b) {
+    uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* bf16 inputs: the same as the f32 call on their widened values, within the f32 bounds. */
+static void test_bf16(void) {
+    int64_t t[N];
+    float loss_b, loss_f;
+    size_t i;
+    for (i = 0; i < N * D; i++) h[i] = from_bf16(hb[i] = to_bf16(h[i]));
+    for (i = 0; i < V * D; i++) w[i] = from_bf16(wb[i] = to_bf16(w[i]));
+    for (i = 0; i < V; i++) b[i] = from_bf16(bb[i] = to_bf16(b[i]));
+    for (i = 0; i < N; i++) t[i] = (int64_t)((i * 131) % V);
+    CHECK_STATUS(twopass_linear_cross_entropy_f32(h, w, b, N, D, V, t, NULL, NULL, NULL, &loss_f,
+                                                  NULL, dw, NULL, NULL),
+                 TWOPASS_OK);
+    for (i = 0; i < V * D; i++) rdw[i] = dw[i];
+    CHECK_STATUS(twopass_linear_cross_entropy_bf16(hb, wb, bb, N, D, V, t, NULL, NULL, NULL,
+                                                   &loss_b, NULL, dw, NULL, NULL),
+                 TWOPASS_OK);
+    CHECK(fabs(loss_b - loss_f) <= 4e-6 * fmax(1.0, fabs(loss_f)));
+    CHECK(close_all(dw, rdw, V * D, 2e-5));
+    CHECK_STATUS(twopass_linear_cross_entropy_bf16(NULL, wb, NULL, N, D, V, t, NULL, NULL, NULL,
+                                                   &loss_b, NULL, NULL, NULL, NULL),
+                 TWOPASS_ERROR_NULL_POINTER);
+}
+
 static void test_errors(void) {
     int64_t t[N] = {0}, bad[N] = {0};
     float loss = 9.0f;
@@ -116,6 +154,7 @@ static void test_errors(void) {
 
 int main(void) {
     test_reference();
+    test_bf16();
     test_errors();
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);

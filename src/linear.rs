@@ -6,7 +6,7 @@
 //! recomputes each tile, turns it into the gradient tile in place from the row's log-sum-exp,
 //! and accumulates `d_hidden += G W_tile`, `d_weight_tile += G^T H`, `d_bias_tile += sum G`.
 
-use twopass_kernels::{matmul, Mat};
+use twopass_kernels::{flushing, matmul, Mat};
 
 use crate::cross_entropy::{Call, CrossEntropyRow};
 use crate::float::Kind;
@@ -323,11 +323,14 @@ fn backward<T: Float>(
             matmul(&mut dw[c0 * d..][..nc * d], d, g.t(), h, true, parallel);
         }
         if let Some(db) = grads.d_bias.as_deref_mut() {
-            for row in g_tile.chunks(nc) {
-                for (b, &v) in db[c0..c0 + nc].iter_mut().zip(row) {
-                    *b += v;
+            // Sums of tiny gradient entries may be tiny: flushed, as the products are.
+            flushing(|| {
+                for row in g_tile.chunks(nc) {
+                    for (b, &v) in db[c0..c0 + nc].iter_mut().zip(row) {
+                        *b += v;
+                    }
                 }
-            }
+            });
         }
     }
 }

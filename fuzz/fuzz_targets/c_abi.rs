@@ -51,7 +51,7 @@ fn algorithm(code: i32) -> Option<Algorithm> {
 
 fuzz_target!(|data: &[u8]| {
     let mut b = Bytes(data);
-    let op = b.u8() % 13;
+    let op = b.u8() % 14;
     // An ISA to force first (valid or not); errors leave the previous choice.
     let isa = i32::from(b.u8() as i8) % 6;
     let set = twopass_set_isa(isa);
@@ -115,6 +115,12 @@ fuzz_target!(|data: &[u8]| {
         _ => (&raw const params, &raw mut rng),
     };
     let sample_kind = alg.rem_euclid(6);
+    // The fused linear cross-entropy (op 13): `rows` tokens of `cols % 8` features at x, the
+    // weights of `classes` at buf[200..], d_hidden at y; targets from `alg` (some out of range).
+    let (features, classes) = (cols % 8, 1 + (x_stride - cols) + (y_stride - cols));
+    let lin_targets: Vec<i64> = (0..rows as i64)
+        .map(|i| (i + i64::from(alg)).rem_euclid(classes as i64 + 1))
+        .collect();
     // The split cross-entropy row's target (op 12): ignored, a class, or `cols` (out of range).
     let ce_target = match alg {
         ..0 => -100,
@@ -132,6 +138,7 @@ fuzz_target!(|data: &[u8]| {
     let wide_out = base.wrapping_add(y_at);
     let x = pointer(&mut buf, x_how, x_at);
     let y = pointer(&mut buf, y_how, y_at);
+    let lin_weight = pointer(&mut buf, 2, 200).cast_const();
     let tokens = y.cast::<usize>();
     // SAFETY: every pointer is NULL, misaligned, or inside `buf` with room for what the call
     // may touch (512 floats; the largest span here is 5 * 43 + 39 + 200 < 512, the largest
@@ -255,6 +262,23 @@ fuzz_target!(|data: &[u8]| {
                     e => e,
                 }
             }
+            13 => twopass_linear_cross_entropy_f32(
+                x,
+                lin_weight,
+                std::ptr::null(),
+                rows,
+                features,
+                classes,
+                lin_targets.as_ptr(),
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                &mut ce_loss,
+                y,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null(),
+            ),
             _ => twopass_softmax_rows_f32(x, x_stride, y, y_stride, rows, cols),
         }
     };
@@ -412,6 +436,31 @@ fuzz_target!(|data: &[u8]| {
             done.gradient(0, &xin[..cols], &mut want, 1.0).unwrap();
             let got = &buf[y_at.min(512)..][..cols];
             assert_same_bits(got, &want, "split cross-entropy gradient differs");
+        }
+        13 => {
+            let shape = twopass::LinearShape {
+                tokens: rows,
+                features,
+                classes,
+            };
+            let o = twopass::CrossEntropyOptions::default();
+            let mut dh = vec![0.0f32; rows * features];
+            let out = twopass::LinearOutputs {
+                d_hidden: (!y.is_null()).then_some(&mut dh[..]),
+                ..Default::default()
+            };
+            let (h, w) = (
+                &xin[..rows * features],
+                &before[200..][..classes * features],
+            );
+            let loss = k
+                .linear_cross_entropy(h, w, None, shape, &lin_targets, &o, out)
+                .unwrap();
+            assert!(loss.to_bits() == ce_loss.to_bits() || (loss.is_nan() && ce_loss.is_nan()));
+            if !y.is_null() {
+                let got = &buf[y_at.min(512)..][..rows * features];
+                assert_same_bits(got, &dh, "linear cross-entropy d_hidden differs");
+            }
         }
         6 => {
             let mut want = vec![0.0; outer * inner];

@@ -35,7 +35,7 @@ pub use element::Element;
 pub use entry::{Args, Entry};
 pub use ext::{exp_or_zero, Ext, GradCoefficients, LogitSum, LogitSums, MaxSum, SumOfLogits};
 pub use half::{bf16, f16};
-pub use matmul::{matmul, Mat};
+pub use matmul::{flushing, matmul, Mat};
 pub use ops::{BLOCK_STEPS, ONLINE_JUMP};
 pub use table::{
     table, table_bf16, table_bf16_exact, table_f16, tables, AxisPass, Io, Isa, LogitPass, Store,

@@ -1,6 +1,8 @@
 //! `c = a b` and `c += a b` on f32 matrix views, by the `gemm` crate (packed, cache-blocked
 //! AVX2 / AVX-512 microkernels, chosen at run time): the only call of its `unsafe` entry point,
-//! behind bounds checks.
+//! behind bounds checks. Its microkernels are not ours: a product or sum of small entries may
+//! be tiny, so they run [`flushing`] subnormals (FTZ and DAZ set, no microcode assist on
+//! Intel, the same bits whatever the caller's MXCSR), the caller's MXCSR restored after.
 
 /// A read-only `rows x cols` matrix in a slice: element `(i, j)` at
 /// `data[i * row_stride + j * col_stride]`.
@@ -66,10 +68,49 @@ fn fits(len: usize, rows: usize, cols: usize, row_stride: usize, col_stride: usi
     last.is_some_and(|l| l < len) && isize::try_from(row_stride.max(col_stride)).is_ok()
 }
 
+/// Runs `f` with MXCSR's flush-to-zero and denormals-are-zero set: tiny results are 0 and
+/// subnormal operands read as 0, without the microcode assist Intel cores take for them. The
+/// calling thread's MXCSR (mode and flags) comes back afterwards, also if `f` panics.
+pub fn flushing<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::fpenv::{read, run_with, DENORMALS_ARE_ZERO, FLUSH_TO_ZERO};
+        run_with(read() | FLUSH_TO_ZERO | DENORMALS_ARE_ZERO, f).0
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    f()
+}
+
+/// [`flushing`] on every thread of rayon's current pool too (where `gemm` runs its parts),
+/// each thread's MXCSR restored after.
+#[cfg(feature = "rayon")]
+fn flushing_on_pool<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::fpenv::{read, write, DENORMALS_ARE_ZERO, FLUSH_TO_ZERO};
+        let saved: Vec<u32> = rayon::broadcast(|_| {
+            let m = read();
+            write(m | FLUSH_TO_ZERO | DENORMALS_ARE_ZERO);
+            m
+        });
+        struct Restore(Vec<u32>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                rayon::broadcast(|ctx| write(self.0[ctx.index()]));
+            }
+        }
+        let _restore = Restore(saved);
+        flushing(f)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    f()
+}
+
 /// `c = a b` (`accumulate` false) or `c += a b` (true), `c` row-major `a.rows x b.cols` with
-/// rows `c_stride` apart, in f32 with the products summed in blocks by the microkernels. With
-/// `parallel` (and the feature `rayon`) on rayon's current pool, split by blocks of `c`: each
-/// entry is summed in the same order, so the same bits on any pool.
+/// rows `c_stride` apart, in f32 with the products summed in blocks by the microkernels,
+/// [`flushing`] subnormals. With `parallel` (and the feature `rayon`) on rayon's current pool,
+/// split by blocks of `c`: each entry is summed in the same order, so the same bits on any
+/// pool.
 ///
 /// # Panics
 /// When `a.cols != b.rows` or a matrix reaches past its slice.
@@ -112,7 +153,7 @@ pub fn matmul(
     // SAFETY: every offset gemm forms, `i * rs + j * cs` for `i` and `j` below a matrix's rows
     // and columns, lies inside that matrix's slice (`fits`); `c` is exclusively borrowed, so
     // it overlaps neither input; the strides fit an isize.
-    unsafe {
+    let product = || unsafe {
         gemm::gemm(
             m,
             n,
@@ -134,7 +175,12 @@ pub fn matmul(
             false,
             threads,
         );
+    };
+    #[cfg(feature = "rayon")]
+    if parallel {
+        return flushing_on_pool(product);
     }
+    flushing(product)
 }
 
 #[cfg(test)]

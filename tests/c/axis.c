@@ -131,13 +131,6 @@ static float f16_to_float(uint16_t v) {
     return sign ? -f : f;
 }
 
-static float bf16_to_float(uint16_t v) {
-    uint32_t u = (uint32_t)v << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 int main(void) {
     test_f32();
     test_errors();

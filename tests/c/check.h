@@ -103,4 +103,19 @@ static inline int lse_ok(double v, double ref) {
     return fabs(v - ref) <= 2e-6 * fmax(1.0, fabs(ref));
 }
 
+/* bfloat16 bits to float (exact). */
+static inline float bf16_to_float(uint16_t b) {
+    uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* float to bfloat16 bits, rounded to nearest even (finite inputs). */
+static inline uint16_t float_to_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
 #endif

@@ -149,13 +149,6 @@ static void test_options(void) {
     CHECK(isnan(loss) && isnan(lse) && all_nan(g, N));
 }
 
-static float bf16_to_float(uint16_t b) {
-    uint32_t u = (uint32_t)b << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 /* bf16: two states, against the whole-row bf16 call. */
 static void test_bf16(void) {
     twopass_cross_entropy_options o = twopass_cross_entropy_options_default();

@@ -4,19 +4,6 @@
  * algorithm). */
 #include "check.h"
 
-static float bf16_to_float(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static uint16_t float_to_bf16(float f) { /* inputs here are exact in bf16 */
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return (uint16_t)(u >> 16);
-}
-
 static float f16_to_float(uint16_t h) {
     int sign = h >> 15, e = (h >> 10) & 31, m = h & 1023;
     float v;

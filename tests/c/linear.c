@@ -84,28 +84,14 @@ static void test_reference(void) {
     CHECK(close_all(db, rdb, V, 1e-5));
 }
 
-/* bf16 of x, rounded to nearest even, and back. */
-static uint16_t to_bf16(float x) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
-}
-
-static float from_bf16(uint16_t b) {
-    uint32_t u = (uint32_t)b << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 /* bf16 inputs: the same as the f32 call on their widened values, within the f32 bounds. */
 static void test_bf16(void) {
     int64_t t[N];
     float loss_b, loss_f;
     size_t i;
-    for (i = 0; i < N * D; i++) h[i] = from_bf16(hb[i] = to_bf16(h[i]));
-    for (i = 0; i < V * D; i++) w[i] = from_bf16(wb[i] = to_bf16(w[i]));
-    for (i = 0; i < V; i++) b[i] = from_bf16(bb[i] = to_bf16(b[i]));
+    for (i = 0; i < N * D; i++) h[i] = bf16_to_float(hb[i] = float_to_bf16(h[i]));
+    for (i = 0; i < V * D; i++) w[i] = bf16_to_float(wb[i] = float_to_bf16(w[i]));
+    for (i = 0; i < V; i++) b[i] = bf16_to_float(bb[i] = float_to_bf16(b[i]));
     for (i = 0; i < N; i++) t[i] = (int64_t)((i * 131) % V);
     CHECK_STATUS(twopass_linear_cross_entropy_f32(h, w, b, N, D, V, t, NULL, NULL, NULL, &loss_f,
                                                   NULL, dw, NULL, NULL),

@@ -88,13 +88,6 @@ static void test_f32(void) {
     CHECK(all_nan(y, N));
 }
 
-static float bf16_to_float(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 /* bf16: two chunks, within 2^-7 of the whole-row softmax (each within an ulp or two). */
 static void test_bf16(void) {
     uint64_t s = 11;

@@ -113,9 +113,15 @@ fn reload<E: Element>(t: &Table<E>, mut io: Io<'_, E>, shape: (usize, usize, usi
     for (range, tile, width) in tiles(shape) {
         (t.raxismax)(&io.input()[range.clone()], tile, &mut max[..width]);
         // A column whose max is not finite is special (its scale below is NaN): any finite
-        // reference will do for its terms.
+        // reference will do for its terms, as long as none is tiny: 0 for only -inf (terms 0),
+        // f32::MAX past a NaN or +inf (terms 0, or inf at +inf; around 0, a half row's finite
+        // values would make half-precision subnormal terms, read back by the scale pass).
         for (f, &m) in finite.iter_mut().zip(&max[..width]) {
-            *f = if m.is_finite() { m } else { 0.0 };
+            *f = match m {
+                _ if m.is_finite() => m,
+                f32::NEG_INFINITY => 0.0,
+                _ => f32::MAX,
+            };
         }
         let mut io = part(&mut io, range);
         (t.raxisstoreexp)(io.reborrow(), tile, &finite[..width], &mut sums[..width]);

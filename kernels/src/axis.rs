@@ -7,7 +7,8 @@
 use crate::element::Element;
 use crate::exp::{cutoff, split_pow2};
 use crate::ops::{
-    least_normal_factor, rebase, ScaledExp, BLOCK_STEPS, ONLINE_JUMP, PREFETCH_AHEAD, PREFETCH_FROM,
+    least_normal_factor, rebase, ScaledExp, BLOCK_STEPS, DEAD_LANES, ONLINE_JUMP, PREFETCH_AHEAD,
+    PREFETCH_FROM,
 };
 use crate::simd::Simd;
 
@@ -608,7 +609,7 @@ unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
         }
         // SAFETY: row < rows and j + len <= width: inside the tile's span.
         unsafe {
-            let v = load_lanes(s, x.add(at), len, 0.0, ahead);
+            let v = load_lanes(s, x.add(at), len, DEAD_LANES, ahead);
             store_lanes(s, y.add(at), len, f.apply(s, v, params));
         }
     }

@@ -178,7 +178,7 @@ pub(crate) fn split_pow2(c: f32) -> (f32, f64) {
 
 /// The largest exponent an extended sum of inputs within `[-EXT_BOUND, EXT_BOUND]` takes
 /// (`EXT_BOUND / ln 2` is 23637), with room.
-const EXT_EXPONENTS: f64 = 24000.0;
+pub(crate) const EXT_EXPONENTS: f32 = 24000.0;
 
 /// The least f32 `x` with `|c| * exp(x) * 2^-e >= 2^-126 * (1 + FLUSH_MARGIN)`, for `|c|` in
 /// `[2^-0.5, 2^0.5]` (from [`split_pow2`]): where [`crate::simd::Simd::exp_scaled`] starts
@@ -192,12 +192,7 @@ pub(crate) fn cutoff(c: f32, e: f64) -> f32 {
     let u = (c - 1.0) / (c + 1.0);
     let u2 = u * u;
     let ln_c = 2.0 * u * (1.0 + u2 * (1.0 / 3.0 + u2 * (1.0 / 5.0 + u2 / 7.0)));
-    // Exponents past the extended range come only from inputs past EXT_BOUND, whose sums the
-    // callers discard (`Ext::ln_in_range`); there the reduction of an f32 argument near
-    // `e ln 2` is off by more than the margin, so lanes below the cutoff, computed at it, could
-    // be tiny: half a unit more (those lanes become 0 instead, in a discarded sum).
-    let beyond = if e.abs() > EXT_EXPONENTS { 0.5 } else { 0.0 };
-    let v = (e - 126.0) * std::f64::consts::LN_2 + LN_1P_MARGIN + beyond - ln_c;
+    let v = (e - 126.0) * std::f64::consts::LN_2 + LN_1P_MARGIN - ln_c;
     let x = v as f32;
     if f64::from(x) < v {
         x.next_up()

@@ -7,7 +7,7 @@
 //! the order of operations depends only on the index, never on the buffer's address.
 
 use crate::element::Element;
-use crate::exp::{cutoff, exp_ext, split_pow2, EXP_CUTOFF, EXT_BOUND, LOG2E};
+use crate::exp::{cutoff, exp_ext, split_pow2, EXP_CUTOFF, EXT_BOUND, EXT_EXPONENTS, LOG2E};
 use crate::ext::{exp_or_zero, pow2};
 use crate::simd::Simd;
 use crate::{Ext, GradCoefficients, LogitSum, LogitSums, MaxSum, SumOfLogits};
@@ -322,6 +322,11 @@ trait Map<S: Simd> {
     fn apply(&self, s: S, x: S::V, at: At<S>) -> S::V;
 }
 
+/// What a map's lanes past the row's end hold (they are computed, not stored): `-inf`, below
+/// every flush cutoff, so an exp of `x - m` there is 0 whatever `m` (0 would give `exp(-m)`,
+/// past the range for a row far below 0, and make a tiny value on the way).
+pub(crate) const DEAD_LANES: f32 = f32::NEG_INFINITY;
+
 /// Writes `y[i] = f(x[i])` for `i < n`; with `nt`, through non-temporal stores (the values are
 /// the same either way: only the store instruction depends on the address).
 ///
@@ -348,7 +353,10 @@ unsafe fn map<S: Simd, E: Element, F: Map<S>>(
                 tail: Some((head, s.tail_mask(head))),
             };
             // SAFETY: head <= n.
-            unsafe { E::store_tail(s, y, head, f.apply(s, E::load_tail(s, x, head, 0.0), at)) };
+            unsafe {
+                let v = E::load_tail(s, x, head, DEAD_LANES);
+                E::store_tail(s, y, head, f.apply(s, v, at))
+            };
             i = head;
         }
         while i + l <= n {
@@ -389,7 +397,7 @@ unsafe fn map<S: Simd, E: Element, F: Map<S>>(
                 s,
                 y.add(i),
                 len,
-                f.apply(s, E::load_tail(s, x.add(i), len, 0.0), at),
+                f.apply(s, E::load_tail(s, x.add(i), len, DEAD_LANES), at),
             )
         };
     }
@@ -590,7 +598,15 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> 
         self.e = e;
         let mut cutoffs = s.lanes(e);
         for c in cutoffs.as_mut() {
-            *c = cutoff(1.0, f64::from(*c));
+            // An exponent past the extended range comes from an input past EXT_BOUND, and the
+            // sum is discarded (`Ext::ln_in_range`); an f32 argument near `e ln 2` is then too
+            // coarse for the reduction (its ulp reaches 2^16 at 1e12), so a lane computed at
+            // the cutoff could be tiny. Every lane is below +inf: computed there it is NaN,
+            // never tiny, in a sum discarded all the same.
+            *c = match c.abs() > EXT_EXPONENTS {
+                true => f32::INFINITY,
+                false => cutoff(1.0, f64::from(*c)),
+            };
         }
         // SAFETY: `cutoffs` holds LANES values.
         self.cutoff = unsafe { s.load(cutoffs.as_ref().as_ptr()) };

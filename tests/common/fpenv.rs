@@ -5,7 +5,7 @@
 use crate::fpenv::{run_with, DEFAULT, DENORMAL, FLUSH_TO_ZERO, UNDERFLOW};
 
 /// Rows of normal values, named: uniform in [-1000, 1000] and [-10, 10], Gaussian with sigma 30,
-/// rising and falling ramps over [-1000, 1000], [-10, 10] with far outliers (1e6 beyond the
+/// rising and falling ramps over [-1000, 1000], a ramp over [-2e6, 2e6], [-10, 10] with far outliers (1e6 beyond the
 /// extended range, and 60 above the rest), +-3e38 among [-10, 10], fine grids below the max
 /// (ordered and scattered), and -inf masks among [-1000, 1000]; at every length up to 70 (each tail of 8 and 16 lanes, and of four-vector
 /// steps) and around block boundaries.
@@ -37,6 +37,9 @@ pub fn inputs() -> Vec<(String, Vec<f32>)> {
         });
         kind("rising ramp", &mut |i| ramp(i));
         kind("falling ramp", &mut |i| -ramp(i));
+        // Far beyond the extended range, and far apart (as a linear layer's logits can be):
+        // the extended sum's exponents of neighbours differ by 10^6 (its result is discarded).
+        kind("wide ramp", &mut |i| ramp(i) * 2000.0);
         kind("far outliers", &mut |i| match i % 97 {
             13 => 1e6,
             50 => 60.0,

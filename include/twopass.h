@@ -1293,7 +1293,8 @@ int32_t twopass_cross_entropy_row_update_f32(struct twopass_cross_entropy_state 
  Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`,
  `TWOPASS_ERROR_SHAPE` (the two have seen more columns than the row has),
  `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned, `other` overlapping `state`, states of
- different rows or not set by init). Nothing is written on error. Does not depend on the ISA.
+ different rows or not set by init); after the `TWOPASS_ISA` check. Nothing is written on
+ error.
 
  # Safety
  `state` points to a writable and `other` to a readable `twopass_cross_entropy_state`, each

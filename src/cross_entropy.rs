@@ -708,18 +708,34 @@ impl<'a, 'w> Call<'a, 'w> {
         )
     }
 
-    /// Writes row `r`'s loss and log-sum-exp into the outputs asked for.
-    pub(crate) fn write_row<T>(
+    /// The finished row of the call with class-index `target` (checked) and logits `x`.
+    fn row<T: Float>(&self, k: Kernels, target: i64, x: &[T]) -> CrossEntropyRow<'w> {
+        let mut stream = self.stream(k, target);
+        stream
+            .update(0, x)
+            .expect("the row is the stream's whole width");
+        stream.finish().expect("every column was given")
+    }
+
+    /// Writes row `r`'s loss and log-sum-exp into the outputs asked for (an ignored row's
+    /// log-sum-exp as 0 unless the call wants it).
+    pub(crate) fn write_row(
         &self,
         row: &CrossEntropyRow<'_>,
         r: usize,
-        out: &mut CrossEntropyOutputs<'_, T>,
+        losses: Option<&mut [f32]>,
+        lse: Option<&mut [f32]>,
     ) {
-        let lse = out
-            .row_lse
-            .as_deref_mut()
-            .map(|l| (l, self.ignored_row_lse));
-        write_row(row, r, out.row_losses.as_deref_mut(), lse);
+        if let Some(l) = losses {
+            l[r] = row.loss();
+        }
+        if let Some(l) = lse {
+            l[r] = if self.ignored_row_lse || row.is_valid() {
+                row.lse()
+            } else {
+                0.0
+            };
+        }
     }
 
     /// Row `r`'s gradient scale `k_r`: `g / D` (mean), `g` (sum), `g[r]` (none).
@@ -761,8 +777,6 @@ impl<'a, 'w> Call<'a, 'w> {
         let mut sum = 0.0;
         for (r, &target) in targets.iter().enumerate() {
             let at = r * stride;
-            let class = class_of(self.options, target, cols);
-            let of = (self.weights, self.ignored_lse);
             // The log-probabilities come before the gradient, which may overwrite the logits.
             let mut log_prob_of = |row: &CrossEntropyRow<'_>, x: &[T]| {
                 if let Some((y, s)) = log_prob.as_mut() {
@@ -772,7 +786,7 @@ impl<'a, 'w> Call<'a, 'w> {
             let (row, io) = match &mut logits {
                 Logits::Separate(x, grad) => {
                     let x = &x[at..][..cols];
-                    let row = row_of(k, x, class, self.options, of);
+                    let row = self.row(*k, target, x);
                     log_prob_of(&row, x);
                     let io = grad
                         .as_mut()
@@ -781,14 +795,13 @@ impl<'a, 'w> Call<'a, 'w> {
                 }
                 Logits::InPlace(x) => {
                     let x = &mut x[at..][..cols];
-                    let row = row_of(k, x, class, self.options, of);
+                    let row = self.row(*k, target, &*x);
                     log_prob_of(&row, x);
                     (row, Some(Io::InPlace(x)))
                 }
             };
             sum += row.loss;
-            let lse = row_lse.as_deref_mut().map(|l| (l, self.ignored_row_lse));
-            write_row(&row, r, row_losses.as_deref_mut(), lse);
+            self.write_row(&row, r, row_losses.as_deref_mut(), row_lse.as_deref_mut());
             if let Some(io) = io {
                 row.write_gradient(0, io, self.scale(first + r));
             }
@@ -929,9 +942,7 @@ pub(crate) fn run_axis<T: Float>(
         let chunks = (0..cols)
             .step_by(AXIS_CHUNK)
             .map(|c0| (c0, (cols - c0).min(AXIS_CHUNK)));
-        let class = class_of(options, target, cols);
-        let mut stream =
-            CrossEntropyStream::checked(*k, *options, cols, class, call.weights, call.ignored_lse);
+        let mut stream = call.stream(*k, target);
         let logits = x.or(grad.as_deref()).expect("logits are given");
         for (c0, len) in chunks.clone() {
             for (i, b) in buf[..len].iter_mut().enumerate() {
@@ -943,8 +954,7 @@ pub(crate) fn run_axis<T: Float>(
         }
         let row = stream.finish().expect("every column was given");
         sum += row.loss;
-        let lse = row_lse.as_deref_mut().map(|l| (l, call.ignored_row_lse));
-        write_row(&row, r, row_losses.as_deref_mut(), lse);
+        call.write_row(&row, r, row_losses.as_deref_mut(), row_lse.as_deref_mut());
         // Each chunk gathered from `src` (`dst` itself when None: in place), passed through
         // `f` and scattered into `dst`; log_prob first, the gradient last (it may overwrite
         // the logits).
@@ -972,21 +982,6 @@ pub(crate) fn run_axis<T: Float>(
         }
     }
     call.loss(sum)
-}
-
-fn row_of<'w, T: Float>(
-    k: &Kernels,
-    x: &[T],
-    class: Option<usize>,
-    options: &CrossEntropyOptions<'w>,
-    (weights, ignored_lse): (WeightStats, bool),
-) -> CrossEntropyRow<'w> {
-    let mut stream =
-        CrossEntropyStream::checked(*k, *options, x.len(), class, weights, ignored_lse);
-    stream
-        .update(0, x)
-        .expect("the row is the stream's whole width");
-    stream.finish().expect("every column was given")
 }
 
 /// Validates a cross-entropy call: shapes, then lengths and options, then targets.
@@ -1031,15 +1026,7 @@ pub(crate) fn check_rows<T>(
             },
         ),
     ];
-    for (buffer, len, expected) in lengths {
-        if let Some(len) = len.filter(|&l| l != expected) {
-            return Err(Error::WrongLength {
-                buffer,
-                len,
-                expected,
-            });
-        }
-    }
+    crate::error::check_lengths(&lengths)?;
     options.check(cols)?;
     for (r, &t) in targets.iter().enumerate() {
         options.class(r, t, cols)?;
@@ -1080,23 +1067,4 @@ pub(crate) enum Logits<'a, T> {
     Separate(&'a [T], Option<(&'a mut [T], usize)>),
     /// The gradient is written over the logits.
     InPlace(&'a mut [T]),
-}
-
-/// Writes row `r`'s loss and log-sum-exp (0 for an ignored row unless the flag asks for it).
-fn write_row(
-    row: &CrossEntropyRow<'_>,
-    r: usize,
-    losses: Option<&mut [f32]>,
-    lse: Option<(&mut [f32], bool)>,
-) {
-    if let Some(l) = losses {
-        l[r] = row.loss();
-    }
-    if let Some((l, ignored_too)) = lse {
-        l[r] = if ignored_too || row.is_valid() {
-            row.lse()
-        } else {
-            0.0
-        };
-    }
 }

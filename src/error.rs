@@ -203,6 +203,21 @@ pub(crate) fn check_matrix(
     Ok(())
 }
 
+/// `WrongLength` for the first `(buffer, length, expected)` given whose length differs (`None`:
+/// a buffer not given).
+pub(crate) fn check_lengths(lengths: &[(&'static str, Option<usize>, usize)]) -> Result<(), Error> {
+    for &(buffer, len, expected) in lengths {
+        if let Some(len) = len.filter(|&l| l != expected) {
+            return Err(Error::WrongLength {
+                buffer,
+                len,
+                expected,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The elements of an `(outer, len, inner)` tensor, which `buffer` (of `len` elements) must hold
 /// exactly.
 pub(crate) fn check_axis(

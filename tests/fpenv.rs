@@ -263,11 +263,14 @@ fn the_mxcsr_helpers_see_a_subnormal() {
 
 /// The fused linear + cross-entropy where the gradient's entries for unlikely classes are
 /// tiny (probabilities near 2^-126) and meet small features: their products in `d_weight` would
-/// be subnormal; the matrix products run flushing them, the caller's MXCSR restored after.
+/// be subnormal; the matrix products run flushing them, the caller's MXCSR restored after. And
+/// a logit whose bias nearly cancels it.
 #[test]
 fn linear_gradients_of_tiny_probabilities_compute_no_subnormals() {
     let mut flags = Flags::default();
-    flags.input = "logits 0, -85, -86 against features 0.01 .. 1".into();
+    flags.input =
+        "logits 0, -85, -86 against features 0.01 .. 1; a logit of 1.5 * 2^-126, bias -2^-126"
+            .into();
     let shape = LinearShape {
         tokens: 2,
         features: 4,
@@ -294,6 +297,30 @@ fn linear_gradients_of_tiny_probabilities_compute_no_subnormals() {
             let o = CrossEntropyOptions::default();
             let loss = k.linear_cross_entropy(&h, &w, None, shape, &[0, 0], &o, out);
             (loss.unwrap(), dw)
+        });
+        // A logit of 1.5 * 2^-126 and a bias of -2^-126: their sum is subnormal.
+        let shape = LinearShape {
+            tokens: 1,
+            features: 1,
+            classes: 2,
+        };
+        let (h, w, bias) = (
+            [2f32.powi(-63)],
+            [1.5 * 2f32.powi(-63), 0.0],
+            [-2f32.powi(-126), 0.0],
+        );
+        flags.check(&format!("{what} with a bias"), true, || {
+            let o = CrossEntropyOptions::default();
+            k.linear_cross_entropy(
+                &h,
+                &w,
+                Some(&bias),
+                shape,
+                &[1],
+                &o,
+                LinearOutputs::default(),
+            )
+            .unwrap()
         });
     }
     flags.assert_clean();

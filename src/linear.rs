@@ -273,12 +273,13 @@ fn run<T: Float>(
         classes,
     } = shape;
     let call = Call::new(options, classes, targets, &rows);
-    // Nothing accumulates into them when there is no token.
-    for g in [grads.d_weight.as_deref_mut(), grads.d_bias.as_deref_mut()]
-        .into_iter()
-        .flatten()
-    {
-        g.fill(0.0);
+    // The first token tile writes d_weight (no fill: it may be a GiB), d_bias is summed into;
+    // with no token both are 0.
+    if let Some(db) = grads.d_bias.as_deref_mut() {
+        db.fill(0.0);
+    }
+    if let (0, Some(dw)) = (tokens, grads.d_weight.as_deref_mut()) {
+        dw.fill(0.0);
     }
     let width = Weights::<T>::tile_width();
     let mut tile = vec![0.0f32; tokens.min(TOKEN_TILE) * classes.min(width)];
@@ -340,7 +341,7 @@ fn backward<T: Float>(
             matmul(&mut dh[t0 * d..][..nt * d], d, g, w, c0 > 0, parallel);
         }
         if let Some(dw) = grads.d_weight.as_deref_mut() {
-            matmul(&mut dw[c0 * d..][..nc * d], d, g.t(), h, true, parallel);
+            matmul(&mut dw[c0 * d..][..nc * d], d, g.t(), h, t0 > 0, parallel);
         }
         if let Some(db) = grads.d_bias.as_deref_mut() {
             // Sums of tiny gradient entries may be tiny: flushed, as the products are.

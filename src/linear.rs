@@ -1,7 +1,8 @@
 //! Fused linear + cross-entropy ("Cut Your Losses", Wijmans et al. 2024, on the CPU): the loss
 //! of `logits = hidden weight^T + bias` and its gradients without the `tokens x classes`
 //! logits matrix. Logits are made a tile of [`TOKEN_TILE`] x [`CLASS_TILE`] at a time into one
-//! buffer (`twopass_kernels::matmul`, the `gemm` crate); each row's [`CrossEntropyStream`]
+//! buffer (`twopass_kernels::matmul`, the `gemm` crate, classes by tokens, then transposed);
+//! each row's [`CrossEntropyStream`]
 //! takes its chunk of every tile (the loss in one sweep over the classes). The backward sweep
 //! recomputes each tile, turns it into the gradient tile in place from the row's log-sum-exp,
 //! and accumulates `d_hidden += G W_tile`, `d_weight_tile += G^T H`, `d_bias_tile += sum G`.
@@ -58,7 +59,8 @@ impl Kernels {
     /// with every option of [`Kernels::cross_entropy`] (reduction, ignore index, label
     /// smoothing, class weights, z-loss), and, when asked for in `out`, the gradients w.r.t.
     /// `hidden`, `weight` and `bias`, without the `tokens x classes` logits: the extra memory
-    /// is one tile of [`TOKEN_TILE`] x [`CLASS_TILE`] logits and a stream per token of a tile.
+    /// is two tiles of [`TOKEN_TILE`] x [`CLASS_TILE`] logits (the product's layout and the
+    /// streams') and a stream per token of a tile.
     /// The loss takes one matrix product; the gradients one more to remake each tile, and two
     /// to accumulate them. Per row, the loss and log-sum-exp meet [`Kernels::cross_entropy`]'s
     /// bounds on the logits as computed (f32 products summed by the matrix kernel).

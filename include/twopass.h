@@ -1362,8 +1362,8 @@ int32_t twopass_cross_entropy_row_gradient_f32(const struct twopass_cross_entrop
 
 /*
  The cross-entropy of `logits = hidden weight^T + bias` against class-index `targets`,
- without the `tokens x classes` logits (a tile of 256 x 2048 at a time: about 2 MiB of extra
- memory), and its gradients. `hidden` is `tokens x features`, `weight` `classes x features`,
+ without the `tokens x classes` logits (a tile of 256 x 2048 at a time, in two layouts: about
+ 4 MiB of extra memory), and its gradients. `hidden` is `tokens x features`, `weight` `classes x features`,
  both row-major and packed; `bias` (NULL: none) has `classes` floats. Loss, `row_losses`,
  `row_lse`, `loss`, `grad_output` and `options` as `twopass_cross_entropy_f32` on those
  logits. Gradients, each optional (NULL: not computed): `d_hidden` (`tokens x features`),
@@ -1377,7 +1377,7 @@ int32_t twopass_cross_entropy_row_gradient_f32(const struct twopass_cross_entrop
  `TWOPASS_ERROR_SHAPE` (`classes == 0` with tokens, a size that overflows);
  `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned, overlapping, options as
  `twopass_cross_entropy_f32`); `TWOPASS_ERROR_TARGET_OUT_OF_RANGE`; after the `TWOPASS_ISA`
- check. Nothing is written on error. It allocates its tile (not an error if that fails: the
+ check. Nothing is written on error. It allocates its tiles (not an error if that fails: the
  process aborts, as any Rust allocation).
 
  # Safety

@@ -2,10 +2,10 @@
 //! of `logits = hidden weight^T + bias` and its gradients without the `tokens x classes`
 //! logits matrix. Logits are made a tile of [`TOKEN_TILE`] x [`CLASS_TILE`] at a time into one
 //! buffer (`twopass_kernels::matmul`, the `gemm` crate, classes by tokens, then transposed);
-//! each row's [`CrossEntropyStream`]
-//! takes its chunk of every tile (the loss in one sweep over the classes). The backward sweep
-//! recomputes each tile, turns it into the gradient tile in place from the row's log-sum-exp,
-//! and accumulates `d_hidden += G W_tile`, `d_weight_tile += G^T H`, `d_bias_tile += sum G`.
+//! each row's [`CrossEntropyStream`] takes its chunk of every tile (the loss in one sweep over
+//! the classes). The backward sweep recomputes each tile, turns it into the gradient tile in
+//! place from the row's log-sum-exp, and accumulates `d_hidden += G W_tile`,
+//! `d_weight_tile += G^T H`, `d_bias_tile += sum G`.
 
 use twopass_kernels::{flushing, matmul, Mat};
 
@@ -219,7 +219,8 @@ impl<'a, T: Float> Weights<'a, T> {
 }
 
 /// `y = x^T (+ bias)` for `x` `rows x cols` and `y` `cols x rows`, both packed; with `bias`
-/// (`rows` long) `y[j][i] = x[i][j] + bias[i]`. In square blocks, so both sides stay in cache.
+/// (`rows` long) `y[j][i] = x[i][j] + bias[i]`. Sixteen rows of `x` at a time: their columns
+/// are read from L1, and each write is 16 consecutive floats of `y`.
 fn transpose_into<T: Float>(
     x: &[f32],
     y: &mut [f32],

@@ -2,7 +2,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::exp::{reduced_poly, LOG2E, ROUND_MAGIC};
+use crate::exp::{reduced_poly, EXP2_EIGHTHS, LN2_HI, LOG2E, Q2, Q3, ROUND_MAGIC};
 use crate::simd::Simd;
 
 pulp::simd_type! {
@@ -246,6 +246,41 @@ impl Simd for Avx2 {
         (avx._mm256_mul_ps(p, pow2), d)
     }
     #[inline(always)]
+    fn exp_sum_term(self, x: __m256, e: __m256, cutoff: __m256) -> __m256 {
+        let (avx, avx2) = (self.0.avx, self.0.avx2);
+        // As exp_scaled, with 8 steps per octave: the low mantissa bits of z hold
+        // 8 (n - e + 127) + j, z - bias is 8n + j exactly, and one shift puts n - e + 127 in the
+        // exponent field and j just below it, which the table entry (2^(j/8)'s bits less
+        // 127 << 23 and j << 20) takes out again: an integer add makes 2^(j/8) * 2^(n - e).
+        // At or above the cutoff, 8 (x log2 e - e) >= -1008 + 0.011 (the cutoff's margin), and
+        // the rounding of 8 log2 e moves it by at most 0.006 within EXT_BOUND: 8n + j - 8e
+        // rounds to at least -1008, so n - e >= -126, and 2^(j/8) * 2^(n - e), q and their
+        // product (the result, at least 2^-126) are normal. Lanes from n - e = 128 on are
+        // clamped to j = 0 there: +inf.
+        let x = avx._mm256_max_ps(cutoff, x);
+        let bias = avx._mm256_sub_ps(
+            self.splat(ROUND_MAGIC + 8.0 * 127.0),
+            avx._mm256_mul_ps(e, self.splat(8.0)),
+        );
+        let z = self.fma(x, self.splat(8.0 * LOG2E), bias);
+        let t = self.fma(avx._mm256_sub_ps(z, bias), self.splat(-LN2_HI / 8.0), x);
+        let q = self.fma(
+            self.fma(self.splat(Q3), t, self.splat(Q2)),
+            t,
+            self.splat(1.0),
+        );
+        let q = self.fma(q, t, self.splat(1.0));
+        let z =
+            avx._mm256_castps_si256(avx._mm256_min_ps(z, self.splat(ROUND_MAGIC + 8.0 * 255.0)));
+        let [t0, t1, t2, t3, t4, t5, t6, t7] = EIGHTHS_FIELDS;
+        let table = avx._mm256_setr_epi32(t0, t1, t2, t3, t4, t5, t6, t7);
+        let pow2 = avx2._mm256_add_epi32(
+            avx2._mm256_permutevar8x32_epi32(table, z),
+            avx2._mm256_slli_epi32::<20>(z),
+        );
+        avx._mm256_mul_ps(q, avx._mm256_castsi256_ps(pow2))
+    }
+    #[inline(always)]
     fn lanes(self, v: __m256) -> [f32; 8] {
         let mut l = [0.0; 8];
         // SAFETY: l has room for 8 f32.
@@ -253,6 +288,21 @@ impl Simd for Avx2 {
         l
     }
 }
+
+/// [`EXP2_EIGHTHS`] as bits, less the exponent bias and each entry's index shifted to where
+/// [`Avx2::exp_sum_term`]'s exponent field brings it (wrapping: only sums with the field are
+/// meaningful).
+const EIGHTHS_FIELDS: [i32; 8] = {
+    let mut t = [0; 8];
+    let mut j = 0;
+    while j < 8 {
+        t[j] = (EXP2_EIGHTHS[j].to_bits() as i32)
+            .wrapping_sub(127 << 23)
+            .wrapping_sub((j as i32) << 20);
+        j += 1;
+    }
+    t
+};
 
 /// Eight u16 from `p` (lanes past `len` zero).
 ///

@@ -679,8 +679,12 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> Pass<S> for SumExt<S, LOGI
     fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
         // Terms below 2^-126 of the lane's exponent are 0; terms beyond its range come out
         // huge or +inf, which end_block sees.
-        let (term, _) =
-            s.exp_scaled::<true, COARSE, false, true>(x, self.e, s.splat(1.0), self.cutoff);
+        let term = if COARSE {
+            s.exp_scaled::<true, true, false, true>(x, self.e, s.splat(1.0), self.cutoff)
+                .0
+        } else {
+            s.exp_sum_term(x, self.e, self.cutoff)
+        };
         self.add::<J>(s, x, term, at)
     }
     #[inline(always)]

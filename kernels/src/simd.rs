@@ -133,6 +133,15 @@ pub trait Simd: Copy {
         c: Self::V,
         cutoff: Self::V,
     ) -> (Self::V, Self::V);
+    /// `exp(x) * 2^-e`, a term of an extended sum: as [`Simd::exp_scaled`] with `SHORT` and
+    /// `WIDE`, `c = 1` and without `ZERO` (the same lanes below the cutoff and beyond the range,
+    /// and the same factor `e^(n LN2_LO)`), which is what it is by default. AVX2 takes the table
+    /// form ([`crate::exp::EXP2_EIGHTHS`]): two FMAs fewer, where its sums are bound by them.
+    #[inline(always)]
+    fn exp_sum_term(self, x: Self::V, e: Self::V, cutoff: Self::V) -> Self::V {
+        self.exp_scaled::<true, false, false, true>(x, e, self.splat(1.0), cutoff)
+            .0
+    }
     /// The largest lane (a NaN lane may or may not win), by halving: `log2(LANES)` dependent
     /// steps, not `LANES`.
     #[inline(always)]

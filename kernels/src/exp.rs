@@ -59,7 +59,7 @@ pub const K1: f32 = f32::from_bits(0x3F80_067E);
 pub const K2: f32 = f32::from_bits(0x3F01_104A);
 /// The coarse polynomial's `t^3` coefficient, 0x1.52453ap-3.
 pub const K3: f32 = f32::from_bits(0x3E29_229D);
-/// The table form of exp for the terms of an extended sum on AVX2 ([`crate::simd::Simd::exp_sum_term`]):
+/// The table form of exp for the terms of an extended sum on AVX2 (`Simd::exp_sum_term`):
 /// `exp(x) = 2^(j/8) * 2^n * q(t)` with `8n + j = round(8 x log2(e))`, `j` in `0..8`, and
 /// `t = x - (8n + j) * LN2_HI / 8` (the short reduction, with the same factor `e^(n LN2_LO)` as
 /// above, to within `e^(LN2_LO / 16)`), `|t| <= 0.0439`. `q(t) = 1 + t + Q2 t^2 + Q3 t^3`, fitted

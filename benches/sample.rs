@@ -1,6 +1,7 @@
 //! Sampling one row of 32K, 128K and 256K logits, fused (`Kernels::sample`) against the unfused
 //! sequence engines run (softmax, then a cumulative draw; for top-p and top-k a sort or
-//! selection of the probabilities first), in the same run, on every SIMD ISA this CPU has.
+//! selection of the probabilities first), in the same run, on every SIMD ISA this CPU has; and
+//! the top-p kept set's probabilities (`Kernels::kept_probabilities`).
 //!
 //! Two kinds of rows: `llm` (a bulk of N(0, 3) with 16 tokens at 10-20, the shape of a language
 //! model's next-token logits) and `flat` (uniform in [-1, 1]: no block can be skipped, the
@@ -58,6 +59,9 @@ fn sample(c: &mut Criterion) {
                     });
                 }
                 let mut p = vec![0.0f32; n];
+                g.bench_function(BenchmarkId::new("kept-probabilities-top-p", n), |b| {
+                    b.iter(|| k.kept_probabilities(black_box(&x), &top_p, &mut p).unwrap())
+                });
                 let mut u = 0.377f64;
                 g.bench_function(BenchmarkId::new("unfused-temperature", n), |b| {
                     b.iter(|| unfused_sample::temperature(&k, &x, &mut p, next_uniform(&mut u)))

@@ -1564,6 +1564,57 @@ int32_t twopass_sample_rows_bf16(const uint16_t *x,
                                  struct twopass_rng_state *rng,
                                  size_t *tokens);
 
+/*
+ The distribution `twopass_sample_f32` draws from with `params`, one probability per logit
+ into `probs`: `exp((x[i] - max) / T) / sum` over the kept logits (as `twopass_sample_f32`
+ defines them) and 0 for the rest; `T == 0` puts 1 at the first max. For speculative
+ decoding: the target's probabilities of drafted tokens and the kept distribution to
+ resample from. Each probability is within `2 (1e-5 max(p, q) + 1e-37)` of the exact `q`
+ (below 2^-126: 0), and every token `twopass_sample_f32` draws has a positive one. The
+ filters allocate as in `twopass_sample_f32`; no draw is made and no state is needed.
+
+ `logits`, `params` and `probs` are never NULL; `probs` must not overlap the other arguments
+ (`TWOPASS_ERROR_INVALID_ARGUMENT`).
+
+ Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`;
+ `TWOPASS_ERROR_SHAPE` (`n == 0`, or `n` floats overflow the address space);
+ `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned, overlapping; `params->size` too small, a
+ parameter out of its range; then a NaN or `+inf` logit, or every logit `-inf`); after the
+ `TWOPASS_ISA` check. On error `probs` is unchanged.
+
+ # Safety
+ `logits` points to `n` readable floats, `params` to `params->size` readable bytes and
+ `probs` to `n` writable floats.
+ */
+int32_t twopass_kept_probabilities_f32(const float *logits,
+                                       size_t n,
+                                       const struct twopass_sample_params *params,
+                                       float *probs);
+
+/*
+ `twopass_kept_probabilities_f32` on `n` IEEE binary16 logits (as `uint16_t` bits), the
+ probabilities as floats: those of the same values as floats.
+
+ # Safety
+ As `twopass_kept_probabilities_f32`, with `logits` pointing to `n` readable `uint16_t`.
+ */
+int32_t twopass_kept_probabilities_f16(const uint16_t *logits,
+                                       size_t n,
+                                       const struct twopass_sample_params *params,
+                                       float *probs);
+
+/*
+ `twopass_kept_probabilities_f32` on `n` bfloat16 logits (as `uint16_t` bits), the
+ probabilities as floats: those of the same values as floats.
+
+ # Safety
+ As `twopass_kept_probabilities_f32`, with `logits` pointing to `n` readable `uint16_t`.
+ */
+int32_t twopass_kept_probabilities_bf16(const uint16_t *logits,
+                                        size_t n,
+                                        const struct twopass_sample_params *params,
+                                        float *probs);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -16,9 +16,11 @@
 //! ([`twopass_kernels::sample`]); the draw's uniform `u` (Philox4x32-10 at the draw's counter)
 //! picks the block whose running mass passes `u` of the total, then the element within it.
 //! The masses are IEEE operations (fused multiply-adds rounded once) in a fixed order, so the
-//! same seed and counter give the same token on every ISA.
+//! same seed and counter give the same token on every ISA. `Kernels::kept_probabilities`
+//! writes the distribution itself: the same floor, the masses, then a scaling by their total.
 
 use twopass_kernels::sample::{first_past, uniform, uniform_pair, BlockMass, Masses, Scan};
+use twopass_kernels::{Io, Store};
 
 use envelope::Envelope;
 
@@ -157,6 +159,64 @@ impl Kernels {
         };
         out.copy_from_slice(&all(rows, &draw)?);
         rng.counter = first.wrapping_add(rows as u64);
+        Ok(())
+    }
+
+    /// The distribution [`Kernels::sample`] draws from with `params`, one probability per logit
+    /// into `out`: `p_i = w_i / sum_K w_j` over the kept set `K` (module docs), `w_i = exp((x_i -
+    /// max) / T)`, and 0 outside it; greedy (`T = 0`) is 1 at the first max. For speculative
+    /// decoding, where the verifier needs the target's probabilities of the drafted tokens and
+    /// the kept distribution to resample from. Each `p_i` is within `2 (1e-5 max(p_i, q_i) +
+    /// 1e-37)` of the exact `q_i` (below 2^-126: 0), 0 exactly off the kept set, and
+    /// positive for every token `sample` can draw (it weighs them alike). Reads the logits
+    /// twice (the filters' reads besides), then scales `out` in place.
+    ///
+    /// Errors as [`Kernels::sample`], and [`Error::LengthMismatch`] when `out` is not as long
+    /// as `logits`; nothing is written then.
+    ///
+    /// ```
+    /// use twopass::{Kernels, SampleParams};
+    /// let logits = [1.0f32, 3.0, 2.0, f32::NEG_INFINITY];
+    /// let mut p = [0.0f32; 4];
+    /// let params = SampleParams { top_k: 2, ..SampleParams::default() };
+    /// Kernels::active().kept_probabilities(&logits, &params, &mut p)?;
+    /// let e = 1f32.exp();
+    /// assert!((p[1] - e / (1.0 + e)).abs() < 1e-6 && p[0] == 0.0 && p[3] == 0.0);
+    /// # Ok::<(), twopass::Error>(())
+    /// ```
+    pub fn kept_probabilities<T: Float>(
+        &self,
+        logits: &[T],
+        params: &SampleParams,
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        params.check()?;
+        if out.len() != logits.len() {
+            return Err(Error::LengthMismatch {
+                input: logits.len(),
+                output: out.len(),
+            });
+        }
+        let scan = self.scan(logits)?;
+        if params.temperature == 0.0 {
+            out.fill(0.0);
+            out[scan.first] = 1.0;
+            return Ok(());
+        }
+        let masses = Masses {
+            max: scan.max,
+            inv_t: 1.0 / params.temperature,
+            floor: floor(self, logits, &scan, params),
+        };
+        // Weighed a chunk at a time and summed while the chunk is in L1; the max weighs 1, so
+        // the total is at least 1 and its reciprocal normal.
+        let rweights = self.table::<T>().rweights;
+        let mut total = 0.0;
+        for (x, w) in logits.chunks(WEIGHED).zip(out.chunks_mut(WEIGHED)) {
+            rweights(x, &masses, w);
+            total += sum_f64(w);
+        }
+        (self.table::<f32>().vscale)(Io::InPlace(out), (1.0 / total) as f32, Store::Cached);
         Ok(())
     }
 
@@ -342,6 +402,19 @@ impl Kernels {
             part.iter().zip(w).map(|(v, w)| (v.to_f32(), w))
         })
     }
+}
+
+/// `sum_i w_i` in f64, in four running sums.
+fn sum_f64(w: &[f32]) -> f64 {
+    let mut acc = [0f64; 4];
+    let mut quads = w.chunks_exact(4);
+    for q in &mut quads {
+        for (a, &v) in acc.iter_mut().zip(q) {
+            *a += f64::from(v);
+        }
+    }
+    let rest: f64 = quads.remainder().iter().map(|&v| f64::from(v)).sum();
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + rest
 }
 
 /// Row `r`'s token, drawn with the row's counter.

@@ -78,6 +78,10 @@ fn run<T: Float>(k: Kernels, x: &[f32], flags: &mut Flags, stores_checked: bool)
         flags.check(&what("sample"), true, || {
             k.sample(&x, &params, &mut twopass::RngState::new(1)).ok()
         });
+        let mut p = vec![0.0f32; n];
+        flags.check(&what("kept_probabilities"), true, || {
+            k.kept_probabilities(&x, &params, &mut p).ok()
+        });
     }
     // The row as (1, len, inner) tensors: one vector of columns or less, two or more, and a
     // tile with gaps between its rows (inner beyond AXIS_TILE).

@@ -32,14 +32,18 @@ fn reference(x: &[f32], params: &SampleParams) -> Vec<f64> {
             .filter(|&v| f64::from(v) >= floor)
             .collect();
         let total: f64 = kept.iter().map(|&v| w(v)).sum();
-        let edge = kept
-            .iter()
-            .copied()
-            .filter(|&v| {
-                let above: f64 = kept.iter().filter(|&&u| u > v).map(|&u| w(u)).sum();
-                above < f64::from(params.top_p) * total
-            })
-            .fold(f32::INFINITY, f32::min);
+        // The least kept logit whose higher logits hold less than top_p of the mass: down the
+        // sorted values, group by group of equal ones.
+        let mut sorted = kept;
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        let (mut above, mut edge) = (0.0, f32::INFINITY);
+        for group in sorted.chunk_by(|a, b| a == b) {
+            if above >= f64::from(params.top_p) * total {
+                break;
+            }
+            edge = group[0];
+            above += group.iter().map(|&v| w(v)).sum::<f64>();
+        }
         floor = floor.max(f64::from(edge));
     }
     if params.min_p > 0.0 {
@@ -564,4 +568,156 @@ fn rows_draw_as_single_calls() {
     for (r, &o) in out.iter().enumerate() {
         assert_eq!(k.sample(&x[r * stride..][..cols], &p, &mut one), Ok(o));
     }
+}
+
+/// `kept_probabilities` against the reference distribution for every ISA, element type, mode,
+/// row kind and tail length: each within the softmax bound, 0 exactly off the kept set, and
+/// every drawn token of positive probability. Where the kept sets differ it must be top-p's
+/// edge at rounding level (as in `top_p_keeps_the_defined_set`).
+#[test]
+fn kept_probabilities_match_the_reference() {
+    let mut rng = Rng::new(23);
+    let p = SampleParams::default();
+    let modes = [
+        p,
+        SampleParams {
+            temperature: 0.0,
+            ..p
+        },
+        SampleParams {
+            temperature: 0.3,
+            top_k: 5,
+            ..p
+        },
+        SampleParams {
+            temperature: 4.0,
+            min_p: 0.1,
+            ..p
+        },
+        SampleParams {
+            temperature: 0.7,
+            top_p: 0.8,
+            ..p
+        },
+        SampleParams {
+            temperature: 1.5,
+            top_k: 40,
+            top_p: 0.95,
+            min_p: 0.01,
+        },
+    ];
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        for n in (1..=40).chain([257, 4099, 70_000]) {
+            for kind in 0..6 {
+                let x = row(&mut rng, n, kind);
+                if x.iter().all(|&v| v == NEG_INF) {
+                    continue;
+                }
+                let h: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
+                let b: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
+                for params in &modes {
+                    for ty in 0..3 {
+                        let mut got = vec![f32::NAN; n];
+                        let (values, run) = match ty {
+                            0 => (x.clone(), k.kept_probabilities(&x, params, &mut got)),
+                            1 => (
+                                h.iter().map(|v| v.to_f32()).collect(),
+                                k.kept_probabilities(&h, params, &mut got),
+                            ),
+                            _ => (
+                                b.iter().map(|v| v.to_f32()).collect(),
+                                k.kept_probabilities(&b, params, &mut got),
+                            ),
+                        };
+                        let what = format!("{isa:?} type {ty} n={n} kind {kind} {params:?}");
+                        if run == Err(Error::AllMasked) {
+                            continue;
+                        }
+                        run.unwrap_or_else(|e| panic!("{what}: {e}"));
+                        check_kept(&values, params, &got, &what);
+                        if ty == 0 {
+                            let mut state = RngState::new(rng.next_u64());
+                            for _ in 0..20 {
+                                let t = k.sample(&x, params, &mut state).unwrap();
+                                assert!(got[t] > 0.0, "{what}: drew {t} of probability 0");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `got` against [`reference`]'s probabilities of `x` under `params`.
+fn check_kept(x: &[f32], params: &SampleParams, got: &[f32], what: &str) {
+    let want = reference(x, params);
+    let same_set = got
+        .iter()
+        .zip(&want)
+        .all(|(&g, &q)| (g == 0.0) == (q == 0.0) || f64::from(g).max(q) < 1e-30);
+    if !same_set {
+        // Only top-p's edge may move by rounding: the tokens kept by one side only are the
+        // least kept value's ties.
+        let kept = |i: usize| got[i] > 0.0 || want[i] > 0.0;
+        let least = (0..x.len())
+            .filter(|&i| kept(i))
+            .map(|i| x[i])
+            .fold(f32::INFINITY, f32::min);
+        let moved = (0..x.len()).filter(|&i| {
+            (got[i] > 0.0) != (want[i] > 0.0) && f64::from(got[i]).max(want[i]) >= 1e-30
+        });
+        assert!(
+            params.top_p < 1.0 && moved.clone().all(|i| x[i] == least),
+            "{what}: kept set differs at {:?}",
+            moved.collect::<Vec<_>>()
+        );
+        return;
+    }
+    let mut mass = 0.0;
+    for (i, (&g, &q)) in got.iter().zip(&want).enumerate() {
+        let g = f64::from(g);
+        mass += g;
+        if q == 0.0 {
+            assert_eq!(g, 0.0, "{what}: element {i} is filtered out");
+        }
+        assert!(
+            (g - q).abs() <= 2.0 * (1e-5 * g.max(q) + 1e-37),
+            "{what}: element {i} {g:e} against {q:e}"
+        );
+    }
+    assert!((mass - 1.0).abs() <= 4e-6, "{what}: mass {mass}");
+}
+
+/// Errors leave the output unwritten: bad rows, parameters and lengths.
+#[test]
+fn kept_probabilities_refuse_unwritten() {
+    let k = Kernels::active();
+    let p = SampleParams::default();
+    let mut out = [7.0f32; 2];
+    let bad_rows: [(&[f32], Error); 3] = [
+        (&[1.0, f32::NAN], Error::NonFiniteLogit),
+        (&[1.0, f32::INFINITY], Error::NonFiniteLogit),
+        (&[NEG_INF, NEG_INF], Error::AllMasked),
+    ];
+    for (x, e) in bad_rows {
+        assert_eq!(k.kept_probabilities(x, &p, &mut out), Err(e));
+    }
+    assert_eq!(
+        k.kept_probabilities::<f32>(&[], &p, &mut []),
+        Err(Error::EmptyRow)
+    );
+    assert_eq!(
+        k.kept_probabilities(&[1.0f32], &p, &mut out),
+        Err(Error::LengthMismatch {
+            input: 1,
+            output: 2
+        })
+    );
+    assert!(matches!(
+        k.kept_probabilities(&[1.0f32, 2.0], &SampleParams { top_p: 0.0, ..p }, &mut out),
+        Err(Error::InvalidOption { .. })
+    ));
+    assert_eq!(out, [7.0; 2]);
 }

@@ -92,7 +92,8 @@ fuzz_target!(|data: &[u8]| {
         })
         .collect();
     // Sampling (op 11): parameters in and out of range, a state that may wrap, the form (one
-    // row of n logits, or rows) and element type from `alg`, the tokens written at y.
+    // row of n logits, rows, or the kept probabilities of one row) and element type from
+    // `alg`, the tokens or probabilities written at y.
     let pick = |b: &mut Bytes, values: &[f32]| values[usize::from(b.u8()) % values.len()];
     let mut params = twopass_sample_params {
         temperature: pick(&mut b, &[1.0, 0.0, 0.7, 1e-30, 1e30, -1.0, f32::NAN, 1e-40]),
@@ -114,7 +115,7 @@ fuzz_target!(|data: &[u8]| {
         1 => (&raw const params, std::ptr::null_mut()),
         _ => (&raw const params, &raw mut rng),
     };
-    let sample_kind = alg.rem_euclid(6);
+    let sample_kind = alg.rem_euclid(9);
     // The fused linear cross-entropy (op 13): `rows` tokens of `cols % 8` features at x, the
     // weights of `classes` at buf[200..], d_hidden at y; targets from `alg` (some out of range).
     let (features, classes) = (cols % 8, 1 + (x_stride - cols) + (y_stride - cols));
@@ -219,6 +220,9 @@ fuzz_target!(|data: &[u8]| {
                     4 => {
                         twopass_sample_rows_f16(h, x_stride, rows, cols, params_at, rng_at, tokens)
                     }
+                    6 => twopass_kept_probabilities_f32(x, n, params_at, y),
+                    7 => twopass_kept_probabilities_f16(h, n, params_at, y),
+                    8 => twopass_kept_probabilities_bf16(h, n, params_at, y),
                     _ => {
                         twopass_sample_rows_bf16(h, x_stride, rows, cols, params_at, rng_at, tokens)
                     }
@@ -394,6 +398,23 @@ fuzz_target!(|data: &[u8]| {
                 min_p: params.min_p,
             };
             let mut want = RngState { seed, counter };
+            if sample_kind >= 6 {
+                let (f16s, bf16s) = (
+                    halves(&xin, n, f16::from_bits),
+                    halves(&xin, n, bf16::from_bits),
+                );
+                let mut probs = vec![0.0; n];
+                match sample_kind {
+                    6 => k.kept_probabilities(&xin[..n], &p, &mut probs),
+                    7 => k.kept_probabilities(&f16s, &p, &mut probs),
+                    _ => k.kept_probabilities(&bf16s, &p, &mut probs),
+                }
+                .unwrap();
+                let got = &buf[y_at.min(512)..][..n];
+                assert_same_bits(got, &probs, "kept probabilities differ");
+                assert_eq!((rng.seed, rng.counter), (seed, counter), "state touched");
+                return;
+            }
             let (len, width, drawn) = match sample_kind {
                 0..3 => (n, n, 1),
                 _ if rows == 0 => (0, cols, 0),

@@ -1,5 +1,7 @@
 //! Drawing tokens from rows of logits: `twopass_sample_*` over
-//! [`crate::Kernels::sample`] and [`crate::Kernels::sample_rows`], for f32, f16 and bf16.
+//! [`crate::Kernels::sample`] and [`crate::Kernels::sample_rows`], and the distribution drawn
+//! from, `twopass_kept_probabilities_*` over [`crate::Kernels::kept_probabilities`], for f32,
+//! f16 and bf16.
 
 use std::mem::{offset_of, size_of};
 
@@ -196,6 +198,87 @@ pub unsafe extern "C" fn twopass_sample_rows_bf16(
     guard(|| sample_rows::<bf16>((x.cast(), x_stride), rows, cols, params, rng, tokens))
 }
 
+/// The distribution `twopass_sample_f32` draws from with `params`, one probability per logit
+/// into `probs`: `exp((x[i] - max) / T) / sum` over the kept logits (as `twopass_sample_f32`
+/// defines them) and 0 for the rest; `T == 0` puts 1 at the first max. For speculative
+/// decoding: the target's probabilities of drafted tokens and the kept distribution to
+/// resample from. Each probability is within `2 (1e-5 max(p, q) + 1e-37)` of the exact `q`
+/// (below 2^-126: 0), and every token `twopass_sample_f32` draws has a positive one. The
+/// filters allocate as in `twopass_sample_f32`; no draw is made and no state is needed.
+///
+/// `logits`, `params` and `probs` are never NULL; `probs` must not overlap the other arguments
+/// (`TWOPASS_ERROR_INVALID_ARGUMENT`).
+///
+/// Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`;
+/// `TWOPASS_ERROR_SHAPE` (`n == 0`, or `n` floats overflow the address space);
+/// `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned, overlapping; `params->size` too small, a
+/// parameter out of its range; then a NaN or `+inf` logit, or every logit `-inf`); after the
+/// `TWOPASS_ISA` check. On error `probs` is unchanged.
+///
+/// # Safety
+/// `logits` points to `n` readable floats, `params` to `params->size` readable bytes and
+/// `probs` to `n` writable floats.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_kept_probabilities_f32(
+    logits: *const f32,
+    n: usize,
+    params: *const twopass_sample_params,
+    probs: *mut f32,
+) -> i32 {
+    guard(|| kept_probabilities(logits, n, params, probs))
+}
+
+/// `twopass_kept_probabilities_f32` on `n` IEEE binary16 logits (as `uint16_t` bits), the
+/// probabilities as floats: those of the same values as floats.
+///
+/// # Safety
+/// As `twopass_kept_probabilities_f32`, with `logits` pointing to `n` readable `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_kept_probabilities_f16(
+    logits: *const u16,
+    n: usize,
+    params: *const twopass_sample_params,
+    probs: *mut f32,
+) -> i32 {
+    guard(|| kept_probabilities::<f16>(logits.cast(), n, params, probs))
+}
+
+/// `twopass_kept_probabilities_f32` on `n` bfloat16 logits (as `uint16_t` bits), the
+/// probabilities as floats: those of the same values as floats.
+///
+/// # Safety
+/// As `twopass_kept_probabilities_f32`, with `logits` pointing to `n` readable `uint16_t`.
+#[no_mangle]
+pub unsafe extern "C" fn twopass_kept_probabilities_bf16(
+    logits: *const u16,
+    n: usize,
+    params: *const twopass_sample_params,
+    probs: *mut f32,
+) -> i32 {
+    guard(|| kept_probabilities::<bf16>(logits.cast(), n, params, probs))
+}
+
+/// Checks and computes the kept probabilities of the `n` logits at `logits` into `probs`.
+fn kept_probabilities<T: Float>(
+    logits: *const T,
+    n: usize,
+    params: *const twopass_sample_params,
+    probs: *mut f32,
+) -> Status {
+    let k = kernels()?;
+    let row = Array::input(logits, n).with_classes(1, n);
+    check(
+        &[row, Array::input(params, 1), Array::output(probs, n)],
+        None,
+    )?;
+    let params = read_params(params)?;
+    // SAFETY: `check` accepted logits as n inputs and probs as n outputs apart from every
+    // other argument.
+    let (logits, probs) = unsafe { (slice(logits, n), slice_mut(probs, n)) };
+    k.kept_probabilities(logits, &params, probs)
+        .map_err(|e| status(&e))
+}
+
 /// Checks and runs a draw from the `n` logits at `logits` into `*token`.
 fn sample<T: Float>(
     logits: *const T,
@@ -257,26 +340,33 @@ fn begin(
         ],
         None,
     )?;
+    let params = read_params(params)?;
+    // SAFETY: `check` accepted rng as one output apart from every other argument (read, then
+    // dropped).
+    let rng = unsafe { slice_mut(rng, 1)[0] };
+    let state = RngState {
+        seed: rng.seed,
+        counter: rng.counter,
+    };
+    Ok((params, state))
+}
+
+/// The parameters at `params`, once `check` has accepted it as one input.
+fn read_params(params: *const twopass_sample_params) -> Result<SampleParams, i32> {
     // SAFETY: `check` accepted params as one input (non-NULL, aligned, apart from the
     // outputs); the C caller provides its first `size` bytes, `size` among them.
     let size = unsafe { slice(params.cast::<u32>(), 1)[0] } as usize;
     if size < PARAMS_FIRST_VERSION {
         return Err(TWOPASS_ERROR_INVALID_ARGUMENT);
     }
-    // SAFETY: as above; `size` bytes cover the whole struct (PARAMS_FIRST_VERSION). And
-    // `check` accepted rng as one output apart from every other argument (read, then dropped).
-    let (p, rng) = unsafe { (slice(params, 1)[0], slice_mut(rng, 1)[0]) };
-    let params = SampleParams {
+    // SAFETY: as above; `size` bytes cover the whole struct (PARAMS_FIRST_VERSION).
+    let p = unsafe { slice(params, 1)[0] };
+    Ok(SampleParams {
         temperature: p.temperature,
         top_k: p.top_k,
         top_p: p.top_p,
         min_p: p.min_p,
-    };
-    let state = RngState {
-        seed: rng.seed,
-        counter: rng.counter,
-    };
-    Ok((params, state))
+    })
 }
 
 /// Stores the counter of a successful draw's `state` in `*rng`.

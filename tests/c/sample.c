@@ -1,8 +1,8 @@
 /* The sampling entry points through the C ABI: defaults, greedy, each filter drawing only kept
  * tokens, the same seed and counter giving the same token as the counter advances, rows against
- * single draws, f16 / bf16 against f32 on the same values, frequencies against the
- * distribution, and every status code with nothing written. (tests/capi_sample.rs checks the
- * tokens against the Rust API's.) usage: sample */
+ * single draws, the kept probabilities, f16 / bf16 against f32 on the same values, frequencies
+ * against the distribution, and every status code with nothing written. (tests/capi_sample.rs
+ * checks the tokens against the Rust API's.) usage: sample */
 #include "check.h"
 
 enum { N = 37, ROWS = 5, STRIDE = N + 3 };
@@ -338,6 +338,57 @@ static void test_errors(void) {
     }
 }
 
+/* The kept probabilities: sum to 1, 0 exactly on the filtered tokens, every drawn token
+   positive, greedy one-hot, f16 / bf16 as f32 on the same values; errors write nothing. */
+static void test_kept_probabilities(void) {
+    float x[N], pr[N], ph[N], pb[N], out[4];
+    uint16_t h[N], b[N];
+    uint64_t s = 21, c;
+    size_t i, m;
+    const twopass_sample_params modes[5] = {with(0.0f, 0, 1.0f, 0.0f), with(1.0f, 0, 1.0f, 0.0f),
+                                            with(0.7f, 4, 1.0f, 0.0f), with(1.3f, 0, 0.8f, 0.0f),
+                                            with(1.0f, 0, 1.0f, 0.2f)};
+    twopass_sample_params bad = with(1.0f, 0, 2.0f, 0.0f);
+    const float nan_row[3] = {1.0f, NAN, 2.0f};
+    for (c = 0; c < 50; c++) {
+        for (i = 0; i < N; i++) {
+            size_t v = i == 0 ? 2 : (size_t)(uniform(&s, 0.0f, 8.0f)) % 8;
+            x[i] = VALUES[v].f;
+            h[i] = VALUES[v].h;
+            b[i] = VALUES[v].b;
+        }
+        for (m = 0; m < 5; m++) {
+            double sum = 0.0;
+            size_t kept = 0, d;
+            CHECK_STATUS(twopass_kept_probabilities_f32(x, N, &modes[m], pr), TWOPASS_OK);
+            CHECK_STATUS(twopass_kept_probabilities_f16(h, N, &modes[m], ph), TWOPASS_OK);
+            CHECK_STATUS(twopass_kept_probabilities_bf16(b, N, &modes[m], pb), TWOPASS_OK);
+            for (i = 0; i < N; i++) {
+                sum += pr[i];
+                kept += pr[i] > 0.0f;
+                CHECK(pr[i] >= 0.0f && pr[i] == ph[i] && pr[i] == pb[i]);
+                if (x[i] == -INFINITY) CHECK(pr[i] == 0.0f);
+                /* top-k 4: kept when fewer than 4 are above; min-p 0.2 against the max, 3 */
+                if (m == 2) CHECK((pr[i] > 0.0f) == (rank(x, N, i) < 4));
+                if (m == 4) CHECK((pr[i] > 0.0f) == (x[i] >= 3.0 + log(0.2)));
+            }
+            CHECK(fabs(sum - 1.0) <= 4e-6);
+            if (m == 0) CHECK(kept == 1 && pr[0] == 1.0f); /* x[0] = 3, the max */
+            for (d = 0; d < 20; d++) CHECK(pr[draw(x, N, &modes[m], c, d)] > 0.0f);
+        }
+    }
+    fill(out, 4, 7.0f);
+    CHECK_STATUS(twopass_kept_probabilities_f32(nan_row, 3, &modes[1], out),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(twopass_kept_probabilities_f32(x, 4, &bad, out), TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(twopass_kept_probabilities_f32(x, 0, &modes[1], out), TWOPASS_ERROR_SHAPE);
+    CHECK_STATUS(twopass_kept_probabilities_f32(x, 4, &modes[1], NULL), TWOPASS_ERROR_NULL_POINTER);
+    CHECK_STATUS(twopass_kept_probabilities_f32(x, 4, NULL, out), TWOPASS_ERROR_NULL_POINTER);
+    CHECK_STATUS(twopass_kept_probabilities_f32(out, 4, &modes[1], out + 1),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK(all_equal(out, 4, 7.0f));
+}
+
 int main(void) {
     test_defaults();
     test_greedy();
@@ -348,6 +399,7 @@ int main(void) {
     test_half();
     test_params_size();
     test_errors();
+    test_kept_probabilities();
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);
         return 1;

@@ -445,7 +445,7 @@ fn floor<T: Float>(k: &Kernels, x: &[T], scan: &Scan, params: &SampleParams) -> 
     };
     let mut floor = f32::NEG_INFINITY;
     if params.top_k > 0 && params.top_k < x.len() {
-        floor = top_k_floor(x, params.top_k);
+        floor = top_k_floor(k, x, params.top_k);
     }
     if params.top_p < 1.0 {
         let masses = Masses {
@@ -466,19 +466,26 @@ fn floor<T: Float>(k: &Kernels, x: &[T], scan: &Scan, params: &SampleParams) -> 
 
 /// The k-th largest logit (`0 < k < x.len()`), in one read: a buffer keeps the logits above a
 /// bound `tau` that at least `k` logits seen reach; when it fills, `tau` rises to its k-th
-/// largest and the buffer keeps only what is above.
-fn top_k_floor<T: Float>(x: &[T], k: usize) -> f32 {
+/// largest and the buffer keeps only what is above. A chunk whose max (a vector kernel) is not
+/// above `tau` is passed over.
+fn top_k_floor<T: Float>(kernels: &Kernels, x: &[T], k: usize) -> f32 {
     let cap = (4 * k).max(256);
     let mut tau = f32::NEG_INFINITY;
     let mut above = Vec::with_capacity(cap);
     let kth = |b: &mut Vec<f32>| *b.select_nth_unstable_by(k - 1, |p, q| q.total_cmp(p)).1;
-    for &v in x {
-        let v = v.to_f32();
-        if v > tau {
-            above.push(v);
-            if above.len() == cap {
-                tau = kth(&mut above);
-                above.retain(|&a| a > tau);
+    let rmax = kernels.table::<T>().rmax;
+    for part in x.chunks(WEIGHED) {
+        if rmax(part) <= tau {
+            continue;
+        }
+        for &v in part {
+            let v = v.to_f32();
+            if v > tau {
+                above.push(v);
+                if above.len() == cap {
+                    tau = kth(&mut above);
+                    above.retain(|&a| a > tau);
+                }
             }
         }
     }
@@ -511,35 +518,62 @@ fn top_p_floor<T: Float>(k: &Kernels, x: &[T], masses: &Masses, p: f64) -> f32 {
     let bucket = |v: f32| {
         let d = (v - masses.max) * masses.inv_t;
         let y = (-d * BUCKETS_PER_NAT).min((BUCKETS - 1) as f32) + 8_388_608.0;
-        ((y.to_bits() - 8_388_608f32.to_bits()) as usize).min(BUCKETS - 1)
+        (y.to_bits() - 8_388_608f32.to_bits()).min(BUCKETS as u32 - 1)
     };
     // Histograms taking turns, so that a run of logits in one bucket is not one chain of
     // dependent adds. A mass of 0 adds nothing: a bucket's mass is 0 exactly when it is empty
-    // of logits of nonzero mass.
+    // of logits of nonzero mass. A chunk's buckets first, in a loop of its own (vectorised).
     let mut hist = [[0f64; BUCKETS]; TURNS];
     let rweights = k.table::<T>().rweights;
-    let mut w = [0f32; WEIGHED];
+    let (mut w, mut b, mut v) = ([0f32; WEIGHED], [0u32; WEIGHED], [0f32; WEIGHED]);
     for part in x.chunks(WEIGHED) {
-        let w = &mut w[..part.len()];
+        let (w, b, v) = (
+            &mut w[..part.len()],
+            &mut b[..part.len()],
+            &mut v[..part.len()],
+        );
         rweights(part, masses, w);
-        for (v, w) in part.chunks(TURNS).zip(w.chunks(TURNS)) {
-            for (h, (v, &w)) in hist.iter_mut().zip(v.iter().zip(w)) {
-                h[bucket(v.to_f32())] += f64::from(w);
+        for (v, e) in v.iter_mut().zip(part) {
+            *v = e.to_f32();
+        }
+        for (b, &v) in b.iter_mut().zip(v.iter()) {
+            *b = bucket(v);
+        }
+        for (b, w) in b.chunks(TURNS).zip(w.chunks(TURNS)) {
+            for (h, (&b, &w)) in hist.iter_mut().zip(b.iter().zip(w)) {
+                h[b as usize] += f64::from(w);
             }
         }
     }
     let mass: [f64; BUCKETS] = std::array::from_fn(|b| hist.iter().map(|h| h[b]).sum());
     let target = p * mass.iter().sum::<f64>();
     let (edge, above) = reach(&mass, 0.0, target, 0..BUCKETS);
-    // The boundary bucket's logits by value (no exp, no branch), then their masses.
+    // The boundary bucket's logits: as `bucket` is monotone (non-increasing), those in a range
+    // of values, whose ends a bisection over the f32 order finds; then their masses.
+    // (Above the max every value takes the max's bucket, 0.)
+    let bucket_of = |v: f32| bucket(v.min(masses.max));
+    let (lo, hi) = (
+        first_f32(|v| bucket_of(v) <= edge as u32),
+        first_f32(|v| bucket_of(v) < edge as u32).next_down(),
+    );
+    // A chunk is counted first (vectorised) and gathered only when it holds one: the edge's
+    // bucket is usually sparse.
     let mut values = Vec::new();
     let mut kept = [0f32; WEIGHED];
+    let mut v = [0f32; WEIGHED];
     for part in x.chunks(WEIGHED) {
+        let v = &mut v[..part.len()];
+        for (v, e) in v.iter_mut().zip(part) {
+            *v = e.to_f32();
+        }
+        let inside = |v: f32| v >= lo && v <= hi;
+        if v.iter().map(|&v| u32::from(inside(v))).sum::<u32>() == 0 {
+            continue;
+        }
         let mut len = 0;
-        for v in part {
-            let v = v.to_f32();
+        for &v in v.iter() {
             kept[len] = v;
-            len += usize::from(bucket(v) == edge);
+            len += usize::from(inside(v));
         }
         values.extend_from_slice(&kept[..len]);
     }
@@ -547,6 +581,41 @@ fn top_p_floor<T: Float>(k: &Kernels, x: &[T], masses: &Masses, p: f64) -> f32 {
     (k.table::<f32>().rweights)(&values, masses, &mut w);
     let boundary = values.into_iter().zip(w).filter(|c| c.1 > 0.0).collect();
     edge_of(boundary, above, target)
+}
+
+/// The least finite f32 at which `up` (false, then true, over the f32 order) holds, `+inf` if
+/// none does.
+fn first_f32(up: impl Fn(f32) -> bool) -> f32 {
+    // Finite f32 in order as integers: the bits of v >= 0 are increasing, those of v < 0
+    // decreasing; `key` maps them onto one increasing range of i32.
+    let key = |v: f32| {
+        let b = v.to_bits() as i32;
+        if b < 0 {
+            i32::MIN - b
+        } else {
+            b
+        }
+    };
+    let value = |k: i32| {
+        f32::from_bits(if k < 0 {
+            (i32::MIN - k) as u32
+        } else {
+            k as u32
+        })
+    };
+    let (mut lo, mut hi) = (key(f32::MIN), key(f32::MAX));
+    if !up(f32::MAX) {
+        return f32::INFINITY;
+    }
+    while lo < hi {
+        let mid = ((i64::from(lo) + i64::from(hi)) >> 1) as i32;
+        if up(value(mid)) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    value(lo)
 }
 
 /// The first of `order`'s bins of nonzero mass at which the mass from the top reaches `target`
@@ -602,4 +671,32 @@ fn edge_of(mut cand: Vec<(f32, f32)>, mut above: f64, target: f64) -> f32 {
         above += group.iter().map(|c| f64::from(c.1)).sum::<f64>();
     }
     edge
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_f32;
+
+    /// The threshold of `v >= t` over the whole f32 order, subnormals, zeros and the ends
+    /// included.
+    #[test]
+    fn first_f32_finds_thresholds() {
+        for t in [
+            f32::MIN,
+            -1e30,
+            -1.5,
+            -f32::MIN_POSITIVE,
+            -1e-45,
+            0.0,
+            1e-40,
+            1.0,
+            3e38,
+            f32::MAX,
+        ] {
+            assert_eq!(first_f32(|v| v >= t), t, "{t}");
+            assert_eq!(first_f32(|v| v > t), t.next_up(), "{t}");
+        }
+        assert_eq!(first_f32(|_| false), f32::INFINITY);
+        assert_eq!(first_f32(|_| true), f32::MIN);
+    }
 }

@@ -1570,8 +1570,9 @@ int32_t twopass_sample_rows_bf16(const uint16_t *x,
  defines them) and 0 for the rest; `T == 0` puts 1 at the first max. For speculative
  decoding: the target's probabilities of drafted tokens and the kept distribution to
  resample from. Each probability is within `2 (1e-5 max(p, q) + 1e-37)` of the exact `q`
- (below 2^-126: 0), and every token `twopass_sample_f32` draws has a positive one. The
- filters allocate as in `twopass_sample_f32`; no draw is made and no state is needed.
+ (below 2^-126: 0), 0 exactly off the kept set; a token `twopass_sample_f32` draws has a
+ positive one unless its probability is within rounding of 2^-126. The filters allocate as
+ in `twopass_sample_f32`; no draw is made and no state is needed.
 
  `logits`, `params` and `probs` are never NULL; `probs` must not overlap the other arguments
  (`TWOPASS_ERROR_INVALID_ARGUMENT`).

@@ -167,9 +167,11 @@ impl Kernels {
     /// max) / T)`, and 0 outside it; greedy (`T = 0`) is 1 at the first max. For speculative
     /// decoding, where the verifier needs the target's probabilities of the drafted tokens and
     /// the kept distribution to resample from. Each `p_i` is within `2 (1e-5 max(p_i, q_i) +
-    /// 1e-37)` of the exact `q_i` (below 2^-126: 0), 0 exactly off the kept set, and
-    /// positive for every token `sample` can draw (it weighs them alike). Reads the logits
-    /// twice (the filters' reads besides), then scales `out` in place.
+    /// 1e-37)` of the exact `q_i` (below 2^-126: 0), and 0 exactly off the kept set: a token
+    /// `sample` draws has `p_i > 0` unless its probability is within rounding of f32's least
+    /// normal (`sample` weighs against each block's max, this against the row's). Reads the
+    /// logits twice (the max, then the masses) besides the filters' own reads, then scales
+    /// `out` in place.
     ///
     /// Errors as [`Kernels::sample`], and [`Error::LengthMismatch`] when `out` is not as long
     /// as `logits`; nothing is written then.

@@ -246,7 +246,7 @@ impl Simd for Avx2 {
         (avx._mm256_mul_ps(p, pow2), d)
     }
     #[inline(always)]
-    fn exp_sum_term(self, x: __m256, e: __m256, cutoff: __m256) -> __m256 {
+    fn exp_sum_add(self, x: __m256, e: __m256, cutoff: __m256, acc: __m256) -> __m256 {
         let (avx, avx2) = (self.0.avx, self.0.avx2);
         // As exp_scaled, with 8 steps per octave: the low mantissa bits of z hold
         // 8 (n - e + 127) + j, z - bias is 8n + j exactly, and one shift puts n - e + 127 in the
@@ -256,7 +256,8 @@ impl Simd for Avx2 {
         // the rounding of 8 log2 e moves it by at most 0.006 within EXT_BOUND: 8n + j - 8e
         // rounds to at least -1008, so n - e >= -126, and 2^(j/8) * 2^(n - e), q and their
         // product (the result, at least 2^-126) are normal. Lanes from n - e = 128 on are
-        // clamped to j = 0 there: +inf.
+        // clamped to j = 0 there: +inf within EXT_BOUND (beyond it, where z - bias is no
+        // longer exact, a term may be -inf or NaN: `Ext::ln_in_range` discards such a sum).
         let x = avx._mm256_max_ps(cutoff, x);
         let bias = avx._mm256_sub_ps(
             self.splat(ROUND_MAGIC + 8.0 * 127.0),
@@ -278,7 +279,7 @@ impl Simd for Avx2 {
             avx2._mm256_permutevar8x32_epi32(table, z),
             avx2._mm256_slli_epi32::<20>(z),
         );
-        avx._mm256_mul_ps(q, avx._mm256_castsi256_ps(pow2))
+        self.fma(q, avx._mm256_castsi256_ps(pow2), acc)
     }
     #[inline(always)]
     fn lanes(self, v: __m256) -> [f32; 8] {
@@ -290,7 +291,7 @@ impl Simd for Avx2 {
 }
 
 /// [`EXP2_EIGHTHS`] as bits, less the exponent bias and each entry's index shifted to where
-/// [`Avx2::exp_sum_term`]'s exponent field brings it (wrapping: only sums with the field are
+/// [`Avx2::exp_sum_add`]'s exponent field brings it (wrapping: only sums with the field are
 /// meaningful).
 const EIGHTHS_FIELDS: [i32; 8] = {
     let mut t = [0; 8];

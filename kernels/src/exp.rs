@@ -17,7 +17,7 @@
 //!   in f32 with FMA.
 //! - Reconstruction: `2^n` by VSCALEFPS on AVX-512, by building the exponent bits on AVX2 and
 //!   scalar (`Simd::exp_scaled`).
-//! - Table form, for the terms of AVX2's extended sums (`Simd::exp_sum_term`), where the sums
+//! - Table form, for the terms of AVX2's extended sums (`Simd::exp_sum_add`), where the sums
 //!   are bound by FMAs: eight steps per octave, `2^(j/8)` from an 8-entry table held in one
 //!   register (`EXP2_EIGHTHS`, one permute), and a cubic `q` on `|t| <= ln(2)/16`: two FMAs
 //!   fewer than `p`, and as accurate (test `sum_terms_relative_error`).
@@ -59,10 +59,10 @@ pub const K1: f32 = f32::from_bits(0x3F80_067E);
 pub const K2: f32 = f32::from_bits(0x3F01_104A);
 /// The coarse polynomial's `t^3` coefficient, 0x1.52453ap-3.
 pub const K3: f32 = f32::from_bits(0x3E29_229D);
-/// The table form of exp for the terms of an extended sum on AVX2 (`Simd::exp_sum_term`):
+/// The table form of exp for the terms of an extended sum on AVX2 (`Simd::exp_sum_add`):
 /// `exp(x) = 2^(j/8) * 2^n * q(t)` with `8n + j = round(8 x log2(e))`, `j` in `0..8`, and
 /// `t = x - (8n + j) * LN2_HI / 8` (the short reduction, with the same factor `e^(n LN2_LO)` as
-/// above, to within `e^(LN2_LO / 16)`), `|t| <= 0.0439`. `q(t) = 1 + t + Q2 t^2 + Q3 t^3`, fitted
+/// above, to within about 1.1e-9), `|t| <= 0.0439`. `q(t) = 1 + t + Q2 t^2 + Q3 t^3`, fitted
 /// as `C1..C5` with the first two coefficients held at 1: 2.7e-8 relative in exact arithmetic,
 /// 8.4e-8 evaluated in f32 with FMA; `2^(j/8)` is [`EXP2_EIGHTHS`]`[j]`, within 3.2e-8. Two FMAs
 /// fewer per element than `p`. `Q2`, the `t^2` coefficient: 0x1.0008aep-1.

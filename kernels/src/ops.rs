@@ -621,6 +621,13 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> 
             term = s.select(live, term, s.splat(0.0));
         }
         self.m[J] = s.add(self.m[J], term);
+        self.add_logit::<J>(s, x, at);
+        x
+    }
+
+    /// With `LOGITS`, the logit term of `x` into accumulator `J` (and the block's max).
+    #[inline(always)]
+    fn add_logit<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) {
         if LOGITS {
             let d = s.sub(x, self.around);
             self.block_max = match at.tail {
@@ -649,7 +656,6 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> 
             };
             self.logits[J] = s.add(self.logits[J], term);
         }
-        x
     }
 
     /// The row's sum: the lanes' totals brought to the largest lane exponent. A lane exponent
@@ -679,11 +685,17 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> Pass<S> for SumExt<S, LOGI
     fn step<const J: usize>(&mut self, s: S, x: S::V, at: At<S>) -> S::V {
         // Terms below 2^-126 of the lane's exponent are 0; terms beyond its range come out
         // huge or +inf, which end_block sees.
-        let term = if COARSE {
-            s.exp_scaled::<true, true, false, true>(x, self.e, s.splat(1.0), self.cutoff)
-                .0
-        } else {
-            s.exp_sum_term(x, self.e, self.cutoff)
+        let term = match (COARSE, at.tail) {
+            (true, _) => {
+                s.exp_scaled::<true, true, false, true>(x, self.e, s.splat(1.0), self.cutoff)
+                    .0
+            }
+            (false, None) => {
+                self.m[J] = s.exp_sum_add(x, self.e, self.cutoff, self.m[J]);
+                self.add_logit::<J>(s, x, at);
+                return x;
+            }
+            (false, Some(_)) => s.exp_sum_add(x, self.e, self.cutoff, s.splat(0.0)),
         };
         self.add::<J>(s, x, term, at)
     }

@@ -133,14 +133,18 @@ pub trait Simd: Copy {
         c: Self::V,
         cutoff: Self::V,
     ) -> (Self::V, Self::V);
-    /// `exp(x) * 2^-e`, a term of an extended sum: as [`Simd::exp_scaled`] with `SHORT` and
-    /// `WIDE`, `c = 1` and without `ZERO` (the same lanes below the cutoff and beyond the range,
-    /// and the same factor `e^(n LN2_LO)`), which is what it is by default. AVX2 takes the table
-    /// form ([`crate::exp::EXP2_EIGHTHS`]): two FMAs fewer, where its sums are bound by them.
+    /// `acc + exp(x) * 2^-e`, a term of an extended sum added to `acc`: the term as
+    /// [`Simd::exp_scaled`] with `SHORT` and `WIDE`, `c = 1` and without `ZERO` (the same lanes
+    /// below the cutoff and beyond the range, and the same factor `e^(n LN2_LO)`), which is
+    /// what it is by default. AVX2 takes the table form ([`crate::exp::EXP2_EIGHTHS`]) and
+    /// adds in its last multiply (an FMA): three FMA-port operations fewer, where its sums are
+    /// bound by them.
     #[inline(always)]
-    fn exp_sum_term(self, x: Self::V, e: Self::V, cutoff: Self::V) -> Self::V {
-        self.exp_scaled::<true, false, false, true>(x, e, self.splat(1.0), cutoff)
-            .0
+    fn exp_sum_add(self, x: Self::V, e: Self::V, cutoff: Self::V, acc: Self::V) -> Self::V {
+        let term = self
+            .exp_scaled::<true, false, false, true>(x, e, self.splat(1.0), cutoff)
+            .0;
+        self.add(acc, term)
     }
     /// The largest lane (a NaN lane may or may not win), by halving: `log2(LANES)` dependent
     /// steps, not `LANES`.

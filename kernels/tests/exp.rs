@@ -161,3 +161,40 @@ fn sum_terms_relative_error() {
         );
     }
 }
+
+/// Rows that rise far above their first block's max later on (the lane exponents then move on
+/// the careful path, after the fast path's terms come out huge or `+inf`: the table form's
+/// clamp on AVX2): the sum's log against f64's, within 1e-6 relative, from rises of 30 to past
+/// `EXT_BOUND`'s range of a lane (where the row is reported out of range above).
+#[test]
+fn sums_follow_rows_that_rise_later() {
+    let n = 5000;
+    for t in tables() {
+        for a in [-3000.0f32, -50.0, 0.0, 800.0] {
+            for rise in [30.0f32, 60.0, 90.0, 100.0, 150.0, 300.0, 1000.0, 1e4] {
+                for at in [1500, 4999] {
+                    let mut x: Vec<f32> = (0..n).map(|i| a - (i % 7) as f32 * 0.5).collect();
+                    x[at] = a + rise;
+                    let s = (t.raddextexp)(&x);
+                    let top = f64::from(a + rise);
+                    let rest: f64 = x
+                        .iter()
+                        .enumerate()
+                        .filter(|&(i, _)| i != at)
+                        .map(|(_, &v)| (f64::from(v) - top).exp())
+                        .sum();
+                    let want = top + rest.ln_1p();
+                    if want.abs() >= 16383.0 {
+                        continue; // out of the extended range: a max-based path's row
+                    }
+                    let got = s.m.ln() + s.e * std::f64::consts::LN_2;
+                    assert!(
+                        (got - want).abs() <= 1e-6 * want.abs().max(1.0),
+                        "{} a={a} rise={rise} at={at}: {got} against {want}",
+                        t.name
+                    );
+                }
+            }
+        }
+    }
+}

@@ -514,14 +514,7 @@ const SORTED: usize = 64;
 /// the running mass from the top reaches `p` of the total holds the edge, which repeated
 /// splits by value (then a sort of at most [`SORTED`] logits) find.
 fn top_p_floor<T: Float>(k: &Kernels, x: &[T], masses: &Masses, p: f64) -> f32 {
-    // `-d * 8` rounded to the nearest integer by adding 2^23 (whose ulp is 1) and read from the
-    // bits: a monotone bucket without a float-to-int conversion (which saturates, in a branchy
-    // sequence of instructions).
-    let bucket = |v: f32| {
-        let d = (v - masses.max) * masses.inv_t;
-        let y = (-d * BUCKETS_PER_NAT).min((BUCKETS - 1) as f32) + 8_388_608.0;
-        (y.to_bits() - 8_388_608f32.to_bits()).min(BUCKETS as u32 - 1)
-    };
+    let bucket = |v: f32| bucket_of(masses, v);
     // Histograms taking turns, so that a run of logits in one bucket is not one chain of
     // dependent adds. A mass of 0 adds nothing: a bucket's mass is 0 exactly when it is empty
     // of logits of nonzero mass. A chunk's buckets first, in a loop of its own (vectorised).
@@ -550,14 +543,8 @@ fn top_p_floor<T: Float>(k: &Kernels, x: &[T], masses: &Masses, p: f64) -> f32 {
     let mass: [f64; BUCKETS] = std::array::from_fn(|b| hist.iter().map(|h| h[b]).sum());
     let target = p * mass.iter().sum::<f64>();
     let (edge, above) = reach(&mass, 0.0, target, 0..BUCKETS);
-    // The boundary bucket's logits: as `bucket` is monotone (non-increasing), those in a range
-    // of values, whose ends a bisection over the f32 order finds; then their masses.
-    // (Above the max every value takes the max's bucket, 0.)
-    let bucket_of = |v: f32| bucket(v.min(masses.max));
-    let (lo, hi) = (
-        first_f32(|v| bucket_of(v) <= edge as u32),
-        first_f32(|v| bucket_of(v) < edge as u32).next_down(),
-    );
+    // The boundary bucket's logits (a range of values), then their masses.
+    let (lo, hi) = bucket_range(masses, edge as u32);
     // A chunk is counted first (vectorised) and gathered only when it holds one: the edge's
     // bucket is usually sparse.
     let mut values = Vec::new();
@@ -583,6 +570,27 @@ fn top_p_floor<T: Float>(k: &Kernels, x: &[T], masses: &Masses, p: f64) -> f32 {
     (k.table::<f32>().rweights)(&values, masses, &mut w);
     let boundary = values.into_iter().zip(w).filter(|c| c.1 > 0.0).collect();
     edge_of(boundary, above, target)
+}
+
+/// The top-p histogram's bucket of a logit `v <= max`: `-d * 8` (`d = (v - max) / T`) rounded
+/// to the nearest integer by adding 2^23 (whose ulp is 1) and read from the bits, at most
+/// `BUCKETS - 1`. A monotone bucket (each step rounds monotonically; non-increasing in `v`)
+/// without a float-to-int conversion (which saturates, in a branchy sequence of instructions).
+#[inline(always)]
+fn bucket_of(masses: &Masses, v: f32) -> u32 {
+    let d = (v - masses.max) * masses.inv_t;
+    let y = (-d * BUCKETS_PER_NAT).min((BUCKETS - 1) as f32) + 8_388_608.0;
+    (y.to_bits() - 8_388_608f32.to_bits()).min(BUCKETS as u32 - 1)
+}
+
+/// The logits in `bucket`, as the range `[lo, hi]` of values: `bucket_of` is monotone, so a
+/// bisection over the f32 order finds the ends (values above the max count in bucket 0).
+fn bucket_range(masses: &Masses, bucket: u32) -> (f32, f32) {
+    let of = |v: f32| bucket_of(masses, v.min(masses.max));
+    (
+        first_f32(|v| of(v) <= bucket),
+        first_f32(|v| of(v) < bucket).next_down(),
+    )
 }
 
 /// The least finite f32 at which `up` (false, then true, over the f32 order) holds, `+inf` if
@@ -677,7 +685,47 @@ fn edge_of(mut cand: Vec<(f32, f32)>, mut above: f64, target: f64) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::first_f32;
+    use super::{bucket_of, bucket_range, first_f32, Masses, BUCKETS};
+
+    /// Every bucket's range holds exactly the values of that bucket: f32 values near each
+    /// bucket's edges, f16 values, zeros and subnormals, for a few maxima and temperatures.
+    #[test]
+    fn bucket_ranges_are_the_buckets() {
+        for (max, t) in [
+            (0.0f32, 1.0f32),
+            (20.0, 0.7),
+            (-3.5, 2.0),
+            (1e4, 1.0),
+            (5.0, 1e-3),
+        ] {
+            let masses = Masses {
+                max,
+                inv_t: 1.0 / t,
+                floor: f32::NEG_INFINITY,
+            };
+            let ranges: Vec<(f32, f32)> = (0..BUCKETS as u32)
+                .map(|b| bucket_range(&masses, b))
+                .collect();
+            let mut values = vec![max, 0.0, -0.0, 1e-40, -1e-40, f32::MIN, -1e30];
+            for &(lo, hi) in &ranges {
+                values.extend([lo, hi, lo.next_down(), hi.next_up()]);
+            }
+            for i in -4000..4000 {
+                values.push(half::f16::from_f32(max + i as f32 * t / 64.0).to_f32());
+                values.push(max + i as f32 * t * 0.0031);
+            }
+            for v in values.into_iter().filter(|v| v.is_finite() && *v <= max) {
+                let b = bucket_of(&masses, v) as usize;
+                for (c, &(lo, hi)) in ranges.iter().enumerate() {
+                    assert_eq!(
+                        c == b,
+                        lo <= v && v <= hi,
+                        "max {max} T {t}: {v} in bucket {b}, range {c} is [{lo}, {hi}]"
+                    );
+                }
+            }
+        }
+    }
 
     /// The threshold of `v >= t` over the whole f32 order, subnormals, zeros and the ends
     /// included.

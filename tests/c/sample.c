@@ -159,22 +159,36 @@ static void test_rows(void) {
     CHECK(rng.counter == 1000 + ROWS);
 }
 
+/* A row of N values from VALUES (x[0] = 3, the max), as float, binary16 and bfloat16. */
+static void value_row(float *x, uint16_t *h, uint16_t *b, uint64_t *s) {
+    size_t i;
+    for (i = 0; i < N; i++) {
+        size_t v = i == 0 ? 2 : (size_t)(uniform(s, 0.0f, 8.0f)) % 8;
+        x[i] = VALUES[v].f;
+        h[i] = VALUES[v].h;
+        b[i] = VALUES[v].b;
+    }
+}
+
+/* Greedy, temperature 1, top-k 4, top-p 0.8, min-p 0.2. */
+static void five_modes(twopass_sample_params m[5]) {
+    m[0] = with(0.0f, 0, 1.0f, 0.0f);
+    m[1] = with(1.0f, 0, 1.0f, 0.0f);
+    m[2] = with(0.7f, 4, 1.0f, 0.0f);
+    m[3] = with(1.3f, 0, 0.8f, 0.0f);
+    m[4] = with(1.0f, 0, 1.0f, 0.2f);
+}
+
 /* f16 and bf16 logits draw the token f32 draws from the same values, for every mode. */
 static void test_half(void) {
     float x[N];
     uint16_t h[N], b[N];
     uint64_t s = 9, c;
-    size_t i, m;
-    const twopass_sample_params modes[5] = {with(0.0f, 0, 1.0f, 0.0f), with(1.0f, 0, 1.0f, 0.0f),
-                                            with(0.7f, 4, 1.0f, 0.0f), with(1.3f, 0, 0.8f, 0.0f),
-                                            with(1.0f, 0, 1.0f, 0.2f)};
+    size_t m;
+    twopass_sample_params modes[5];
+    five_modes(modes);
     for (c = 0; c < 100; c++) {
-        for (i = 0; i < N; i++) {
-            size_t v = i == 0 ? 2 : (size_t)(uniform(&s, 0.0f, 8.0f)) % 8;
-            x[i] = VALUES[v].f;
-            h[i] = VALUES[v].h;
-            b[i] = VALUES[v].b;
-        }
+        value_row(x, h, b, &s);
         for (m = 0; m < 5; m++) {
             twopass_rng_state rh = rng_at(c, 7 * c), rb = rh;
             size_t want = draw(x, N, &modes[m], c, 7 * c), th = NONE, tb = NONE;
@@ -345,18 +359,12 @@ static void test_kept_probabilities(void) {
     uint16_t h[N], b[N];
     uint64_t s = 21, c;
     size_t i, m;
-    const twopass_sample_params modes[5] = {with(0.0f, 0, 1.0f, 0.0f), with(1.0f, 0, 1.0f, 0.0f),
-                                            with(0.7f, 4, 1.0f, 0.0f), with(1.3f, 0, 0.8f, 0.0f),
-                                            with(1.0f, 0, 1.0f, 0.2f)};
+    twopass_sample_params modes[5];
     twopass_sample_params bad = with(1.0f, 0, 2.0f, 0.0f);
     const float nan_row[3] = {1.0f, NAN, 2.0f};
+    five_modes(modes);
     for (c = 0; c < 50; c++) {
-        for (i = 0; i < N; i++) {
-            size_t v = i == 0 ? 2 : (size_t)(uniform(&s, 0.0f, 8.0f)) % 8;
-            x[i] = VALUES[v].f;
-            h[i] = VALUES[v].h;
-            b[i] = VALUES[v].b;
-        }
+        value_row(x, h, b, &s);
         for (m = 0; m < 5; m++) {
             double sum = 0.0;
             size_t kept = 0, d;

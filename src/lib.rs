@@ -125,6 +125,15 @@ pub fn sample<T: Float>(
     Kernels::active_ref().sample(logits, params, rng)
 }
 
+/// The distribution a draw takes its token from (see [`Kernels::kept_probabilities`]).
+pub fn kept_probabilities<T: Float>(
+    logits: &[T],
+    params: &SampleParams,
+    out: &mut [f32],
+) -> Result<(), Error> {
+    Kernels::active_ref().kept_probabilities(logits, params, out)
+}
+
 /// Row-wise softmax of a strided matrix (see [`Kernels::softmax_rows`]).
 pub fn softmax_rows<T: Float>(
     x: &[T],

@@ -720,4 +720,9 @@ fn kept_probabilities_refuse_unwritten() {
         Err(Error::InvalidOption { .. })
     ));
     assert_eq!(out, [7.0; 2]);
+    // The free function runs the process-wide kernels.
+    let mut free = [0.0f32; 2];
+    twopass::kept_probabilities(&[1.0f32, 2.0], &p, &mut free).unwrap();
+    k.kept_probabilities(&[1.0f32, 2.0], &p, &mut out).unwrap();
+    assert_eq!(free, out);
 }

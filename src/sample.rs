@@ -514,7 +514,6 @@ const SORTED: usize = 64;
 /// the running mass from the top reaches `p` of the total holds the edge, which repeated
 /// splits by value (then a sort of at most [`SORTED`] logits) find.
 fn top_p_floor<T: Float>(k: &Kernels, x: &[T], masses: &Masses, p: f64) -> f32 {
-    let bucket = |v: f32| bucket_of(masses, v);
     // Histograms taking turns, so that a run of logits in one bucket is not one chain of
     // dependent adds. A mass of 0 adds nothing: a bucket's mass is 0 exactly when it is empty
     // of logits of nonzero mass. A chunk's buckets first, in a loop of its own (vectorised).
@@ -522,17 +521,10 @@ fn top_p_floor<T: Float>(k: &Kernels, x: &[T], masses: &Masses, p: f64) -> f32 {
     let rweights = k.table::<T>().rweights;
     let (mut w, mut b, mut v) = ([0f32; WEIGHED], [0u32; WEIGHED], [0f32; WEIGHED]);
     for part in x.chunks(WEIGHED) {
-        let (w, b, v) = (
-            &mut w[..part.len()],
-            &mut b[..part.len()],
-            &mut v[..part.len()],
-        );
+        let (w, b) = (&mut w[..part.len()], &mut b[..part.len()]);
         rweights(part, masses, w);
-        for (v, e) in v.iter_mut().zip(part) {
-            *v = e.to_f32();
-        }
-        for (b, &v) in b.iter_mut().zip(v.iter()) {
-            *b = bucket(v);
+        for (b, &v) in b.iter_mut().zip(widened(part, &mut v)) {
+            *b = bucket_of(masses, v);
         }
         for (b, w) in b.chunks(TURNS).zip(w.chunks(TURNS)) {
             for (h, (&b, &w)) in hist.iter_mut().zip(b.iter().zip(w)) {
@@ -549,12 +541,8 @@ fn top_p_floor<T: Float>(k: &Kernels, x: &[T], masses: &Masses, p: f64) -> f32 {
     // bucket is usually sparse.
     let mut values = Vec::new();
     let mut kept = [0f32; WEIGHED];
-    let mut v = [0f32; WEIGHED];
     for part in x.chunks(WEIGHED) {
-        let v = &mut v[..part.len()];
-        for (v, e) in v.iter_mut().zip(part) {
-            *v = e.to_f32();
-        }
+        let v = widened(part, &mut v);
         let inside = |v: f32| v >= lo && v <= hi;
         if v.iter().map(|&v| u32::from(inside(v))).sum::<u32>() == 0 {
             continue;
@@ -570,6 +558,16 @@ fn top_p_floor<T: Float>(k: &Kernels, x: &[T], masses: &Masses, p: f64) -> f32 {
     (k.table::<f32>().rweights)(&values, masses, &mut w);
     let boundary = values.into_iter().zip(w).filter(|c| c.1 > 0.0).collect();
     edge_of(boundary, above, target)
+}
+
+/// A chunk of at most [`WEIGHED`] logits as f32, in `buf`.
+#[inline(always)]
+fn widened<'a, T: Float>(part: &[T], buf: &'a mut [f32; WEIGHED]) -> &'a [f32] {
+    let v = &mut buf[..part.len()];
+    for (v, e) in v.iter_mut().zip(part) {
+        *v = e.to_f32();
+    }
+    v
 }
 
 /// The top-p histogram's bucket of a logit `v <= max`: `-d * 8` (`d = (v - max) / T`) rounded

@@ -31,7 +31,7 @@ fn row_of<T: Copy>(y: &[T], len: usize, inner: usize, r: usize) -> Vec<T> {
     (0..len).map(|k| y[(o * len + k) * inner + j]).collect()
 }
 
-const SHAPES: [(usize, usize, usize); 20] = [
+const SHAPES: [(usize, usize, usize); 23] = [
     (1, 5, 2),
     (2, 3, 3),
     (1, 17, 7),
@@ -52,6 +52,11 @@ const SHAPES: [(usize, usize, usize); 20] = [
     (1, 300, 24),
     (2, 2, 520),
     (1, 5000, 17),
+    // Strips of every kind taking turns over blocks of rows: 64 + 64 + 16 + 6 columns with
+    // AVX-512, nine of 16 and a part with AVX2; 64 + 15; 24 + 6 past a row block's 32.
+    (1, 100, 150),
+    (2, 40, 79),
+    (1, 70, 30),
 ];
 
 #[test]

@@ -2,7 +2,8 @@
 //! columns, `stride` elements apart, each column one row of the operation (the axis of an
 //! `(outer, len, inner)` tensor, `stride = inner`). A vector's lanes are adjacent columns, so the
 //! reductions run down the columns with no horizontal step and no gather: the online pass of
-//! [`crate::ops`] per lane, then one output pass.
+//! [`crate::ops`] per lane, then one output pass (or three-pass reload). A pass walks a tile a
+//! strip of up to four vectors of columns at a time, the strip's state in registers.
 
 use crate::element::Element;
 use crate::exp::{cutoff, split_pow2};
@@ -11,6 +12,8 @@ use crate::ops::{
     PREFETCH_FROM,
 };
 use crate::simd::Simd;
+
+use std::ops::Range;
 
 /// Columns per tile at most: the online pass keeps three f32 and one f64 per column on the
 /// stack (20 KiB), the output passes up to four f32. A tile's row is then up to 4 KiB long, so a
@@ -61,9 +64,9 @@ pub struct ColumnSum {
 
 /// Each column's [`ColumnSum`] into `out` (`out.len()` columns): per lane the online pass of
 /// [`crate::ops::raddonline`] (the reference moves, with an exact rescale, only when an input
-/// exceeds it by more than [`ONLINE_JUMP`]). The tile is read row by row (sequentially, as the
-/// prefetchers like it), each vector's state in arrays on the stack; every [`BLOCK_STEPS`] rows
-/// the f32 partials are folded into the f64 totals, so none adds more terms than that.
+/// exceeds it by more than [`ONLINE_JUMP`]), strip by strip ([`for_strips`]; row by row for
+/// tiles wider than [`STRIP_TILE`]), f32 partials taking turns over the rows ([`acc_slot`])
+/// folded into the f64 totals before any adds more than [`BLOCK_STEPS`] terms.
 ///
 /// # Safety
 /// `x..x + tile.span(out.len())` readable.
@@ -74,148 +77,198 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
     tile: Tile,
     out: &mut [ColumnSum],
 ) {
-    let (width, l) = (out.len(), S::LANES);
-    if width <= l {
-        // SAFETY: forwarded from the caller; out.len() <= LANES.
-        return unsafe { raxisonline_narrow::<S, E, 1>(s, x, tile, out) };
+    struct Online<S: Simd, E> {
+        s: S,
+        x: *const E,
+        tile: Tile,
+        ahead: usize,
+        reference: [f32; AXIS_TILE],
+        max: [f32; AXIS_TILE],
+        total: [f64; AXIS_TILE],
     }
-    if width <= 2 * l {
-        // SAFETY: forwarded from the caller; out.len() <= 2 * LANES.
-        return unsafe { raxisonline_narrow::<S, E, 2>(s, x, tile, out) };
-    }
-    let ahead = prefetch_ahead::<E>(tile, width);
-    let exp = ScaledExp::<S>::unit(s);
-    let mut reference = [-f32::MAX; AXIS_TILE];
-    let mut max = [f32::NEG_INFINITY; AXIS_TILE];
-    let mut acc = [0.0f32; AXIS_TILE];
-    let mut total = [0.0f64; AXIS_TILE];
-    for row in 0..tile.rows {
-        let mut j = 0;
-        while j < width {
-            let len = (width - j).min(l);
-            // SAFETY: row < rows and j + len <= width: inside the tile's span; j < width <=
-            // AXIS_TILE, a multiple of LANES: the state has a vector at j.
-            unsafe {
-                let p = x.add(row * tile.stride + j);
-                let v = load_lanes(s, p, len, f32::NEG_INFINITY, ahead);
-                let (pr, pm, pa) = (
-                    reference.as_mut_ptr().add(j),
-                    max.as_mut_ptr().add(j),
-                    acc.as_mut_ptr().add(j),
-                );
-                let mut r = s.load(pr);
-                if s.any(s.lt(s.add(r, s.splat(ONLINE_JUMP)), v)) {
-                    r = rebase(s, &exp, &mut total[j..j + l], s.load(pa), r, v);
-                    s.store(pr, r);
-                    s.store(pa, s.splat(0.0));
-                }
-                s.store(pm, s.max(s.load(pm), v));
-                let term = exp.at::<false, false, false>(s, s.sub(v, r));
-                s.store(pa, s.add(s.load(pa), term));
-            }
-            j += l;
-        }
-        if (row + 1) % BLOCK_STEPS == 0 || row + 1 == tile.rows {
-            let mut j = 0;
-            while j < width {
+    impl<S: Simd, E: Element> StripPass for Online<S, E> {
+        #[inline(always)]
+        unsafe fn strip<const N: usize, const FULL: bool>(&mut self, at: Strip) {
+            let (s, l, exp) = (self.s, S::LANES, ScaledExp::<S>::unit(self.s));
+            // SAFETY: the strip's vectors lie inside the state (`Strip`).
+            let mut r = std::array::from_fn::<_, N, _>(|n| unsafe {
+                s.load(self.reference.as_ptr().add(at.j + n * l))
+            });
+            // SAFETY: as above.
+            let mut m = std::array::from_fn::<_, N, _>(|n| unsafe {
+                s.load(self.max.as_ptr().add(at.j + n * l))
+            });
+            let mut r_jump = r.map(|r| s.add(r, s.splat(ONLINE_JUMP)));
+            let mut acc = [[s.splat(0.0); 4]; N];
+            let (x, tile, ahead, total) = (self.x, self.tile, self.ahead, &mut self.total);
+            walk_rows::<N>(
+                at.rows.clone(),
+                #[inline(always)]
+                |row, slot| {
+                    for n in 0..N {
+                        let wide = &mut total[at.j + n * l..at.j + (n + 1) * l];
+                        let Some(row) = row else {
+                            fold(s, wide, sum4(s, acc[n]));
+                            acc[n] = [s.splat(0.0); 4];
+                            continue;
+                        };
+                        // SAFETY: row in the tile, vector n of the strip (forwarded).
+                        let v = unsafe {
+                            let p = x.add(row * tile.stride + at.j + n * l);
+                            load_strip::<S, E, N, FULL>(s, p, n, at.last, f32::NEG_INFINITY, ahead)
+                        };
+                        if s.any(s.lt(r_jump[n], v)) {
+                            r[n] = rebase(s, &exp, wide, sum4(s, acc[n]), r[n], v);
+                            acc[n] = [s.splat(0.0); 4];
+                            r_jump[n] = s.add(r[n], s.splat(ONLINE_JUMP));
+                        }
+                        m[n] = s.max(m[n], v);
+                        let term = exp.at::<false, false, false>(s, s.sub(v, r[n]));
+                        let k = acc_slot::<N>(slot);
+                        acc[n][k] = s.add(acc[n][k], term);
+                    }
+                },
+            );
+            for n in 0..N {
                 // SAFETY: as above.
-                let a = unsafe { s.load(acc.as_ptr().add(j)) };
-                fold(s, &mut total[j..j + l], a);
-                j += l;
+                unsafe {
+                    s.store(self.reference.as_mut_ptr().add(at.j + n * l), r[n]);
+                    s.store(self.max.as_mut_ptr().add(at.j + n * l), m[n]);
+                }
             }
-            acc[..width.next_multiple_of(l)].fill(0.0);
         }
     }
+    if out.len() > STRIP_TILE {
+        // SAFETY: forwarded from the caller.
+        return unsafe { raxisonline_rows(s, x, tile, out) };
+    }
+    let mut pass = Online {
+        s,
+        x,
+        tile,
+        ahead: strip_ahead::<S, E>(tile, out.len()),
+        reference: [-f32::MAX; AXIS_TILE],
+        max: [f32::NEG_INFINITY; AXIS_TILE],
+        total: [0.0; AXIS_TILE],
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { for_strips::<S, _>(&mut pass, tile.rows, out.len()) };
     for (j, o) in out.iter_mut().enumerate() {
         *o = ColumnSum {
-            max: max[j],
-            reference: reference[j],
-            sum: total[j],
+            max: pass.max[j],
+            reference: pass.reference[j],
+            sum: pass.total[j],
         };
     }
 }
 
-/// [`raxisonline`] for a tile of `N` vectors of columns or less (`N` 1 or 2): the state in
-/// registers (in memory each row's update would wait for the last one's store), four
-/// accumulators per vector taking turns over the rows.
+/// Where a pass runs: the strip of columns from `j` (whose vectors lie inside the passes'
+/// `AXIS_TILE`-long state, `AXIS_TILE` a multiple of two vectors), its last vector holding `last`
+/// columns, over the rows `rows` of the tile.
+struct Strip {
+    j: usize,
+    last: usize,
+    rows: Range<usize>,
+}
+
+/// A pass over a tile, one strip of columns at a time ([`for_strips`]).
+trait StripPass {
+    /// The pass over the strip `at` of `N` vectors of columns (1 or 2), the last one full when
+    /// `FULL`: its state in registers for the strip's rows.
+    ///
+    /// # Safety
+    /// The strip lies inside the tile the pass was made for.
+    unsafe fn strip<const N: usize, const FULL: bool>(&mut self, at: Strip);
+}
+
+/// Rows each strip of a tile wider than one strip walks in turn: a block of up to
+/// [`STRIP_TILE`] columns (32 KiB of f32 at most, within the L1) that the first strips bring in
+/// and the others find in cache, the tile still read front to back, block by block.
+const STRIP_ROWS: usize = 2 * BLOCK_STEPS;
+
+/// Runs `pass` over a tile of `rows` rows and `width <= AXIS_TILE` columns in strips of
+/// [`strip_vectors`] vectors (then two, then one; the last possibly part of a vector): for
+/// each block of [`STRIP_ROWS`] rows (all rows when one strip spans the tile), each strip in
+/// turn. In registers a strip's state costs nothing per row; in memory each row's update would
+/// wait for the last one's store (on Ice Lake, tiles of 64 columns ran 1.4x faster so).
 ///
 /// # Safety
-/// As [`raxisonline`], with `out.len() <= N * LANES`.
+/// As `pass` requires for its tile of `width <= AXIS_TILE` columns.
 #[inline(always)]
-unsafe fn raxisonline_narrow<S: Simd, E: Element, const N: usize>(
-    s: S,
-    x: *const E,
-    tile: Tile,
-    out: &mut [ColumnSum],
-) {
-    let (width, l) = (out.len(), S::LANES);
-    let exp = ScaledExp::<S>::unit(s);
-    let mut r = [s.splat(-f32::MAX); N];
-    let mut r_jump = [s.add(r[0], s.splat(ONLINE_JUMP)); N];
-    let mut m = [s.splat(f32::NEG_INFINITY); N];
-    let mut acc = [[s.splat(0.0); 4]; N];
-    let mut total = [0.0f64; AXIS_TILE];
-    let ahead = prefetch_ahead::<E>(tile, width);
-    walk_rows(
-        tile.rows,
-        #[inline(always)]
-        |row, slot| {
-            for n in 0..N {
-                let j = n * l;
-                if j >= width {
-                    break;
+unsafe fn for_strips<S: Simd, P: StripPass>(pass: &mut P, rows: usize, width: usize) {
+    let (l, most) = (S::LANES, strip_vectors::<S>());
+    let block = if width <= most * l { rows } else { STRIP_ROWS };
+    let mut start = 0;
+    while start < rows {
+        let end = rows.min(start + block);
+        let mut j = 0;
+        while j < width {
+            let left = width - j;
+            let at = |w: usize| Strip {
+                j,
+                last: w - (w - 1) / l * l,
+                rows: start..end,
+            };
+            // SAFETY: forwarded from the caller; each strip ends within `width`.
+            unsafe {
+                if most == 4 && left >= 4 * l {
+                    pass.strip::<4, true>(at(4 * l));
+                    j += 4 * l;
+                } else if left >= 2 * l {
+                    pass.strip::<2, true>(at(2 * l));
+                    j += 2 * l;
+                } else if left > l {
+                    pass.strip::<2, false>(at(left));
+                    j += left;
+                } else if left == l {
+                    pass.strip::<1, true>(at(l));
+                    j += l;
+                } else {
+                    pass.strip::<1, false>(at(left));
+                    j += left;
                 }
-                let wide = &mut total[j..j + l];
-                let Some(row) = row else {
-                    fold(s, wide, sum4(s, acc[n]));
-                    acc[n] = [s.splat(0.0); 4];
-                    continue;
-                };
-                let len = (width - j).min(l);
-                // SAFETY: row < rows and j + len <= width: inside the tile's span.
-                let v = unsafe {
-                    let p = x.add(row * tile.stride + j);
-                    load_lanes(s, p, len, f32::NEG_INFINITY, ahead)
-                };
-                if s.any(s.lt(r_jump[n], v)) {
-                    r[n] = rebase(s, &exp, wide, sum4(s, acc[n]), r[n], v);
-                    acc[n] = [s.splat(0.0); 4];
-                    r_jump[n] = s.add(r[n], s.splat(ONLINE_JUMP));
-                }
-                m[n] = s.max(m[n], v);
-                let term = exp.at::<false, false, false>(s, s.sub(v, r[n]));
-                acc[n][slot] = s.add(acc[n][slot], term);
             }
-        },
-    );
-    for (j, o) in out.iter_mut().enumerate() {
-        let (n, k) = (j / l, j % l);
-        *o = ColumnSum {
-            max: s.lanes(m[n]).as_ref()[k],
-            reference: s.lanes(r[n]).as_ref()[k],
-            sum: total[j],
-        };
+        }
+        start = end;
     }
 }
 
-/// Calls `step(Some(row), slot)` for every row in order, `slot = row % 4` a constant at each
-/// call site (so accumulators indexed by it stay in registers), and `step(None, 0)` after every
-/// `4 * BLOCK_STEPS` rows and at the end: each of four accumulators then adds at most
-/// [`BLOCK_STEPS`] terms between folds.
+/// Vectors per strip at most: four with 32 vector registers (a strip's state, four vectors per
+/// column vector, stays in them), two with 16.
+const fn strip_vectors<S: Simd>() -> usize {
+    if S::LANES >= 16 {
+        4
+    } else {
+        2
+    }
+}
+
+/// The accumulator of a strip of `N` vectors that row `slot` (0 to 3) adds to: four per
+/// vector taking turns when `N = 1`, two when `N = 2`, one when `N = 4` (each vector's adds
+/// then wait on the others' rather than on their own).
 #[inline(always)]
-fn walk_rows(rows: usize, mut step: impl FnMut(Option<usize>, usize)) {
-    let mut row = 0;
-    while row + 4 <= rows {
+fn acc_slot<const N: usize>(slot: usize) -> usize {
+    slot % (4 / N)
+}
+
+/// Calls `step(Some(row), slot)` for every row of `rows` in order, `slot` a constant at each
+/// call site (so accumulators indexed by it stay in registers) taking the values 0 to 3 in
+/// turn, and `step(None, 0)` after every [`fold_rows`]`::<N>()` rows and at the end: each of a
+/// strip's accumulators ([`acc_slot`]) then adds at most [`BLOCK_STEPS`] terms between folds.
+#[inline(always)]
+fn walk_rows<const N: usize>(rows: Range<usize>, mut step: impl FnMut(Option<usize>, usize)) {
+    let mut row = rows.start;
+    while row + 4 <= rows.end {
         step(Some(row), 0);
         step(Some(row + 1), 1);
         step(Some(row + 2), 2);
         step(Some(row + 3), 3);
         row += 4;
-        if row % (4 * BLOCK_STEPS) == 0 {
+        if (row - rows.start).is_multiple_of(fold_rows::<N>()) && row < rows.end {
             step(None, 0);
         }
     }
-    let left = rows - row;
+    let left = rows.end - row;
     if left > 0 {
         step(Some(row), 0);
     }
@@ -228,19 +281,30 @@ fn walk_rows(rows: usize, mut step: impl FnMut(Option<usize>, usize)) {
     step(None, 0);
 }
 
-/// Elements ahead of each load a pass over a tile of `width` columns prefetches (0: none). Rows
-/// that lie apart (`stride > width`) are each a separate run the hardware prefetchers start cold
-/// on: about 8 KiB of f32 rows ahead, at most 16 rows. A contiguous tile of
+/// Rows between folds in a strip of `N` vectors: [`BLOCK_STEPS`] per accumulator.
+const fn fold_rows<const N: usize>() -> usize {
+    BLOCK_STEPS * (4 / N)
+}
+
+/// Elements ahead of each load a pass over a tile of `width` columns prefetches (0: none),
+/// reading `run <= width` adjacent columns of a row at a time (a strip, or the whole row). Runs
+/// that lie apart (`stride > run`) are each a separate stream the hardware prefetchers start
+/// cold on: about 8 KiB of f32 runs ahead, at most 16 rows. A contiguous tile of
 /// [`PREFETCH_FROM`] bytes or more is one long run, prefetched as the row passes are
 /// ([`PREFETCH_AHEAD`] bytes ahead).
-fn prefetch_ahead<E: Element>(tile: Tile, width: usize) -> usize {
-    if tile.stride > width {
-        (2048 / width.max(1)).clamp(1, 16) * tile.stride
+fn prefetch_ahead<E: Element>(tile: Tile, width: usize, run: usize) -> usize {
+    if tile.stride > run {
+        (2048 / run.max(1)).clamp(1, 16) * tile.stride
     } else if tile.span(width) * size_of::<E>() >= PREFETCH_FROM {
         PREFETCH_AHEAD / size_of::<E>()
     } else {
         0
     }
+}
+
+/// [`prefetch_ahead`] for a tile walked in strips ([`for_strips`]).
+fn strip_ahead<S: Simd, E: Element>(tile: Tile, width: usize) -> usize {
+    prefetch_ahead::<E>(tile, width, width.min(strip_vectors::<S>() * S::LANES))
 }
 
 /// `a + b + c + d`.
@@ -291,6 +355,54 @@ unsafe fn store_lanes<S: Simd, E: Element>(s: S, p: *mut E, len: usize, v: S::V)
     }
 }
 
+/// Vector `n` of a strip of `N` ([`StripPass::strip`]) at `p`: all lanes but in the last
+/// vector of a strip that is not `FULL`, where the `last` elements widened to f32 and `fill`
+/// past them. Prefetches the line `ahead` elements on (with no branch: `ahead` may be 0).
+///
+/// # Safety
+/// The vector's elements at `p` readable.
+#[inline(always)]
+unsafe fn load_strip<S: Simd, E: Element, const N: usize, const FULL: bool>(
+    s: S,
+    p: *const E,
+    n: usize,
+    last: usize,
+    fill: f32,
+    ahead: usize,
+) -> S::V {
+    s.prefetch(p.wrapping_add(ahead).cast());
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if FULL || n + 1 < N {
+            E::load(s, p)
+        } else {
+            E::load_tail(s, p, last, fill)
+        }
+    }
+}
+
+/// Stores vector `n` of a strip of `N` at `p`, as [`load_strip`] reads it.
+///
+/// # Safety
+/// The vector's elements at `p` writable.
+#[inline(always)]
+unsafe fn store_strip<S: Simd, E: Element, const N: usize, const FULL: bool>(
+    s: S,
+    p: *mut E,
+    n: usize,
+    last: usize,
+    v: S::V,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if FULL || n + 1 < N {
+            E::store(s, p, v)
+        } else {
+            E::store_tail(s, p, last, v)
+        }
+    }
+}
+
 /// `wide_k += v_k` for every lane `k`.
 #[inline(always)]
 fn fold<S: Simd>(s: S, wide: &mut [f64], v: S::V) {
@@ -300,22 +412,246 @@ fn fold<S: Simd>(s: S, wide: &mut [f64], v: S::V) {
 }
 
 /// Each column's max into `out` (`out.len()` columns; `-inf` for no rows; a NaN may or may not
-/// win), read row by row.
+/// win), strip by strip (row by row past [`STRIP_TILE`] columns), maxima taking turns over the
+/// rows as the accumulators do ([`acc_slot`]).
 ///
 /// # Safety
 /// `x..x + tile.span(out.len())` readable.
 #[inline(always)]
 pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile, out: &mut [f32]) {
+    struct Max<S: Simd, E> {
+        s: S,
+        x: *const E,
+        tile: Tile,
+        ahead: usize,
+        max: [f32; AXIS_TILE],
+    }
+    impl<S: Simd, E: Element> StripPass for Max<S, E> {
+        #[inline(always)]
+        unsafe fn strip<const N: usize, const FULL: bool>(&mut self, at: Strip) {
+            let (s, l) = (self.s, S::LANES);
+            let (x, tile, ahead) = (self.x, self.tile, self.ahead);
+            let mut m = [[s.splat(f32::NEG_INFINITY); 4]; N];
+            for (n, m) in m.iter_mut().enumerate() {
+                // SAFETY: the strip's vectors lie inside the state.
+                m[0] = unsafe { s.load(self.max.as_ptr().add(at.j + n * l)) };
+            }
+            walk_rows::<N>(
+                at.rows.clone(),
+                #[inline(always)]
+                |row, slot| {
+                    let Some(row) = row else { return };
+                    for (n, m) in m.iter_mut().enumerate() {
+                        // SAFETY: row in the tile, vector n of the strip (forwarded).
+                        let v = unsafe {
+                            let p = x.add(row * tile.stride + at.j + n * l);
+                            load_strip::<S, E, N, FULL>(s, p, n, at.last, f32::NEG_INFINITY, ahead)
+                        };
+                        m[acc_slot::<N>(slot)] = s.max(m[acc_slot::<N>(slot)], v);
+                    }
+                },
+            );
+            for (n, [a, b, c, d]) in m.into_iter().enumerate() {
+                // SAFETY: as above.
+                unsafe {
+                    let p = self.max.as_mut_ptr().add(at.j + n * l);
+                    s.store(p, s.max(s.max(a, b), s.max(c, d)));
+                }
+            }
+        }
+    }
+    if out.len() > STRIP_TILE {
+        // SAFETY: forwarded from the caller.
+        return unsafe { raxismax_rows(s, x, tile, out) };
+    }
+    let mut pass = Max {
+        s,
+        x,
+        tile,
+        ahead: strip_ahead::<S, E>(tile, out.len()),
+        max: [f32::NEG_INFINITY; AXIS_TILE],
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { for_strips::<S, _>(&mut pass, tile.rows, out.len()) };
+    out.copy_from_slice(&pass.max[..out.len()]);
+}
+
+/// `y = exp(x - m_j)` down each column `j` for finite `max[j] = m_j` at least the column's max
+/// (0 below `2^-126 (1 + 2^-10)`; the short reduction, and the coarse exp for half outputs, as
+/// [`crate::ops::raddstoreexpminusmax`]), and each column's sum of the terms into `sums`, strip
+/// by strip (row by row past [`STRIP_TILE`] columns), in f32 partials of at most
+/// [`BLOCK_STEPS`] terms folded into f64.
+///
+/// # Safety
+/// `x..x + span` readable and `y..y + span` writable (`y` may equal `x`), `span` the tile's for
+/// `max.len() == sums.len()` columns.
+#[inline(always)]
+pub(crate) unsafe fn raxisstoreexp<S: Simd, E: Element>(
+    s: S,
+    x: *const E,
+    y: *mut E,
+    tile: Tile,
+    max: &[f32],
+    sums: &mut [f64],
+) {
+    struct StoreExp<S: Simd, E> {
+        s: S,
+        xy: (*const E, *mut E),
+        tile: Tile,
+        ahead: usize,
+        m: [f32; AXIS_TILE],
+        total: [f64; AXIS_TILE],
+    }
+    impl<S: Simd, E: Element> StripPass for StoreExp<S, E> {
+        #[inline(always)]
+        unsafe fn strip<const N: usize, const FULL: bool>(&mut self, at: Strip) {
+            let (s, l, exp) = (self.s, S::LANES, ScaledExp::<S>::unit(self.s));
+            let ((x, y), tile, ahead) = (self.xy, self.tile, self.ahead);
+            // SAFETY: the strip's vectors lie inside the state.
+            let m = std::array::from_fn::<_, N, _>(|n| unsafe {
+                s.load(self.m.as_ptr().add(at.j + n * l))
+            });
+            let mut acc = [[s.splat(0.0); 4]; N];
+            let total = &mut self.total;
+            walk_rows::<N>(
+                at.rows.clone(),
+                #[inline(always)]
+                |row, slot| {
+                    for n in 0..N {
+                        let Some(row) = row else {
+                            let a = std::mem::replace(&mut acc[n], [s.splat(0.0); 4]);
+                            fold(s, &mut total[at.j + n * l..at.j + (n + 1) * l], sum4(s, a));
+                            continue;
+                        };
+                        let i = row * tile.stride + at.j + n * l;
+                        // SAFETY: row in the tile, vector n of the strip (forwarded).
+                        let v = unsafe {
+                            load_strip::<S, E, N, FULL>(
+                                s,
+                                x.add(i),
+                                n,
+                                at.last,
+                                f32::NEG_INFINITY,
+                                ahead,
+                            )
+                        };
+                        let t = exp_term::<S, E>(s, &exp, s.sub(v, m[n]));
+                        // SAFETY: as above, for y.
+                        unsafe { store_strip::<S, E, N, FULL>(s, y.add(i), n, at.last, t) };
+                        let k = acc_slot::<N>(slot);
+                        acc[n][k] = s.add(acc[n][k], t);
+                    }
+                },
+            );
+        }
+    }
+    let width = max.len();
+    let mut pass = StoreExp {
+        s,
+        xy: (x, y),
+        tile,
+        ahead: strip_ahead::<S, E>(tile, width),
+        m: [0.0; AXIS_TILE],
+        total: [0.0; AXIS_TILE],
+    };
+    pass.m[..width].copy_from_slice(max);
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if width > STRIP_TILE {
+            storeexp_rows(s, (x, y), tile, &pass.m, (width, &mut pass.total));
+        } else {
+            for_strips::<S, _>(&mut pass, tile.rows, width);
+        }
+    }
+    sums.copy_from_slice(&pass.total[..width]);
+}
+
+/// Tiles wider than this many columns are walked row by row, each vector's state in arrays
+/// ([`raxisonline_rows`] and the like): a block of their rows outgrows the L1 while the
+/// strips take turns over it, and a whole row (up to 4 KiB) in one run is what the
+/// prefetchers keep up with when rows lie pages apart.
+const STRIP_TILE: usize = 256;
+
+/// [`raxisonline`] row by row for a tile wider than [`STRIP_TILE`]: each vector's state in
+/// arrays, one f32 partial per column folded into f64 after every [`BLOCK_STEPS`] rows.
+///
+/// # Safety
+/// As [`raxisonline`].
+#[inline(always)]
+unsafe fn raxisonline_rows<S: Simd, E: Element>(
+    s: S,
+    x: *const E,
+    tile: Tile,
+    out: &mut [ColumnSum],
+) {
     let (width, l) = (out.len(), S::LANES);
-    if width <= l {
-        // SAFETY: forwarded from the caller; out.len() <= LANES.
-        return unsafe { raxismax_narrow::<S, E, 1>(s, x, tile, out) };
+    let ahead = prefetch_ahead::<E>(tile, width, width);
+    let exp = ScaledExp::<S>::unit(s);
+    let mut reference = [-f32::MAX; AXIS_TILE];
+    let mut max = [f32::NEG_INFINITY; AXIS_TILE];
+    let mut acc = [0.0f32; AXIS_TILE];
+    let mut total = [0.0f64; AXIS_TILE];
+    for row in 0..tile.rows {
+        let mut j = 0;
+        while j < width {
+            let len = (width - j).min(l);
+            // SAFETY: row < rows and j + len <= width: inside the tile's span; j < width <=
+            // AXIS_TILE, a multiple of LANES: the state has a vector at j.
+            unsafe {
+                let p = x.add(row * tile.stride + j);
+                let v = load_lanes(s, p, len, f32::NEG_INFINITY, ahead);
+                let (pr, pm, pa) = (
+                    reference.as_mut_ptr().add(j),
+                    max.as_mut_ptr().add(j),
+                    acc.as_mut_ptr().add(j),
+                );
+                let mut r = s.load(pr);
+                if s.any(s.lt(s.add(r, s.splat(ONLINE_JUMP)), v)) {
+                    r = rebase(s, &exp, &mut total[j..j + l], s.load(pa), r, v);
+                    s.store(pr, r);
+                    s.store(pa, s.splat(0.0));
+                }
+                s.store(pm, s.max(s.load(pm), v));
+                let term = exp.at::<false, false, false>(s, s.sub(v, r));
+                s.store(pa, s.add(s.load(pa), term));
+            }
+            j += l;
+        }
+        if (row + 1) % BLOCK_STEPS == 0 || row + 1 == tile.rows {
+            fold_all(s, &mut acc, &mut total, width);
+        }
     }
-    if width <= 2 * l {
-        // SAFETY: forwarded from the caller; out.len() <= 2 * LANES.
-        return unsafe { raxismax_narrow::<S, E, 2>(s, x, tile, out) };
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = ColumnSum {
+            max: max[j],
+            reference: reference[j],
+            sum: total[j],
+        };
     }
-    let ahead = prefetch_ahead::<E>(tile, width);
+}
+
+/// Folds the partials of the first `width` columns into their totals and clears them.
+#[inline(always)]
+fn fold_all<S: Simd>(s: S, acc: &mut [f32; AXIS_TILE], total: &mut [f64; AXIS_TILE], width: usize) {
+    let l = S::LANES;
+    let mut j = 0;
+    while j < width {
+        // SAFETY: j < width <= AXIS_TILE, a multiple of LANES: a vector at j.
+        let a = unsafe { s.load(acc.as_ptr().add(j)) };
+        fold(s, &mut total[j..j + l], a);
+        j += l;
+    }
+    acc[..width.next_multiple_of(l)].fill(0.0);
+}
+
+/// [`raxismax`] row by row for a tile wider than [`STRIP_TILE`].
+///
+/// # Safety
+/// As [`raxismax`].
+#[inline(always)]
+unsafe fn raxismax_rows<S: Simd, E: Element>(s: S, x: *const E, tile: Tile, out: &mut [f32]) {
+    let (width, l) = (out.len(), S::LANES);
+    let ahead = prefetch_ahead::<E>(tile, width, width);
     let mut max = [f32::NEG_INFINITY; AXIS_TILE];
     for row in 0..tile.rows {
         let mut j = 0;
@@ -335,186 +671,81 @@ pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile
     out.copy_from_slice(&max[..width]);
 }
 
-/// [`raxismax`] for a tile of `N` vectors of columns or less (`N` 1 or 2): the maxima in
-/// registers, four per vector taking turns over the rows ([`walk_rows`]), so no row waits on
-/// the last one's max.
+/// [`raxisstoreexp`] row by row for a tile wider than [`STRIP_TILE`], into `total`.
 ///
 /// # Safety
-/// As [`raxismax`], with `out.len() <= N * LANES`.
+/// As [`raxisstoreexp`].
 #[inline(always)]
-unsafe fn raxismax_narrow<S: Simd, E: Element, const N: usize>(
+unsafe fn storeexp_rows<S: Simd, E: Element>(
     s: S,
-    x: *const E,
+    (x, y): (*const E, *mut E),
     tile: Tile,
-    out: &mut [f32],
-) {
-    let (width, l) = (out.len(), S::LANES);
-    let ahead = prefetch_ahead::<E>(tile, width);
-    let mut m = [[s.splat(f32::NEG_INFINITY); 4]; N];
-    walk_rows(
-        tile.rows,
-        #[inline(always)]
-        |row, slot| {
-            let Some(row) = row else { return };
-            for (n, m) in m.iter_mut().enumerate() {
-                let j = n * l;
-                if j >= width {
-                    break;
-                }
-                let len = (width - j).min(l);
-                // SAFETY: row < rows and j + len <= width: inside the tile's span.
-                let v = unsafe {
-                    let p = x.add(row * tile.stride + j);
-                    load_lanes(s, p, len, f32::NEG_INFINITY, ahead)
-                };
-                m[slot] = s.max(m[slot], v);
-            }
-        },
-    );
-    let m = m.map(|[a, b, c, d]| s.max(s.max(a, b), s.max(c, d)));
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = s.lanes(m[j / l]).as_ref()[j % l];
-    }
-}
-
-/// `y = exp(x - m_j)` down each column `j` for finite `max[j] = m_j` at least the column's max
-/// (0 below `2^-126 (1 + 2^-10)`; the short reduction, and the coarse exp for half outputs, as
-/// [`crate::ops::raddstoreexpminusmax`]), and each column's sum of the terms into `sums`, in
-/// f32 partials of at most [`BLOCK_STEPS`] terms folded into f64.
-///
-/// # Safety
-/// `x..x + span` readable and `y..y + span` writable (`y` may equal `x`), `span` the tile's for
-/// `max.len() == sums.len()` columns.
-#[inline(always)]
-pub(crate) unsafe fn raxisstoreexp<S: Simd, E: Element>(
-    s: S,
-    x: *const E,
-    y: *mut E,
-    tile: Tile,
-    max: &[f32],
-    sums: &mut [f64],
-) {
-    let width = max.len();
-    let mut m = [0.0f32; AXIS_TILE];
-    m[..width].copy_from_slice(max);
-    let mut total = [0.0f64; AXIS_TILE];
-    // SAFETY: forwarded from the caller; the tile has `width` columns (within N vectors where
-    // N > 0).
-    unsafe {
-        if width <= S::LANES {
-            storeexp::<S, E, 1>(s, x, y, tile, width, &m, &mut total);
-        } else if width <= 2 * S::LANES {
-            storeexp::<S, E, 2>(s, x, y, tile, width, &m, &mut total);
-        } else {
-            storeexp::<S, E, 0>(s, x, y, tile, width, &m, &mut total);
-        }
-    }
-    sums.copy_from_slice(&total[..width]);
-}
-
-/// [`raxisstoreexp`]'s walk: with `N` (1 or 2) vectors of columns or less the partials stay in
-/// registers, four per vector taking turns over the rows ([`walk_rows`]); with `N = 0` they live
-/// on the stack.
-///
-/// # Safety
-/// As [`raxisstoreexp`], with `width <= N * LANES` for `N > 0`.
-#[inline(always)]
-unsafe fn storeexp<S: Simd, E: Element, const N: usize>(
-    s: S,
-    x: *const E,
-    y: *mut E,
-    tile: Tile,
-    width: usize,
     m: &[f32; AXIS_TILE],
-    total: &mut [f64; AXIS_TILE],
+    (width, total): (usize, &mut [f64; AXIS_TILE]),
 ) {
-    #[inline(always)]
-    fn term<S: Simd, E: Element>(s: S, v: S::V, m: S::V) -> S::V {
-        let exp = ScaledExp::<S>::unit(s);
-        if E::COARSE_EXP {
-            exp.at::<true, true, true>(s, s.sub(v, m))
-        } else {
-            exp.at::<true, false, true>(s, s.sub(v, m))
-        }
-    }
-    let l = S::LANES;
-    /// Stores the term of row `row`, columns from `j`, and returns it.
-    ///
-    /// # Safety
-    /// As [`storeexp`], with `row < rows` and `j < width`.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn store<S: Simd, E: Element>(
-        s: S,
-        (x, y): (*const E, *mut E),
-        tile: Tile,
-        width: usize,
-        m: &[f32; AXIS_TILE],
-        (row, j): (usize, usize),
-        ahead: usize,
-    ) -> S::V {
-        let l = S::LANES;
-        let len = (width - j).min(l);
-        let at = row * tile.stride + j;
-        // SAFETY: row < rows and j + len <= width: inside the tile's span; the state has a
-        // vector at j.
-        unsafe {
-            let v = load_lanes(s, x.add(at), len, f32::NEG_INFINITY, ahead);
-            let t = term::<S, E>(s, v, s.load(m.as_ptr().add(j)));
-            store_lanes(s, y.add(at), len, t);
-            t
-        }
-    }
-    let ahead = prefetch_ahead::<E>(tile, width);
-    if N > 0 {
-        let mut acc = [[s.splat(0.0); 4]; N];
-        walk_rows(
-            tile.rows,
-            #[inline(always)]
-            |row, slot| {
-                for (n, acc) in acc.iter_mut().enumerate() {
-                    let j = n * l;
-                    if j >= width {
-                        break;
-                    }
-                    match row {
-                        Some(row) => {
-                            // SAFETY: forwarded from the caller; row < rows, j < width.
-                            let t = unsafe { store(s, (x, y), tile, width, m, (row, j), ahead) };
-                            acc[slot] = s.add(acc[slot], t);
-                        }
-                        None => {
-                            let a = std::mem::replace(acc, [s.splat(0.0); 4]);
-                            fold(s, &mut total[j..j + l], sum4(s, a));
-                        }
-                    }
-                }
-            },
-        );
-        return;
-    }
+    let (l, exp) = (S::LANES, ScaledExp::<S>::unit(s));
+    let ahead = prefetch_ahead::<E>(tile, width, width);
     let mut acc = [0.0f32; AXIS_TILE];
     for row in 0..tile.rows {
         let mut j = 0;
         while j < width {
-            // SAFETY: forwarded from the caller; row < rows, j < width.
-            let t = unsafe { store(s, (x, y), tile, width, m, (row, j), ahead) };
-            // SAFETY: the state has a vector at j.
+            let len = (width - j).min(l);
+            let i = row * tile.stride + j;
+            // SAFETY: row < rows and j + len <= width: inside the tile's span; the state has a
+            // vector at j.
             unsafe {
+                let v = load_lanes(s, x.add(i), len, f32::NEG_INFINITY, ahead);
+                let t = exp_term::<S, E>(s, &exp, s.sub(v, s.load(m.as_ptr().add(j))));
+                store_lanes(s, y.add(i), len, t);
                 let pa = acc.as_mut_ptr().add(j);
                 s.store(pa, s.add(s.load(pa), t));
             }
             j += l;
         }
         if (row + 1) % BLOCK_STEPS == 0 || row + 1 == tile.rows {
-            let mut j = 0;
-            while j < width {
-                // SAFETY: the state has a vector at j.
-                let v = unsafe { s.load(acc.as_ptr().add(j)) };
-                fold(s, &mut total[j..j + l], v);
-                j += l;
+            fold_all(s, &mut acc, total, width);
+        }
+    }
+}
+
+/// `exp(d)` as [`raxisstoreexp`] stores it: 0 below `2^-126 (1 + 2^-10)`, the coarse exp for
+/// half outputs.
+#[inline(always)]
+fn exp_term<S: Simd, E: Element>(s: S, exp: &ScaledExp<S>, d: S::V) -> S::V {
+    if E::COARSE_EXP {
+        exp.at::<true, true, true>(s, d)
+    } else {
+        exp.at::<true, false, true>(s, d)
+    }
+}
+
+/// [`map`] row by row for a tile wider than [`STRIP_TILE`].
+///
+/// # Safety
+/// As [`map`].
+#[inline(always)]
+unsafe fn map_rows<S: Simd, E: Element, F: ColumnMap<S>>(
+    s: S,
+    f: &F,
+    (x, y): (*const E, *mut E),
+    tile: Tile,
+    width: usize,
+) {
+    let (l, ahead) = (S::LANES, prefetch_ahead::<E>(tile, width, width));
+    for row in 0..tile.rows {
+        let mut j = 0;
+        while j < width {
+            let len = (width - j).min(l);
+            let i = row * tile.stride + j;
+            if ahead > 0 {
+                s.prefetch(y.wrapping_add(i + ahead).cast());
             }
-            acc[..width.next_multiple_of(l)].fill(0.0);
+            // SAFETY: row < rows and j + len <= width: inside the tile's span.
+            unsafe {
+                let v = load_lanes(s, x.add(i), len, DEAD_LANES, ahead);
+                store_lanes(s, y.add(i), len, f.apply(s, v, f.params(s, j)));
+            }
+            j += l;
         }
     }
 }
@@ -575,7 +806,8 @@ trait ColumnMap<S: Simd> {
     fn apply(&self, s: S, x: S::V, params: Self::Params) -> S::V;
 }
 
-/// Writes `y = f(x)` over the tile, row by row (`width` columns).
+/// Writes `y = f(x)` over the tile of `width` columns, strip by strip ([`for_strips`]), each
+/// strip's parameters in registers (row by row past [`STRIP_TILE`] columns).
 ///
 /// # Safety
 /// `x..x + span` readable and `y..y + span` writable (`y` may equal `x`), `span` the tile's for
@@ -588,59 +820,57 @@ unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
     tile: Tile,
     width: usize,
 ) {
-    let (l, ahead) = (S::LANES, prefetch_ahead::<E>(tile, width));
-    /// Row `row`'s vector of columns from `j`.
-    ///
-    /// # Safety
-    /// As [`map`], with `row < rows` and `j < width`.
-    #[inline(always)]
-    unsafe fn one<S: Simd, E: Element, F: ColumnMap<S>>(
+    struct Map<'a, S, E, F> {
         s: S,
-        f: &F,
-        (x, y): (*const E, *mut E),
-        (tile, width, ahead): (Tile, usize, usize),
-        (row, j): (usize, usize),
-        params: F::Params,
-    ) {
-        let len = (width - j).min(S::LANES);
-        let at = row * tile.stride + j;
-        if ahead > 0 {
-            s.prefetch(y.wrapping_add(at + ahead).cast());
-        }
-        // SAFETY: row < rows and j + len <= width: inside the tile's span.
-        unsafe {
-            let v = load_lanes(s, x.add(at), len, DEAD_LANES, ahead);
-            store_lanes(s, y.add(at), len, f.apply(s, v, params));
-        }
+        f: &'a F,
+        xy: (*const E, *mut E),
+        tile: Tile,
+        ahead: usize,
     }
-    if width <= 2 * l {
-        // Two vectors or less: their parameters in registers, four rows a turn.
-        let params = [f.params(s, 0), f.params(s, l)];
-        walk_rows(
-            tile.rows,
-            #[inline(always)]
-            |row, _| {
-                let Some(row) = row else { return };
-                for (n, &p) in params.iter().enumerate() {
-                    let j = n * l;
-                    if j >= width {
-                        break;
+    impl<S: Simd, E: Element, F: ColumnMap<S>> StripPass for Map<'_, S, E, F> {
+        #[inline(always)]
+        unsafe fn strip<const N: usize, const FULL: bool>(&mut self, at: Strip) {
+            let (s, f, l) = (self.s, self.f, S::LANES);
+            let ((x, y), tile, ahead) = (self.xy, self.tile, self.ahead);
+            let params = std::array::from_fn::<_, N, _>(|n| f.params(s, at.j + n * l));
+            walk_rows::<N>(
+                at.rows.clone(),
+                #[inline(always)]
+                |row, _| {
+                    let Some(row) = row else { return };
+                    for (n, &p) in params.iter().enumerate() {
+                        let i = row * tile.stride + at.j + n * l;
+                        s.prefetch(y.wrapping_add(i + ahead).cast());
+                        // SAFETY: row in the tile, vector n of the strip (forwarded).
+                        unsafe {
+                            let v = load_strip::<S, E, N, FULL>(
+                                s,
+                                x.add(i),
+                                n,
+                                at.last,
+                                DEAD_LANES,
+                                ahead,
+                            );
+                            store_strip::<S, E, N, FULL>(s, y.add(i), n, at.last, f.apply(s, v, p));
+                        }
                     }
-                    // SAFETY: forwarded from the caller; row < rows, j < width.
-                    unsafe { one(s, f, (x, y), (tile, width, ahead), (row, j), p) };
-                }
-            },
-        );
-        return;
-    }
-    for row in 0..tile.rows {
-        let mut j = 0;
-        while j < width {
-            // SAFETY: forwarded from the caller; row < rows, j < width.
-            unsafe { one(s, f, (x, y), (tile, width, ahead), (row, j), f.params(s, j)) };
-            j += l;
+                },
+            );
         }
     }
+    if width > STRIP_TILE {
+        // SAFETY: forwarded from the caller.
+        return unsafe { map_rows(s, f, (x, y), tile, width) };
+    }
+    let mut pass = Map {
+        s,
+        f,
+        xy: (x, y),
+        tile,
+        ahead: strip_ahead::<S, E>(tile, width),
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { for_strips::<S, _>(&mut pass, tile.rows, width) }
 }
 
 /// `y = min(c_j * exp(x - r_j), 1)` down each column `j`, for `params[j] = (r_j, c_j)` with

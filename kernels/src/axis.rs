@@ -355,9 +355,19 @@ unsafe fn store_lanes<S: Simd, E: Element>(s: S, p: *mut E, len: usize, v: S::V)
     }
 }
 
-/// Vector `n` of a strip of `N` ([`StripPass::strip`]) at `p`: all lanes but in the last
-/// vector of a strip that is not `FULL`, where the `last` elements widened to f32 and `fill`
-/// past them. Prefetches the line `ahead` elements on (with no branch: `ahead` may be 0).
+/// The lanes vector `n` of a strip of `N` holds ([`StripPass::strip`]): all but in the last
+/// vector of a strip that is not `FULL`, where `last`.
+#[inline(always)]
+fn strip_lanes<S: Simd, const N: usize, const FULL: bool>(n: usize, last: usize) -> usize {
+    if FULL || n + 1 < N {
+        S::LANES
+    } else {
+        last
+    }
+}
+
+/// Vector `n` of a strip of `N` at `p`, its [`strip_lanes`] widened to f32 and `fill` past
+/// them. Prefetches the line `ahead` elements on (with no branch: `ahead` may be 0).
 ///
 /// # Safety
 /// The vector's elements at `p` readable.
@@ -372,13 +382,7 @@ unsafe fn load_strip<S: Simd, E: Element, const N: usize, const FULL: bool>(
 ) -> S::V {
     s.prefetch(p.wrapping_add(ahead).cast());
     // SAFETY: forwarded from the caller.
-    unsafe {
-        if FULL || n + 1 < N {
-            E::load(s, p)
-        } else {
-            E::load_tail(s, p, last, fill)
-        }
-    }
+    unsafe { load_lanes(s, p, strip_lanes::<S, N, FULL>(n, last), fill, 0) }
 }
 
 /// Stores vector `n` of a strip of `N` at `p`, as [`load_strip`] reads it.
@@ -394,13 +398,7 @@ unsafe fn store_strip<S: Simd, E: Element, const N: usize, const FULL: bool>(
     v: S::V,
 ) {
     // SAFETY: forwarded from the caller.
-    unsafe {
-        if FULL || n + 1 < N {
-            E::store(s, p, v)
-        } else {
-            E::store_tail(s, p, last, v)
-        }
-    }
+    unsafe { store_lanes(s, p, strip_lanes::<S, N, FULL>(n, last), v) }
 }
 
 /// `wide_k += v_k` for every lane `k`.
@@ -585,42 +583,39 @@ unsafe fn raxisonline_rows<S: Simd, E: Element>(
     out: &mut [ColumnSum],
 ) {
     let (width, l) = (out.len(), S::LANES);
-    let ahead = prefetch_ahead::<E>(tile, width, width);
     let exp = ScaledExp::<S>::unit(s);
     let mut reference = [-f32::MAX; AXIS_TILE];
     let mut max = [f32::NEG_INFINITY; AXIS_TILE];
     let mut acc = [0.0f32; AXIS_TILE];
     let mut total = [0.0f64; AXIS_TILE];
-    for row in 0..tile.rows {
-        let mut j = 0;
-        while j < width {
-            let len = (width - j).min(l);
-            // SAFETY: row < rows and j + len <= width: inside the tile's span; j < width <=
-            // AXIS_TILE, a multiple of LANES: the state has a vector at j.
-            unsafe {
-                let p = x.add(row * tile.stride + j);
-                let v = load_lanes(s, p, len, f32::NEG_INFINITY, ahead);
-                let (pr, pm, pa) = (
-                    reference.as_mut_ptr().add(j),
-                    max.as_mut_ptr().add(j),
-                    acc.as_mut_ptr().add(j),
-                );
-                let mut r = s.load(pr);
-                if s.any(s.lt(s.add(r, s.splat(ONLINE_JUMP)), v)) {
-                    r = rebase(s, &exp, &mut total[j..j + l], s.load(pa), r, v);
-                    s.store(pr, r);
-                    s.store(pa, s.splat(0.0));
-                }
-                s.store(pm, s.max(s.load(pm), v));
-                let term = exp.at::<false, false, false>(s, s.sub(v, r));
-                s.store(pa, s.add(s.load(pa), term));
+    let step = |at: Option<(S::V, usize)>, row: usize| {
+        let Some((v, j)) = at else {
+            if (row + 1).is_multiple_of(BLOCK_STEPS) || row + 1 == tile.rows {
+                fold_all(s, &mut acc, &mut total, width);
             }
-            j += l;
+            return None;
+        };
+        // SAFETY: j < width <= AXIS_TILE, a multiple of LANES: a vector of state at j.
+        unsafe {
+            let (pr, pm, pa) = (
+                reference.as_mut_ptr().add(j),
+                max.as_mut_ptr().add(j),
+                acc.as_mut_ptr().add(j),
+            );
+            let mut r = s.load(pr);
+            if s.any(s.lt(s.add(r, s.splat(ONLINE_JUMP)), v)) {
+                r = rebase(s, &exp, &mut total[j..j + l], s.load(pa), r, v);
+                s.store(pr, r);
+                s.store(pa, s.splat(0.0));
+            }
+            s.store(pm, s.max(s.load(pm), v));
+            let term = exp.at::<false, false, false>(s, s.sub(v, r));
+            s.store(pa, s.add(s.load(pa), term));
         }
-        if (row + 1) % BLOCK_STEPS == 0 || row + 1 == tile.rows {
-            fold_all(s, &mut acc, &mut total, width);
-        }
-    }
+        None
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { walk_vectors(s, (x, tile, width), step) };
     for (j, o) in out.iter_mut().enumerate() {
         *o = ColumnSum {
             max: max[j],
@@ -650,24 +645,20 @@ fn fold_all<S: Simd>(s: S, acc: &mut [f32; AXIS_TILE], total: &mut [f64; AXIS_TI
 /// As [`raxismax`].
 #[inline(always)]
 unsafe fn raxismax_rows<S: Simd, E: Element>(s: S, x: *const E, tile: Tile, out: &mut [f32]) {
-    let (width, l) = (out.len(), S::LANES);
-    let ahead = prefetch_ahead::<E>(tile, width, width);
+    let width = out.len();
     let mut max = [f32::NEG_INFINITY; AXIS_TILE];
-    for row in 0..tile.rows {
-        let mut j = 0;
-        while j < width {
-            let len = (width - j).min(l);
-            // SAFETY: row < rows and j + len <= width: inside the tile's span; the state has a
-            // vector at j (AXIS_TILE is a multiple of LANES).
+    let step = |at: Option<(S::V, usize)>, _| {
+        if let Some((v, j)) = at {
+            // SAFETY: a vector of state at j (as in `raxisonline_rows`).
             unsafe {
-                let p = x.add(row * tile.stride + j);
-                let v = load_lanes(s, p, len, f32::NEG_INFINITY, ahead);
                 let pm = max.as_mut_ptr().add(j);
                 s.store(pm, s.max(s.load(pm), v));
             }
-            j += l;
         }
-    }
+        None
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { walk_vectors(s, (x, tile, width), step) };
     out.copy_from_slice(&max[..width]);
 }
 
@@ -683,29 +674,25 @@ unsafe fn storeexp_rows<S: Simd, E: Element>(
     m: &[f32; AXIS_TILE],
     (width, total): (usize, &mut [f64; AXIS_TILE]),
 ) {
-    let (l, exp) = (S::LANES, ScaledExp::<S>::unit(s));
-    let ahead = prefetch_ahead::<E>(tile, width, width);
+    let exp = ScaledExp::<S>::unit(s);
     let mut acc = [0.0f32; AXIS_TILE];
-    for row in 0..tile.rows {
-        let mut j = 0;
-        while j < width {
-            let len = (width - j).min(l);
-            let i = row * tile.stride + j;
-            // SAFETY: row < rows and j + len <= width: inside the tile's span; the state has a
-            // vector at j.
-            unsafe {
-                let v = load_lanes(s, x.add(i), len, f32::NEG_INFINITY, ahead);
-                let t = exp_term::<S, E>(s, &exp, s.sub(v, s.load(m.as_ptr().add(j))));
-                store_lanes(s, y.add(i), len, t);
-                let pa = acc.as_mut_ptr().add(j);
-                s.store(pa, s.add(s.load(pa), t));
+    let step = |at: Option<(S::V, usize)>, row: usize| {
+        let Some((v, j)) = at else {
+            if (row + 1).is_multiple_of(BLOCK_STEPS) || row + 1 == tile.rows {
+                fold_all(s, &mut acc, total, width);
             }
-            j += l;
+            return None;
+        };
+        // SAFETY: a vector of state at j (as in `raxisonline_rows`).
+        unsafe {
+            let t = exp_term::<S, E>(s, &exp, s.sub(v, s.load(m.as_ptr().add(j))));
+            let pa = acc.as_mut_ptr().add(j);
+            s.store(pa, s.add(s.load(pa), t));
+            Some((y, t))
         }
-        if (row + 1) % BLOCK_STEPS == 0 || row + 1 == tile.rows {
-            fold_all(s, &mut acc, total, width);
-        }
-    }
+    };
+    // SAFETY: forwarded from the caller; y spans what x does.
+    unsafe { walk_vectors(s, (x, tile, width), step) };
 }
 
 /// `exp(d)` as [`raxisstoreexp`] stores it: 0 below `2^-126 (1 + 2^-10)`, the coarse exp for
@@ -731,22 +718,43 @@ unsafe fn map_rows<S: Simd, E: Element, F: ColumnMap<S>>(
     tile: Tile,
     width: usize,
 ) {
+    let step = |at: Option<(S::V, usize)>, _| at.map(|(v, j)| (y, f.apply(s, v, f.params(s, j))));
+    // SAFETY: forwarded from the caller; y spans what x does.
+    unsafe { walk_vectors(s, (x, tile, width), step) }
+}
+
+/// Walks a tile of `width` columns row by row, a vector of columns at a time:
+/// `step(Some((v, j)), row)` for the vector `v` of columns from `j` (lanes past the tile's
+/// edge `-inf`), storing what it returns, `Some((y, out))`, at the same place in `y`; then
+/// `step(None, row)` at the row's end. Prefetches as [`prefetch_ahead`] says for runs of the
+/// whole row (both arrays, when storing).
+///
+/// # Safety
+/// `x..x + tile.span(width)` readable, and writable from every `y` `step` returns.
+#[inline(always)]
+unsafe fn walk_vectors<S: Simd, E: Element>(
+    s: S,
+    (x, tile, width): (*const E, Tile, usize),
+    mut step: impl FnMut(Option<(S::V, usize)>, usize) -> Option<(*mut E, S::V)>,
+) {
     let (l, ahead) = (S::LANES, prefetch_ahead::<E>(tile, width, width));
     for row in 0..tile.rows {
         let mut j = 0;
         while j < width {
             let len = (width - j).min(l);
             let i = row * tile.stride + j;
-            if ahead > 0 {
-                s.prefetch(y.wrapping_add(i + ahead).cast());
-            }
             // SAFETY: row < rows and j + len <= width: inside the tile's span.
-            unsafe {
-                let v = load_lanes(s, x.add(i), len, DEAD_LANES, ahead);
-                store_lanes(s, y.add(i), len, f.apply(s, v, f.params(s, j)));
+            let v = unsafe { load_lanes(s, x.add(i), len, DEAD_LANES, ahead) };
+            if let Some((y, out)) = step(Some((v, j)), row) {
+                if ahead > 0 {
+                    s.prefetch(y.wrapping_add(i + ahead).cast());
+                }
+                // SAFETY: as above, for y (the caller's).
+                unsafe { store_lanes(s, y.add(i), len, out) };
             }
             j += l;
         }
+        step(None, row);
     }
 }
 

@@ -91,14 +91,19 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
         unsafe fn strip<const N: usize, const FULL: bool>(&mut self, at: Strip) {
             let (s, l, exp) = (self.s, S::LANES, ScaledExp::<S>::unit(self.s));
             // SAFETY: the strip's vectors lie inside the state (`Strip`).
-            let mut r = std::array::from_fn::<_, N, _>(|n| unsafe {
-                s.load(self.reference.as_ptr().add(at.j + n * l))
-            });
+            let mut r = std::array::from_fn::<_, N, _>(
+                #[inline(always)]
+                |n| unsafe { s.load(self.reference.as_ptr().add(at.j + n * l)) },
+            );
             // SAFETY: as above.
-            let mut m = std::array::from_fn::<_, N, _>(|n| unsafe {
-                s.load(self.max.as_ptr().add(at.j + n * l))
-            });
-            let mut r_jump = r.map(|r| s.add(r, s.splat(ONLINE_JUMP)));
+            let mut m = std::array::from_fn::<_, N, _>(
+                #[inline(always)]
+                |n| unsafe { s.load(self.max.as_ptr().add(at.j + n * l)) },
+            );
+            let mut r_jump = r.map(
+                #[inline(always)]
+                |r| s.add(r, s.splat(ONLINE_JUMP)),
+            );
             let mut acc = [[s.splat(0.0); 4]; N];
             let (x, tile, ahead, total) = (self.x, self.tile, self.ahead, &mut self.total);
             walk_rows::<N>(
@@ -506,9 +511,10 @@ pub(crate) unsafe fn raxisstoreexp<S: Simd, E: Element>(
             let (s, l, exp) = (self.s, S::LANES, ScaledExp::<S>::unit(self.s));
             let ((x, y), tile, ahead) = (self.xy, self.tile, self.ahead);
             // SAFETY: the strip's vectors lie inside the state.
-            let m = std::array::from_fn::<_, N, _>(|n| unsafe {
-                s.load(self.m.as_ptr().add(at.j + n * l))
-            });
+            let m = std::array::from_fn::<_, N, _>(
+                #[inline(always)]
+                |n| unsafe { s.load(self.m.as_ptr().add(at.j + n * l)) },
+            );
             let mut acc = [[s.splat(0.0); 4]; N];
             let total = &mut self.total;
             walk_rows::<N>(
@@ -588,34 +594,38 @@ unsafe fn raxisonline_rows<S: Simd, E: Element>(
     let mut max = [f32::NEG_INFINITY; AXIS_TILE];
     let mut acc = [0.0f32; AXIS_TILE];
     let mut total = [0.0f64; AXIS_TILE];
-    let step = |at: Option<(S::V, usize)>, row: usize| {
-        let Some((v, j)) = at else {
-            if (row + 1).is_multiple_of(BLOCK_STEPS) || row + 1 == tile.rows {
-                fold_all(s, &mut acc, &mut total, width);
-            }
-            return None;
-        };
-        // SAFETY: j < width <= AXIS_TILE, a multiple of LANES: a vector of state at j.
-        unsafe {
-            let (pr, pm, pa) = (
-                reference.as_mut_ptr().add(j),
-                max.as_mut_ptr().add(j),
-                acc.as_mut_ptr().add(j),
-            );
-            let mut r = s.load(pr);
-            if s.any(s.lt(s.add(r, s.splat(ONLINE_JUMP)), v)) {
-                r = rebase(s, &exp, &mut total[j..j + l], s.load(pa), r, v);
-                s.store(pr, r);
-                s.store(pa, s.splat(0.0));
-            }
-            s.store(pm, s.max(s.load(pm), v));
-            let term = exp.at::<false, false, false>(s, s.sub(v, r));
-            s.store(pa, s.add(s.load(pa), term));
-        }
-        None
+    // SAFETY: forwarded from the caller; j < width <= AXIS_TILE, a multiple of LANES: the
+    // state has a vector at j.
+    unsafe {
+        walk_vectors(
+            s,
+            (x, tile, width),
+            #[inline(always)]
+            |at, row| {
+                let Some((v, j)) = at else {
+                    if (row + 1).is_multiple_of(BLOCK_STEPS) || row + 1 == tile.rows {
+                        fold_all(s, &mut acc, &mut total, width);
+                    }
+                    return None;
+                };
+                let (pr, pm, pa) = (
+                    reference.as_mut_ptr().add(j),
+                    max.as_mut_ptr().add(j),
+                    acc.as_mut_ptr().add(j),
+                );
+                let mut r = s.load(pr);
+                if s.any(s.lt(s.add(r, s.splat(ONLINE_JUMP)), v)) {
+                    r = rebase(s, &exp, &mut total[j..j + l], s.load(pa), r, v);
+                    s.store(pr, r);
+                    s.store(pa, s.splat(0.0));
+                }
+                s.store(pm, s.max(s.load(pm), v));
+                let term = exp.at::<false, false, false>(s, s.sub(v, r));
+                s.store(pa, s.add(s.load(pa), term));
+                None
+            },
+        )
     };
-    // SAFETY: forwarded from the caller.
-    unsafe { walk_vectors(s, (x, tile, width), step) };
     for (j, o) in out.iter_mut().enumerate() {
         *o = ColumnSum {
             max: max[j],
@@ -647,18 +657,21 @@ fn fold_all<S: Simd>(s: S, acc: &mut [f32; AXIS_TILE], total: &mut [f64; AXIS_TI
 unsafe fn raxismax_rows<S: Simd, E: Element>(s: S, x: *const E, tile: Tile, out: &mut [f32]) {
     let width = out.len();
     let mut max = [f32::NEG_INFINITY; AXIS_TILE];
-    let step = |at: Option<(S::V, usize)>, _| {
-        if let Some((v, j)) = at {
-            // SAFETY: a vector of state at j (as in `raxisonline_rows`).
-            unsafe {
-                let pm = max.as_mut_ptr().add(j);
-                s.store(pm, s.max(s.load(pm), v));
-            }
-        }
-        None
+    // SAFETY: forwarded from the caller; a vector of state at j (as in `raxisonline_rows`).
+    unsafe {
+        walk_vectors(
+            s,
+            (x, tile, width),
+            #[inline(always)]
+            |at, _| {
+                if let Some((v, j)) = at {
+                    let pm = max.as_mut_ptr().add(j);
+                    s.store(pm, s.max(s.load(pm), v));
+                }
+                None
+            },
+        )
     };
-    // SAFETY: forwarded from the caller.
-    unsafe { walk_vectors(s, (x, tile, width), step) };
     out.copy_from_slice(&max[..width]);
 }
 
@@ -676,23 +689,27 @@ unsafe fn storeexp_rows<S: Simd, E: Element>(
 ) {
     let exp = ScaledExp::<S>::unit(s);
     let mut acc = [0.0f32; AXIS_TILE];
-    let step = |at: Option<(S::V, usize)>, row: usize| {
-        let Some((v, j)) = at else {
-            if (row + 1).is_multiple_of(BLOCK_STEPS) || row + 1 == tile.rows {
-                fold_all(s, &mut acc, total, width);
-            }
-            return None;
-        };
-        // SAFETY: a vector of state at j (as in `raxisonline_rows`).
-        unsafe {
-            let t = exp_term::<S, E>(s, &exp, s.sub(v, s.load(m.as_ptr().add(j))));
-            let pa = acc.as_mut_ptr().add(j);
-            s.store(pa, s.add(s.load(pa), t));
-            Some((y, t))
-        }
+    // SAFETY: forwarded from the caller, y spanning what x does; a vector of state at j (as in
+    // `raxisonline_rows`).
+    unsafe {
+        walk_vectors(
+            s,
+            (x, tile, width),
+            #[inline(always)]
+            |at, row| {
+                let Some((v, j)) = at else {
+                    if (row + 1).is_multiple_of(BLOCK_STEPS) || row + 1 == tile.rows {
+                        fold_all(s, &mut acc, total, width);
+                    }
+                    return None;
+                };
+                let t = exp_term::<S, E>(s, &exp, s.sub(v, s.load(m.as_ptr().add(j))));
+                let pa = acc.as_mut_ptr().add(j);
+                s.store(pa, s.add(s.load(pa), t));
+                Some((y, t))
+            },
+        )
     };
-    // SAFETY: forwarded from the caller; y spans what x does.
-    unsafe { walk_vectors(s, (x, tile, width), step) };
 }
 
 /// `exp(d)` as [`raxisstoreexp`] stores it: 0 below `2^-126 (1 + 2^-10)`, the coarse exp for
@@ -718,9 +735,18 @@ unsafe fn map_rows<S: Simd, E: Element, F: ColumnMap<S>>(
     tile: Tile,
     width: usize,
 ) {
-    let step = |at: Option<(S::V, usize)>, _| at.map(|(v, j)| (y, f.apply(s, v, f.params(s, j))));
     // SAFETY: forwarded from the caller; y spans what x does.
-    unsafe { walk_vectors(s, (x, tile, width), step) }
+    unsafe {
+        walk_vectors(
+            s,
+            (x, tile, width),
+            #[inline(always)]
+            |at, _| {
+                let (v, j) = at?;
+                Some((y, f.apply(s, v, f.params(s, j))))
+            },
+        )
+    }
 }
 
 /// Walks a tile of `width` columns row by row, a vector of columns at a time:
@@ -840,7 +866,10 @@ unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
         unsafe fn strip<const N: usize, const FULL: bool>(&mut self, at: Strip) {
             let (s, f, l) = (self.s, self.f, S::LANES);
             let ((x, y), tile, ahead) = (self.xy, self.tile, self.ahead);
-            let params = std::array::from_fn::<_, N, _>(|n| f.params(s, at.j + n * l));
+            let params = std::array::from_fn::<_, N, _>(
+                #[inline(always)]
+                |n| f.params(s, at.j + n * l),
+            );
             walk_rows::<N>(
                 at.rows.clone(),
                 #[inline(always)]
@@ -911,7 +940,10 @@ pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
         #[inline(always)]
         fn params(&self, s: S, j: usize) -> Self::Params {
             // SAFETY: j < AXIS_TILE, a multiple of LANES.
-            [&self.r, &self.m, &self.e, &self.cutoff].map(|a| unsafe { s.load(a.as_ptr().add(j)) })
+            [&self.r, &self.m, &self.e, &self.cutoff].map(
+                #[inline(always)]
+                |a| unsafe { s.load(a.as_ptr().add(j)) },
+            )
         }
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, [r, m, e, cutoff]: Self::Params) -> S::V {

@@ -52,11 +52,11 @@ const SHAPES: [(usize, usize, usize); 23] = [
     (1, 300, 24),
     (2, 2, 520),
     (1, 5000, 17),
-    // Strips of every kind taking turns over blocks of rows: 64 + 64 + 16 + 6 columns with
-    // AVX-512, nine of 16 and a part with AVX2; 64 + 15; 24 + 6 past a row block's 32.
-    (1, 100, 150),
-    (2, 40, 79),
+    // Two strips side by side (AVX-512: 32 + 16 columns), one with a partial vector, and the
+    // row walk past a strip's columns with a tail (AVX2 from 17 columns, AVX-512 from 65).
+    (1, 100, 48),
     (1, 70, 30),
+    (1, 100, 150),
 ];
 
 #[test]

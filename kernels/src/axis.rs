@@ -65,7 +65,7 @@ pub struct ColumnSum {
 /// Each column's [`ColumnSum`] into `out` (`out.len()` columns): per lane the online pass of
 /// [`crate::ops::raddonline`] (the reference moves, with an exact rescale, only when an input
 /// exceeds it by more than [`ONLINE_JUMP`]), strip by strip ([`for_strips`]; row by row for
-/// tiles wider than [`STRIP_TILE`]), f32 partials taking turns over the rows ([`acc_slot`])
+/// tiles wider than [`strip_columns`]), f32 partials taking turns over the rows ([`acc_slot`])
 /// folded into the f64 totals before any adds more than [`BLOCK_STEPS`] terms.
 ///
 /// # Safety
@@ -143,7 +143,7 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
             }
         }
     }
-    if out.len() > STRIP_TILE {
+    if out.len() > strip_columns::<S>() {
         // SAFETY: forwarded from the caller.
         return unsafe { raxisonline_rows(s, x, tile, out) };
     }
@@ -186,56 +186,56 @@ trait StripPass {
     unsafe fn strip<const N: usize, const FULL: bool>(&mut self, at: Strip);
 }
 
-/// Rows each strip of a tile wider than one strip walks in turn: a block of up to
-/// [`STRIP_TILE`] columns (32 KiB of f32 at most, within the L1) that the first strips bring in
-/// and the others find in cache, the tile still read front to back, block by block.
-const STRIP_ROWS: usize = 2 * BLOCK_STEPS;
-
-/// Runs `pass` over a tile of `rows` rows and `width <= AXIS_TILE` columns in strips of
-/// [`strip_vectors`] vectors (then two, then one; the last possibly part of a vector): for
-/// each block of [`STRIP_ROWS`] rows (all rows when one strip spans the tile), each strip in
-/// turn. In registers a strip's state costs nothing per row; in memory each row's update would
-/// wait for the last one's store (on Ice Lake, tiles of 64 columns ran 1.4x faster so).
+/// Runs `pass` over a tile of `rows` rows and `width <= strip_columns::<S>()` columns: one
+/// strip of [`strip_vectors`] vectors, or two for a width between (two vectors, then one; the
+/// last possibly part of a vector), each walking every row. In registers a strip's state costs
+/// nothing per row; in memory each row's update would wait for the last one's store (on Ice
+/// Lake-SP, tiles of 64 columns with AVX-512 ran 1.16-1.25x the contiguous rows at 1M elements
+/// so, against 1.70-1.83x).
 ///
 /// # Safety
-/// As `pass` requires for its tile of `width <= AXIS_TILE` columns.
+/// As `pass` requires for its tile of `width` columns.
 #[inline(always)]
 unsafe fn for_strips<S: Simd, P: StripPass>(pass: &mut P, rows: usize, width: usize) {
     let (l, most) = (S::LANES, strip_vectors::<S>());
-    let block = if width <= most * l { rows } else { STRIP_ROWS };
-    let mut start = 0;
-    while start < rows {
-        let end = rows.min(start + block);
-        let mut j = 0;
-        while j < width {
-            let left = width - j;
-            let at = |w: usize| Strip {
-                j,
-                last: w - (w - 1) / l * l,
-                rows: start..end,
-            };
-            // SAFETY: forwarded from the caller; each strip ends within `width`.
-            unsafe {
-                if most == 4 && left >= 4 * l {
-                    pass.strip::<4, true>(at(4 * l));
-                    j += 4 * l;
-                } else if left >= 2 * l {
-                    pass.strip::<2, true>(at(2 * l));
-                    j += 2 * l;
-                } else if left > l {
-                    pass.strip::<2, false>(at(left));
-                    j += left;
-                } else if left == l {
-                    pass.strip::<1, true>(at(l));
-                    j += l;
-                } else {
-                    pass.strip::<1, false>(at(left));
-                    j += left;
-                }
+    let mut j = 0;
+    while j < width {
+        let left = width - j;
+        let at = |w: usize| Strip {
+            j,
+            last: w - (w - 1) / l * l,
+            rows: 0..rows,
+        };
+        // SAFETY: forwarded from the caller; each strip ends within `width`.
+        unsafe {
+            if most == 4 && left >= 4 * l {
+                pass.strip::<4, true>(at(4 * l));
+                j += 4 * l;
+            } else if left >= 2 * l {
+                pass.strip::<2, true>(at(2 * l));
+                j += 2 * l;
+            } else if left > l {
+                pass.strip::<2, false>(at(left));
+                j += left;
+            } else if left == l {
+                pass.strip::<1, true>(at(l));
+                j += l;
+            } else {
+                pass.strip::<1, false>(at(left));
+                j += left;
             }
         }
-        start = end;
     }
+}
+
+/// Columns a tile walked in strips ([`for_strips`]) has at most: one strip's; wider tiles are
+/// walked row by row ([`raxisonline_rows`] and the like), each vector's state in arrays, a
+/// whole row in one run. Strips taking turns over blocks of 32 rows were tried for wider
+/// tiles: in cache they led, but from the L3 and DRAM they lost to the row walk (Ice Lake-SP,
+/// AVX2, 64 columns: 1.55x the contiguous rows at 1M and 1.57-1.75x at 16M, against
+/// 1.31-1.52x and 1.18-1.31x).
+const fn strip_columns<S: Simd>() -> usize {
+    strip_vectors::<S>() * S::LANES
 }
 
 /// Vectors per strip at most: four with 32 vector registers (a strip's state, four vectors per
@@ -248,12 +248,23 @@ const fn strip_vectors<S: Simd>() -> usize {
     }
 }
 
-/// The accumulator of a strip of `N` vectors that row `slot` (0 to 3) adds to: four per
-/// vector taking turns when `N = 1`, two when `N = 2`, one when `N = 4` (each vector's adds
-/// then wait on the others' rather than on their own).
+/// The accumulator of a strip of `N` vectors that row `slot` (0 to 3) adds to
+/// ([`accumulators`] per vector taking turns).
 #[inline(always)]
 fn acc_slot<const N: usize>(slot: usize) -> usize {
-    slot % (4 / N)
+    slot % accumulators::<N>()
+}
+
+/// Accumulators per vector of a strip of `N`: two for one vector (a row's exp is shorter than
+/// two adds' latency), else one (a row's vectors add in parallel). Four, as in the row passes,
+/// left AVX2 short of registers: its strips of two vectors spilled to the stack, 1.36-1.39x
+/// the contiguous rows at 1M with 64 columns against 1.27-1.32x with one.
+const fn accumulators<const N: usize>() -> usize {
+    if N == 1 {
+        2
+    } else {
+        1
+    }
 }
 
 /// Calls `step(Some(row), slot)` for every row of `rows` in order, `slot` a constant at each
@@ -288,7 +299,7 @@ fn walk_rows<const N: usize>(rows: Range<usize>, mut step: impl FnMut(Option<usi
 
 /// Rows between folds in a strip of `N` vectors: [`BLOCK_STEPS`] per accumulator.
 const fn fold_rows<const N: usize>() -> usize {
-    BLOCK_STEPS * (4 / N)
+    BLOCK_STEPS * accumulators::<N>()
 }
 
 /// Elements ahead of each load a pass over a tile of `width` columns prefetches (0: none),
@@ -415,7 +426,7 @@ fn fold<S: Simd>(s: S, wide: &mut [f64], v: S::V) {
 }
 
 /// Each column's max into `out` (`out.len()` columns; `-inf` for no rows; a NaN may or may not
-/// win), strip by strip (row by row past [`STRIP_TILE`] columns), maxima taking turns over the
+/// win), strip by strip (row by row past [`strip_columns`] columns), maxima taking turns over the
 /// rows as the accumulators do ([`acc_slot`]).
 ///
 /// # Safety
@@ -463,7 +474,7 @@ pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile
             }
         }
     }
-    if out.len() > STRIP_TILE {
+    if out.len() > strip_columns::<S>() {
         // SAFETY: forwarded from the caller.
         return unsafe { raxismax_rows(s, x, tile, out) };
     }
@@ -482,7 +493,7 @@ pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile
 /// `y = exp(x - m_j)` down each column `j` for finite `max[j] = m_j` at least the column's max
 /// (0 below `2^-126 (1 + 2^-10)`; the short reduction, and the coarse exp for half outputs, as
 /// [`crate::ops::raddstoreexpminusmax`]), and each column's sum of the terms into `sums`, strip
-/// by strip (row by row past [`STRIP_TILE`] columns), in f32 partials of at most
+/// by strip (row by row past [`strip_columns`] columns), in f32 partials of at most
 /// [`BLOCK_STEPS`] terms folded into f64.
 ///
 /// # Safety
@@ -561,7 +572,7 @@ pub(crate) unsafe fn raxisstoreexp<S: Simd, E: Element>(
     pass.m[..width].copy_from_slice(max);
     // SAFETY: forwarded from the caller.
     unsafe {
-        if width > STRIP_TILE {
+        if width > strip_columns::<S>() {
             storeexp_rows(s, (x, y), tile, &pass.m, (width, &mut pass.total));
         } else {
             for_strips::<S, _>(&mut pass, tile.rows, width);
@@ -570,13 +581,7 @@ pub(crate) unsafe fn raxisstoreexp<S: Simd, E: Element>(
     sums.copy_from_slice(&pass.total[..width]);
 }
 
-/// Tiles wider than this many columns are walked row by row, each vector's state in arrays
-/// ([`raxisonline_rows`] and the like): a block of their rows outgrows the L1 while the
-/// strips take turns over it, and a whole row (up to 4 KiB) in one run is what the
-/// prefetchers keep up with when rows lie pages apart.
-const STRIP_TILE: usize = 256;
-
-/// [`raxisonline`] row by row for a tile wider than [`STRIP_TILE`]: each vector's state in
+/// [`raxisonline`] row by row for a tile wider than [`strip_columns`]: each vector's state in
 /// arrays, one f32 partial per column folded into f64 after every [`BLOCK_STEPS`] rows.
 ///
 /// # Safety
@@ -603,9 +608,7 @@ unsafe fn raxisonline_rows<S: Simd, E: Element>(
             #[inline(always)]
             |at, row| {
                 let Some((v, j)) = at else {
-                    if (row + 1).is_multiple_of(BLOCK_STEPS) || row + 1 == tile.rows {
-                        fold_all(s, &mut acc, &mut total, width);
-                    }
+                    fold_after(s, (row, tile.rows), &mut acc, &mut total, width);
                     return None;
                 };
                 let (pr, pm, pa) = (
@@ -635,9 +638,19 @@ unsafe fn raxisonline_rows<S: Simd, E: Element>(
     }
 }
 
-/// Folds the partials of the first `width` columns into their totals and clears them.
+/// After row `row` of `rows`: the partials of the first `width` columns folded into their
+/// totals and cleared, once [`BLOCK_STEPS`] rows have added to them and at the end.
 #[inline(always)]
-fn fold_all<S: Simd>(s: S, acc: &mut [f32; AXIS_TILE], total: &mut [f64; AXIS_TILE], width: usize) {
+fn fold_after<S: Simd>(
+    s: S,
+    (row, rows): (usize, usize),
+    acc: &mut [f32; AXIS_TILE],
+    total: &mut [f64; AXIS_TILE],
+    width: usize,
+) {
+    if !(row + 1).is_multiple_of(BLOCK_STEPS) && row + 1 != rows {
+        return;
+    }
     let l = S::LANES;
     let mut j = 0;
     while j < width {
@@ -649,7 +662,7 @@ fn fold_all<S: Simd>(s: S, acc: &mut [f32; AXIS_TILE], total: &mut [f64; AXIS_TI
     acc[..width.next_multiple_of(l)].fill(0.0);
 }
 
-/// [`raxismax`] row by row for a tile wider than [`STRIP_TILE`].
+/// [`raxismax`] row by row for a tile wider than [`strip_columns`].
 ///
 /// # Safety
 /// As [`raxismax`].
@@ -675,7 +688,7 @@ unsafe fn raxismax_rows<S: Simd, E: Element>(s: S, x: *const E, tile: Tile, out:
     out.copy_from_slice(&max[..width]);
 }
 
-/// [`raxisstoreexp`] row by row for a tile wider than [`STRIP_TILE`], into `total`.
+/// [`raxisstoreexp`] row by row for a tile wider than [`strip_columns`], into `total`.
 ///
 /// # Safety
 /// As [`raxisstoreexp`].
@@ -698,9 +711,7 @@ unsafe fn storeexp_rows<S: Simd, E: Element>(
             #[inline(always)]
             |at, row| {
                 let Some((v, j)) = at else {
-                    if (row + 1).is_multiple_of(BLOCK_STEPS) || row + 1 == tile.rows {
-                        fold_all(s, &mut acc, total, width);
-                    }
+                    fold_after(s, (row, tile.rows), &mut acc, total, width);
                     return None;
                 };
                 let t = exp_term::<S, E>(s, &exp, s.sub(v, s.load(m.as_ptr().add(j))));
@@ -723,7 +734,7 @@ fn exp_term<S: Simd, E: Element>(s: S, exp: &ScaledExp<S>, d: S::V) -> S::V {
     }
 }
 
-/// [`map`] row by row for a tile wider than [`STRIP_TILE`].
+/// [`map`] row by row for a tile wider than [`strip_columns`].
 ///
 /// # Safety
 /// As [`map`].
@@ -841,7 +852,7 @@ trait ColumnMap<S: Simd> {
 }
 
 /// Writes `y = f(x)` over the tile of `width` columns, strip by strip ([`for_strips`]), each
-/// strip's parameters in registers (row by row past [`STRIP_TILE`] columns).
+/// strip's parameters in registers (row by row past [`strip_columns`] columns).
 ///
 /// # Safety
 /// `x..x + span` readable and `y..y + span` writable (`y` may equal `x`), `span` the tile's for
@@ -895,7 +906,7 @@ unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
             );
         }
     }
-    if width > STRIP_TILE {
+    if width > strip_columns::<S>() {
         // SAFETY: forwarded from the caller.
         return unsafe { map_rows(s, f, (x, y), tile, width) };
     }

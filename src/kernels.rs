@@ -276,7 +276,7 @@ impl Kernels {
     }
 
     /// Cross-entropy of `rows x cols` logits (row stride `shape.stride`) against class-index
-    /// `targets`, torch semantics (see [`CrossEntropyOptions`](crate::CrossEntropyOptions) and docs/accuracy.md):
+    /// `targets`, torch semantics (see [`CrossEntropyOptions`] and docs/accuracy.md):
     /// `loss_r = (1 - eps) w_t (lse - x_t) + (eps / C) (W lse - sum_c w_c x_c) + z lse^2`.
     /// Writes the outputs asked for, and the gradient w.r.t. the logits into `grad` (a buffer and
     /// its row stride) when given; returns the reduced loss (for [`Reduction::None`](crate::Reduction::None), the sum).

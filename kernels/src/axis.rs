@@ -2,8 +2,9 @@
 //! columns, `stride` elements apart, each column one row of the operation (the axis of an
 //! `(outer, len, inner)` tensor, `stride = inner`). A vector's lanes are adjacent columns, so the
 //! reductions run down the columns with no horizontal step and no gather: the online pass of
-//! [`crate::ops`] per lane, then one output pass (or three-pass reload). A pass walks a tile a
-//! strip of up to four vectors of columns at a time, the strip's state in registers.
+//! [`crate::ops`] per lane, then one output pass (or three-pass reload). A pass walks a tile of
+//! up to [`strip_columns`] columns a strip of vectors at a time, the strip's state in
+//! registers, and a wider tile row by row.
 
 use crate::element::Element;
 use crate::exp::{cutoff, split_pow2};
@@ -255,10 +256,10 @@ fn acc_slot<const N: usize>(slot: usize) -> usize {
     slot % accumulators::<N>()
 }
 
-/// Accumulators per vector of a strip of `N`: two for one vector (a row's exp is shorter than
-/// two adds' latency), else one (a row's vectors add in parallel). Four, as in the row passes,
-/// left AVX2 short of registers: its strips of two vectors spilled to the stack, 1.36-1.39x
-/// the contiguous rows at 1M with 64 columns against 1.27-1.32x with one.
+/// Accumulators per vector of a strip of `N`: two for one vector (one vector's exp per row
+/// takes about an add's latency, so two chains keep the adds off the critical path), else one
+/// (a row's vectors add in parallel). Four, as in the row passes, left AVX2 short of
+/// registers: its strips of two vectors spilled to the stack.
 const fn accumulators<const N: usize>() -> usize {
     if N == 1 {
         2
@@ -799,7 +800,7 @@ unsafe fn walk_vectors<S: Simd, E: Element>(
 /// below 2^-126, as [`crate::ops::vscale`].
 ///
 /// # Safety
-/// As [`vaxisexpsubtract`], for `scale.len()` columns.
+/// As [`vaxisscaleexp`], for `scale.len()` columns.
 #[inline(always)]
 pub(crate) unsafe fn vaxisscale<S: Simd, E: Element>(
     s: S,
@@ -996,7 +997,7 @@ pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
 /// log-softmax: its max and the log of its sum around it).
 ///
 /// # Safety
-/// As [`vaxisexpsubtract`].
+/// As [`vaxisscaleexp`].
 #[inline(always)]
 pub(crate) unsafe fn vaxissubtract<S: Simd, E: Element>(
     s: S,

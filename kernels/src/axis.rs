@@ -14,8 +14,6 @@ use crate::ops::{
 };
 use crate::simd::Simd;
 
-use std::ops::Range;
-
 /// Columns per tile at most: the online pass keeps three f32 and one f64 per column on the
 /// stack (20 KiB), the output passes up to four f32. A tile's row is then up to 4 KiB long, so a
 /// wide axis (`inner` in the thousands, rows a page or more apart) still reads a page's worth
@@ -91,24 +89,13 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
         #[inline(always)]
         unsafe fn strip<const N: usize, const FULL: bool>(&mut self, at: Strip) {
             let (s, l, exp) = (self.s, S::LANES, ScaledExp::<S>::unit(self.s));
-            // SAFETY: the strip's vectors lie inside the state (`Strip`).
-            let mut r = std::array::from_fn::<_, N, _>(
-                #[inline(always)]
-                |n| unsafe { s.load(self.reference.as_ptr().add(at.j + n * l)) },
-            );
-            // SAFETY: as above.
-            let mut m = std::array::from_fn::<_, N, _>(
-                #[inline(always)]
-                |n| unsafe { s.load(self.max.as_ptr().add(at.j + n * l)) },
-            );
-            let mut r_jump = r.map(
-                #[inline(always)]
-                |r| s.add(r, s.splat(ONLINE_JUMP)),
-            );
+            let mut r = [s.splat(-f32::MAX); N];
+            let mut r_jump = [s.add(r[0], s.splat(ONLINE_JUMP)); N];
+            let mut m = [s.splat(f32::NEG_INFINITY); N];
             let mut acc = [[s.splat(0.0); 4]; N];
             let (x, tile, ahead, total) = (self.x, self.tile, self.ahead, &mut self.total);
             walk_rows::<N>(
-                at.rows.clone(),
+                tile.rows,
                 #[inline(always)]
                 |row, slot| {
                     for n in 0..N {
@@ -136,7 +123,7 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
                 },
             );
             for n in 0..N {
-                // SAFETY: as above.
+                // SAFETY: the strip's vectors lie inside the state (`Strip`).
                 unsafe {
                     s.store(self.reference.as_mut_ptr().add(at.j + n * l), r[n]);
                     s.store(self.max.as_mut_ptr().add(at.j + n * l), m[n]);
@@ -152,13 +139,13 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
         s,
         x,
         tile,
-        ahead: strip_ahead::<S, E>(tile, out.len()),
-        reference: [-f32::MAX; AXIS_TILE],
-        max: [f32::NEG_INFINITY; AXIS_TILE],
+        ahead: prefetch_ahead::<E>(tile, out.len()),
+        reference: [0.0; AXIS_TILE],
+        max: [0.0; AXIS_TILE],
         total: [0.0; AXIS_TILE],
     };
     // SAFETY: forwarded from the caller.
-    unsafe { for_strips::<S, _>(&mut pass, tile.rows, out.len()) };
+    unsafe { for_strips::<S, _>(&mut pass, out.len()) };
     for (j, o) in out.iter_mut().enumerate() {
         *o = ColumnSum {
             max: pass.max[j],
@@ -169,17 +156,16 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
 }
 
 /// Where a pass runs: the strip of columns from `j` (whose vectors lie inside the passes'
-/// `AXIS_TILE`-long state, `AXIS_TILE` a multiple of two vectors), its last vector holding `last`
-/// columns, over the rows `rows` of the tile.
+/// `AXIS_TILE`-long state, `AXIS_TILE` a multiple of four vectors), its last vector holding
+/// `last` columns, over every row of the tile.
 struct Strip {
     j: usize,
     last: usize,
-    rows: Range<usize>,
 }
 
 /// A pass over a tile, one strip of columns at a time ([`for_strips`]).
 trait StripPass {
-    /// The pass over the strip `at` of `N` vectors of columns (1 or 2), the last one full when
+    /// The pass over the strip `at` of `N` vectors of columns (1, 2 or 4), the last one full when
     /// `FULL`: its state in registers for the strip's rows.
     ///
     /// # Safety
@@ -187,7 +173,7 @@ trait StripPass {
     unsafe fn strip<const N: usize, const FULL: bool>(&mut self, at: Strip);
 }
 
-/// Runs `pass` over a tile of `rows` rows and `width <= strip_columns::<S>()` columns: one
+/// Runs `pass` over its tile of `width <= strip_columns::<S>()` columns: one
 /// strip of [`strip_vectors`] vectors, or two for a width between (two vectors, then one; the
 /// last possibly part of a vector), each walking every row. In registers a strip's state costs
 /// nothing per row; in memory each row's update would wait for the last one's store (on Ice
@@ -197,7 +183,7 @@ trait StripPass {
 /// # Safety
 /// As `pass` requires for its tile of `width` columns.
 #[inline(always)]
-unsafe fn for_strips<S: Simd, P: StripPass>(pass: &mut P, rows: usize, width: usize) {
+unsafe fn for_strips<S: Simd, P: StripPass>(pass: &mut P, width: usize) {
     let (l, most) = (S::LANES, strip_vectors::<S>());
     let mut j = 0;
     while j < width {
@@ -205,7 +191,6 @@ unsafe fn for_strips<S: Simd, P: StripPass>(pass: &mut P, rows: usize, width: us
         let at = |w: usize| Strip {
             j,
             last: w - (w - 1) / l * l,
-            rows: 0..rows,
         };
         // SAFETY: forwarded from the caller; each strip ends within `width`.
         unsafe {
@@ -268,24 +253,24 @@ const fn accumulators<const N: usize>() -> usize {
     }
 }
 
-/// Calls `step(Some(row), slot)` for every row of `rows` in order, `slot` a constant at each
+/// Calls `step(Some(row), slot)` for every row below `rows` in order, `slot` a constant at each
 /// call site (so accumulators indexed by it stay in registers) taking the values 0 to 3 in
 /// turn, and `step(None, 0)` after every [`fold_rows`]`::<N>()` rows and at the end: each of a
 /// strip's accumulators ([`acc_slot`]) then adds at most [`BLOCK_STEPS`] terms between folds.
 #[inline(always)]
-fn walk_rows<const N: usize>(rows: Range<usize>, mut step: impl FnMut(Option<usize>, usize)) {
-    let mut row = rows.start;
-    while row + 4 <= rows.end {
+fn walk_rows<const N: usize>(rows: usize, mut step: impl FnMut(Option<usize>, usize)) {
+    let mut row = 0;
+    while row + 4 <= rows {
         step(Some(row), 0);
         step(Some(row + 1), 1);
         step(Some(row + 2), 2);
         step(Some(row + 3), 3);
         row += 4;
-        if (row - rows.start).is_multiple_of(fold_rows::<N>()) && row < rows.end {
+        if row.is_multiple_of(fold_rows::<N>()) && row < rows {
             step(None, 0);
         }
     }
-    let left = rows.end - row;
+    let left = rows - row;
     if left > 0 {
         step(Some(row), 0);
     }
@@ -303,25 +288,19 @@ const fn fold_rows<const N: usize>() -> usize {
     BLOCK_STEPS * accumulators::<N>()
 }
 
-/// Elements ahead of each load a pass over a tile of `width` columns prefetches (0: none),
-/// reading `run <= width` adjacent columns of a row at a time (a strip, or the whole row). Runs
-/// that lie apart (`stride > run`) are each a separate stream the hardware prefetchers start
-/// cold on: about 8 KiB of f32 runs ahead, at most 16 rows. A contiguous tile of
+/// Elements ahead of each load a pass over a tile of `width` columns prefetches (0: none). Rows
+/// that lie apart (`stride > width`) are each a separate run the hardware prefetchers start cold
+/// on: about 8 KiB of f32 rows ahead, at most 16 rows. A contiguous tile of
 /// [`PREFETCH_FROM`] bytes or more is one long run, prefetched as the row passes are
 /// ([`PREFETCH_AHEAD`] bytes ahead).
-fn prefetch_ahead<E: Element>(tile: Tile, width: usize, run: usize) -> usize {
-    if tile.stride > run {
-        (2048 / run.max(1)).clamp(1, 16) * tile.stride
+fn prefetch_ahead<E: Element>(tile: Tile, width: usize) -> usize {
+    if tile.stride > width {
+        (2048 / width.max(1)).clamp(1, 16) * tile.stride
     } else if tile.span(width) * size_of::<E>() >= PREFETCH_FROM {
         PREFETCH_AHEAD / size_of::<E>()
     } else {
         0
     }
-}
-
-/// [`prefetch_ahead`] for a tile walked in strips ([`for_strips`]).
-fn strip_ahead<S: Simd, E: Element>(tile: Tile, width: usize) -> usize {
-    prefetch_ahead::<E>(tile, width, width.min(strip_vectors::<S>() * S::LANES))
 }
 
 /// `a + b + c + d`.
@@ -447,12 +426,8 @@ pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile
             let (s, l) = (self.s, S::LANES);
             let (x, tile, ahead) = (self.x, self.tile, self.ahead);
             let mut m = [[s.splat(f32::NEG_INFINITY); 4]; N];
-            for (n, m) in m.iter_mut().enumerate() {
-                // SAFETY: the strip's vectors lie inside the state.
-                m[0] = unsafe { s.load(self.max.as_ptr().add(at.j + n * l)) };
-            }
             walk_rows::<N>(
-                at.rows.clone(),
+                tile.rows,
                 #[inline(always)]
                 |row, slot| {
                     let Some(row) = row else { return };
@@ -467,7 +442,7 @@ pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile
                 },
             );
             for (n, [a, b, c, d]) in m.into_iter().enumerate() {
-                // SAFETY: as above.
+                // SAFETY: the strip's vectors lie inside the state (`Strip`).
                 unsafe {
                     let p = self.max.as_mut_ptr().add(at.j + n * l);
                     s.store(p, s.max(s.max(a, b), s.max(c, d)));
@@ -483,11 +458,11 @@ pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile
         s,
         x,
         tile,
-        ahead: strip_ahead::<S, E>(tile, out.len()),
-        max: [f32::NEG_INFINITY; AXIS_TILE],
+        ahead: prefetch_ahead::<E>(tile, out.len()),
+        max: [0.0; AXIS_TILE],
     };
     // SAFETY: forwarded from the caller.
-    unsafe { for_strips::<S, _>(&mut pass, tile.rows, out.len()) };
+    unsafe { for_strips::<S, _>(&mut pass, out.len()) };
     out.copy_from_slice(&pass.max[..out.len()]);
 }
 
@@ -530,7 +505,7 @@ pub(crate) unsafe fn raxisstoreexp<S: Simd, E: Element>(
             let mut acc = [[s.splat(0.0); 4]; N];
             let total = &mut self.total;
             walk_rows::<N>(
-                at.rows.clone(),
+                tile.rows,
                 #[inline(always)]
                 |row, slot| {
                     for n in 0..N {
@@ -566,7 +541,7 @@ pub(crate) unsafe fn raxisstoreexp<S: Simd, E: Element>(
         s,
         xy: (x, y),
         tile,
-        ahead: strip_ahead::<S, E>(tile, width),
+        ahead: prefetch_ahead::<E>(tile, width),
         m: [0.0; AXIS_TILE],
         total: [0.0; AXIS_TILE],
     };
@@ -576,7 +551,7 @@ pub(crate) unsafe fn raxisstoreexp<S: Simd, E: Element>(
         if width > strip_columns::<S>() {
             storeexp_rows(s, (x, y), tile, &pass.m, (width, &mut pass.total));
         } else {
-            for_strips::<S, _>(&mut pass, tile.rows, width);
+            for_strips::<S, _>(&mut pass, width);
         }
     }
     sums.copy_from_slice(&pass.total[..width]);
@@ -775,7 +750,7 @@ unsafe fn walk_vectors<S: Simd, E: Element>(
     (x, tile, width): (*const E, Tile, usize),
     mut step: impl FnMut(Option<(S::V, usize)>, usize) -> Option<(*mut E, S::V)>,
 ) {
-    let (l, ahead) = (S::LANES, prefetch_ahead::<E>(tile, width, width));
+    let (l, ahead) = (S::LANES, prefetch_ahead::<E>(tile, width));
     for row in 0..tile.rows {
         let mut j = 0;
         while j < width {
@@ -883,7 +858,7 @@ unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
                 |n| f.params(s, at.j + n * l),
             );
             walk_rows::<N>(
-                at.rows.clone(),
+                tile.rows,
                 #[inline(always)]
                 |row, _| {
                     let Some(row) = row else { return };
@@ -916,10 +891,10 @@ unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
         f,
         xy: (x, y),
         tile,
-        ahead: strip_ahead::<S, E>(tile, width),
+        ahead: prefetch_ahead::<E>(tile, width),
     };
     // SAFETY: forwarded from the caller.
-    unsafe { for_strips::<S, _>(&mut pass, tile.rows, width) }
+    unsafe { for_strips::<S, _>(&mut pass, width) }
 }
 
 /// `y = min(c_j * exp(x - r_j), 1)` down each column `j`, for `params[j] = (r_j, c_j)` with

@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use twopass_kernels::{ColumnSum, Element, Io, Table, Tile, AXIS_TILE};
+use twopass_kernels::{ColumnSum, Element, Io, Table, Tile, AXIS_TILE, NARROW_TILE};
 
 use crate::sum::{narrow, Special};
 
@@ -67,15 +67,30 @@ fn tiles(
 /// are all NaN.
 pub(crate) fn map<E: Element>(
     t: &Table<E>,
+    io: Io<'_, E>,
+    shape: (usize, usize, usize),
+    output: Output,
+) {
+    if shape.2 <= NARROW_TILE {
+        map_with::<E, NARROW_TILE>(t, io, shape, output)
+    } else {
+        map_with::<E, AXIS_TILE>(t, io, shape, output)
+    }
+}
+
+/// [`map`] with per-column state for `C >= min(inner, AXIS_TILE)` columns (the passes zero it
+/// on every call: [`NARROW_TILE`]).
+fn map_with<E: Element, const C: usize>(
+    t: &Table<E>,
     mut io: Io<'_, E>,
     shape: (usize, usize, usize),
     output: Output,
 ) {
     if output == Output::SoftmaxReload {
-        return reload(t, io, shape);
+        return reload::<E, C>(t, io, shape);
     }
-    let mut sums = [ColumnSum::default(); AXIS_TILE];
-    let mut params = [(0.0f32, 0.0f32); AXIS_TILE];
+    let mut sums = [ColumnSum::default(); C];
+    let mut params = [(0.0f32, 0.0f32); C];
     for (range, tile, width) in tiles(shape) {
         let x = &io.input()[range.clone()];
         (t.raxisonline)(x, tile, &mut sums[..width]);
@@ -106,10 +121,14 @@ pub(crate) fn part<'a, E>(io: &'a mut Io<'_, E>, range: Range<usize>) -> Io<'a, 
 
 /// Softmax by three-pass reload, tile by tile: each column's max, `y = exp(x - max)` and its
 /// sum, then `y *= 1 / sum` (NaN for a special column: `x * NaN`).
-fn reload<E: Element>(t: &Table<E>, mut io: Io<'_, E>, shape: (usize, usize, usize)) {
-    let (mut max, mut finite) = ([0.0f32; AXIS_TILE], [0.0f32; AXIS_TILE]);
-    let mut sums = [0.0f64; AXIS_TILE];
-    let mut scale = [0.0f32; AXIS_TILE];
+fn reload<E: Element, const C: usize>(
+    t: &Table<E>,
+    mut io: Io<'_, E>,
+    shape: (usize, usize, usize),
+) {
+    let (mut max, mut finite) = ([0.0f32; C], [0.0f32; C]);
+    let mut sums = [0.0f64; C];
+    let mut scale = [0.0f32; C];
     for (range, tile, width) in tiles(shape) {
         (t.raxismax)(&io.input()[range.clone()], tile, &mut max[..width]);
         // A column whose max is not finite is special (its scale below is NaN): any finite
@@ -147,9 +166,22 @@ pub(crate) fn log_sum_exp<E: Element>(
     let (_, len, inner) = shape;
     if len == 0 {
         out.fill(f32::NEG_INFINITY);
-        return;
+    } else if inner <= NARROW_TILE {
+        log_sum_exp_with::<E, NARROW_TILE>(t, x, shape, out);
+    } else {
+        log_sum_exp_with::<E, AXIS_TILE>(t, x, shape, out);
     }
-    let mut sums = [ColumnSum::default(); AXIS_TILE];
+}
+
+/// [`log_sum_exp`] of `len > 0` rows with state for `C >= min(inner, AXIS_TILE)` columns.
+fn log_sum_exp_with<E: Element, const C: usize>(
+    t: &Table<E>,
+    x: &[E],
+    shape: (usize, usize, usize),
+    out: &mut [f32],
+) {
+    let (_, len, inner) = shape;
+    let mut sums = [ColumnSum::default(); C];
     for (range, tile, width) in tiles(shape) {
         let x = &x[range.clone()];
         (t.raxisonline)(x, tile, &mut sums[..width]);

@@ -31,7 +31,7 @@ fn row_of<T: Copy>(y: &[T], len: usize, inner: usize, r: usize) -> Vec<T> {
     (0..len).map(|k| y[(o * len + k) * inner + j]).collect()
 }
 
-const SHAPES: [(usize, usize, usize); 23] = [
+const SHAPES: [(usize, usize, usize); 25] = [
     (1, 5, 2),
     (2, 3, 3),
     (1, 17, 7),
@@ -57,6 +57,10 @@ const SHAPES: [(usize, usize, usize); 23] = [
     (1, 100, 48),
     (1, 70, 30),
     (1, 100, 150),
+    // State for NARROW_TILE (64) columns, then AXIS_TILE's from 65; two tiles, the second
+    // narrow.
+    (1, 3, 65),
+    (2, 3, 1100),
 ];
 
 #[test]

@@ -20,6 +20,26 @@ use crate::simd::Simd;
 /// per row: shorter runs leave the prefetchers behind.
 pub const AXIS_TILE: usize = 1024;
 
+/// Columns of state the passes over a tile this narrow keep (one strip's at most: four vectors
+/// of 16 lanes); wider tiles keep [`AXIS_TILE`]'s. Every pass zeroes its state per tile, and a
+/// whole `AXIS_TILE`'s (up to 24 KiB a pass) took 7% of a 16K-element softmax of 16 columns
+/// (AVX-512, Ice Lake-SP), and most of it for tiles of few rows.
+pub const NARROW_TILE: usize = 64;
+
+/// `$body` with the const `$c` the columns of state a tile of `$width` columns keeps:
+/// [`NARROW_TILE`] or [`AXIS_TILE`].
+macro_rules! with_state {
+    ($width:expr, $c:ident => $body:expr) => {
+        if $width <= NARROW_TILE {
+            const $c: usize = NARROW_TILE;
+            $body
+        } else {
+            const $c: usize = AXIS_TILE;
+            $body
+        }
+    };
+}
+
 /// Where a tile's rows lie: `rows` rows, row `k` starting `k * stride` elements after the first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tile {
@@ -81,9 +101,9 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
         x: *const E,
         tile: Tile,
         ahead: usize,
-        reference: [f32; AXIS_TILE],
-        max: [f32; AXIS_TILE],
-        total: [f64; AXIS_TILE],
+        reference: [f32; NARROW_TILE],
+        max: [f32; NARROW_TILE],
+        total: [f64; NARROW_TILE],
     }
     impl<S: Simd, E: Element> StripPass for Online<S, E> {
         #[inline(always)]
@@ -133,16 +153,16 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
     }
     if out.len() > strip_columns::<S>() {
         // SAFETY: forwarded from the caller.
-        return unsafe { raxisonline_rows(s, x, tile, out) };
+        return with_state!(out.len(), C => unsafe { raxisonline_rows::<S, E, C>(s, x, tile, out) });
     }
     let mut pass = Online {
         s,
         x,
         tile,
         ahead: prefetch_ahead::<E>(tile, out.len()),
-        reference: [0.0; AXIS_TILE],
-        max: [0.0; AXIS_TILE],
-        total: [0.0; AXIS_TILE],
+        reference: [0.0; NARROW_TILE],
+        max: [0.0; NARROW_TILE],
+        total: [0.0; NARROW_TILE],
     };
     // SAFETY: forwarded from the caller.
     unsafe { for_strips::<S, _>(&mut pass, out.len()) };
@@ -156,7 +176,7 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
 }
 
 /// Where a pass runs: the strip of columns from `j` (whose vectors lie inside the passes'
-/// `AXIS_TILE`-long state, `AXIS_TILE` a multiple of four vectors), its last vector holding
+/// [`NARROW_TILE`]-long state, at least a strip and a multiple of four vectors), its last vector holding
 /// `last` columns, over every row of the tile.
 struct Strip {
     j: usize,
@@ -184,6 +204,7 @@ trait StripPass {
 /// As `pass` requires for its tile of `width` columns.
 #[inline(always)]
 unsafe fn for_strips<S: Simd, P: StripPass>(pass: &mut P, width: usize) {
+    const { assert!(strip_columns::<S>() <= NARROW_TILE) };
     let (l, most) = (S::LANES, strip_vectors::<S>());
     let mut j = 0;
     while j < width {
@@ -418,7 +439,7 @@ pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile
         x: *const E,
         tile: Tile,
         ahead: usize,
-        max: [f32; AXIS_TILE],
+        max: [f32; NARROW_TILE],
     }
     impl<S: Simd, E: Element> StripPass for Max<S, E> {
         #[inline(always)]
@@ -452,14 +473,14 @@ pub(crate) unsafe fn raxismax<S: Simd, E: Element>(s: S, x: *const E, tile: Tile
     }
     if out.len() > strip_columns::<S>() {
         // SAFETY: forwarded from the caller.
-        return unsafe { raxismax_rows(s, x, tile, out) };
+        return with_state!(out.len(), C => unsafe { raxismax_rows::<S, E, C>(s, x, tile, out) });
     }
     let mut pass = Max {
         s,
         x,
         tile,
         ahead: prefetch_ahead::<E>(tile, out.len()),
-        max: [0.0; AXIS_TILE],
+        max: [0.0; NARROW_TILE],
     };
     // SAFETY: forwarded from the caller.
     unsafe { for_strips::<S, _>(&mut pass, out.len()) };
@@ -489,8 +510,8 @@ pub(crate) unsafe fn raxisstoreexp<S: Simd, E: Element>(
         xy: (*const E, *mut E),
         tile: Tile,
         ahead: usize,
-        m: [f32; AXIS_TILE],
-        total: [f64; AXIS_TILE],
+        m: [f32; NARROW_TILE],
+        total: [f64; NARROW_TILE],
     }
     impl<S: Simd, E: Element> StripPass for StoreExp<S, E> {
         #[inline(always)]
@@ -537,33 +558,34 @@ pub(crate) unsafe fn raxisstoreexp<S: Simd, E: Element>(
         }
     }
     let width = max.len();
+    if width > strip_columns::<S>() {
+        // SAFETY: forwarded from the caller.
+        return with_state!(width, C => unsafe {
+            storeexp_rows::<S, E, C>(s, (x, y), tile, max, sums)
+        });
+    }
     let mut pass = StoreExp {
         s,
         xy: (x, y),
         tile,
         ahead: prefetch_ahead::<E>(tile, width),
-        m: [0.0; AXIS_TILE],
-        total: [0.0; AXIS_TILE],
+        m: [0.0; NARROW_TILE],
+        total: [0.0; NARROW_TILE],
     };
     pass.m[..width].copy_from_slice(max);
     // SAFETY: forwarded from the caller.
-    unsafe {
-        if width > strip_columns::<S>() {
-            storeexp_rows(s, (x, y), tile, &pass.m, (width, &mut pass.total));
-        } else {
-            for_strips::<S, _>(&mut pass, width);
-        }
-    }
+    unsafe { for_strips::<S, _>(&mut pass, width) };
     sums.copy_from_slice(&pass.total[..width]);
 }
 
 /// [`raxisonline`] row by row for a tile wider than [`strip_columns`]: each vector's state in
-/// arrays, one f32 partial per column folded into f64 after every [`BLOCK_STEPS`] rows.
+/// arrays of `C` columns, one f32 partial per column folded into f64 after every
+/// [`BLOCK_STEPS`] rows.
 ///
 /// # Safety
-/// As [`raxisonline`].
+/// As [`raxisonline`], for `out.len() <= C`.
 #[inline(always)]
-unsafe fn raxisonline_rows<S: Simd, E: Element>(
+unsafe fn raxisonline_rows<S: Simd, E: Element, const C: usize>(
     s: S,
     x: *const E,
     tile: Tile,
@@ -571,12 +593,12 @@ unsafe fn raxisonline_rows<S: Simd, E: Element>(
 ) {
     let (width, l) = (out.len(), S::LANES);
     let exp = ScaledExp::<S>::unit(s);
-    let mut reference = [-f32::MAX; AXIS_TILE];
-    let mut max = [f32::NEG_INFINITY; AXIS_TILE];
-    let mut acc = [0.0f32; AXIS_TILE];
-    let mut total = [0.0f64; AXIS_TILE];
-    // SAFETY: forwarded from the caller; j < width <= AXIS_TILE, a multiple of LANES: the
-    // state has a vector at j.
+    let mut reference = [-f32::MAX; C];
+    let mut max = [f32::NEG_INFINITY; C];
+    let mut acc = [0.0f32; C];
+    let mut total = [0.0f64; C];
+    // SAFETY: forwarded from the caller; j < width <= C, both multiples of LANES: the state
+    // has a vector at j.
     unsafe {
         walk_vectors(
             s,
@@ -617,11 +639,11 @@ unsafe fn raxisonline_rows<S: Simd, E: Element>(
 /// After row `row` of `rows`: the partials of the first `width` columns folded into their
 /// totals and cleared, once [`BLOCK_STEPS`] rows have added to them and at the end.
 #[inline(always)]
-fn fold_after<S: Simd>(
+fn fold_after<S: Simd, const C: usize>(
     s: S,
     (row, rows): (usize, usize),
-    acc: &mut [f32; AXIS_TILE],
-    total: &mut [f64; AXIS_TILE],
+    acc: &mut [f32; C],
+    total: &mut [f64; C],
     width: usize,
 ) {
     if !(row + 1).is_multiple_of(BLOCK_STEPS) && row + 1 != rows {
@@ -630,7 +652,7 @@ fn fold_after<S: Simd>(
     let l = S::LANES;
     let mut j = 0;
     while j < width {
-        // SAFETY: j < width <= AXIS_TILE, a multiple of LANES: a vector at j.
+        // SAFETY: j < width <= C, both multiples of LANES: a vector at j.
         let a = unsafe { s.load(acc.as_ptr().add(j)) };
         fold(s, &mut total[j..j + l], a);
         j += l;
@@ -641,11 +663,16 @@ fn fold_after<S: Simd>(
 /// [`raxismax`] row by row for a tile wider than [`strip_columns`].
 ///
 /// # Safety
-/// As [`raxismax`].
+/// As [`raxismax`], for `out.len() <= C`.
 #[inline(always)]
-unsafe fn raxismax_rows<S: Simd, E: Element>(s: S, x: *const E, tile: Tile, out: &mut [f32]) {
+unsafe fn raxismax_rows<S: Simd, E: Element, const C: usize>(
+    s: S,
+    x: *const E,
+    tile: Tile,
+    out: &mut [f32],
+) {
     let width = out.len();
-    let mut max = [f32::NEG_INFINITY; AXIS_TILE];
+    let mut max = [f32::NEG_INFINITY; C];
     // SAFETY: forwarded from the caller; a vector of state at j (as in `raxisonline_rows`).
     unsafe {
         walk_vectors(
@@ -664,20 +691,21 @@ unsafe fn raxismax_rows<S: Simd, E: Element>(s: S, x: *const E, tile: Tile, out:
     out.copy_from_slice(&max[..width]);
 }
 
-/// [`raxisstoreexp`] row by row for a tile wider than [`strip_columns`], into `total`.
+/// [`raxisstoreexp`] row by row for a tile wider than [`strip_columns`].
 ///
 /// # Safety
-/// As [`raxisstoreexp`].
+/// As [`raxisstoreexp`], for `max.len() <= C`.
 #[inline(always)]
-unsafe fn storeexp_rows<S: Simd, E: Element>(
+unsafe fn storeexp_rows<S: Simd, E: Element, const C: usize>(
     s: S,
     (x, y): (*const E, *mut E),
     tile: Tile,
-    m: &[f32; AXIS_TILE],
-    (width, total): (usize, &mut [f64; AXIS_TILE]),
+    max: &[f32],
+    sums: &mut [f64],
 ) {
-    let exp = ScaledExp::<S>::unit(s);
-    let mut acc = [0.0f32; AXIS_TILE];
+    let (width, exp) = (max.len(), ScaledExp::<S>::unit(s));
+    let (mut m, mut acc, mut total) = ([0.0f32; C], [0.0f32; C], [0.0f64; C]);
+    m[..width].copy_from_slice(max);
     // SAFETY: forwarded from the caller, y spanning what x does; a vector of state at j (as in
     // `raxisonline_rows`).
     unsafe {
@@ -687,7 +715,7 @@ unsafe fn storeexp_rows<S: Simd, E: Element>(
             #[inline(always)]
             |at, row| {
                 let Some((v, j)) = at else {
-                    fold_after(s, (row, tile.rows), &mut acc, total, width);
+                    fold_after(s, (row, tile.rows), &mut acc, &mut total, width);
                     return None;
                 };
                 let t = exp_term::<S, E>(s, &exp, s.sub(v, s.load(m.as_ptr().add(j))));
@@ -697,6 +725,7 @@ unsafe fn storeexp_rows<S: Simd, E: Element>(
             },
         )
     };
+    sums.copy_from_slice(&total[..width]);
 }
 
 /// `exp(d)` as [`raxisstoreexp`] stores it: 0 below `2^-126 (1 + 2^-10)`, the coarse exp for
@@ -784,15 +813,15 @@ pub(crate) unsafe fn vaxisscale<S: Simd, E: Element>(
     tile: Tile,
     scale: &[f32],
 ) {
-    struct Columns {
-        c: [f32; AXIS_TILE],
-        least: [f32; AXIS_TILE],
+    struct Columns<const C: usize> {
+        c: [f32; C],
+        least: [f32; C],
     }
-    impl<S: Simd> ColumnMap<S> for Columns {
+    impl<S: Simd, const C: usize> ColumnMap<S> for Columns<C> {
         type Params = (S::V, S::V);
         #[inline(always)]
         fn params(&self, s: S, j: usize) -> Self::Params {
-            // SAFETY: j < AXIS_TILE, a multiple of LANES.
+            // SAFETY: j < C, both multiples of LANES.
             unsafe {
                 (
                     s.load(self.c.as_ptr().add(j)),
@@ -805,23 +834,26 @@ pub(crate) unsafe fn vaxisscale<S: Simd, E: Element>(
             s.mul_or_zero(s.nlt(s.abs(x), least), x, c)
         }
     }
-    let mut c = Columns {
-        c: [0.0; AXIS_TILE],
-        least: [f32::INFINITY; AXIS_TILE],
-    };
-    for (j, &v) in scale.iter().enumerate() {
-        c.c[j] = v;
-        c.least[j] = least_normal_factor(v);
-    }
-    // SAFETY: forwarded from the caller.
-    unsafe { map(s, &c, (x, y), tile, scale.len()) }
+    with_state!(scale.len(), C => {
+        let mut c = Columns::<C> {
+            c: [0.0; C],
+            least: [f32::INFINITY; C],
+        };
+        for (j, &v) in scale.iter().enumerate() {
+            c.c[j] = v;
+            c.least[j] = least_normal_factor(v);
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { map(s, &c, (x, y), tile, scale.len()) }
+    })
 }
 
 /// A per-column element-wise map down a tile.
 trait ColumnMap<S: Simd> {
     /// What `apply` needs of a vector of columns.
     type Params: Copy;
-    /// The parameters of the vector of columns from `j < AXIS_TILE`.
+    /// The parameters of the vector of columns from `j` (below the state's columns, a multiple
+    /// of `LANES`).
     fn params(&self, s: S, j: usize) -> Self::Params;
     /// The output for `x` in the columns of `params`.
     fn apply(&self, s: S, x: S::V, params: Self::Params) -> S::V;
@@ -916,17 +948,17 @@ pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
 ) {
     /// Per column: the reference, and `c = m * 2^-e` split as [`ScaledExp`] does with the
     /// flush point for `m` and `e`.
-    struct Columns<const COARSE: bool> {
-        r: [f32; AXIS_TILE],
-        m: [f32; AXIS_TILE],
-        e: [f32; AXIS_TILE],
-        cutoff: [f32; AXIS_TILE],
+    struct Columns<const COARSE: bool, const C: usize> {
+        r: [f32; C],
+        m: [f32; C],
+        e: [f32; C],
+        cutoff: [f32; C],
     }
-    impl<S: Simd, const COARSE: bool> ColumnMap<S> for Columns<COARSE> {
+    impl<S: Simd, const COARSE: bool, const C: usize> ColumnMap<S> for Columns<COARSE, C> {
         type Params = [S::V; 4];
         #[inline(always)]
         fn params(&self, s: S, j: usize) -> Self::Params {
-            // SAFETY: j < AXIS_TILE, a multiple of LANES.
+            // SAFETY: j < C, both multiples of LANES.
             [&self.r, &self.m, &self.e, &self.cutoff].map(
                 #[inline(always)]
                 |a| unsafe { s.load(a.as_ptr().add(j)) },
@@ -941,12 +973,12 @@ pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
             s.min(s.splat(1.0), y)
         }
     }
-    fn columns<const COARSE: bool>(params: &[(f32, f32)]) -> Columns<COARSE> {
+    fn columns<const COARSE: bool, const C: usize>(params: &[(f32, f32)]) -> Columns<COARSE, C> {
         let mut c = Columns {
-            r: [0.0; AXIS_TILE],
-            m: [1.0; AXIS_TILE],
-            e: [0.0; AXIS_TILE],
-            cutoff: [0.0; AXIS_TILE],
+            r: [0.0; C],
+            m: [1.0; C],
+            e: [0.0; C],
+            cutoff: [0.0; C],
         };
         for (j, &(r, scale)) in params.iter().enumerate() {
             let (m, k) = split_pow2(scale);
@@ -958,14 +990,16 @@ pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
         c
     }
     let width = params.len();
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        if E::COARSE_EXP {
-            map(s, &columns::<true>(params), (x, y), tile, width)
-        } else {
-            map(s, &columns::<false>(params), (x, y), tile, width)
+    with_state!(width, C => {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            if E::COARSE_EXP {
+                map(s, &columns::<true, C>(params), (x, y), tile, width)
+            } else {
+                map(s, &columns::<false, C>(params), (x, y), tile, width)
+            }
         }
-    }
+    })
 }
 
 /// `y = (x - a_j) - b_j` down each column `j`, for `params[j] = (a_j, b_j)` (a column's
@@ -980,15 +1014,15 @@ pub(crate) unsafe fn vaxissubtract<S: Simd, E: Element>(
     tile: Tile,
     params: &[(f32, f32)],
 ) {
-    struct Columns {
-        a: [f32; AXIS_TILE],
-        b: [f32; AXIS_TILE],
+    struct Columns<const C: usize> {
+        a: [f32; C],
+        b: [f32; C],
     }
-    impl<S: Simd> ColumnMap<S> for Columns {
+    impl<S: Simd, const C: usize> ColumnMap<S> for Columns<C> {
         type Params = (S::V, S::V);
         #[inline(always)]
         fn params(&self, s: S, j: usize) -> Self::Params {
-            // SAFETY: j < AXIS_TILE, a multiple of LANES.
+            // SAFETY: j < C, both multiples of LANES.
             unsafe {
                 (
                     s.load(self.a.as_ptr().add(j)),
@@ -1001,14 +1035,16 @@ pub(crate) unsafe fn vaxissubtract<S: Simd, E: Element>(
             s.sub(s.sub(x, a), b)
         }
     }
-    let mut c = Columns {
-        a: [0.0; AXIS_TILE],
-        b: [0.0; AXIS_TILE],
-    };
-    for (j, &(a, b)) in params.iter().enumerate() {
-        c.a[j] = a;
-        c.b[j] = b;
-    }
-    // SAFETY: forwarded from the caller.
-    unsafe { map(s, &c, (x, y), tile, params.len()) }
+    with_state!(params.len(), C => {
+        let mut c = Columns::<C> {
+            a: [0.0; C],
+            b: [0.0; C],
+        };
+        for (j, &(a, b)) in params.iter().enumerate() {
+            c.a[j] = a;
+            c.b[j] = b;
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { map(s, &c, (x, y), tile, params.len()) }
+    })
 }

@@ -30,7 +30,7 @@ mod scalar;
 mod simd;
 mod table;
 
-pub use axis::{ColumnSum, Tile, AXIS_TILE};
+pub use axis::{ColumnSum, Tile, AXIS_TILE, NARROW_TILE};
 pub use element::Element;
 pub use entry::{Args, Entry};
 pub use ext::{exp_or_zero, Ext, GradCoefficients, LogitSum, LogitSums, MaxSum, SumOfLogits};

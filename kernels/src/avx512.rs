@@ -4,7 +4,7 @@ use core::arch::x86_64::*;
 
 use pulp::x86::V4;
 
-use crate::exp::{reduced_poly, LOG2E};
+use crate::exp::{reduced_poly, LOG2E, ROUND_MAGIC};
 use crate::simd::Simd;
 
 /// Whether this CPU runs the AVX-512 kernels.
@@ -160,10 +160,10 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
         self.0.avx512f._mm512_min_ps(a, b)
     }
     #[inline(always)]
-    fn round(self, a: __m512) -> __m512 {
-        self.0
-            .avx512f
-            ._mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a)
+    fn round_product(self, a: __m512, b: __m512) -> __m512 {
+        let f = self.0.avx512f;
+        let magic = f._mm512_set1_ps(ROUND_MAGIC);
+        f._mm512_sub_ps(f._mm512_fmadd_ps(a, b, magic), magic)
     }
     #[inline(always)]
     fn abs(self, a: __m512) -> __m512 {
@@ -211,7 +211,7 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
         // Without ZERO, lanes below the cutoff are computed at it (the operand order of max
         // keeps a NaN x).
         let x = if ZERO { x } else { f._mm512_max_ps(cutoff, x) };
-        let n = self.round(f._mm512_mul_ps(x, f._mm512_set1_ps(LOG2E)));
+        let n = self.round_product(x, f._mm512_set1_ps(LOG2E));
         let d = f._mm512_sub_ps(n, e);
         let p = reduced_poly::<_, SHORT, COARSE>(self, x, n, c);
         // With ZERO, lanes below the cutoff (-inf and huge negative x included, whose p is

@@ -140,10 +140,12 @@ impl Simd for Scalar {
         }
     }
     #[inline(always)]
-    fn round(self, a: f32) -> f32 {
-        // Adding 1.5 * 2^23 leaves no fraction bits (round to nearest even), without the libm
-        // call `round_ties_even` makes on baseline x86-64. Exact for |a| < 2^22; larger floats
-        // are integers already (and |a| stays below 2^22 wherever the result matters).
+    fn round_product(self, a: f32, b: f32) -> f32 {
+        // The product rounded (no FMA on baseline x86-64: `mul_add` is a libm call there), then
+        // 1.5 * 2^23 added, which leaves no fraction bits (round to nearest even), without the
+        // libm call `round_ties_even` makes. Exact for |a * b| < 2^22; larger floats are
+        // integers already.
+        let a = a * b;
         if a.abs() < 4_194_304.0 {
             (a + ROUND_MAGIC) - ROUND_MAGIC
         } else {
@@ -200,7 +202,7 @@ impl Simd for Scalar {
         // cutoff, never a subnormal. (NaN is not below: it stays.)
         let below = x < cutoff;
         let x = if below { cutoff } else { x };
-        let n = self.round(x * LOG2E);
+        let n = self.round_product(x, LOG2E);
         // As on AVX2: a kept result is at least 2^-126, so n - e >= -126, and c * p * 2^(n - e)
         // has normal factors. The exponent bits of 2^(n - e): those of +inf from 128 on (and 0
         // for NaN, whose p is NaN).

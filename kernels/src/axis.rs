@@ -176,8 +176,8 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
 }
 
 /// Where a pass runs: the strip of columns from `j` (whose vectors lie inside the passes'
-/// [`NARROW_TILE`]-long state, at least a strip and a multiple of four vectors), its last vector holding
-/// `last` columns, over every row of the tile.
+/// [`NARROW_TILE`]-long state, at least a strip and a multiple of four vectors), its last
+/// vector holding `last` columns, over every row of the tile.
 struct Strip {
     j: usize,
     last: usize,

@@ -31,7 +31,7 @@ fn row_of<T: Copy>(y: &[T], len: usize, inner: usize, r: usize) -> Vec<T> {
     (0..len).map(|k| y[(o * len + k) * inner + j]).collect()
 }
 
-const SHAPES: [(usize, usize, usize); 25] = [
+const SHAPES: [(usize, usize, usize); 26] = [
     (1, 5, 2),
     (2, 3, 3),
     (1, 17, 7),
@@ -57,10 +57,11 @@ const SHAPES: [(usize, usize, usize); 25] = [
     (1, 100, 48),
     (1, 70, 30),
     (1, 100, 150),
-    // State for NARROW_TILE (64) columns, then AXIS_TILE's from 65; two tiles, the second
-    // narrow.
+    // State for NARROW_TILE (64) columns, then AXIS_TILE's from 65; two tiles (1024 and 76
+    // columns); two tiles whose second is walked in strips with the call's AXIS_TILE state.
     (1, 3, 65),
     (2, 3, 1100),
+    (1, 2, 1040),
 ];
 
 #[test]

@@ -22,8 +22,9 @@ pub const AXIS_TILE: usize = 1024;
 
 /// Columns of state the passes over a tile this narrow keep (one strip's at most: four vectors
 /// of 16 lanes); wider tiles keep [`AXIS_TILE`]'s. Every pass zeroes its state per tile, and a
-/// whole `AXIS_TILE`'s (up to 24 KiB a pass) took 7% of a 16K-element softmax of 16 columns
-/// (AVX-512, Ice Lake-SP), and most of it for tiles of few rows.
+/// whole `AXIS_TILE`'s (up to 20 KiB a pass, and 20-24 KiB more per call) took 7% of a
+/// 16K-element softmax of 16 columns (AVX-512, Ice Lake-SP), and most of it for tiles of few
+/// rows.
 pub const NARROW_TILE: usize = 64;
 
 /// `$body` with the const `$c` the columns of state a tile of `$width` columns keeps:
@@ -53,7 +54,8 @@ impl Tile {
     /// The elements a tile of `width` columns spans: `(rows - 1) * stride + width`.
     ///
     /// # Panics
-    /// When `width` exceeds [`AXIS_TILE`] or (with two rows or more) the stride.
+    /// When `width` exceeds [`AXIS_TILE`] or (with two rows or more) the stride, or the span
+    /// overflows `usize`.
     pub fn span(self, width: usize) -> usize {
         assert!(width <= AXIS_TILE, "tile wider than AXIS_TILE");
         match self.rows {
@@ -61,7 +63,10 @@ impl Tile {
             1 => width,
             r => {
                 assert!(width <= self.stride, "tile wider than its stride");
-                (r - 1) * self.stride + width
+                (r - 1)
+                    .checked_mul(self.stride)
+                    .and_then(|s| s.checked_add(width))
+                    .expect("tile span overflows usize")
             }
         }
     }
@@ -201,10 +206,12 @@ trait StripPass {
 /// so, against 1.70-1.83x).
 ///
 /// # Safety
-/// As `pass` requires for its tile of `width` columns.
+/// As `pass` requires for its tile of `width` columns, and `width <= strip_columns::<S>()`
+/// (the passes' state holds [`NARROW_TILE`] columns).
 #[inline(always)]
 unsafe fn for_strips<S: Simd, P: StripPass>(pass: &mut P, width: usize) {
     const { assert!(strip_columns::<S>() <= NARROW_TILE) };
+    debug_assert!(width <= strip_columns::<S>());
     let (l, most) = (S::LANES, strip_vectors::<S>());
     let mut j = 0;
     while j < width {
@@ -592,6 +599,7 @@ unsafe fn raxisonline_rows<S: Simd, E: Element, const C: usize>(
     out: &mut [ColumnSum],
 ) {
     let (width, l) = (out.len(), S::LANES);
+    assert!(width <= C, "tile wider than its state");
     let exp = ScaledExp::<S>::unit(s);
     let mut reference = [-f32::MAX; C];
     let mut max = [f32::NEG_INFINITY; C];
@@ -649,6 +657,7 @@ fn fold_after<S: Simd, const C: usize>(
     if !(row + 1).is_multiple_of(BLOCK_STEPS) && row + 1 != rows {
         return;
     }
+    assert!(width <= C, "partials wider than their state");
     let l = S::LANES;
     let mut j = 0;
     while j < width {
@@ -672,6 +681,7 @@ unsafe fn raxismax_rows<S: Simd, E: Element, const C: usize>(
     out: &mut [f32],
 ) {
     let width = out.len();
+    assert!(width <= C, "tile wider than its state");
     let mut max = [f32::NEG_INFINITY; C];
     // SAFETY: forwarded from the caller; a vector of state at j (as in `raxisonline_rows`).
     unsafe {
@@ -751,7 +761,8 @@ unsafe fn map_rows<S: Simd, E: Element, F: ColumnMap<S>>(
     tile: Tile,
     width: usize,
 ) {
-    // SAFETY: forwarded from the caller; y spans what x does.
+    // SAFETY: forwarded from the caller; y spans what x does; `params` at a multiple of LANES
+    // below width, at most `f`'s columns of state (the caller's).
     unsafe {
         walk_vectors(
             s,
@@ -820,8 +831,8 @@ pub(crate) unsafe fn vaxisscale<S: Simd, E: Element>(
     impl<S: Simd, const C: usize> ColumnMap<S> for Columns<C> {
         type Params = (S::V, S::V);
         #[inline(always)]
-        fn params(&self, s: S, j: usize) -> Self::Params {
-            // SAFETY: j < C, both multiples of LANES.
+        unsafe fn params(&self, s: S, j: usize) -> Self::Params {
+            // SAFETY: j < C, both multiples of LANES (forwarded).
             unsafe {
                 (
                     s.load(self.c.as_ptr().add(j)),
@@ -843,7 +854,7 @@ pub(crate) unsafe fn vaxisscale<S: Simd, E: Element>(
             c.c[j] = v;
             c.least[j] = least_normal_factor(v);
         }
-        // SAFETY: forwarded from the caller.
+        // SAFETY: forwarded from the caller; C >= the width (`with_state!`).
         unsafe { map(s, &c, (x, y), tile, scale.len()) }
     })
 }
@@ -852,9 +863,11 @@ pub(crate) unsafe fn vaxisscale<S: Simd, E: Element>(
 trait ColumnMap<S: Simd> {
     /// What `apply` needs of a vector of columns.
     type Params: Copy;
-    /// The parameters of the vector of columns from `j` (below the state's columns, a multiple
-    /// of `LANES`).
-    fn params(&self, s: S, j: usize) -> Self::Params;
+    /// The parameters of the vector of columns from `j`.
+    ///
+    /// # Safety
+    /// `j` a multiple of `LANES` below the state's columns (itself a multiple of `LANES`).
+    unsafe fn params(&self, s: S, j: usize) -> Self::Params;
     /// The output for `x` in the columns of `params`.
     fn apply(&self, s: S, x: S::V, params: Self::Params) -> S::V;
 }
@@ -864,7 +877,7 @@ trait ColumnMap<S: Simd> {
 ///
 /// # Safety
 /// `x..x + span` readable and `y..y + span` writable (`y` may equal `x`), `span` the tile's for
-/// `width` columns.
+/// `width` columns, and `width` at most `f`'s columns of state ([`ColumnMap::params`]).
 #[inline(always)]
 unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
     s: S,
@@ -887,7 +900,8 @@ unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
             let ((x, y), tile, ahead) = (self.xy, self.tile, self.ahead);
             let params = std::array::from_fn::<_, N, _>(
                 #[inline(always)]
-                |n| f.params(s, at.j + n * l),
+                // SAFETY: the strip's vectors lie inside the state (`Strip`).
+                |n| unsafe { f.params(s, at.j + n * l) },
             );
             walk_rows::<N>(
                 tile.rows,
@@ -957,8 +971,8 @@ pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
     impl<S: Simd, const COARSE: bool, const C: usize> ColumnMap<S> for Columns<COARSE, C> {
         type Params = [S::V; 4];
         #[inline(always)]
-        fn params(&self, s: S, j: usize) -> Self::Params {
-            // SAFETY: j < C, both multiples of LANES.
+        unsafe fn params(&self, s: S, j: usize) -> Self::Params {
+            // SAFETY: j < C, both multiples of LANES (forwarded).
             [&self.r, &self.m, &self.e, &self.cutoff].map(
                 #[inline(always)]
                 |a| unsafe { s.load(a.as_ptr().add(j)) },
@@ -991,7 +1005,7 @@ pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
     }
     let width = params.len();
     with_state!(width, C => {
-        // SAFETY: forwarded from the caller.
+        // SAFETY: forwarded from the caller; C >= the width (`with_state!`).
         unsafe {
             if E::COARSE_EXP {
                 map(s, &columns::<true, C>(params), (x, y), tile, width)
@@ -1021,8 +1035,8 @@ pub(crate) unsafe fn vaxissubtract<S: Simd, E: Element>(
     impl<S: Simd, const C: usize> ColumnMap<S> for Columns<C> {
         type Params = (S::V, S::V);
         #[inline(always)]
-        fn params(&self, s: S, j: usize) -> Self::Params {
-            // SAFETY: j < C, both multiples of LANES.
+        unsafe fn params(&self, s: S, j: usize) -> Self::Params {
+            // SAFETY: j < C, both multiples of LANES (forwarded).
             unsafe {
                 (
                     s.load(self.a.as_ptr().add(j)),
@@ -1044,7 +1058,34 @@ pub(crate) unsafe fn vaxissubtract<S: Simd, E: Element>(
             c.a[j] = a;
             c.b[j] = b;
         }
-        // SAFETY: forwarded from the caller.
+        // SAFETY: forwarded from the caller; C >= the width (`with_state!`).
         unsafe { map(s, &c, (x, y), tile, params.len()) }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_is_the_last_rows_end() {
+        let tile = Tile {
+            rows: 3,
+            stride: 10,
+        };
+        assert_eq!(tile.span(4), 24);
+        assert_eq!(Tile { rows: 1, stride: 0 }.span(7), 7);
+        assert_eq!(Tile { rows: 0, stride: 0 }.span(7), 0);
+    }
+
+    /// A span past `usize` would wrap to a small one, and a kernel would read past it.
+    #[test]
+    #[should_panic(expected = "overflows")]
+    fn an_overflowing_span_panics() {
+        let tile = Tile {
+            rows: (1 << 32) + 1,
+            stride: 1 << 32,
+        };
+        tile.span(1);
+    }
 }

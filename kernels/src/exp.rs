@@ -89,8 +89,9 @@ pub const FLUSH_MARGIN: f64 = 1.0 / 1024.0;
 pub const EXP_CUTOFF: f32 = -87.335_56;
 /// The extended-exponent kernels clamp their inputs from below at `-EXT_BOUND` (so `-inf`
 /// contributes `e^-EXT_BOUND`, not NaN). Within `[-EXT_BOUND, EXT_BOUND]` the Cody-Waite
-/// reduction above is exact to ~1e-12 (|n| <= 23638, and `x * LOG2E` rounds by at most 2^-10,
-/// which `p` covers); the short form's factor there reaches 4.5e-5 (`reduced_poly`).
+/// reduction above is exact to ~1e-12 (|n| <= 23638, and where `x * LOG2E` is rounded before
+/// `n` is taken, on scalar, by at most 2^-10, which `p` covers); the short form's factor there
+/// reaches 4.5e-5 (`reduced_poly`).
 /// A row whose log-sum-exp is not inside `(-EXT_BOUND + EXT_MARGIN, EXT_BOUND - 1)` may hold
 /// inputs beyond the bound (above it the terms are garbage, and the sums report such a row at
 /// an exponent above the range), and the caller recomputes it on a max-based path.

@@ -143,8 +143,8 @@ impl Simd for Scalar {
     fn round_product(self, a: f32, b: f32) -> f32 {
         // The product rounded (no FMA on baseline x86-64: `mul_add` is a libm call there), then
         // 1.5 * 2^23 added, which leaves no fraction bits (round to nearest even), without the
-        // libm call `round_ties_even` makes. Exact for |a * b| < 2^22; larger floats are
-        // integers already.
+        // libm call `round_ties_even` makes. Exact for |a * b| < 2^22; from there the product
+        // itself (an integer from 2^23 on).
         let a = a * b;
         if a.abs() < 4_194_304.0 {
             (a + ROUND_MAGIC) - ROUND_MAGIC

@@ -92,10 +92,12 @@ pub trait Simd: Copy {
     fn max(self, a: Self::V, b: Self::V) -> Self::V;
     fn min(self, a: Self::V, b: Self::V) -> Self::V;
     /// `a * b` rounded to the nearest integer, ties to even, for `|a * b| < 2^22` (an exp's
-    /// `n`; beyond, where no result depends on it, some integer near `a * b`). With FMA in two
-    /// operations on any port, `(a * b + ROUND_MAGIC) - ROUND_MAGIC` with the product unrounded:
-    /// AVX-512's `VRNDSCALEPS` alone is two on one port (Ice Lake-SP ran 2.5-2.6 of them per ns
-    /// against 5.5 FMAs).
+    /// `n`); NaN and infinities pass through. Beyond 2^22, where no result depends on it, a
+    /// value near `a * b` (not always an integer below 2^23). With FMA in two operations on any
+    /// port, `(a * b + ROUND_MAGIC) - ROUND_MAGIC` with the product unrounded: AVX-512's
+    /// `VRNDSCALEPS` alone is two on one port (Ice Lake-SP ran 2.5-2.6 of them per ns against
+    /// 5.5 FMAs). Scalar rounds the f32 product (one rounding more, so a tie may go the other
+    /// way).
     fn round_product(self, a: Self::V, b: Self::V) -> Self::V;
     /// `|a|`.
     fn abs(self, a: Self::V) -> Self::V;

@@ -164,11 +164,6 @@ impl Simd for Avx2 {
         self.0.avx._mm256_min_ps(a, b)
     }
     #[inline(always)]
-    fn round_product(self, a: __m256, b: __m256) -> __m256 {
-        let magic = self.splat(ROUND_MAGIC);
-        self.0.avx._mm256_sub_ps(self.fma(a, b, magic), magic)
-    }
-    #[inline(always)]
     fn abs(self, a: __m256) -> __m256 {
         self.0.avx._mm256_andnot_ps(self.splat(-0.0), a)
     }

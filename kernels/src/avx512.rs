@@ -4,7 +4,7 @@ use core::arch::x86_64::*;
 
 use pulp::x86::V4;
 
-use crate::exp::{reduced_poly, LOG2E, ROUND_MAGIC};
+use crate::exp::{reduced_poly, LOG2E};
 use crate::simd::Simd;
 
 /// Whether this CPU runs the AVX-512 kernels.
@@ -158,12 +158,6 @@ impl<const HW_BF16: bool> Simd for Avx512<HW_BF16> {
     #[inline(always)]
     fn min(self, a: __m512, b: __m512) -> __m512 {
         self.0.avx512f._mm512_min_ps(a, b)
-    }
-    #[inline(always)]
-    fn round_product(self, a: __m512, b: __m512) -> __m512 {
-        let f = self.0.avx512f;
-        let magic = f._mm512_set1_ps(ROUND_MAGIC);
-        f._mm512_sub_ps(f._mm512_fmadd_ps(a, b, magic), magic)
     }
     #[inline(always)]
     fn abs(self, a: __m512) -> __m512 {

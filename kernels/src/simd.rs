@@ -4,6 +4,8 @@
 //! algorithms are generic over it and instantiated inside that ISA's target-feature context.
 //! Every method is `#[inline(always)]` so it inherits the caller's target features.
 
+use crate::exp::ROUND_MAGIC;
+
 /// Vector operations on `LANES` f32 values.
 ///
 /// `max`/`min` follow the x86 `vmaxps`/`vminps` rule: `max(a, b) = if a > b { a } else { b }`,
@@ -93,12 +95,16 @@ pub trait Simd: Copy {
     fn min(self, a: Self::V, b: Self::V) -> Self::V;
     /// `a * b` rounded to the nearest integer, ties to even, for `|a * b| < 2^22` (an exp's
     /// `n`); NaN and infinities pass through. Beyond 2^22, where no result depends on it, a
-    /// value near `a * b` (not always an integer below 2^23). With FMA in two operations on any
-    /// port, `(a * b + ROUND_MAGIC) - ROUND_MAGIC` with the product unrounded: AVX-512's
-    /// `VRNDSCALEPS` alone is two on one port (Ice Lake-SP ran 2.5-2.6 of them per ns against
-    /// 5.5 FMAs). Scalar rounds the f32 product (one rounding more, so a tie may go the other
-    /// way).
-    fn round_product(self, a: Self::V, b: Self::V) -> Self::V;
+    /// value near `a * b` (not always an integer below 2^23). By default (the FMA ISAs) two
+    /// operations on any port, `(a * b + ROUND_MAGIC) - ROUND_MAGIC` with the product
+    /// unrounded: AVX-512's `VRNDSCALEPS` alone is two on one port (Ice Lake-SP ran 2.5-2.6 of
+    /// them per ns against 5.5 FMAs). Scalar rounds the f32 product (one rounding more, so a
+    /// tie may go the other way).
+    #[inline(always)]
+    fn round_product(self, a: Self::V, b: Self::V) -> Self::V {
+        let magic = self.splat(ROUND_MAGIC);
+        self.sub(self.fma(a, b, magic), magic)
+    }
     /// `|a|`.
     fn abs(self, a: Self::V) -> Self::V;
     /// `a < b`, false for NaN.

@@ -119,39 +119,45 @@ pub(crate) fn part<'a, E>(io: &'a mut Io<'_, E>, range: Range<usize>) -> Io<'a, 
     }
 }
 
-/// Softmax by three-pass reload, tile by tile: each column's max, `y = exp(x - max)` and its
-/// sum, then `y *= 1 / sum` (NaN for a special column: `x * NaN`).
+/// Rows per block of [`reload`] for a tile of `width` columns of `E`: 16 KiB of input (a third
+/// of an L1d with the block's outputs), so that its second read comes from L1; the whole tile
+/// past [`NARROW_TILE`] columns (the kernels walk tiles wider than a strip row by row, as one
+/// block).
+fn block_rows<E>(tile: Tile, width: usize) -> usize {
+    if width > NARROW_TILE {
+        tile.rows.max(1)
+    } else {
+        ((16 << 10) / (width * size_of::<E>())).max(1)
+    }
+}
+
+/// Softmax by three-pass reload, tile by tile and a block of rows at a time
+/// (`raxisblockexp`): per column, its running max `r_b` after each block `b` and
+/// `y = exp(x - r_b)` over the block, the block read from memory once (its second read is from
+/// L1), with the sum against the last; then `y *= exp(r_b - max) / sum` (`vaxisblockscale`; NaN
+/// for a special column: `x * NaN`).
 fn reload<E: Element, const C: usize>(
     t: &Table<E>,
     mut io: Io<'_, E>,
     shape: (usize, usize, usize),
 ) {
-    let (mut max, mut finite) = ([0.0f32; C], [0.0f32; C]);
-    let mut sums = [0.0f64; C];
-    let mut scale = [0.0f32; C];
+    let mut sums = [ColumnSum::default(); C];
+    let mut params = [(0.0f32, 0.0f32); C];
+    let mut refs = Vec::new();
     for (range, tile, width) in tiles(shape) {
-        (t.raxismax)(&io.input()[range.clone()], tile, &mut max[..width]);
-        // A column whose max is not finite is special (its scale below is NaN): any finite
-        // reference will do for its terms, as long as none is tiny: 0 for only -inf (terms 0),
-        // f32::MAX past a NaN or +inf (terms 0, or inf at +inf; around 0, a half row's finite
-        // values would make half-precision subnormal terms, read back by the scale pass).
-        for (f, &m) in finite.iter_mut().zip(&max[..width]) {
-            *f = match m {
-                _ if m.is_finite() => m,
-                f32::NEG_INFINITY => 0.0,
-                _ => f32::MAX,
-            };
-        }
+        let block = block_rows::<E>(tile, width);
+        refs.resize(tile.rows.div_ceil(block) * width, 0.0);
         let mut io = part(&mut io, range);
-        (t.raxisstoreexp)(io.reborrow(), tile, &finite[..width], &mut sums[..width]);
-        for ((c, &m), &s) in scale.iter_mut().zip(&max).zip(&sums).take(width) {
-            *c = if m.is_finite() && s.is_finite() && s > 0.0 {
-                (1.0 / s) as f32
+        (t.raxisblockexp)(io.reborrow(), tile, block, &mut refs, &mut sums[..width]);
+        // The last reference is the column's max (its max's term, 1, in the sum).
+        for (p, c) in params.iter_mut().zip(&sums[..width]) {
+            *p = if c.max.is_finite() && c.sum.is_finite() && c.sum > 0.0 {
+                (c.max, (1.0 / c.sum) as f32)
             } else {
-                f32::NAN
+                (f32::NAN, 1.0)
             };
         }
-        (t.vaxisscale)(Io::InPlace(io.output()), tile, &scale[..width]);
+        (t.vaxisblockscale)(io.output(), tile, block, &refs, &params[..width]);
     }
 }
 

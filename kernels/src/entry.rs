@@ -39,12 +39,12 @@ pub enum Entry {
     Vaxisscaleexp,
     /// [`Table::vaxissubtract`], on the row seen as a tile.
     Vaxissubtract,
-    /// [`Table::raxismax`], on the row seen as a tile.
-    Raxismax,
-    /// [`Table::raxisstoreexp`], on the row seen as a tile.
-    Raxisstoreexp,
-    /// [`Table::vaxisscale`], on the row seen as a tile.
-    Vaxisscale,
+    /// [`Table::raxisblockexp`] on the row seen as a tile, in blocks of 3 rows, then
+    /// [`Table::vaxisblockscale`] with what it found: the tile's softmax down the columns.
+    Raxisblockexp,
+    /// [`Table::vaxisblockscale`] on the row seen as two columns, in blocks of 3 rows, block
+    /// `b`'s references `b` below the row's max.
+    Vaxisblockscale,
     /// [`Table::rscan`]: where the max first occurs.
     Rscan,
     /// [`Table::rblockmax`] in blocks of 32: the maxima added up.
@@ -58,7 +58,7 @@ pub enum Entry {
 
 impl Entry {
     /// Every entry, in the order of [`Table`]'s fields.
-    pub const ALL: [Entry; 22] = [
+    pub const ALL: [Entry; 21] = [
         Entry::Rmax,
         Entry::Raddexpminusmax,
         Entry::Raddstoreexpminusmax,
@@ -74,9 +74,8 @@ impl Entry {
         Entry::Raxisonline,
         Entry::Vaxisscaleexp,
         Entry::Vaxissubtract,
-        Entry::Raxismax,
-        Entry::Raxisstoreexp,
-        Entry::Vaxisscale,
+        Entry::Raxisblockexp,
+        Entry::Vaxisblockscale,
         Entry::Rscan,
         Entry::Rblockmax,
         Entry::Rblockmass,
@@ -101,9 +100,8 @@ impl Entry {
             Entry::Raxisonline => "raxisonline",
             Entry::Vaxisscaleexp => "vaxisscaleexp",
             Entry::Vaxissubtract => "vaxissubtract",
-            Entry::Raxismax => "raxismax",
-            Entry::Raxisstoreexp => "raxisstoreexp",
-            Entry::Vaxisscale => "vaxisscale",
+            Entry::Raxisblockexp => "raxisblockexp",
+            Entry::Vaxisblockscale => "vaxisblockscale",
             Entry::Rscan => "rscan",
             Entry::Rblockmax => "rblockmax",
             Entry::Rblockmass => "rblockmass",
@@ -123,8 +121,8 @@ impl Entry {
                 | Entry::Vgradce
                 | Entry::Vaxisscaleexp
                 | Entry::Vaxissubtract
-                | Entry::Raxisstoreexp
-                | Entry::Vaxisscale
+                | Entry::Raxisblockexp
+                | Entry::Vaxisblockscale
         )
     }
 }
@@ -171,12 +169,11 @@ impl Args {
 impl<T: Element> Table<T> {
     /// Runs `entry` on `x` with `args` (from [`Args::of`] of the same row), writing `y` where
     /// the entry writes (`y.len() == x.len()`): `1 / sum` for `vscale`, `vscaleexpminusmax`,
-    /// `vaxisscale` and `vaxisscaleexp`, `(max, ln sum)` for `vsubtract` and `vaxissubtract`, the
-    /// softmax gradient's coefficients for `vgradce`. Returns the entry's value (the max, the
-    /// sum, the log of an extended sum, `max + ln sum` for `raddonline`, the columns'
-    /// `reference + ln sum` added up for `raxisonline`, their maxima or sums added up for
-    /// `raxismax` and `raxisstoreexp`), or 0 where it only writes. The axis entries see the row
-    /// as [`Args::tile`] and give every column the row's arguments.
+    /// `vaxisscaleexp` and `vaxisblockscale`, `(max, ln sum)` for `vsubtract` and
+    /// `vaxissubtract`, the softmax gradient's coefficients for `vgradce`. Returns the entry's
+    /// value (the max, the sum, the log of an extended sum, `max + ln sum` for `raddonline`, the
+    /// columns' `reference + ln sum` added up for `raxisonline`), or 0 where it only writes. The axis entries see the row as [`Args::tile`] and give every column the
+    /// row's arguments.
     pub fn run(&self, entry: Entry, args: &Args, x: &[T], y: &mut [T], store: Store) -> f64 {
         let io = Io::Split(x, y);
         let c = (1.0 / args.sum) as f32;
@@ -224,21 +221,31 @@ impl<T: Element> Table<T> {
                 let b = args.sum.ln() as f32;
                 (self.vaxissubtract)(io, tile, &[(args.max, b); 37][..width]);
             }
-            Entry::Raxismax => {
+            Entry::Raxisblockexp => {
+                // Both passes, whose blocks differ by ISA (a tile wider than a strip is one
+                // block), for the tile's softmax down the columns, which does not (its sums,
+                // of terms against different references, do in their last places: half
+                // tables take the coarse exp).
                 let (tile, width) = Args::tile(x.len());
-                let mut out = [0.0f32; 37];
-                (self.raxismax)(x, tile, &mut out[..width]);
-                return out[..width].iter().map(|&m| f64::from(m)).sum();
+                let mut refs = vec![0.0f32; tile.rows.div_ceil(3) * width];
+                let mut out = [ColumnSum::default(); 37];
+                (self.raxisblockexp)(io, tile, 3, &mut refs, &mut out[..width]);
+                let params: Vec<(f32, f32)> = out[..width]
+                    .iter()
+                    .map(|c| (c.max, (1.0 / c.sum) as f32))
+                    .collect();
+                (self.vaxisblockscale)(y, tile, 3, &refs, &params);
             }
-            Entry::Raxisstoreexp => {
-                let (tile, width) = Args::tile(x.len());
-                let mut sums = [0.0f64; 37];
-                (self.raxisstoreexp)(io, tile, &[args.max; 37][..width], &mut sums[..width]);
-                return sums[..width].iter().sum();
-            }
-            Entry::Vaxisscale => {
-                let (tile, width) = Args::tile(x.len());
-                (self.vaxisscale)(io, tile, &[c; 37][..width]);
+            Entry::Vaxisblockscale => {
+                // Two columns: every ISA walks them in blocks.
+                let tile = Tile {
+                    rows: x.len() / 2,
+                    stride: 2,
+                };
+                let refs: Vec<f32> = (0..tile.rows.div_ceil(3) * 2)
+                    .map(|i| args.max - (i / 2) as f32)
+                    .collect();
+                (self.vaxisblockscale)(y, tile, 3, &refs, &[(args.max, c); 2]);
             }
             Entry::Rscan => return (self.rscan)(x).first as f64,
             Entry::Rblockmax => {

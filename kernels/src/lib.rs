@@ -7,9 +7,9 @@
 //! (reduce-add `exp(x - max)`), `raddstoreexpminusmax` (the same, storing the terms), `vscale`,
 //! `vscaleexpminusmax`, `raddextexp` (sum of `exp(x)` with an extended exponent: no max pass),
 //! `vscaleextexp`, plus `raddonline` (max and sum in one pass) and `vsubtract`; the `axis`
-//! forms (`raxisonline`, `vaxisscaleexp`, `vaxissubtract`, `raxismax`, `raxisstoreexp`,
-//! `vaxisscale`) run down the columns of a strided
-//! [`Tile`]; `rscan`, `rblockmax` and `rblockmass` serve sampling ([`sample`]).
+//! forms (`raxisonline`, `vaxisscaleexp`, `vaxissubtract`, `raxisblockexp`,
+//! `vaxisblockscale`) run down the columns of a strided [`Tile`]; `rscan`, `rblockmax` and
+//! `rblockmass` serve sampling ([`sample`]).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -38,6 +38,6 @@ pub use half::{bf16, f16};
 pub use matmul::{flushing, matmul, Mat};
 pub use ops::{BLOCK_STEPS, ONLINE_JUMP};
 pub use table::{
-    table, table_bf16, table_bf16_exact, table_f16, tables, AxisPass, Io, Isa, LogitPass, Store,
-    Table,
+    table, table_bf16, table_bf16_exact, table_f16, tables, AxisBlockExp, AxisBlockScale, AxisPass,
+    Io, Isa, LogitPass, Store, Table,
 };

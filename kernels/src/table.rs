@@ -98,8 +98,13 @@ pub type LogitPass<T> = fn(&[T], SumOfLogits<'_>) -> LogitSums;
 /// An output pass down the columns of a [`Tile`], with a pair of parameters per column.
 pub type AxisPass<T> = fn(Io<'_, T>, Tile, &[(f32, f32)]);
 
-/// [`Table::raxisstoreexp`]: the tile, each column's max, each column's sum.
-pub type AxisStoreExp<T> = fn(Io<'_, T>, Tile, &[f32], &mut [f64]);
+/// [`Table::raxisblockexp`]: the tile, rows per block, each block's references, each column's
+/// last reference and sum.
+pub type AxisBlockExp<T> = fn(Io<'_, T>, Tile, usize, &mut [f32], &mut [ColumnSum]);
+
+/// [`Table::vaxisblockscale`]: the outputs, their tile, rows per block, the references
+/// `raxisblockexp` wrote, each column's pair.
+pub type AxisBlockScale<T> = fn(&mut [T], Tile, usize, &[f32], &[(f32, f32)]);
 
 /// The kernels of one ISA for one element type `T` (f32, f16 or bf16: inputs and outputs of
 /// that type, arithmetic in f32). Every ISA fills every entry; see the crate docs for the names.
@@ -157,16 +162,17 @@ pub struct Table<T: 'static = f32> {
     /// `y = (x - a_j) - b_j` down each column `j` of a tile (`params[j] = (a_j, b_j)`).
     /// Panics when a buffer is shorter than the tile's span.
     pub vaxissubtract: AxisPass<T>,
-    /// Down each column of a tile: its max into `out` (`out.len()` columns; a NaN may or may
-    /// not win). Panics when the slice is shorter than the tile's span.
-    pub raxismax: fn(&[T], Tile, &mut [f32]),
-    /// `y = exp(x - m_j)` down each column `j` of a tile for finite `m_j` (the column's max or
-    /// more), each column's sum of the terms into the `f64` slice (as long as the maxima).
-    /// Panics when a buffer is shorter than the tile's span or the lengths differ.
-    pub raxisstoreexp: AxisStoreExp<T>,
-    /// `y = x * c_j` down each column `j` of a tile. Panics when a buffer is shorter than the
-    /// tile's span.
-    pub vaxisscale: fn(Io<'_, T>, Tile, &[f32]),
+    /// Softmax's first pass down the columns of a tile, blocks of the given rows at a time (a
+    /// tile wider than the strip this ISA keeps in registers is one block): `y = exp(x - r_b)`
+    /// against each column's running max `r_b` after block `b` (written to the `f32` slice,
+    /// `b * width + j`), and each column's last reference and sum against it ([`ColumnSum`]'s
+    /// `max` and `reference` both that reference; `width` the last slice's length). Panics when
+    /// a slice is shorter than its span or the block has no rows.
+    pub raxisblockexp: AxisBlockExp<T>,
+    /// Softmax's second pass, in place: `y *= c_j * exp(r_b - m_j)` down each column `j` of
+    /// block `b`, for `params[j] = (m_j, c_j)` and the references `raxisblockexp` wrote. Panics
+    /// when a slice is shorter than its span or the block has no rows.
+    pub vaxisblockscale: AxisBlockScale<T>,
     /// The max, where it first occurs, and whether no element is NaN or `+inf`.
     pub rscan: fn(&[T]) -> Scan,
     /// Each block's max (blocks of the given size, one output per block; NaN where the block
@@ -333,30 +339,6 @@ macro_rules! isa_table {
             )
         }
 
-        fn raxismax<E: Element>(x: &[E], tile: crate::Tile, out: &mut [f32]) {
-            assert!(x.len() >= tile.span(out.len()), "tile beyond the slice");
-            let x = x.as_ptr();
-            $enter(
-                #[inline(always)]
-                // SAFETY: the slice covers the tile's span.
-                move |s| unsafe { crate::axis::raxismax(s, x, tile, out) },
-            )
-        }
-        fn raxisstoreexp<E: Element>(
-            io: crate::Io<'_, E>,
-            tile: crate::Tile,
-            max: &[f32],
-            sums: &mut [f64],
-        ) {
-            let (x, y, n) = io.raw();
-            assert!(n >= tile.span(max.len()), "tile beyond the slice");
-            assert_eq!(max.len(), sums.len(), "maxima and sums lengths differ");
-            $enter(
-                #[inline(always)]
-                // SAFETY: `raw` gives n >= span readable elements at x and writable at y.
-                move |s| unsafe { crate::axis::raxisstoreexp(s, x, y, tile, max, sums) },
-            )
-        }
         fn rscan<E: Element>(x: &[E]) -> crate::sample::Scan {
             $enter(
                 #[inline(always)]
@@ -387,13 +369,36 @@ macro_rules! isa_table {
                 move |s| crate::sample::rweights(s, x, masses, out),
             )
         }
-        fn vaxisscale<E: Element>(io: crate::Io<'_, E>, tile: crate::Tile, scale: &[f32]) {
+        fn raxisblockexp<E: Element>(
+            io: crate::Io<'_, E>,
+            tile: crate::Tile,
+            block: usize,
+            refs: &mut [f32],
+            out: &mut [crate::ColumnSum],
+        ) {
             let (x, y, n) = io.raw();
-            assert!(n >= tile.span(scale.len()), "tile beyond the slice");
+            assert!(n >= tile.span(out.len()), "tile beyond the slice");
             $enter(
                 #[inline(always)]
-                // SAFETY: `raw` gives n >= span readable elements at x and writable at y.
-                move |s| unsafe { crate::axis::vaxisscale(s, x, y, tile, scale) },
+                // SAFETY: `raw` gives n >= span readable elements at x and writable at y; the
+                // kernel checks `refs` and `block`.
+                move |s| unsafe { crate::axis::raxisblockexp(s, (x, y), tile, block, refs, out) },
+            )
+        }
+        fn vaxisblockscale<E: Element>(
+            y: &mut [E],
+            tile: crate::Tile,
+            block: usize,
+            refs: &[f32],
+            params: &[(f32, f32)],
+        ) {
+            assert!(y.len() >= tile.span(params.len()), "tile beyond the slice");
+            let y = y.as_mut_ptr();
+            $enter(
+                #[inline(always)]
+                // SAFETY: the slice covers the tile's span; the kernel checks `refs` and
+                // `block`.
+                move |s| unsafe { crate::axis::vaxisblockscale(s, y, tile, block, refs, params) },
             )
         }
 
@@ -416,9 +421,8 @@ macro_rules! isa_table {
                 raxisonline: raxisonline::<E>,
                 vaxisscaleexp: vaxisscaleexp::<E>,
                 vaxissubtract: vaxissubtract::<E>,
-                raxismax: raxismax::<E>,
-                raxisstoreexp: raxisstoreexp::<E>,
-                vaxisscale: vaxisscale::<E>,
+                raxisblockexp: raxisblockexp::<E>,
+                vaxisblockscale: vaxisblockscale::<E>,
                 rscan: rscan::<E>,
                 rblockmax: rblockmax::<E>,
                 rblockmass: rblockmass::<E>,

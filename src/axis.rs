@@ -15,8 +15,8 @@ use crate::sum::{narrow, Special};
 pub(crate) enum Output {
     /// Softmax by the online pass and the output pass (two reads, one write; exp twice).
     Softmax,
-    /// Softmax by three-pass reload: the max, `y = exp(x - max)` and its sum, `y *= 1 / sum`
-    /// (exp once; faster while the tile stays in cache).
+    /// Softmax by three-pass reload in blocks of rows (exp once, each block read from memory
+    /// once: [`reload`]).
     SoftmaxReload,
     LogSoftmax,
 }
@@ -119,15 +119,20 @@ pub(crate) fn part<'a, E>(io: &'a mut Io<'_, E>, range: Range<usize>) -> Io<'a, 
     }
 }
 
-/// Rows per block of [`reload`] for a tile of `width` columns of `E`: 16 KiB of input (a third
-/// of an L1d with the block's outputs), so that its second read comes from L1; the whole tile
-/// past [`NARROW_TILE`] columns (the kernels walk tiles wider than a strip row by row, as one
-/// block).
+/// The most block references [`reload`] keeps (16 KiB on the stack; the call allocates
+/// nothing).
+const REFS: usize = 4096;
+
+/// Rows per block of [`reload`] for a tile of `width <= REFS` columns of `E`: 16 KiB of input (a
+/// third of an L1d with the block's outputs), so that its second read comes from L1, or more
+/// where the tile's blocks would need more than [`REFS`] references; the whole tile past
+/// [`NARROW_TILE`] columns (the kernels walk tiles wider than a strip row by row, as one block).
 fn block_rows<E>(tile: Tile, width: usize) -> usize {
     if width > NARROW_TILE {
         tile.rows.max(1)
     } else {
-        ((16 << 10) / (width * size_of::<E>())).max(1)
+        let l1 = (16 << 10) / (width * size_of::<E>());
+        l1.max(tile.rows.div_ceil(REFS / width)).max(1)
     }
 }
 
@@ -143,21 +148,23 @@ fn reload<E: Element, const C: usize>(
 ) {
     let mut sums = [ColumnSum::default(); C];
     let mut params = [(0.0f32, 0.0f32); C];
-    let mut refs = Vec::new();
+    let mut refs = [0.0f32; REFS];
     for (range, tile, width) in tiles(shape) {
         let block = block_rows::<E>(tile, width);
-        refs.resize(tile.rows.div_ceil(block) * width, 0.0);
+        let refs = &mut refs[..tile.rows.div_ceil(block) * width];
         let mut io = part(&mut io, range);
-        (t.raxisblockexp)(io.reborrow(), tile, block, &mut refs, &mut sums[..width]);
-        // The last reference is the column's max (its max's term, 1, in the sum).
+        (t.raxisblockexp)(io.reborrow(), tile, block, refs, &mut sums[..width]);
+        // The last reference is the column's max, whose term, 1, is in the sum: at least 1
+        // exactly, though its rounded terms may add up to 1 - 1e-7 (the clamp moves c toward
+        // the exact value).
         for (p, c) in params.iter_mut().zip(&sums[..width]) {
             *p = if c.max.is_finite() && c.sum.is_finite() && c.sum > 0.0 {
-                (c.max, (1.0 / c.sum) as f32)
+                (c.max, ((1.0 / c.sum) as f32).min(1.0))
             } else {
                 (f32::NAN, 1.0)
             };
         }
-        (t.vaxisblockscale)(io.output(), tile, block, &refs, &params[..width]);
+        (t.vaxisblockscale)(io.output(), tile, block, refs, &params[..width]);
     }
 }
 

@@ -2,19 +2,20 @@
 //! columns, `stride` elements apart, each column one row of the operation (the axis of an
 //! `(outer, len, inner)` tensor, `stride = inner`). A vector's lanes are adjacent columns, so the
 //! reductions run down the columns with no horizontal step and no gather: the online pass of
-//! [`crate::ops`] per lane, then one output pass (or three-pass reload). A pass walks a tile of
+//! [`crate::ops`] per lane, then one output pass (or softmax's reload in blocks of rows:
+//! [`raxisblockexp`], [`vaxisblockscale`]). A pass walks a tile of
 //! up to [`strip_columns`] columns a strip of vectors at a time, the strip's state in
 //! registers, and a wider tile row by row.
 
 use crate::element::Element;
-use crate::exp::{cutoff, split_pow2};
+use crate::exp::{cutoff, split_pow2, FLUSH_MARGIN};
 use crate::ops::{
     rebase, ScaledExp, BLOCK_STEPS, DEAD_LANES, ONLINE_JUMP, PREFETCH_AHEAD, PREFETCH_FROM,
 };
 use crate::simd::Simd;
 
 /// Columns per tile at most: the online pass keeps three f32 and one f64 per column on the
-/// stack (20 KiB), the output passes up to four f32. A tile's row is then up to 4 KiB long, so a
+/// stack (20 KiB), the output passes up to six f32 (24 KiB). A tile's row is then up to 4 KiB long, so a
 /// wide axis (`inner` in the thousands, rows a page or more apart) still reads a page's worth
 /// per row: shorter runs leave the prefetchers behind.
 pub const AXIS_TILE: usize = 1024;
@@ -755,7 +756,7 @@ pub(crate) unsafe fn raxisblockexp<S: Simd, E: Element>(
                     },
                 );
                 for (n, [m0, m1, m2, m3]) in m.into_iter().enumerate() {
-                    // Operand order: a NaN block max reaches r (and the sum, through the gain).
+                    // A NaN in the column reaches the sum through its own term, whatever r.
                     r[n] = s.max(r[n], s.max(s.max(m0, m1), s.max(m2, m3)));
                     if s.any(s.lt(s.add(sr[n], s.splat(ONLINE_JUMP)), r[n])) {
                         let wide = &mut total[at.j + n * l..at.j + (n + 1) * l];
@@ -881,7 +882,8 @@ fn to_last<S: Simd>(s: S, exp: &ScaledExp<S>, wide: &mut [f64], sr: S::V, r: S::
 /// each column `j` over block `b`'s rows, for `params[j] = (m_j, c_j)` (the column's last
 /// reference and `1 / sum`, `0 < c_j <= 2`), `r_b = refs[b * width + j]`; 0 where the factor
 /// is below `2^-126 (1 + 2^-10)` and where the product is below `2^-126`, and it may be 0 below
-/// `2^-124` (4.7e-38: outputs below 1e-37 may be 0, docs/accuracy.md); NaN where `m_j` is NaN.
+/// `2^-124 (1 + 2^-10)` (4.8e-38: outputs below 1e-37 may be 0, docs/accuracy.md); NaN where
+/// `m_j` is NaN. The references and the tables of both passes must be the same ISA's.
 ///
 /// # Safety
 /// `y..y + span` readable and writable, `span` the tile's for `width = params.len()` columns;
@@ -931,13 +933,15 @@ pub(crate) unsafe fn vaxisblockscale<S: Simd, E: Element>(
                         #[inline(always)]
                         |a| s.load(a.as_ptr().add(j)),
                     );
-                    // f = (m p) 2^k with m p in [1/2, 2): |y| >= 2^(-125 - k) keeps y f normal,
-                    // and below it y f < 2^-124. A flushed factor's k is at most the cutoff's
-                    // (about -126): the bound, clamped to 2^127, keeps no y. (Operand order: a
-                    // NaN k, from a NaN m_j, stays NaN, and keeps every y: y * NaN.)
+                    // f = (m p) 2^k with m p about [1/2, 2) (down to 1/2 - 9e-7: the exp's
+                    // error): |y| >= 2^(-125 - k) (1 + 2^-10) keeps y f normal, and below it
+                    // y f < 2^-124 (1 + 2^-10). A flushed factor's k is at most the cutoff's
+                    // (about -126): the bound, clamped near 2^127, keeps no y.
                     let (f, k) = s.exp_scaled::<false, false, true, false>(s.sub(r, lj), ej, mj, fj);
                     let n = s.min(s.splat(128.0), s.sub(s.splat(-124.0), k));
-                    let least = s.mul_pow2_flush(s.splat(1.0), n);
+                    let least = s.mul_pow2_flush(s.splat((1.0 + FLUSH_MARGIN) as f32), n);
+                    // A NaN factor (a special column) keeps every lane: y * NaN.
+                    let least = s.select(s.lt(s.splat(-1.0), f), least, f);
                     s.store(scale.c.as_mut_ptr().add(j), f);
                     s.store(scale.least.as_mut_ptr().add(j), least);
                 }

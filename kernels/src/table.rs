@@ -170,8 +170,9 @@ pub struct Table<T: 'static = f32> {
     /// a slice is shorter than its span or the block has no rows.
     pub raxisblockexp: AxisBlockExp<T>,
     /// Softmax's second pass, in place: `y *= c_j * exp(r_b - m_j)` down each column `j` of
-    /// block `b`, for `params[j] = (m_j, c_j)` and the references `raxisblockexp` wrote. Panics
-    /// when a slice is shorter than its span or the block has no rows.
+    /// block `b`, for `params[j] = (m_j, c_j)` and the references this table's `raxisblockexp`
+    /// wrote for the same tile and block. Panics when a slice is shorter than its span or the
+    /// block has no rows.
     pub vaxisblockscale: AxisBlockScale<T>,
     /// The max, where it first occurs, and whether no element is NaN or `+inf`.
     pub rscan: fn(&[T]) -> Scan,

@@ -287,3 +287,34 @@ fn long_axis_softmax_meets_the_bound() {
         }
     }
 }
+
+/// Found by review: a column whose max sits up to 16 above the reference its sum was kept
+/// against (a second block's value `d` over a first block's 0) had a rounded sum of 1 - 1e-7 for
+/// some `d`, and its max's output, `1 / sum`, above 1. Softmax outputs stay in [0, 1].
+#[test]
+fn blocked_reload_outputs_stay_at_most_one() {
+    // Two columns of 4096 rows: reload blocks of 2048 rows (16 KiB) with every ISA's strips.
+    let (len, inner) = (4096, 2);
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa)
+            .unwrap()
+            .with_algorithm(twopass::Algorithm::ThreePassReload);
+        for step in 0..256 {
+            let d = 15.0 + step as f32 / 256.0;
+            let mut x = vec![f32::NEG_INFINITY; len * inner];
+            x[0] = 0.0;
+            x[2048 * inner] = d;
+            x[1] = d;
+            x[2049 * inner + 1] = 0.0;
+            let mut y = vec![0.0f32; x.len()];
+            k.softmax_axis(&x, &mut y, 1, len, inner).unwrap();
+            for (i, &v) in y.iter().enumerate() {
+                assert!(
+                    (0.0..=1.0).contains(&v),
+                    "{} d={d} y[{i}] = {v}",
+                    isa.name()
+                );
+            }
+        }
+    }
+}

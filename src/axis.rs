@@ -119,9 +119,9 @@ pub(crate) fn part<'a, E>(io: &'a mut Io<'_, E>, range: Range<usize>) -> Io<'a, 
     }
 }
 
-/// The most block references [`reload`] keeps (16 KiB on the stack; the call allocates
-/// nothing).
-const REFS: usize = 4096;
+/// The most block references [`reload`] keeps: on the stack (the call allocates nothing) and
+/// zeroed on every call, so as few as a whole tile of `AXIS_TILE` columns needs (4 KiB).
+const REFS: usize = AXIS_TILE;
 
 /// Rows per block of [`reload`] for a tile of `width <= REFS` columns of `E`: 16 KiB of input (a
 /// third of an L1d with the block's outputs), so that its second read comes from L1, or more

@@ -120,7 +120,8 @@ impl Crossover {
     /// - Softmax along an axis: the online pass once a tile's input and output outgrow the L3
     ///   one core can fill (as non-temporal stores), but with AVX-512 on Intel once they
     ///   outgrow twice the L2 (`L2 / 4`), where its two exps cost less than reload's pass
-    ///   through the L3.
+    ///   through the L3 (measured before reload went in blocks of rows for tiles of a strip's
+    ///   width, which on Ice Lake-SP still lose to the online pass from 4M elements).
     ///   Scalar: reload always.
     ///
     /// Unknown cache sizes count as 1 MiB of L2 and 32 MiB of L3. The measurements behind each

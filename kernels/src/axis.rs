@@ -690,7 +690,7 @@ impl<S: Simd, const C: usize> ColumnMap<S> for Scale<C> {
 /// coarse exp for half outputs), `refs[b * width + j] = r_b`, and `out[j]` the column's last
 /// reference (`max` and `reference`) and its terms brought to it (`sum`; each move rescales
 /// the f64 total exactly: [`rebase`]). `width = out.len()`. A NaN or `+inf` makes the sum NaN,
-/// an all `-inf` column leaves it 0.
+/// an all `-inf` column leaves it 0 (its reference `-f32::MAX`; `-inf` with no rows).
 ///
 /// # Safety
 /// `x..x + span` readable and `y..y + span` writable (`y` may equal `x`), `span` the tile's for

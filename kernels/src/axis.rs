@@ -908,13 +908,7 @@ pub(crate) unsafe fn vaxisblockscale<S: Simd, E: Element>(
         "references beyond their slice"
     );
     with_state!(width, C => {
-        // Per column the last reference, and `c = m * 2^-e` split as `ScaledExp` does, with
-        // the flush point for `m` and `e`.
-        let (mut last, mut m, mut e, mut flush) = ([0.0f32; C], [1.0f32; C], [0.0f32; C], [0.0f32; C]);
-        for (j, &(r, c)) in params.iter().enumerate() {
-            let (mj, k) = split_pow2(c);
-            (last[j], m[j], e[j], flush[j]) = (r, mj, -k as f32, cutoff(mj, -k));
-        }
+        let columns = ScaledColumns::<C>::of(params);
         let mut scale = Scale::<C> {
             c: [0.0; C],
             least: [f32::INFINITY; C],
@@ -929,10 +923,7 @@ pub(crate) unsafe fn vaxisblockscale<S: Simd, E: Element>(
                 unsafe {
                     let len = (width - j).min(l);
                     let r = load_lanes::<S, f32>(s, refs.as_ptr().add(b * width + j), len, 0.0, 0);
-                    let [mj, ej, fj, lj] = [&m, &e, &flush, &last].map(
-                        #[inline(always)]
-                        |a| s.load(a.as_ptr().add(j)),
-                    );
+                    let [lj, mj, ej, fj] = columns.at(s, j);
                     // f = (m p) 2^k with m p about [1/2, 2) (down to 1/2 - 9e-7: the exp's
                     // error): |y| >= 2^(-125 - k) (1 + 2^-10) keeps y f normal, and below it
                     // y f < 2^-124 (1 + 2^-10). A flushed factor's k is at most the cutoff's
@@ -961,6 +952,46 @@ pub(crate) unsafe fn vaxisblockscale<S: Simd, E: Element>(
             b += 1;
         }
     })
+}
+
+/// Per column a reference `r_j` and a factor `c_j = m_j * 2^-e_j` split as [`ScaledExp`] does,
+/// with the flush point for `m_j` and `e_j`: the arguments of [`Simd::exp_scaled`] for
+/// `c_j * exp(x - r_j)`, from `params[j] = (r_j, c_j)`.
+struct ScaledColumns<const C: usize> {
+    r: [f32; C],
+    m: [f32; C],
+    e: [f32; C],
+    cutoff: [f32; C],
+}
+
+impl<const C: usize> ScaledColumns<C> {
+    /// The columns of `params` (at most `C`).
+    fn of(params: &[(f32, f32)]) -> Self {
+        let mut c = ScaledColumns {
+            r: [0.0; C],
+            m: [1.0; C],
+            e: [0.0; C],
+            cutoff: [0.0; C],
+        };
+        for (j, &(r, scale)) in params.iter().enumerate() {
+            let (m, k) = split_pow2(scale);
+            (c.r[j], c.m[j], c.e[j], c.cutoff[j]) = (r, m, -k as f32, cutoff(m, -k));
+        }
+        c
+    }
+
+    /// `[r, m, e, cutoff]` of the vector of columns from `j`.
+    ///
+    /// # Safety
+    /// `j` a multiple of `LANES` below `C` (a multiple of `LANES`).
+    #[inline(always)]
+    unsafe fn at<S: Simd>(&self, s: S, j: usize) -> [S::V; 4] {
+        [&self.r, &self.m, &self.e, &self.cutoff].map(
+            #[inline(always)]
+            // SAFETY: forwarded from the caller.
+            |a| unsafe { s.load(a.as_ptr().add(j)) },
+        )
+    }
 }
 
 /// A per-column element-wise map down a tile.
@@ -1091,23 +1122,14 @@ pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
     tile: Tile,
     params: &[(f32, f32)],
 ) {
-    /// Per column: the reference, and `c = m * 2^-e` split as [`ScaledExp`] does with the
-    /// flush point for `m` and `e`.
-    struct Columns<const COARSE: bool, const C: usize> {
-        r: [f32; C],
-        m: [f32; C],
-        e: [f32; C],
-        cutoff: [f32; C],
-    }
+    /// [`ScaledColumns`] as a map, with the coarse exp where `COARSE`.
+    struct Columns<const COARSE: bool, const C: usize>(ScaledColumns<C>);
     impl<S: Simd, const COARSE: bool, const C: usize> ColumnMap<S> for Columns<COARSE, C> {
         type Params = [S::V; 4];
         #[inline(always)]
         unsafe fn params(&self, s: S, j: usize) -> Self::Params {
-            // SAFETY: j < C, both multiples of LANES (forwarded).
-            [&self.r, &self.m, &self.e, &self.cutoff].map(
-                #[inline(always)]
-                |a| unsafe { s.load(a.as_ptr().add(j)) },
-            )
+            // SAFETY: forwarded.
+            unsafe { self.0.at(s, j) }
         }
         #[inline(always)]
         fn apply(&self, s: S, x: S::V, [r, m, e, cutoff]: Self::Params) -> S::V {
@@ -1118,30 +1140,16 @@ pub(crate) unsafe fn vaxisscaleexp<S: Simd, E: Element>(
             s.min(s.splat(1.0), y)
         }
     }
-    fn columns<const COARSE: bool, const C: usize>(params: &[(f32, f32)]) -> Columns<COARSE, C> {
-        let mut c = Columns {
-            r: [0.0; C],
-            m: [1.0; C],
-            e: [0.0; C],
-            cutoff: [0.0; C],
-        };
-        for (j, &(r, scale)) in params.iter().enumerate() {
-            let (m, k) = split_pow2(scale);
-            c.r[j] = r;
-            c.m[j] = m;
-            c.e[j] = -k as f32;
-            c.cutoff[j] = cutoff(m, -k);
-        }
-        c
-    }
     let (width, ahead) = (params.len(), prefetch_ahead::<E>(tile, params.len()));
     with_state!(width, C => {
         // SAFETY: forwarded from the caller; C >= the width (`with_state!`).
         unsafe {
             if E::COARSE_EXP {
-                map(s, &columns::<true, C>(params), (x, y), (tile, width, ahead))
+                let columns = Columns::<true, C>(ScaledColumns::of(params));
+                map(s, &columns, (x, y), (tile, width, ahead))
             } else {
-                map(s, &columns::<false, C>(params), (x, y), (tile, width, ahead))
+                let columns = Columns::<false, C>(ScaledColumns::of(params));
+                map(s, &columns, (x, y), (tile, width, ahead))
             }
         }
     })

@@ -14,6 +14,11 @@ fn tensor(outer: usize, len: usize, inner: usize, seed: u64) -> (Vec<f32>, Vec<V
     let rows: Vec<Vec<f32>> = (0..outer * inner)
         .map(|r| Dist::ALL[(r + seed as usize) % Dist::ALL.len()].row(len, seed * 1000 + r as u64))
         .collect();
+    (tensor_of(&rows, outer, len, inner), rows)
+}
+
+/// The `(outer, len, inner)` tensor of `rows` (row `(o, j)` is `rows[o * inner + j]`).
+fn tensor_of(rows: &[Vec<f32>], outer: usize, len: usize, inner: usize) -> Vec<f32> {
     let mut x = vec![0.0; outer * len * inner];
     for o in 0..outer {
         for k in 0..len {
@@ -22,7 +27,7 @@ fn tensor(outer: usize, len: usize, inner: usize, seed: u64) -> (Vec<f32>, Vec<V
             }
         }
     }
-    (x, rows)
+    x
 }
 
 /// Row `(o, j)` of an `(outer, len, inner)` tensor.
@@ -31,7 +36,10 @@ fn row_of<T: Copy>(y: &[T], len: usize, inner: usize, r: usize) -> Vec<T> {
     (0..len).map(|k| y[(o * len + k) * inner + j]).collect()
 }
 
-const SHAPES: [(usize, usize, usize); 27] = [
+/// `(outer, len, inner)`.
+type Shape = (usize, usize, usize);
+
+const SHAPES: [Shape; 31] = [
     (1, 5, 2),
     (2, 3, 3),
     (1, 17, 7),
@@ -65,40 +73,113 @@ const SHAPES: [(usize, usize, usize); 27] = [
     // Softmax by reload in blocks of rows (16 KiB: 315 rows of 13 columns), walked in strips
     // on both ISAs; (1, 300, 24) and (1, 5000, 17) are blocks in strips on AVX-512 only.
     (2, 600, 13),
+    // Folded (`lanes / inner` rows side by side, from four such rows on): no rows left over
+    // with AVX-512 and AVX2, one left over with either, AVX-512 only (3 of 5 columns, 2 of 7).
+    (1, 128, 2),
+    (2, 131, 3),
+    (1, 19, 5),
+    (3, 30, 7),
 ];
 
 #[test]
 fn every_row_meets_the_bounds_on_every_isa_and_algorithm() {
     for k in common::variants() {
-        let name = format!("{} {:?}", k.isa().name(), k.algorithm());
         for (seed, &(outer, len, inner)) in SHAPES.iter().enumerate() {
             let (x, rows) = tensor(outer, len, inner, seed as u64);
-            let (mut y, mut z) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
-            let mut lse = vec![0.0f32; outer * inner];
-            k.softmax_axis(&x, &mut y, outer, len, inner).unwrap();
-            k.log_softmax_axis(&x, &mut z, outer, len, inner).unwrap();
-            k.log_sum_exp_axis(&x, outer, len, inner, &mut lse).unwrap();
-            for (r, row) in rows.iter().enumerate() {
-                let what = format!("{name} ({outer}, {len}, {inner}) row {r}");
-                let ys = row_of(&y, len, inner, r);
-                check_softmax(row, &ys, 1.0).unwrap_or_else(|e| panic!("{what}: softmax: {e}"));
-                let zs = row_of(&z, len, inner, r);
-                check_log_softmax(row, &zs, 1.0)
-                    .unwrap_or_else(|e| panic!("{what}: log_softmax: {e}"));
-                if len == 0 {
-                    assert_eq!(lse[r], f32::NEG_INFINITY, "{what}");
-                } else {
-                    check_lse(row, lse[r], 1.0).unwrap_or_else(|e| panic!("{what}: lse: {e}"));
-                }
+            check_every_row(&k, &x, &rows, (outer, len, inner));
+        }
+    }
+}
+
+/// Softmax, log-softmax and log-sum-exp of every row of the tensor `x` (whose rows are `rows`)
+/// within the bounds, and in place the same bits.
+fn check_every_row(k: &Kernels, x: &[f32], rows: &[Vec<f32>], (outer, len, inner): Shape) {
+    let name = format!("{} {:?}", k.isa().name(), k.algorithm());
+    let (mut y, mut z) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
+    let mut lse = vec![0.0f32; outer * inner];
+    k.softmax_axis(x, &mut y, outer, len, inner).unwrap();
+    k.log_softmax_axis(x, &mut z, outer, len, inner).unwrap();
+    k.log_sum_exp_axis(x, outer, len, inner, &mut lse).unwrap();
+    for (r, row) in rows.iter().enumerate() {
+        let what = format!("{name} ({outer}, {len}, {inner}) row {r}");
+        let ys = row_of(&y, len, inner, r);
+        check_softmax(row, &ys, 1.0).unwrap_or_else(|e| panic!("{what}: softmax: {e}"));
+        let zs = row_of(&z, len, inner, r);
+        check_log_softmax(row, &zs, 1.0).unwrap_or_else(|e| panic!("{what}: log_softmax: {e}"));
+        if len == 0 {
+            assert_eq!(lse[r], f32::NEG_INFINITY, "{what}");
+        } else {
+            check_lse(row, lse[r], 1.0).unwrap_or_else(|e| panic!("{what}: lse: {e}"));
+        }
+    }
+    // In place gives the same bits.
+    let mut xy = x.to_vec();
+    k.softmax_axis_in_place(&mut xy, outer, len, inner).unwrap();
+    assert!(same_bits(&xy, &y), "{name} softmax in place");
+    let mut xy = x.to_vec();
+    k.log_softmax_axis_in_place(&mut xy, outer, len, inner)
+        .unwrap();
+    assert!(same_bits(&xy, &z), "{name} log_softmax in place");
+}
+
+/// Axes narrower than half a vector fold: `lanes / inner` consecutive rows side by side as one
+/// tile a vector wide, the rows left over a tile of their own, each part's column sums merged.
+/// Every way a column's parts can differ: one part all `-inf`, the only finite value or the NaN
+/// or `+inf` in the rows left over (a NaN among values 1e4 below the other parts'), parts whose
+/// maxima lie 1e4 or 3e38 apart, all `-inf`.
+#[test]
+fn folded_columns_merge_their_parts() {
+    let patterns: [fn(usize, usize) -> f32; 9] = [
+        |k, _| {
+            if k % 2 == 0 {
+                f32::NEG_INFINITY
+            } else {
+                (k % 7) as f32
             }
-            // In place gives the same bits.
-            let mut xy = x.clone();
-            k.softmax_axis_in_place(&mut xy, outer, len, inner).unwrap();
-            assert!(same_bits(&xy, &y), "{name} softmax in place");
-            let mut xy = x.clone();
-            k.log_softmax_axis_in_place(&mut xy, outer, len, inner)
-                .unwrap();
-            assert!(same_bits(&xy, &z), "{name} log_softmax in place");
+        },
+        |k, len| if k + 1 == len { 5.0 } else { f32::NEG_INFINITY },
+        |k, len| {
+            if k + 1 == len {
+                f32::NAN
+            } else {
+                (k % 5) as f32
+            }
+        },
+        |k, _| {
+            if k == 1 {
+                f32::INFINITY
+            } else {
+                (k % 3) as f32
+            }
+        },
+        |_, _| f32::NEG_INFINITY,
+        |k, _| if k == 0 { 1e4 } else { (k % 4) as f32 },
+        |k, _| -1000.0 * k as f32,
+        |k, _| {
+            if k == 0 {
+                -3e38
+            } else {
+                3e38 - (k % 2) as f32 * 1e32
+            }
+        },
+        |k, len| match k {
+            0 => 0.0,
+            _ if k + 1 == len => f32::NAN,
+            _ => -1e4,
+        },
+    ];
+    for k in common::variants() {
+        for (outer, len, inner) in [(1, 67, 2), (2, 131, 3), (1, 70, 4), (1, 45, 5), (2, 33, 8)] {
+            for shift in 0..patterns.len() {
+                let rows: Vec<Vec<f32>> = (0..outer * inner)
+                    .map(|r| {
+                        let p = patterns[(r + shift) % patterns.len()];
+                        (0..len).map(|k| p(k, len)).collect()
+                    })
+                    .collect();
+                let x = tensor_of(&rows, outer, len, inner);
+                check_every_row(&k, &x, &rows, (outer, len, inner));
+            }
         }
     }
 }

@@ -345,4 +345,4 @@ fn enter<R>(f: impl FnOnce(Avx2) -> R) -> R {
     )
 }
 
-crate::table::isa_table!(crate::Isa::Avx2, "avx2", "u32-acc4", enter);
+crate::table::isa_table!(crate::Isa::Avx2, Avx2, "avx2", "u32-acc4", enter);

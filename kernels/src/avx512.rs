@@ -237,7 +237,13 @@ fn enter<R>(f: impl FnOnce(Avx512<false>) -> R) -> R {
     )
 }
 
-crate::table::isa_table!(crate::Isa::Avx512, "avx512f", "scalef-u64-acc4", enter);
+crate::table::isa_table!(
+    crate::Isa::Avx512,
+    Avx512<false>,
+    "avx512f",
+    "scalef-u64-acc4",
+    enter
+);
 
 /// The bf16 kernels: with `VCVTNEPS2BF16` stores where the CPU has AVX-512 BF16.
 pub(crate) fn table_bf16() -> Option<&'static crate::Table<half::bf16>> {
@@ -293,6 +299,6 @@ mod hw_bf16 {
         )
     }
 
-    crate::table::isa_table!(crate::Isa::Avx512, "avx512bf16", "scalef-u64-acc4", enter;
+    crate::table::isa_table!(crate::Isa::Avx512, Avx512<true>, "avx512bf16", "scalef-u64-acc4", enter;
         TABLE_BF16: half::bf16 = "bf16", "p5-p3out");
 }

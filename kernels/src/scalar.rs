@@ -226,4 +226,4 @@ fn enter<R>(f: impl FnOnce(Scalar) -> R) -> R {
     f(Scalar)
 }
 
-crate::table::isa_table!(crate::Isa::Scalar, "scalar", "u4-acc4", enter);
+crate::table::isa_table!(crate::Isa::Scalar, Scalar, "scalar", "u4-acc4", enter);

@@ -174,6 +174,12 @@ pub struct Table<T: 'static = f32> {
     /// wrote for the same tile and block. Panics when a slice is shorter than its span or the
     /// block has no rows.
     pub vaxisblockscale: AxisBlockScale<T>,
+    /// Lanes of `f32` per vector.
+    pub lanes: usize,
+    /// Columns the axis passes keep in registers, a strip at a time: a [`Tile`] at most this
+    /// wide is walked in strips (in blocks of rows by `raxisblockexp`), a wider one row by row
+    /// (as one block).
+    pub strip: usize,
     /// The max, where it first occurs, and whether no element is NaN or `+inf`.
     pub rscan: fn(&[T]) -> Scan,
     /// Each block's max (blocks of the given size, one output per block; NaN where the block
@@ -188,19 +194,19 @@ pub struct Table<T: 'static = f32> {
     pub rweights: fn(&[T], &Masses, &mut [f32]),
 }
 
-/// Defines the entry points of one ISA module over its [`crate::simd::Simd`] type, generic over
-/// the element type and each entering the ISA's target-feature context through `$enter`, and
-/// its [`Table`]s for f32, f16 and bf16, named from the ISA `$arch`, each type's exp and the
-/// loop's `$shape`.
+/// Defines the entry points of one ISA module over its [`crate::simd::Simd`] type `$simd`,
+/// generic over the element type and each entering the ISA's target-feature context through
+/// `$enter`, and its [`Table`]s for f32, f16 and bf16, named from the ISA `$arch`, each type's
+/// exp and the loop's `$shape`.
 macro_rules! isa_table {
-    ($isa:expr, $arch:literal, $shape:literal, $enter:ident) => {
-        crate::table::isa_table!($isa, $arch, $shape, $enter;
+    ($isa:expr, $simd:ty, $arch:literal, $shape:literal, $enter:ident) => {
+        crate::table::isa_table!($isa, $simd, $arch, $shape, $enter;
             TABLE: f32 = "f32", "p5",
             TABLE_F16: half::f16 = "f16", "p5-p3out",
             TABLE_BF16: half::bf16 = "bf16", "p5-p3out");
     };
     (
-        $isa:expr, $arch:literal, $shape:literal, $enter:ident;
+        $isa:expr, $simd:ty, $arch:literal, $shape:literal, $enter:ident;
         $($static:ident: $t:ty = $prefix:literal, $exp:literal),+
     ) => {
         use crate::element::Element;
@@ -424,6 +430,8 @@ macro_rules! isa_table {
                 vaxissubtract: vaxissubtract::<E>,
                 raxisblockexp: raxisblockexp::<E>,
                 vaxisblockscale: vaxisblockscale::<E>,
+                lanes: <$simd as crate::simd::Simd>::LANES,
+                strip: crate::axis::strip_columns::<$simd>(),
                 rscan: rscan::<E>,
                 rblockmax: rblockmax::<E>,
                 rblockmass: rblockmass::<E>,

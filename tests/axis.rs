@@ -39,7 +39,7 @@ fn row_of<T: Copy>(y: &[T], len: usize, inner: usize, r: usize) -> Vec<T> {
 /// `(outer, len, inner)`.
 type Shape = (usize, usize, usize);
 
-const SHAPES: [Shape; 31] = [
+const SHAPES: [Shape; 33] = [
     (1, 5, 2),
     (2, 3, 3),
     (1, 17, 7),
@@ -60,9 +60,12 @@ const SHAPES: [Shape; 31] = [
     (1, 300, 24),
     (2, 2, 520),
     (1, 5000, 17),
-    // Two strips side by side (AVX-512: 32 + 16 columns), one with a partial vector, and the
-    // row walk past a strip's columns with a tail (AVX2 from 17 columns, AVX-512 from 65).
+    // AVX-512 strips of three and four vectors, full and with a partial last one (33 above;
+    // 40 columns in blocks of 102 rows), and the row walk past a strip's columns with a tail
+    // (AVX2 from 17 columns, AVX-512 from 65).
     (1, 100, 48),
+    (1, 37, 50),
+    (1, 250, 40),
     (1, 70, 30),
     (1, 100, 150),
     // State for NARROW_TILE (64) columns, then AXIS_TILE's from 65; two tiles (1024 and 76

@@ -198,12 +198,15 @@ trait StripPass {
     unsafe fn strip<const N: usize, const FULL: bool>(&mut self, at: Strip);
 }
 
-/// Runs `pass` over its tile of `width <= strip_columns::<S>()` columns: one
-/// strip of [`strip_vectors`] vectors, or two for a width between (two vectors, then one; the
-/// last possibly part of a vector), each walking every row. In registers a strip's state costs
-/// nothing per row; in memory each row's update would wait for the last one's store (on Ice
-/// Lake-SP, tiles of 64 columns with AVX-512 ran 1.16-1.25x the contiguous rows at 1M elements
-/// so, against 1.70-1.83x).
+/// Runs `pass` over its tile of `width <= strip_columns::<S>()` columns: one strip of as many
+/// vectors as the width needs (the last possibly part of a vector) where the ISA keeps four in
+/// registers, else two strips for a width between (two vectors, then one), each walking every
+/// row. In registers a strip's state costs nothing per row; in memory each row's update would
+/// wait for the last one's store (on Ice Lake-SP, tiles of 64 columns with AVX-512 ran
+/// 1.16-1.25x the contiguous rows at 1M elements so, against 1.70-1.83x). One strip, not two
+/// side by side: two read the cache lines they share twice, from DRAM for a tile out of cache
+/// (Zen 4, AVX-512, 16M elements, 40 and 48 columns: 3.0-3.2x the contiguous rows as 32 + 8
+/// and 32 + 16 columns, 1.3-1.5x as one strip).
 ///
 /// # Safety
 /// As `pass` requires for its tile of `width` columns, and `width <= strip_columns::<S>()`
@@ -225,6 +228,15 @@ unsafe fn for_strips<S: Simd, P: StripPass>(pass: &mut P, width: usize) {
             if most == 4 && left >= 4 * l {
                 pass.strip::<4, true>(at(4 * l));
                 j += 4 * l;
+            } else if most == 4 && left > 3 * l {
+                pass.strip::<4, false>(at(left));
+                j += left;
+            } else if most == 4 && left == 3 * l {
+                pass.strip::<3, true>(at(3 * l));
+                j += 3 * l;
+            } else if most == 4 && left > 2 * l {
+                pass.strip::<3, false>(at(left));
+                j += left;
             } else if left >= 2 * l {
                 pass.strip::<2, true>(at(2 * l));
                 j += 2 * l;

@@ -2,8 +2,8 @@
 //! `(outer, len, inner)` tensor (last index fastest): row `(o, j)` is
 //! `x[(o * len + k) * inner + j]` for `k < len`. Tiles of up to [`AXIS_TILE`] adjacent columns are
 //! reduced down their columns, each lane one row (`raxisonline`), then written; no gather and no
-//! transposing copy. An axis narrower than half a vector is folded, rows side by side, so that
-//! every lane works ([`fold`]). (`inner == 1`, contiguous rows, takes the rows path:
+//! transposing copy. An axis whose columns would leave lanes idle is folded, rows side by side,
+//! so that every lane works ([`fold`]). (`inner == 1`, contiguous rows, takes the rows path:
 //! `kernels.rs`.)
 
 use std::ops::Range;
@@ -74,15 +74,24 @@ impl Part {
     }
 }
 
-/// Rows of a tile of `inner` columns that a [`Part`] takes side by side: as many as fill a
-/// vector of `lanes` (a row narrower than a vector leaves lanes idle: with AVX-512, 4 columns
-/// used a quarter of them), where two or more fit and the axis holds four such rows or more;
-/// else 1. The rows are contiguous (`width == inner`), so the folded part is a tile of
-/// `inner * fold` columns. Folding to one vector, not to a strip of four, is what measured
-/// fastest (AVX-512 on Ice Lake-SP, 16K elements of 2-16 columns: 1.2-1.3x the contiguous rows'
-/// time, against 1.4-1.5x folded to 64 columns).
-fn fold(len: usize, inner: usize, lanes: usize) -> usize {
-    let g = lanes / inner.max(1);
+/// Rows of a tile of `inner` columns that a [`Part`] takes side by side: as many as fill whole
+/// vectors of `lanes` within the kernels' `strip` (`lcm(inner, lanes) / inner`: 16 rows of 3
+/// columns, 2 of 24, with AVX-512's 16 lanes and 64-column strips), else as many as fit in one
+/// vector (AVX2's 16-column strips: 2 rows of 3 columns in 6 of 8 lanes), where two or more
+/// fit and the axis holds four such rows or more; else 1. A row whose columns leave lanes idle
+/// wastes them in every row (4 columns used a quarter of AVX-512's; 24 a vector and a half of
+/// two). The rows are contiguous (`width == inner`), so the folded part is a tile of
+/// `inner * fold` columns. Not to a whole strip where one vector does: folded to 64 columns,
+/// 2-16 columns ran 1.4-1.5x the contiguous rows' time against 1.2-1.3x (AVX-512, Ice Lake-SP,
+/// 16K elements).
+fn fold(len: usize, inner: usize, lanes: usize, strip: usize) -> usize {
+    let inner = inner.max(1);
+    let whole = inner / gcd(inner, lanes) * lanes;
+    let g = if whole <= strip {
+        whole / inner
+    } else {
+        lanes / inner
+    };
     if g >= 2 && len >= 4 * g {
         g
     } else {
@@ -90,13 +99,24 @@ fn fold(len: usize, inner: usize, lanes: usize) -> usize {
     }
 }
 
+/// The greatest common divisor of `a` and `b`.
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 /// The tiles of an `(outer, len, inner)` tensor, for kernels of `lanes` per vector.
-fn tiles((outer, len, inner): (usize, usize, usize), lanes: usize) -> impl Iterator<Item = Tiled> {
+fn tiles(
+    (outer, len, inner): (usize, usize, usize),
+    (lanes, strip): (usize, usize),
+) -> impl Iterator<Item = Tiled> {
     let tile = Tile {
         rows: len,
         stride: inner,
     };
-    let fold = fold(len, inner, lanes);
+    let fold = fold(len, inner, lanes, strip);
     (0..outer).flat_map(move |o| {
         (0..inner).step_by(AXIS_TILE).map(move |j| {
             let width = (inner - j).min(AXIS_TILE);
@@ -195,7 +215,7 @@ fn map_with<E: Element, const C: usize>(
         tile,
         width,
         parts: [main, rest],
-    } in tiles(shape, t.lanes)
+    } in tiles(shape, (t.lanes, t.strip))
     {
         let x = &io.input()[range.clone()];
         let rest_sums = online(t, x, [main, rest], &mut sums, &mut rest_sums);
@@ -292,7 +312,7 @@ fn reload<E: Element, const C: usize>(
         width,
         parts: [main, rest],
         ..
-    } in tiles(shape, t.lanes)
+    } in tiles(shape, (t.lanes, t.strip))
     {
         let mut io = part(&mut io, range);
         let block = block_rows::<E>(main.tile, main.columns, t.strip);
@@ -382,7 +402,7 @@ fn log_sum_exp_with<E: Element, const C: usize>(
         tile,
         width,
         parts,
-    } in tiles(shape, t.lanes)
+    } in tiles(shape, (t.lanes, t.strip))
     {
         let x = &x[range.clone()];
         let rest_sums = online(t, x, parts, &mut sums, &mut rest_sums);

@@ -39,7 +39,7 @@ fn row_of<T: Copy>(y: &[T], len: usize, inner: usize, r: usize) -> Vec<T> {
 /// `(outer, len, inner)`.
 type Shape = (usize, usize, usize);
 
-const SHAPES: [Shape; 33] = [
+const SHAPES: [Shape; 35] = [
     (1, 5, 2),
     (2, 3, 3),
     (1, 17, 7),
@@ -76,12 +76,15 @@ const SHAPES: [Shape; 33] = [
     // Softmax by reload in blocks of rows (16 KiB: 315 rows of 13 columns), walked in strips
     // on both ISAs; (1, 300, 24) and (1, 5000, 17) are blocks in strips on AVX-512 only.
     (2, 600, 13),
-    // Folded (`lanes / inner` rows side by side, from four such rows on): no rows left over
-    // with AVX-512 and AVX2, one left over with either, AVX-512 only (3 of 5 columns, 2 of 7).
+    // Folded (rows side by side, from four such rows on): no rows left over with AVX-512 and
+    // AVX2, three left over with AVX-512 (16 rows of 3 columns) and one with AVX2 (2 rows),
+    // AVX-512 only (3 rows of 5 columns, 2 of 7; 4 rows of 12 and 2 of 24, one left over).
     (1, 128, 2),
     (2, 131, 3),
     (1, 19, 5),
     (3, 30, 7),
+    (1, 70, 12),
+    (1, 41, 24),
 ];
 
 #[test]
@@ -125,8 +128,9 @@ fn check_every_row(k: &Kernels, x: &[f32], rows: &[Vec<f32>], (outer, len, inner
     assert!(same_bits(&xy, &z), "{name} log_softmax in place");
 }
 
-/// Axes narrower than half a vector fold: `lanes / inner` consecutive rows side by side as one
-/// tile a vector wide, the rows left over a tile of their own, each part's column sums merged.
+/// Axes whose columns leave lanes idle fold: consecutive rows side by side as one tile of whole
+/// vectors, or of one vector, the rows left over a tile of their own, each part's column sums
+/// merged.
 /// Every way a column's parts can differ: one part all `-inf`, the only finite value or the NaN
 /// or `+inf` in the rows left over (a NaN among values 1e4 below the other parts'), parts whose
 /// maxima lie 1e4 or 3e38 apart, all `-inf`.
@@ -172,7 +176,16 @@ fn folded_columns_merge_their_parts() {
         },
     ];
     for k in common::variants() {
-        for (outer, len, inner) in [(1, 67, 2), (2, 131, 3), (1, 70, 4), (1, 45, 5), (2, 33, 8)] {
+        let shapes = [
+            (1, 67, 2),
+            (2, 131, 3),
+            (1, 70, 4),
+            (1, 45, 5),
+            (2, 33, 8),
+            (1, 70, 12),
+            (1, 41, 24),
+        ];
+        for (outer, len, inner) in shapes {
             for shift in 0..patterns.len() {
                 let rows: Vec<Vec<f32>> = (0..outer * inner)
                     .map(|r| {

@@ -83,8 +83,8 @@ fn run<T: Float>(k: Kernels, x: &[f32], flags: &mut Flags, stores_checked: bool)
             k.kept_probabilities(&x, &params, &mut p).ok()
         });
     }
-    // The row as (1, len, inner) tensors: under half a vector of columns (folded, `lanes / 3`
-    // rows side by side, their sums merged), two vectors or more, and a tile with gaps between
+    // The row as (1, len, inner) tensors: 3 columns (folded, 16 rows side by side with AVX-512,
+    // 2 with AVX2, their sums merged), two vectors or more, and a tile with gaps between
     // its rows (inner beyond AXIS_TILE).
     for inner in [3, 37, 1100].into_iter().filter(|&i| 2 * i <= n) {
         let len = n / inner;

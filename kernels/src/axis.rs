@@ -299,28 +299,13 @@ const fn accumulators<const N: usize>() -> usize {
 /// strip's accumulators ([`acc_slot`]) then adds at most [`BLOCK_STEPS`] terms between folds.
 #[inline(always)]
 fn walk_rows<const N: usize>(rows: usize, mut step: impl FnMut(Option<usize>, usize)) {
-    let mut row = 0;
-    while row + 4 <= rows {
-        step(Some(row), 0);
-        step(Some(row + 1), 1);
-        step(Some(row + 2), 2);
-        step(Some(row + 3), 3);
-        row += 4;
-        if row.is_multiple_of(fold_rows::<N>()) && row < rows {
-            step(None, 0);
-        }
-    }
-    let left = rows - row;
-    if left > 0 {
-        step(Some(row), 0);
-    }
-    if left > 1 {
-        step(Some(row + 1), 1);
-    }
-    if left > 2 {
-        step(Some(row + 2), 2);
-    }
-    step(None, 0);
+    walk_rows_loaded::<N, ()>(
+        rows,
+        #[inline(always)]
+        |_| (),
+        #[inline(always)]
+        |row, slot| step(row.map(|(row, ())| row), slot),
+    );
 }
 
 /// [`walk_rows`] with each four rows' loads ahead of their steps: `step(Some((row, load(row))),
@@ -474,6 +459,27 @@ unsafe fn store_strip<S: Simd, E: Element, const N: usize, const FULL: bool>(
 ) {
     // SAFETY: forwarded from the caller.
     unsafe { store_lanes(s, p, strip_lanes::<S, N, FULL>(n, last), v) }
+}
+
+/// The `N` vectors of a strip's row at `p` (vector `n` at `p + n * LANES`, as [`load_strip`]
+/// reads it, `fill` past the strip's lanes), prefetching `ahead` elements on.
+///
+/// # Safety
+/// The row's strip at `p` readable.
+#[inline(always)]
+unsafe fn load_row<S: Simd, E: Element, const N: usize, const FULL: bool>(
+    s: S,
+    p: *const E,
+    last: usize,
+    fill: f32,
+    ahead: usize,
+) -> [S::V; N] {
+    let mut v = [s.splat(0.0); N];
+    for (n, v) in v.iter_mut().enumerate() {
+        // SAFETY: vector n of the row's strip (forwarded).
+        *v = unsafe { load_strip::<S, E, N, FULL>(s, p.add(n * S::LANES), n, last, fill, ahead) };
+    }
+    v
 }
 
 /// `wide_k += v_k` for every lane `k`.
@@ -826,22 +832,12 @@ pub(crate) unsafe fn raxisblockexp<S: Simd, E: Element>(
                     rows,
                     #[inline(always)]
                     |row| {
-                        let mut v = [s.splat(0.0); N];
-                        for (n, v) in v.iter_mut().enumerate() {
-                            // SAFETY: as above (the block's rows from L1; the prefetch is for
-                            // the next block's max).
-                            *v = unsafe {
-                                load_strip::<S, E, N, FULL>(
-                                    s,
-                                    x.add(first + row * tile.stride + n * l),
-                                    n,
-                                    at.last,
-                                    f32::NEG_INFINITY,
-                                    ahead,
-                                )
-                            };
+                        let p = x.wrapping_add(first + row * tile.stride);
+                        // SAFETY: as above (the block's rows from L1; the prefetch is for the
+                        // next block's max).
+                        unsafe {
+                            load_row::<S, E, N, FULL>(s, p, at.last, f32::NEG_INFINITY, ahead)
                         }
-                        v
                     },
                     #[inline(always)]
                     |loaded, slot| {
@@ -1103,23 +1099,14 @@ unsafe fn map<S: Simd, E: Element, F: ColumnMap<S>>(
                     tile.rows,
                     #[inline(always)]
                     |row| {
-                        let mut v = [s.splat(0.0); N];
-                        for (n, v) in v.iter_mut().enumerate() {
-                            let i = row * tile.stride + at.j + n * l;
-                            s.prefetch(y.wrapping_add(i + ahead).cast());
-                            // SAFETY: row in the tile, vector n of the strip (forwarded).
-                            *v = unsafe {
-                                load_strip::<S, E, N, FULL>(
-                                    s,
-                                    x.add(i),
-                                    n,
-                                    at.last,
-                                    DEAD_LANES,
-                                    ahead,
-                                )
-                            };
+                        let i = row * tile.stride + at.j;
+                        for n in 0..N {
+                            s.prefetch(y.wrapping_add(i + n * l + ahead).cast());
                         }
-                        v
+                        // SAFETY: row in the tile, the strip's vectors (forwarded).
+                        unsafe {
+                            load_row::<S, E, N, FULL>(s, x.add(i), at.last, DEAD_LANES, ahead)
+                        }
                     },
                     #[inline(always)]
                     |loaded, _| {

@@ -75,7 +75,8 @@ pub struct Crossover {
     pub one_pass_reduction_from: usize,
     /// Output passes over rows at least this long use non-temporal stores: the output would
     /// not stay in the part of the last-level cache one core fills anyway, and they skip the
-    /// read-for-ownership.
+    /// read-for-ownership. Along an axis, the tensor's elements count (its tiles walked row by
+    /// row, with every row of the output on a vector boundary: `docs/algorithms.md`).
     pub non_temporal_from: usize,
     /// Softmax along an axis: tiles of at least this many elements (`len * min(inner,
     /// AXIS_TILE)`, the working set of a tile's passes) run the online pass, then the output

@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use twopass_kernels::{ColumnSum, Element, Io, Table, Tile, AXIS_TILE, NARROW_TILE};
+use twopass_kernels::{ColumnSum, Element, Io, Store, Table, Tile, AXIS_TILE, NARROW_TILE};
 
 use crate::sum::{narrow, Special};
 
@@ -179,20 +179,20 @@ fn column_sum(main: &[ColumnSum], rest: Option<&[ColumnSum]>, width: usize, j: u
 }
 
 /// Writes `output` of every row of the `(outer, len, inner)` tensor `io` (whose length the
-/// caller checked). Special rows (NaN, `+inf`, only `-inf`)
-/// are all NaN.
+/// caller checked), the output passes of the online pass storing as `store` says. Special rows
+/// (NaN, `+inf`, only `-inf`) are all NaN.
 pub(crate) fn map<E: Element>(
     t: &Table<E>,
     io: Io<'_, E>,
     shape: (usize, usize, usize),
-    output: Output,
+    (output, store): (Output, Store),
 ) {
     if shape.1 == 0 {
         // Nothing to write (and every tile below has rows).
     } else if shape.2 <= NARROW_TILE {
-        map_with::<E, NARROW_TILE>(t, io, shape, output)
+        map_with::<E, NARROW_TILE>(t, io, shape, (output, store))
     } else {
-        map_with::<E, AXIS_TILE>(t, io, shape, output)
+        map_with::<E, AXIS_TILE>(t, io, shape, (output, store))
     }
 }
 
@@ -202,7 +202,7 @@ fn map_with<E: Element, const C: usize>(
     t: &Table<E>,
     mut io: Io<'_, E>,
     shape: (usize, usize, usize),
-    output: Output,
+    (output, store): (Output, Store),
 ) {
     if output == Output::SoftmaxReload {
         return reload::<E, C>(t, io, shape);
@@ -234,8 +234,8 @@ fn map_with<E: Element, const C: usize>(
         for p in [main, rest].iter().filter(|p| p.tile.rows > 0) {
             let io = part(&mut io, p.range());
             match output {
-                Output::LogSoftmax => (t.vaxissubtract)(io, p.tile, &params[..p.columns]),
-                _ => (t.vaxisscaleexp)(io, p.tile, &params[..p.columns]),
+                Output::LogSoftmax => (t.vaxissubtract)(io, p.tile, &params[..p.columns], store),
+                _ => (t.vaxisscaleexp)(io, p.tile, &params[..p.columns], store),
             }
         }
     }

@@ -409,7 +409,9 @@ impl Kernels {
             Output::LogSoftmax => output,
             _ => self.axis_softmax(len, inner),
         };
-        axis::map(self.table(), io, shape, output);
+        // Non-temporal stores where the rows would take them: the output outgrows the caches.
+        let store = self.crossover().store_for(outer * len * inner);
+        axis::map(self.table(), io, shape, (output, store));
         Ok(())
     }
 

@@ -225,6 +225,42 @@ fn misaligned_starts_give_the_same_bits() {
     }
 }
 
+/// Non-temporal stores (forced by the crossover) give the same bits as cached ones, with `y` on
+/// a 64-byte boundary (rows walked with streaming stores: 160 columns, and 1056 in a tile of
+/// 1024 and one of 32) and at every other offset (cached stores), out of place and in place.
+#[test]
+fn non_temporal_stores_give_the_same_bits() {
+    for (outer, len, inner) in [(2, 9, 160), (1, 5, 1056)] {
+        let (x, _) = tensor(outer, len, inner, 11);
+        for k in common::variants() {
+            let nt = k.with_crossover(twopass::Crossover {
+                non_temporal_from: 0,
+                ..k.crossover()
+            });
+            let (mut soft, mut log) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+            k.softmax_axis(&x, &mut soft, outer, len, inner).unwrap();
+            k.log_softmax_axis(&x, &mut log, outer, len, inner).unwrap();
+            let mut buf = vec![0.0f32; x.len() + 16];
+            let aligned = (16 - (buf.as_ptr() as usize / 4) % 16) % 16;
+            for off in 0..16 {
+                let name = format!(
+                    "{} {:?} {inner} offset {off}",
+                    k.isa().name(),
+                    k.algorithm()
+                );
+                let y = &mut buf[(aligned + off) % 16..][..x.len()];
+                nt.softmax_axis(&x, y, outer, len, inner).unwrap();
+                assert!(same_bits(y, &soft), "{name}");
+                nt.log_softmax_axis(&x, y, outer, len, inner).unwrap();
+                assert!(same_bits(y, &log), "{name}");
+                y.copy_from_slice(&x);
+                nt.softmax_axis_in_place(y, outer, len, inner).unwrap();
+                assert!(same_bits(y, &soft), "{name} in place");
+            }
+        }
+    }
+}
+
 /// With `inner == 1` the axis entry points are the rows ones.
 #[test]
 fn inner_one_is_the_rows_path() {

@@ -214,12 +214,12 @@ impl<T: Element> Table<T> {
             }
             Entry::Vaxisscaleexp => {
                 let (tile, width) = Args::tile(x.len());
-                (self.vaxisscaleexp)(io, tile, &[(args.max, c); 37][..width]);
+                (self.vaxisscaleexp)(io, tile, &[(args.max, c); 37][..width], store);
             }
             Entry::Vaxissubtract => {
                 let (tile, width) = Args::tile(x.len());
                 let b = args.sum.ln() as f32;
-                (self.vaxissubtract)(io, tile, &[(args.max, b); 37][..width]);
+                (self.vaxissubtract)(io, tile, &[(args.max, b); 37][..width], store);
             }
             Entry::Raxisblockexp => {
                 // Both passes, whose blocks differ by ISA (a tile wider than a strip is one

@@ -95,8 +95,9 @@ pub enum Store {
 /// The cross-entropy loss pass: logits, and the sum of them to take.
 pub type LogitPass<T> = fn(&[T], SumOfLogits<'_>) -> LogitSums;
 
-/// An output pass down the columns of a [`Tile`], with a pair of parameters per column.
-pub type AxisPass<T> = fn(Io<'_, T>, Tile, &[(f32, f32)]);
+/// An output pass down the columns of a [`Tile`], with a pair of parameters per column, and
+/// how it stores a tile walked row by row (wider than [`Table::strip`]).
+pub type AxisPass<T> = fn(Io<'_, T>, Tile, &[(f32, f32)], Store);
 
 /// [`Table::raxisblockexp`]: the tile, rows per block, each block's references, each column's
 /// last reference and sum.
@@ -327,22 +328,32 @@ macro_rules! isa_table {
                 move |s| unsafe { crate::axis::raxisonline(s, x, tile, out) },
             )
         }
-        fn vaxisscaleexp<E: Element>(io: crate::Io<'_, E>, tile: crate::Tile, params: &[(f32, f32)]) {
+        fn vaxisscaleexp<E: Element>(
+            io: crate::Io<'_, E>,
+            tile: crate::Tile,
+            params: &[(f32, f32)],
+            store: crate::Store,
+        ) {
             let (x, y, n) = io.raw();
             assert!(n >= tile.span(params.len()), "tile beyond the slice");
             $enter(
                 #[inline(always)]
                 // SAFETY: `raw` gives n >= span readable elements at x and writable at y.
-                move |s| unsafe { crate::axis::vaxisscaleexp(s, (x, y), tile, params) },
+                move |s| unsafe { crate::axis::vaxisscaleexp(s, (x, y), tile, params, store) },
             )
         }
-        fn vaxissubtract<E: Element>(io: crate::Io<'_, E>, tile: crate::Tile, params: &[(f32, f32)]) {
+        fn vaxissubtract<E: Element>(
+            io: crate::Io<'_, E>,
+            tile: crate::Tile,
+            params: &[(f32, f32)],
+            store: crate::Store,
+        ) {
             let (x, y, n) = io.raw();
             assert!(n >= tile.span(params.len()), "tile beyond the slice");
             $enter(
                 #[inline(always)]
                 // SAFETY: `raw` gives n >= span readable elements at x and writable at y.
-                move |s| unsafe { crate::axis::vaxissubtract(s, (x, y), tile, params) },
+                move |s| unsafe { crate::axis::vaxissubtract(s, (x, y), tile, params, store) },
             )
         }
 

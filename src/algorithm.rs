@@ -82,6 +82,12 @@ pub struct Crossover {
     /// AXIS_TILE)`, the working set of a tile's passes) run the online pass, then the output
     /// pass; smaller ones three-pass reload.
     pub axis_online_from: usize,
+    /// Along an axis of at most four strips' columns (256 with AVX-512, 64 with AVX2), tensors
+    /// below this many elements go in tiles one strip wide, each walked with its state in
+    /// registers; larger ones, and wider axes, in tiles of up to `AXIS_TILE` columns walked
+    /// row by row. A strip reads its part of every row, and the lines it shares with the strips
+    /// beside it come back from the caches only while the tensor stays in them.
+    pub axis_strips_below: usize,
 }
 
 /// The L2 assumed where CPUID reports none (that of the AMD EPYC machines the rules come from).
@@ -124,6 +130,9 @@ impl Crossover {
     ///   through the L3 (measured before reload went in blocks of rows for tiles of a strip's
     ///   width, which on Ice Lake-SP still lose to the online pass from 4M elements).
     ///   Scalar: reload always.
+    /// - Along an axis of at most four strips' columns, tiles one strip wide while input and
+    ///   output take less than half that L3 (`axis_strips_below = non_temporal_from / 2`);
+    ///   never on scalar.
     ///
     /// Unknown cache sizes count as 1 MiB of L2 and 32 MiB of L3. The measurements behind each
     /// rule, and the CPUs they come from, are in `docs/algorithms.md`.
@@ -140,6 +149,7 @@ impl Crossover {
                 one_pass_reduction_from: 1 << 12,
                 non_temporal_from,
                 axis_online_from: if intel { l2 / 4 } else { non_temporal_from },
+                axis_strips_below: non_temporal_from / 2,
             },
             Isa::Avx2 => Crossover {
                 long_from: if cpu.vendor == Vendor::Amd {
@@ -152,6 +162,7 @@ impl Crossover {
                 one_pass_reduction_from: 0,
                 non_temporal_from,
                 axis_online_from: non_temporal_from,
+                axis_strips_below: non_temporal_from / 2,
             },
             _ => Crossover {
                 long_from: usize::MAX,
@@ -160,6 +171,7 @@ impl Crossover {
                 one_pass_reduction_from: usize::MAX,
                 non_temporal_from,
                 axis_online_from: usize::MAX,
+                axis_strips_below: 0,
             },
         }
     }

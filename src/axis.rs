@@ -1,8 +1,8 @@
 //! Softmax, log-softmax and log-sum-exp along the middle axis of a contiguous
 //! `(outer, len, inner)` tensor (last index fastest): row `(o, j)` is
-//! `x[(o * len + k) * inner + j]` for `k < len`. Tiles of up to [`AXIS_TILE`] adjacent columns are
-//! reduced down their columns, each lane one row (`raxisonline`), then written; no gather and no
-//! transposing copy. An axis whose columns would leave lanes idle is folded, rows side by side,
+//! `x[(o * len + k) * inner + j]` for `k < len`. Tiles of adjacent columns (one strip's or up to
+//! [`AXIS_TILE`]: `Kernels::axis_columns`) are reduced down their columns, each lane one row
+//! (`raxisonline`), then written; no gather and no transposing copy. An axis whose columns would leave lanes idle is folded, rows side by side,
 //! so that every lane works ([`fold`]). (`inner == 1`, contiguous rows, takes the rows path:
 //! `kernels.rs`.)
 
@@ -107,19 +107,22 @@ fn gcd(mut a: usize, mut b: usize) -> usize {
     a
 }
 
-/// The tiles of an `(outer, len, inner)` tensor, for kernels of `lanes` per vector.
+/// The tiles of an `(outer, len, inner)` tensor, `columns` wide at most (at most
+/// [`AXIS_TILE`]), for kernels of `lanes` per vector.
 fn tiles(
     (outer, len, inner): (usize, usize, usize),
+    columns: usize,
     (lanes, strip): (usize, usize),
 ) -> impl Iterator<Item = Tiled> {
+    let columns = columns.clamp(1, AXIS_TILE);
     let tile = Tile {
         rows: len,
         stride: inner,
     };
     let fold = fold(len, inner, lanes, strip);
     (0..outer).flat_map(move |o| {
-        (0..inner).step_by(AXIS_TILE).map(move |j| {
-            let width = (inner - j).min(AXIS_TILE);
+        (0..inner).step_by(columns).map(move |j| {
+            let width = (inner - j).min(columns);
             let start = o * len * inner + j;
             let main = Tile {
                 rows: len / fold,
@@ -179,33 +182,34 @@ fn column_sum(main: &[ColumnSum], rest: Option<&[ColumnSum]>, width: usize, j: u
 }
 
 /// Writes `output` of every row of the `(outer, len, inner)` tensor `io` (whose length the
-/// caller checked), the output passes of the online pass storing as `store` says. Special rows
-/// (NaN, `+inf`, only `-inf`) are all NaN.
+/// caller checked) in tiles `columns` wide at most, the output passes of the online pass
+/// storing as `store` says. Special rows (NaN, `+inf`, only `-inf`) are all NaN.
 pub(crate) fn map<E: Element>(
     t: &Table<E>,
     io: Io<'_, E>,
     shape: (usize, usize, usize),
+    columns: usize,
     (output, store): (Output, Store),
 ) {
     if shape.1 == 0 {
         // Nothing to write (and every tile below has rows).
-    } else if shape.2 <= NARROW_TILE {
-        map_with::<E, NARROW_TILE>(t, io, shape, (output, store))
+    } else if shape.2.min(columns) <= NARROW_TILE {
+        map_with::<E, NARROW_TILE>(t, io, (shape, columns), (output, store))
     } else {
-        map_with::<E, AXIS_TILE>(t, io, shape, (output, store))
+        map_with::<E, AXIS_TILE>(t, io, (shape, columns), (output, store))
     }
 }
 
-/// [`map`] with per-column state for `C >= min(inner, AXIS_TILE)` columns (the passes zero it
+/// [`map`] with per-column state for `C >= min(inner, columns)` columns (the passes zero it
 /// on every call: [`NARROW_TILE`]).
 fn map_with<E: Element, const C: usize>(
     t: &Table<E>,
     mut io: Io<'_, E>,
-    shape: (usize, usize, usize),
+    (shape, columns): ((usize, usize, usize), usize),
     (output, store): (Output, Store),
 ) {
     if output == Output::SoftmaxReload {
-        return reload::<E, C>(t, io, shape);
+        return reload::<E, C>(t, io, (shape, columns));
     }
     let mut sums = [ColumnSum::default(); C];
     let mut rest_sums = [ColumnSum::default(); NARROW_TILE];
@@ -215,7 +219,7 @@ fn map_with<E: Element, const C: usize>(
         tile,
         width,
         parts: [main, rest],
-    } in tiles(shape, (t.lanes, t.strip))
+    } in tiles(shape, columns, (t.lanes, t.strip))
     {
         let x = &io.input()[range.clone()];
         let rest_sums = online(t, x, [main, rest], &mut sums, &mut rest_sums);
@@ -300,7 +304,7 @@ fn block_rows<E>(tile: Tile, width: usize, strip: usize) -> usize {
 fn reload<E: Element, const C: usize>(
     t: &Table<E>,
     mut io: Io<'_, E>,
-    shape: (usize, usize, usize),
+    (shape, columns): ((usize, usize, usize), usize),
 ) {
     let mut sums = [ColumnSum::default(); C];
     let mut rest_sums = [ColumnSum::default(); NARROW_TILE];
@@ -312,7 +316,7 @@ fn reload<E: Element, const C: usize>(
         width,
         parts: [main, rest],
         ..
-    } in tiles(shape, (t.lanes, t.strip))
+    } in tiles(shape, columns, (t.lanes, t.strip))
     {
         let mut io = part(&mut io, range);
         let block = block_rows::<E>(main.tile, main.columns, t.strip);
@@ -370,28 +374,30 @@ fn reload<E: Element, const C: usize>(
 }
 
 /// `out[o * inner + j]` = the log-sum-exp of row `(o, j)` of the `(outer, len, inner)` tensor
-/// `x` (`-inf` for `len == 0`; special rows as `log_sum_exp`). The caller checked the lengths.
+/// `x` (`-inf` for `len == 0`; special rows as `log_sum_exp`), in tiles `columns` wide at
+/// most. The caller checked the lengths.
 pub(crate) fn log_sum_exp<E: Element>(
     t: &Table<E>,
     x: &[E],
     shape: (usize, usize, usize),
+    columns: usize,
     out: &mut [f32],
 ) {
     let (_, len, inner) = shape;
     if len == 0 {
         out.fill(f32::NEG_INFINITY);
-    } else if inner <= NARROW_TILE {
-        log_sum_exp_with::<E, NARROW_TILE>(t, x, shape, out);
+    } else if inner.min(columns) <= NARROW_TILE {
+        log_sum_exp_with::<E, NARROW_TILE>(t, x, (shape, columns), out);
     } else {
-        log_sum_exp_with::<E, AXIS_TILE>(t, x, shape, out);
+        log_sum_exp_with::<E, AXIS_TILE>(t, x, (shape, columns), out);
     }
 }
 
-/// [`log_sum_exp`] of `len > 0` rows with state for `C >= min(inner, AXIS_TILE)` columns.
+/// [`log_sum_exp`] of `len > 0` rows with state for `C >= min(inner, columns)` columns.
 fn log_sum_exp_with<E: Element, const C: usize>(
     t: &Table<E>,
     x: &[E],
-    shape: (usize, usize, usize),
+    (shape, columns): ((usize, usize, usize), usize),
     out: &mut [f32],
 ) {
     let (_, len, inner) = shape;
@@ -402,7 +408,7 @@ fn log_sum_exp_with<E: Element, const C: usize>(
         tile,
         width,
         parts,
-    } in tiles(shape, (t.lanes, t.strip))
+    } in tiles(shape, columns, (t.lanes, t.strip))
     {
         let x = &x[range.clone()];
         let rest_sums = online(t, x, parts, &mut sums, &mut rest_sums);

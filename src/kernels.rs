@@ -205,7 +205,8 @@ impl Kernels {
         if inner == 1 {
             return self.log_sum_exp_rows(x, len, outer, len, out);
         }
-        axis::log_sum_exp(self.table(), x, (outer, len, inner), out);
+        let columns = self.axis_columns::<T>((outer, len, inner));
+        axis::log_sum_exp(self.table(), x, (outer, len, inner), columns, out);
         Ok(())
     }
 
@@ -405,21 +406,35 @@ impl Kernels {
             }
             return Ok(());
         }
+        let columns = self.axis_columns::<T>(shape);
         let output = match output {
             Output::LogSoftmax => output,
-            _ => self.axis_softmax(len, inner),
+            _ => self.axis_softmax(len, inner.min(columns)),
         };
         // Non-temporal stores where the rows would take them: the output outgrows the caches.
         let store = self.crossover().store_for(outer * len * inner);
-        axis::map(self.table(), io, shape, (output, store));
+        axis::map(self.table(), io, shape, columns, (output, store));
         Ok(())
     }
 
-    /// How softmax runs along the axis of a tensor of `len` rows of `inner`: by three-pass
-    /// reload under `ThreePassReload`, and under `Auto` while a tile (`len * min(inner,
-    /// AXIS_TILE)` elements) is below `Crossover::axis_online_from`; else by the online pass.
-    fn axis_softmax(&self, len: usize, inner: usize) -> Output {
-        let tile = len.saturating_mul(inner.min(AXIS_TILE));
+    /// Columns per tile along the axis of an `(outer, len, inner)` tensor: one strip's
+    /// (`Table::strip`) for an axis of at most four strips below
+    /// `Crossover::axis_strips_below` elements, else up to `AXIS_TILE`.
+    fn axis_columns<T: Float>(&self, (outer, len, inner): (usize, usize, usize)) -> usize {
+        let strip = self.table::<T>().strip;
+        let n = outer.saturating_mul(len).saturating_mul(inner);
+        if inner <= 4 * strip && n < self.crossover().axis_strips_below {
+            strip
+        } else {
+            AXIS_TILE
+        }
+    }
+
+    /// How softmax runs along the axis of a tensor of `len` rows of tiles `columns` wide: by
+    /// three-pass reload under `ThreePassReload`, and under `Auto` while a tile (`len *
+    /// columns` elements) is below `Crossover::axis_online_from`; else by the online pass.
+    fn axis_softmax(&self, len: usize, columns: usize) -> Output {
+        let tile = len.saturating_mul(columns);
         let reload = match self.algorithm() {
             Algorithm::ThreePassReload => true,
             Algorithm::Auto => tile < self.crossover().axis_online_from,

@@ -87,12 +87,20 @@ const SHAPES: [Shape; 35] = [
     (1, 41, 24),
 ];
 
+/// Every variant, and each also with tiles of up to `AXIS_TILE` columns only (small tensors of
+/// at most four strips' columns go in strips under the default crossover).
 #[test]
 fn every_row_meets_the_bounds_on_every_isa_and_algorithm() {
     for k in common::variants() {
-        for (seed, &(outer, len, inner)) in SHAPES.iter().enumerate() {
-            let (x, rows) = tensor(outer, len, inner, seed as u64);
-            check_every_row(&k, &x, &rows, (outer, len, inner));
+        let wide = k.with_crossover(twopass::Crossover {
+            axis_strips_below: 0,
+            ..k.crossover()
+        });
+        for k in [k, wide] {
+            for (seed, &(outer, len, inner)) in SHAPES.iter().enumerate() {
+                let (x, rows) = tensor(outer, len, inner, seed as u64);
+                check_every_row(&k, &x, &rows, (outer, len, inner));
+            }
         }
     }
 }
@@ -235,6 +243,7 @@ fn non_temporal_stores_give_the_same_bits() {
         for k in common::variants() {
             let nt = k.with_crossover(twopass::Crossover {
                 non_temporal_from: 0,
+                axis_strips_below: 0,
                 ..k.crossover()
             });
             let (mut soft, mut log) = (vec![0.0; x.len()], vec![0.0; x.len()]);

@@ -26,7 +26,10 @@ fn amd_zen_caches_give_the_measured_crossovers() {
     assert_eq!(avx512.one_pass_reduction_from, 4 << 10);
     assert_eq!(avx512.non_temporal_from, 4 * MIB);
     assert_eq!(avx512.axis_online_from, 4 * MIB);
+    assert_eq!(avx512.axis_strips_below, 2 * MIB);
     let avx2 = Crossover::for_cpu(Isa::Avx2, &zen);
+    assert_eq!(avx2.axis_strips_below, 2 * MIB);
+    assert_eq!(Crossover::for_cpu(Isa::Scalar, &zen).axis_strips_below, 0);
     assert_eq!(avx2.long_from, 4 * MIB);
     assert_eq!(avx2.bf16_long_from, 0);
     assert_eq!(avx2.f16_long_from, usize::MAX);
@@ -110,6 +113,7 @@ fn a_kernels_crossover_is_its_own() {
         one_pass_reduction_from: 50,
         non_temporal_from: 1 << 20,
         axis_online_from: 1 << 19,
+        axis_strips_below: 1 << 18,
     };
     let k = k.with_crossover(c);
     assert_eq!(k.softmax_algorithm::<f32>(99), Algorithm::ThreePassReload);

@@ -260,7 +260,8 @@ unsafe fn for_strips<S: Simd, P: StripPass>(pass: &mut P, width: usize) {
 /// whole row in one run. Strips taking turns over blocks of 32 rows were tried for wider
 /// tiles: in cache they led, but from the L3 and DRAM they lost to the row walk (Ice Lake-SP,
 /// AVX2, 64 columns: 1.55x the contiguous rows at 1M and 1.57-1.75x at 16M, against
-/// 1.31-1.52x and 1.18-1.31x).
+/// 1.31-1.52x and 1.18-1.31x). The caller may instead cut an axis into tiles one strip wide
+/// (`Crossover::axis_strips_below`: small tensors of at most four strips' columns).
 pub(crate) const fn strip_columns<S: Simd>() -> usize {
     strip_vectors::<S>() * S::LANES
 }

@@ -74,37 +74,30 @@ impl Part {
     }
 }
 
-/// Rows of a tile of `inner` columns that a [`Part`] takes side by side: as many as fill whole
-/// vectors of `lanes` within the kernels' `strip` (`lcm(inner, lanes) / inner`: 16 rows of 3
-/// columns, 2 of 24, with AVX-512's 16 lanes and 64-column strips), else as many as fit in one
-/// vector (AVX2's 16-column strips: 2 rows of 3 columns in 6 of 8 lanes), where two or more
-/// fit and the axis holds four such rows or more; else 1. A row whose columns leave lanes idle
-/// wastes them in every row (4 columns used a quarter of AVX-512's; 24 a vector and a half of
-/// two). The rows are contiguous (`width == inner`), so the folded part is a tile of
-/// `inner * fold` columns. Not to a whole strip where one vector does: folded to 64 columns,
-/// 2-16 columns ran 1.4-1.5x the contiguous rows' time against 1.2-1.3x (AVX-512, Ice Lake-SP,
-/// 16K elements).
+/// Rows of a tile of `inner` columns that a [`Part`] takes side by side: of the `g` whose
+/// `g * inner` columns fit the kernels' `strip` and that the axis holds four times, the one
+/// whose columns use the largest share of the lanes of their vectors (`g * inner` of
+/// `ceil(g * inner / lanes) * lanes`), the fewest rows among equals. With AVX-512's 16 lanes
+/// and 64-column strips: 16 rows of 3 columns (48, three whole vectors), 4 of 4, 2 of 24, 3 of
+/// 20 (60 of 64 lanes, against 20 of 32 unfolded), 7 of 9 (63 of 64, against 9 of 16); with
+/// AVX2's 8 lanes and 16-column strips 5 rows of 3 (15 of 16). A row whose columns leave
+/// lanes idle wastes them in every row. The rows are contiguous (`width == inner`), so the
+/// folded part is a tile of `inner * fold` columns. Not to a whole strip where one vector does
+/// as well: folded to 64 columns, 2-16 columns ran 1.4-1.5x the contiguous rows' time against
+/// 1.2-1.3x (AVX-512, Ice Lake-SP, 16K elements, with strips of 64 columns then walked as two).
 fn fold(len: usize, inner: usize, lanes: usize, strip: usize) -> usize {
     let inner = inner.max(1);
-    let whole = inner / gcd(inner, lanes) * lanes;
-    let g = if whole <= strip {
-        whole / inner
-    } else {
-        lanes / inner
-    };
-    if g >= 2 && len >= 4 * g {
-        g
-    } else {
-        1
-    }
-}
-
-/// The greatest common divisor of `a` and `b`.
-fn gcd(mut a: usize, mut b: usize) -> usize {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
+    let most = (strip / inner).min(len / 4).max(1);
+    // (columns, lanes of their vectors) of g rows side by side.
+    let used = |g: usize| (g * inner, (g * inner).div_ceil(lanes) * lanes);
+    (2..=most).fold(1, |best, g| {
+        let ((c, l), (best_c, best_l)) = (used(g), used(best));
+        if c * best_l > best_c * l {
+            g
+        } else {
+            best
+        }
+    })
 }
 
 /// The tiles of an `(outer, len, inner)` tensor, `columns` wide at most (at most

@@ -192,6 +192,11 @@ fn folded_columns_merge_their_parts() {
             (2, 33, 8),
             (1, 70, 12),
             (1, 41, 24),
+            // Folds that fill part of their last vector: AVX-512 3 rows of 20 columns and 7
+            // of 9, AVX2 5 rows of 3 (131 above) and 3 of 5 (45 above).
+            (1, 50, 20),
+            (2, 47, 9),
+            (1, 41, 7),
         ];
         for (outer, len, inner) in shapes {
             for shift in 0..patterns.len() {

@@ -78,9 +78,10 @@ pub struct Crossover {
     /// read-for-ownership. Along an axis, the tensor's elements count (its tiles walked row by
     /// row, with every row of the output on a vector boundary: `docs/algorithms.md`).
     pub non_temporal_from: usize,
-    /// Softmax along an axis: tiles of at least this many elements (`len * min(inner,
-    /// AXIS_TILE)`, the working set of a tile's passes) run the online pass, then the output
-    /// pass; smaller ones three-pass reload.
+    /// Softmax along an axis: tiles of at least this many elements (`len` times the tile's
+    /// columns, up to `AXIS_TILE` or a strip's: `axis_strips_below`; the working set of a
+    /// tile's passes) run the online pass, then the output pass; smaller ones three-pass
+    /// reload.
     pub axis_online_from: usize,
     /// Along an axis of at most four strips' columns (256 with AVX-512, 64 with AVX2), tensors
     /// below this many elements go in tiles one strip wide, each walked with its state in

@@ -2,9 +2,9 @@
 //! `(outer, len, inner)` tensor (last index fastest): row `(o, j)` is
 //! `x[(o * len + k) * inner + j]` for `k < len`. Tiles of adjacent columns (one strip's or up to
 //! [`AXIS_TILE`]: `Kernels::axis_columns`) are reduced down their columns, each lane one row
-//! (`raxisonline`), then written; no gather and no transposing copy. An axis whose columns would leave lanes idle is folded, rows side by side,
-//! so that every lane works ([`fold`]). (`inner == 1`, contiguous rows, takes the rows path:
-//! `kernels.rs`.)
+//! (`raxisonline`), then written; no gather and no transposing copy. An axis whose columns
+//! would leave lanes idle is folded, rows side by side, so that every lane works ([`fold`]).
+//! (`inner == 1`, contiguous rows, takes the rows path: `kernels.rs`.)
 
 use std::ops::Range;
 

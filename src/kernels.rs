@@ -205,7 +205,7 @@ impl Kernels {
         if inner == 1 {
             return self.log_sum_exp_rows(x, len, outer, len, out);
         }
-        let columns = self.axis_columns::<T>((outer, len, inner));
+        let columns = self.axis_columns::<T>(x.len(), inner);
         axis::log_sum_exp(self.table(), x, (outer, len, inner), columns, out);
         Ok(())
     }
@@ -387,7 +387,7 @@ impl Kernels {
         shape: (usize, usize, usize),
         output: Output,
     ) -> Result<(), Error> {
-        check_axis("x", io.input().len(), shape)?;
+        let n = check_axis("x", io.input().len(), shape)?;
         if let Io::Split(_, y) = &io {
             check_axis("y", y.len(), shape)?;
         }
@@ -406,23 +406,22 @@ impl Kernels {
             }
             return Ok(());
         }
-        let columns = self.axis_columns::<T>(shape);
+        let columns = self.axis_columns::<T>(n, inner);
         let output = match output {
             Output::LogSoftmax => output,
             _ => self.axis_softmax(len, inner.min(columns)),
         };
         // Non-temporal stores where the rows would take them: the output outgrows the caches.
-        let store = self.crossover().store_for(outer * len * inner);
+        let store = self.crossover().store_for(n);
         axis::map(self.table(), io, shape, columns, (output, store));
         Ok(())
     }
 
-    /// Columns per tile along the axis of an `(outer, len, inner)` tensor: one strip's
-    /// (`Table::strip`) for an axis of at most four strips below
+    /// Columns per tile along an axis of `inner` columns in a tensor of `n` elements: one
+    /// strip's (`Table::strip`) for an axis of at most four strips below
     /// `Crossover::axis_strips_below` elements, else up to `AXIS_TILE`.
-    fn axis_columns<T: Float>(&self, (outer, len, inner): (usize, usize, usize)) -> usize {
+    fn axis_columns<T: Float>(&self, n: usize, inner: usize) -> usize {
         let strip = self.table::<T>().strip;
-        let n = outer.saturating_mul(len).saturating_mul(inner);
         if inner <= 4 * strip && n < self.crossover().axis_strips_below {
             strip
         } else {

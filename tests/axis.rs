@@ -197,6 +197,10 @@ fn folded_columns_merge_their_parts() {
             (1, 50, 20),
             (2, 47, 9),
             (1, 41, 7),
+            // AVX2 folds to whole vectors, walked row by row: 8 rows of 17 and of 11, 4 of 10.
+            (1, 43, 17),
+            (1, 37, 11),
+            (2, 44, 10),
         ];
         for (outer, len, inner) in shapes {
             for shift in 0..patterns.len() {

@@ -15,6 +15,10 @@ use std::time::Instant;
 use twopass::{CrossEntropyOptions, Kernels, LinearOutputs, LinearShape, Shape};
 use twopass_kernels::{matmul, Mat};
 
+#[path = "common/cpu_model.rs"]
+mod cpu_model;
+use cpu_model::cpu_model;
+
 /// Counts live bytes and their peak.
 struct Counting;
 
@@ -143,19 +147,6 @@ impl Problem {
         }
         loss
     }
-}
-
-/// `model name` from /proc/cpuinfo (quote it with every figure).
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
 fn main() {

@@ -15,6 +15,11 @@ use std::time::Instant;
 
 use twopass::{Isa, Kernels};
 
+#[path = "../benches/common/cpu_model.rs"]
+mod cpu_model;
+#[path = "../benches/common/paper_input.rs"]
+mod paper_input;
+
 /// Rounds per figure (the median is reported).
 const ROUNDS: usize = 11;
 
@@ -34,23 +39,6 @@ fn per_call(reps: usize, mut f: impl FnMut()) -> f64 {
     t.elapsed().as_secs_f64() / reps as f64
 }
 
-/// The CPU's `model name` and CPUID family and model from /proc/cpuinfo (figures need them).
-fn cpu_model() -> String {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let field = |name: &str| {
-        info.lines()
-            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
-            .and_then(|l| l.split(':').nth(1))
-            .map_or("?", str::trim)
-    };
-    format!(
-        "{} (family {}, model {})",
-        field("model name"),
-        field("cpu family"),
-        field("model")
-    )
-}
-
 /// The median of `v`.
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -63,19 +51,11 @@ fn main() {
     let w = std::env::args()
         .nth(3)
         .map_or(10.0, |a| a.parse::<f32>().expect("a width"));
-    println!("{}", cpu_model());
+    println!("{}", cpu_model::cpu_model());
     for isa in twopass::available_isas().filter(|&i| i != Isa::Scalar) {
         let k = Kernels::new(isa).expect("an available ISA");
         for &n in &sizes {
-            let mut s = 0x9E37_79B9_7F4A_7C15u64;
-            let x: Vec<f32> = (0..n)
-                .map(|_| {
-                    s ^= s << 13;
-                    s ^= s >> 7;
-                    s ^= s << 17;
-                    ((s >> 40) as f32 / (1u64 << 24) as f32) * (2.0 * w) - w
-                })
-                .collect();
+            let x = paper_input::uniform(n, 0x9E37_79B9_7F4A_7C15, w);
             let mut y = vec![0.0f32; n];
             let reps = ((64 << 20) / n).clamp(5, 2000);
             for &inner in inners.iter().filter(|&&i| i > 0 && n % i == 0) {

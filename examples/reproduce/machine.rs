@@ -2,6 +2,9 @@
 
 use std::fs;
 
+#[path = "../../benches/common/cpu_model.rs"]
+mod cpu_model;
+
 /// One cache level of CPU 0, as Linux reports it.
 #[derive(Clone, Debug)]
 pub struct Cache {
@@ -16,7 +19,7 @@ pub struct Cache {
 /// The machine as detected at start.
 #[derive(Clone, Debug)]
 pub struct Machine {
-    /// `model name` from /proc/cpuinfo, else the architecture.
+    /// `model name (family F, model M)` from /proc/cpuinfo, else the architecture.
     pub cpu: String,
     /// The ISAs twopass runs here, scalar first.
     pub isas: Vec<twopass::Isa>,
@@ -34,7 +37,7 @@ impl Machine {
     /// Detects the machine.
     pub fn detect() -> Machine {
         Machine {
-            cpu: cpu_model(),
+            cpu: cpu_model::cpu_model(),
             isas: twopass::available_isas().collect(),
             caches: caches(),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -82,18 +85,6 @@ pub fn bytes(b: usize) -> String {
     } else {
         format!("{} KiB", b >> 10)
     }
-}
-
-fn cpu_model() -> String {
-    fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| format!("unknown {} CPU", std::env::consts::ARCH))
 }
 
 /// CPU 0's data and unified caches from /sys/devices/system/cpu/cpu0/cache/index*.

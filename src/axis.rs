@@ -85,13 +85,14 @@ impl Part {
 /// folded part is a tile of `inner * fold` columns. Not to a whole strip where one vector does
 /// as well: folded to 64 columns, 2-16 columns ran 1.4-1.5x the contiguous rows' time against
 /// 1.2-1.3x (AVX-512, Ice Lake-SP, 16K elements, with strips of 64 columns then walked as two).
-/// Where the strips are two vectors (AVX2's 16 registers) and the best share stays below 3/4
-/// (9-11 and 17 columns), the rows of a whole number of vectors instead, `lanes / gcd(inner,
-/// lanes)` of them (8 rows, 72 columns, for 9), a part wider than a strip that the kernels
-/// walk row by row: AVX2 on Zen 4, 64K-16M elements, 9-11 columns 1.4-2.5x the contiguous
-/// rows' time -> 1.05-1.8x, 17 columns 1.7-2.0x -> 1.15-1.8x. AVX-512's four-vector strips
-/// keep their lead (35 columns at 64K: 1.7x, against 2.0x folded to 560 columns). The rows
-/// left over (a [`Part`] of `inner` columns) keep their state in [`NARROW_TILE`] columns.
+/// Where the strips are two vectors (AVX2's 16 registers) and the best share is at most 3/4
+/// (6, 9-12, 17 and 18 columns), the rows of a whole number of vectors instead, `lanes /
+/// gcd(inner, lanes)` of them (8 rows, 72 columns, for 9), a part wider than a strip that the
+/// kernels walk row by row: AVX2 on Zen 4, 64K-16M elements, 6 and 9-12 columns 1.4-2.5x the
+/// contiguous rows' time -> 1.0-1.9x, 17 and 18 columns 1.65-2.2x -> 1.0-1.8x. AVX-512's
+/// four-vector strips keep their lead (35 columns at 64K: 1.7x, against 2.0x folded to 560
+/// columns). The rows left over (a [`Part`] of `inner` columns) keep their state in
+/// [`NARROW_TILE`] columns.
 fn fold(len: usize, inner: usize, lanes: usize, strip: usize) -> usize {
     let inner = inner.max(1);
     let most = (strip / inner).min(len / 4).max(1);
@@ -108,7 +109,7 @@ fn fold(len: usize, inner: usize, lanes: usize, strip: usize) -> usize {
     let (c, l) = used(best);
     let whole = lanes / gcd(inner, lanes);
     if strip <= 2 * lanes
-        && 4 * c < 3 * l
+        && 4 * c <= 3 * l
         && inner <= NARROW_TILE
         && whole * inner <= AXIS_TILE
         && len / whole >= 4
@@ -467,8 +468,8 @@ fn log_sum_exp_with<E: Element, const C: usize>(
 mod tests {
     use super::fold;
 
-    /// AVX2 (8 lanes, 16-column strips) folds to whole vectors where its strip folds fill
-    /// less than 3/4 of their lanes and the axis holds four such folds; AVX-512 (16 lanes,
+    /// AVX2 (8 lanes, 16-column strips) folds to whole vectors where its strip folds fill at
+    /// most 3/4 of their lanes and the axis holds four such folds; AVX-512 (16 lanes,
     /// 64-column strips) keeps its strip folds.
     #[test]
     fn folds() {
@@ -478,7 +479,10 @@ mod tests {
             (50, 11, 8, 16, 8),
             (50, 17, 8, 16, 8),
             (31, 9, 8, 16, 1),
-            (50, 12, 8, 16, 1),
+            (50, 12, 8, 16, 2),
+            (50, 6, 8, 16, 4),
+            (50, 18, 8, 16, 4),
+            (50, 13, 8, 16, 1),
             (50, 20, 8, 16, 1),
             (50, 3, 8, 16, 5),
             (50, 9, 16, 64, 7),

@@ -197,10 +197,13 @@ fn folded_columns_merge_their_parts() {
             (1, 50, 20),
             (2, 47, 9),
             (1, 41, 7),
-            // AVX2 folds to whole vectors, walked row by row: 8 rows of 17 and of 11, 4 of 10.
+            // AVX2 folds to whole vectors, walked row by row: 8 rows of 17 and of 11, 4 of 10,
+            // of 18 and of 6 (12 above: 2 rows).
             (1, 43, 17),
             (1, 37, 11),
             (2, 44, 10),
+            (1, 45, 18),
+            (2, 30, 6),
         ];
         for (outer, len, inner) in shapes {
             for shift in 0..patterns.len() {

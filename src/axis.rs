@@ -91,8 +91,8 @@ impl Part {
 /// kernels walk row by row: AVX2 on Zen 4, 64K-16M elements, 6 and 9-12 columns 1.4-2.5x the
 /// contiguous rows' time -> 1.0-1.9x, 17 and 18 columns 1.65-2.2x -> 1.0-1.8x. AVX-512's
 /// four-vector strips keep their lead (35 columns at 64K: 1.7x, against 2.0x folded to 560
-/// columns). The rows left over (a [`Part`] of `inner` columns) keep their state in
-/// [`NARROW_TILE`] columns.
+/// columns). Only in tiles of [`WHOLE_FOLD_FROM`] elements or more; the rows left over (a
+/// [`Part`] of `inner` columns) keep their state in [`NARROW_TILE`] columns.
 fn fold(len: usize, inner: usize, lanes: usize, strip: usize) -> usize {
     let inner = inner.max(1);
     let most = (strip / inner).min(len / 4).max(1);
@@ -112,13 +112,20 @@ fn fold(len: usize, inner: usize, lanes: usize, strip: usize) -> usize {
         && 4 * c <= 3 * l
         && inner <= NARROW_TILE
         && whole * inner <= AXIS_TILE
-        && len / whole >= 4
+        && len.saturating_mul(inner) >= WHOLE_FOLD_FROM
     {
         whole
     } else {
         best
     }
 }
+
+/// Elements a tile needs for [`fold`]'s whole-vector form: its part is walked row by row, with
+/// state for [`AXIS_TILE`] columns zeroed per tile (about 36 KiB), which must be small beside
+/// the tile. AVX2 on Zen 4, 9 columns: 4096 tiles of 32 rows ran 0.10-0.13 elements/ns folded
+/// against 0.29-0.42 unfolded, 256 of 512 rows level, 64 of 2048 rows 0.80-1.42 against
+/// 0.57-0.80.
+const WHOLE_FOLD_FROM: usize = 8192;
 
 /// The greatest common divisor of `a` and `b`.
 fn gcd(a: usize, b: usize) -> usize {
@@ -143,7 +150,8 @@ fn state_columns(
 }
 
 /// The tiles of an `(outer, len, inner)` tensor, `columns` wide at most (at most
-/// [`AXIS_TILE`]), for kernels of `lanes` per vector.
+/// [`AXIS_TILE`]; a folded axis, [`fold`], is one tile of `inner` columns per outer index), for
+/// kernels of `lanes` per vector.
 fn tiles(
     (outer, len, inner): (usize, usize, usize),
     columns: usize,
@@ -222,7 +230,7 @@ fn column_sum(main: &[ColumnSum], rest: Option<&[ColumnSum]>, width: usize, j: u
 }
 
 /// Writes `output` of every row of the `(outer, len, inner)` tensor `io` (whose length the
-/// caller checked) in tiles `columns` wide at most, the output passes of the online pass
+/// caller checked) in tiles `columns` wide at most ([`tiles`]), the output passes of the online pass
 /// storing as `store` says. Special rows (NaN, `+inf`, only `-inf`) are all NaN.
 pub(crate) fn map<E: Element>(
     t: &Table<E>,
@@ -240,7 +248,7 @@ pub(crate) fn map<E: Element>(
     }
 }
 
-/// [`map`] with per-column state for `C >= min(inner, columns)` columns (the passes zero it
+/// [`map`] with per-column state for `C >= state_columns(..)` columns (the passes zero it
 /// on every call: [`NARROW_TILE`]).
 fn map_with<E: Element, const C: usize>(
     t: &Table<E>,
@@ -433,7 +441,7 @@ pub(crate) fn log_sum_exp<E: Element>(
     }
 }
 
-/// [`log_sum_exp`] of `len > 0` rows with state for `C >= min(inner, columns)` columns.
+/// [`log_sum_exp`] of `len > 0` rows with state for `C >= state_columns(..)` columns.
 fn log_sum_exp_with<E: Element, const C: usize>(
     t: &Table<E>,
     x: &[E],
@@ -469,25 +477,27 @@ mod tests {
     use super::fold;
 
     /// AVX2 (8 lanes, 16-column strips) folds to whole vectors where its strip folds fill at
-    /// most 3/4 of their lanes and the axis holds four such folds; AVX-512 (16 lanes,
+    /// most 3/4 of their lanes and the tile has WHOLE_FOLD_FROM elements; AVX-512 (16 lanes,
     /// 64-column strips) keeps its strip folds.
     #[test]
     fn folds() {
         for (len, inner, lanes, strip, g) in [
-            (50, 9, 8, 16, 8),
-            (50, 10, 8, 16, 4),
-            (50, 11, 8, 16, 8),
-            (50, 17, 8, 16, 8),
-            (31, 9, 8, 16, 1),
-            (50, 12, 8, 16, 2),
-            (50, 6, 8, 16, 4),
-            (50, 18, 8, 16, 4),
-            (50, 13, 8, 16, 1),
-            (50, 20, 8, 16, 1),
-            (50, 3, 8, 16, 5),
-            (50, 9, 16, 64, 7),
-            (50, 17, 16, 64, 3),
-            (50, 35, 16, 64, 1),
+            (1000, 9, 8, 16, 8),
+            (1000, 10, 8, 16, 4),
+            (1000, 11, 8, 16, 8),
+            (1000, 17, 8, 16, 8),
+            (1000, 12, 8, 16, 2),
+            (1400, 6, 8, 16, 4),
+            (1000, 18, 8, 16, 4),
+            // Tiles below WHOLE_FOLD_FROM keep the strip fold.
+            (910, 9, 8, 16, 1),
+            (1365, 6, 8, 16, 1),
+            (1000, 13, 8, 16, 1),
+            (1000, 20, 8, 16, 1),
+            (1000, 3, 8, 16, 5),
+            (1000, 9, 16, 64, 7),
+            (1000, 17, 16, 64, 3),
+            (1000, 35, 16, 64, 1),
             (3, 2, 16, 64, 1),
         ] {
             assert_eq!(fold(len, inner, lanes, strip), g, "{len} {inner} {lanes}");

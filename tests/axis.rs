@@ -197,13 +197,15 @@ fn folded_columns_merge_their_parts() {
             (1, 50, 20),
             (2, 47, 9),
             (1, 41, 7),
-            // AVX2 folds to whole vectors, walked row by row: 8 rows of 17 and of 11, 4 of 10,
-            // of 18 and of 6 (12 above: 2 rows).
-            (1, 43, 17),
-            (1, 37, 11),
-            (2, 44, 10),
-            (1, 45, 18),
-            (2, 30, 6),
+            // AVX2 folds to whole vectors in tiles of 8192 elements or more, walked row by
+            // row: 8 rows of 17, 9 and 11, 4 of 10, 18 and 6, 2 of 12, with rows left over.
+            (1, 483, 17),
+            (1, 915, 9),
+            (1, 749, 11),
+            (2, 822, 10),
+            (1, 457, 18),
+            (1, 1367, 6),
+            (1, 683, 12),
         ];
         for (outer, len, inner) in shapes {
             for shift in 0..patterns.len() {
@@ -304,8 +306,26 @@ fn inner_one_is_the_rows_path() {
 /// contiguous entry point on the same row: softmax within 4 units in the last place of the type
 /// (`eps` relative, `tiny` the least subnormal step; below 1e-37 also 0), log-softmax within
 /// `max(4 ulp, 4e-6 * max(1, |y|))`.
+/// Shapes: AVX2 partial vectors of every length from 1 to 7 (pieces of 4, 2 and 1 lanes), and
+/// 9 columns folded to whole vectors (AVX2) with rows left over.
 fn half_matches_rows<T: Float + PartialEq + std::fmt::Debug>(eps: f32, tiny: f32) {
-    let (outer, len, inner) = (2, 37, 35);
+    for shape in [
+        (2, 37, 35),
+        (1, 20, 13),
+        (3, 20, 14),
+        (1, 9, 7),
+        (1, 915, 9),
+    ] {
+        half_shape_matches_rows::<T>(shape, eps, tiny);
+    }
+}
+
+/// [`half_matches_rows`] for one `(outer, len, inner)`.
+fn half_shape_matches_rows<T: Float + PartialEq + std::fmt::Debug>(
+    (outer, len, inner): Shape,
+    eps: f32,
+    tiny: f32,
+) {
     let (x, _) = tensor(outer, len, inner, 11);
     let x: Vec<T> = x.into_iter().map(T::from_f32).collect();
     let within = |a: T, b: T, floor: f32| {

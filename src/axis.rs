@@ -128,12 +128,26 @@ fn fold(len: usize, inner: usize, lanes: usize, strip: usize) -> usize {
 const WHOLE_FOLD_FROM: usize = 8192;
 
 /// The greatest common divisor of `a` and `b`.
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
     }
+    a
+}
+
+/// Columns per tile of an axis of `len` rows of `inner` columns, in tiles of `columns` at most
+/// (at most [`AXIS_TILE`]) as the caller asks, but for a folded axis ([`fold`]): one tile of
+/// `inner` columns per outer index, its part wider than a strip if need be.
+pub(crate) fn tile_columns(
+    (len, inner): (usize, usize),
+    columns: usize,
+    (lanes, strip): (usize, usize),
+) -> usize {
+    match fold(len, inner, lanes, strip) {
+        1 => columns,
+        _ => columns.max(inner),
+    }
+    .clamp(1, AXIS_TILE)
 }
 
 /// Columns of state the tiles of `shape` in `columns` need: a folded [`Part`]'s, else a
@@ -149,21 +163,14 @@ fn state_columns(
     }
 }
 
-/// The tiles of an `(outer, len, inner)` tensor, `columns` wide at most (at most
-/// [`AXIS_TILE`]; a folded axis, [`fold`], is one tile of `inner` columns per outer index), for
-/// kernels of `lanes` per vector.
+/// The tiles of an `(outer, len, inner)` tensor, `columns` wide at most (from
+/// [`tile_columns`]), for kernels of `lanes` per vector.
 fn tiles(
     (outer, len, inner): (usize, usize, usize),
     columns: usize,
     (lanes, strip): (usize, usize),
 ) -> impl Iterator<Item = Tiled> {
-    // A folded axis is one tile per outer index (its part wider than a strip, if need be).
     let fold = fold(len, inner, lanes, strip);
-    let columns = match fold {
-        1 => columns,
-        _ => columns.max(inner),
-    }
-    .clamp(1, AXIS_TILE);
     let tile = Tile {
         rows: len,
         stride: inner,
@@ -230,8 +237,8 @@ fn column_sum(main: &[ColumnSum], rest: Option<&[ColumnSum]>, width: usize, j: u
 }
 
 /// Writes `output` of every row of the `(outer, len, inner)` tensor `io` (whose length the
-/// caller checked) in tiles `columns` wide at most ([`tiles`]), the output passes of the online pass
-/// storing as `store` says. Special rows (NaN, `+inf`, only `-inf`) are all NaN.
+/// caller checked) in tiles `columns` wide at most ([`tile_columns`]), the output passes of
+/// the online pass storing as `store` says. Special rows (NaN, `+inf`, only `-inf`) are all NaN.
 pub(crate) fn map<E: Element>(
     t: &Table<E>,
     io: Io<'_, E>,

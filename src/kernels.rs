@@ -205,7 +205,7 @@ impl Kernels {
         if inner == 1 {
             return self.log_sum_exp_rows(x, len, outer, len, out);
         }
-        let columns = self.axis_columns::<T>(x.len(), inner);
+        let columns = self.axis_columns::<T>(x.len(), (len, inner));
         axis::log_sum_exp(self.table(), x, (outer, len, inner), columns, out);
         Ok(())
     }
@@ -406,7 +406,7 @@ impl Kernels {
             }
             return Ok(());
         }
-        let columns = self.axis_columns::<T>(n, inner);
+        let columns = self.axis_columns::<T>(n, (len, inner));
         let output = match output {
             Output::LogSoftmax => output,
             _ => self.axis_softmax(len, inner.min(columns)),
@@ -417,16 +417,18 @@ impl Kernels {
         Ok(())
     }
 
-    /// Columns per tile along an axis of `inner` columns in a tensor of `n` elements: one
-    /// strip's (`Table::strip`) for an axis of at most four strips below
-    /// `Crossover::axis_strips_below` elements, else up to `AXIS_TILE`.
-    fn axis_columns<T: Float>(&self, n: usize, inner: usize) -> usize {
-        let strip = self.table::<T>().strip;
-        if inner <= 4 * strip && n < self.crossover().axis_strips_below {
-            strip
+    /// Columns per tile along an axis of `len` rows of `inner` columns in a tensor of `n`
+    /// elements: one strip's (`Table::strip`) for an axis of at most four strips below
+    /// `Crossover::axis_strips_below` elements, else up to `AXIS_TILE`; a folded axis's whole
+    /// width (`axis::tile_columns`).
+    fn axis_columns<T: Float>(&self, n: usize, (len, inner): (usize, usize)) -> usize {
+        let t = self.table::<T>();
+        let columns = if inner <= 4 * t.strip && n < self.crossover().axis_strips_below {
+            t.strip
         } else {
             AXIS_TILE
-        }
+        };
+        axis::tile_columns((len, inner), columns, (t.lanes, t.strip))
     }
 
     /// How softmax runs along the axis of a tensor of `len` rows of tiles `columns` wide: by

@@ -23,16 +23,23 @@ pub(crate) enum Output {
     LogSoftmax,
 }
 
-/// A column's log-sum-exp around its max, `(max, ln sum_k exp(x_k - max))`, or what makes it
-/// special (`values` reads the column, only then).
+/// A column's sum around its max, `s = sum_k exp(x_k - max) = sum * exp(reference - max)` (at
+/// least 1: its max's term), as `(max, ln s)` or, for softmax, `(max, 1 / s)` (one libm call
+/// per column either way: for short axes these calls are much of the work); or what makes the
+/// column special (`values` reads the column, only then).
 fn around_max<I: Iterator<Item = f32> + Clone>(
     c: ColumnSum,
+    inverse: bool,
     values: impl FnOnce() -> I,
 ) -> Result<(f32, f64), Special> {
     if c.max.is_finite() && c.sum.is_finite() && c.sum > 0.0 {
-        // sum_k exp(x_k - max) = sum * exp(reference - max), at least 1 (its max's term).
-        let ln = c.sum.ln() - (f64::from(c.max) - f64::from(c.reference));
-        Ok((c.max, ln.max(0.0)))
+        let above = f64::from(c.max) - f64::from(c.reference);
+        Ok(if inverse {
+            // 1 / s = exp(max - reference) / sum, max - reference in [0, ONLINE_JUMP].
+            (c.max, (above.exp() / c.sum).min(1.0))
+        } else {
+            (c.max, (c.sum.ln() - above).max(0.0))
+        })
     } else {
         Err(Special::of_values(values()))
     }
@@ -213,6 +220,7 @@ fn tiles(
 /// the largest reference `R`: `sum = sum_p s_p * exp(r_p - R)`, each factor at most 1. A part's
 /// sum is at least 1 (its max's term) or 0 (all `-inf`), so a term below `e^-600` is left out
 /// (against the largest part's, at least 1) rather than made subnormal; a NaN stays.
+#[inline]
 fn column_sum(main: &[ColumnSum], rest: Option<&[ColumnSum]>, width: usize, j: usize) -> ColumnSum {
     if main.len() == width && rest.is_none() {
         return main[j];
@@ -281,11 +289,12 @@ fn map_with<E: Element, const C: usize>(
         for (j, p) in params[..width].iter_mut().enumerate() {
             let c = column_sum(&sums[..main.columns], rest_sums, width, j);
             // Around the max: log-softmax `(x - max) - ln s`, softmax `exp(x - max) * (1 / s)`
-            // (x - max exact near the max; 1 / s = e^-ln s, at most 1, in f64).
-            *p = match (around_max(c, || column(x, tile, j)), output) {
-                (Ok((max, ln)), Output::LogSoftmax) => (max, narrow(ln)),
-                (Ok((max, ln)), _) => (max, (-ln).exp() as f32),
-                (Err(_), _) => (f32::NAN, 1.0),
+            // (x - max exact near the max; 1 / s at most 1, in f64).
+            let log = output == Output::LogSoftmax;
+            *p = match around_max(c, !log, || column(x, tile, j)) {
+                Ok((max, ln)) if log => (max, narrow(ln)),
+                Ok((max, inverse)) => (max, inverse as f32),
+                Err(_) => (f32::NAN, 1.0),
             };
         }
         repeat(&mut params[..main.columns], width);
@@ -471,7 +480,7 @@ fn log_sum_exp_with<E: Element, const C: usize>(
         let first = (range.start / (len * inner)) * inner + range.start % inner;
         for (j, o) in out[first..first + width].iter_mut().enumerate() {
             let c = column_sum(&sums[..parts[0].columns], rest_sums, width, j);
-            *o = match around_max(c, || column(x, tile, j)) {
+            *o = match around_max(c, false, || column(x, tile, j)) {
                 Ok((max, ln)) => narrow(f64::from(max) + ln),
                 Err(special) => special.log_sum_exp() as f32,
             };

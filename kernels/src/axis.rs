@@ -1052,6 +1052,7 @@ struct ScaledColumns<const C: usize> {
 
 impl<const C: usize> ScaledColumns<C> {
     /// The columns of `params` (at most `C`).
+    #[inline(always)]
     fn of(params: &[(f32, f32)]) -> Self {
         let mut c = ScaledColumns {
             r: [0.0; C],

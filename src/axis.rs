@@ -378,61 +378,43 @@ fn reload<E: Element, const C: usize>(
     for Tiled {
         range,
         width,
-        parts: [main, rest],
+        parts,
         ..
     } in tiles(shape, columns, (t.lanes, t.strip))
     {
         let mut io = part(&mut io, range);
-        let block = block_rows::<E>(main.tile, main.columns, t.strip);
-        let refs = &mut refs[..main.tile.rows.div_ceil(block) * main.columns];
-        (t.raxisblockexp)(
-            part(&mut io, main.range()),
-            main.tile,
-            block,
-            refs,
-            &mut sums[..main.columns],
-        );
-        // The rest's rows (fewer than a fold's, under 16 KiB) are one block.
-        let rest_block = rest.tile.rows.max(1);
-        let rest_sums = if rest.tile.rows > 0 {
-            (t.raxisblockexp)(
-                part(&mut io, rest.range()),
-                rest.tile,
-                rest_block,
-                &mut rest_refs[..width],
-                &mut rest_sums[..width],
-            );
-            Some(&rest_sums[..width])
-        } else {
-            None
-        };
+        // A part's rows per block, and its references from `raxisblockexp` (a fold's rest, under
+        // 16 KiB, is one block).
+        let blocks = parts.map(|p| block_rows::<E>(p.tile, p.columns, t.strip));
+        let used = |p: Part, block: usize| p.tile.rows.div_ceil(block) * p.columns;
+        let state = [
+            (&mut sums[..], &mut refs[..]),
+            (&mut rest_sums[..], &mut rest_refs[..]),
+        ];
+        for ((p, block), (sums, refs)) in parts.into_iter().zip(blocks).zip(state) {
+            if p.tile.rows > 0 {
+                let (io, refs) = (part(&mut io, p.range()), &mut refs[..used(p, block)]);
+                (t.raxisblockexp)(io, p.tile, block, refs, &mut sums[..p.columns]);
+            }
+        }
+        let rest_sums = (parts[1].tile.rows > 0).then(|| &rest_sums[..width]);
         // The last reference is the column's max, whose term, 1, is in the sum: at least 1
         // exactly, though its rounded terms may add up to 1 - 1e-7 (the clamp moves c toward
         // the exact value).
         for (j, p) in params[..width].iter_mut().enumerate() {
-            let c = column_sum(&sums[..main.columns], rest_sums, width, j);
+            let c = column_sum(&sums[..parts[0].columns], rest_sums, width, j);
             *p = if c.max.is_finite() && c.sum.is_finite() && c.sum > 0.0 {
                 (c.max, ((1.0 / c.sum) as f32).min(1.0))
             } else {
                 (f32::NAN, 1.0)
             };
         }
-        repeat(&mut params[..main.columns], width);
-        (t.vaxisblockscale)(
-            part(&mut io, main.range()).output(),
-            main.tile,
-            block,
-            refs,
-            &params[..main.columns],
-        );
-        if rest.tile.rows > 0 {
-            (t.vaxisblockscale)(
-                part(&mut io, rest.range()).output(),
-                rest.tile,
-                rest_block,
-                &rest_refs[..width],
-                &params[..width],
-            );
+        repeat(&mut params[..parts[0].columns], width);
+        for ((p, block), refs) in parts.into_iter().zip(blocks).zip([&refs[..], &rest_refs]) {
+            if p.tile.rows > 0 {
+                let (mut io, refs) = (part(&mut io, p.range()), &refs[..used(p, block)]);
+                (t.vaxisblockscale)(io.output(), p.tile, block, refs, &params[..p.columns]);
+            }
         }
     }
 }

@@ -1075,7 +1075,8 @@ int32_t twopass_log_sum_exp_f64(const double *x, size_t n, double *out);
 /*
  Log-sum-exp in f64 of each row of a `rows x cols` matrix of doubles (row `r` at
  `x[r * x_stride ..]`) into `out[r]`, as `twopass_log_sum_exp_f64`; layout, NULL rules and
- status codes as `twopass_log_sum_exp_rows_f32`.
+ status codes as `twopass_log_sum_exp_rows_f32` (no `TWOPASS_ISA` check, as every f64
+ function).
 
  # Safety
  `x` points to its span of readable doubles (or is NULL with an empty span) and `out` to
@@ -1089,8 +1090,8 @@ int32_t twopass_log_sum_exp_rows_f64(const double *x,
 
 /*
  Softmax in f64 along the middle axis of a contiguous `(outer, len, inner)` tensor of
- doubles, as `twopass_softmax_axis_f32` (layout, aliasing, NULL rules, status codes) with the
- values of `twopass_softmax_f64`.
+ doubles, as `twopass_softmax_axis_f32` (layout, aliasing, NULL rules, status codes; no
+ `TWOPASS_ISA` check, as every f64 function) with the values of `twopass_softmax_f64`.
 
  # Safety
  `x` points to `outer * len * inner` readable and `y` to as many writable doubles, or they
@@ -1117,8 +1118,8 @@ int32_t twopass_log_softmax_axis_f64(const double *x,
 
 /*
  Log-sum-exp in f64 along the middle axis: `out[o * inner + j]` (`outer * inner` doubles)
- for the row `(o, j)`, as `twopass_log_sum_exp_axis_f32` with the values of
- `twopass_log_sum_exp_f64`.
+ for the row `(o, j)`, as `twopass_log_sum_exp_axis_f32` (no `TWOPASS_ISA` check, as every
+ f64 function) with the values of `twopass_log_sum_exp_f64`.
 
  # Safety
  `x` points to `outer * len * inner` readable doubles and `out` to `outer * inner` writable
@@ -1311,8 +1312,10 @@ int32_t twopass_cross_entropy_row_merge(struct twopass_cross_entropy_state *stat
  yourself (MEAN: divide their sum by the valid rows' target weights).
 
  Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`,
- `TWOPASS_ERROR_SHAPE` (a column not seen yet), `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned,
- overlapping, a state not set by init, options as there); after the `TWOPASS_ISA` check.
+ `TWOPASS_ERROR_SHAPE` (a column not seen yet: fewer columns given than the row has, or its
+ target's column never given, as when a chunk came twice), `TWOPASS_ERROR_INVALID_ARGUMENT`
+ (misaligned, overlapping, a state not set by init, options as there); after the
+ `TWOPASS_ISA` check.
  Nothing is written on error.
 
  # Safety

@@ -370,9 +370,11 @@ impl<'w> CrossEntropyStream<'w> {
         Ok(())
     }
 
-    /// The row's loss and log-sum-exp, once every column was given.
+    /// The row's loss and log-sum-exp, once every column was given. A row whose count of
+    /// columns is full but whose target column was never given (some column came twice) is
+    /// refused as unfinished too; other overlaps are the caller's to avoid.
     pub fn finish(&self) -> Result<CrossEntropyRow<'w>, Error> {
-        if self.seen != self.cols {
+        if self.seen != self.cols || (self.target.is_some() && !self.target_seen) {
             return Err(Error::ChunkOutOfRow {
                 offset: self.seen,
                 len: 0,

@@ -81,7 +81,8 @@ fn default_isa() -> Result<Isa, Error> {
     }
 }
 
-/// Parses `TWOPASS_ISA` (`scalar`, `avx2`, `avx512`, `auto`; unset or empty = `auto`).
+/// Parses `TWOPASS_ISA` (`scalar`, `avx2`, `avx512`, `auto`, lowercase, surrounding spaces
+/// ignored; unset or empty = `auto`).
 fn default_table() -> Result<&'static Table, BadVariable> {
     let value = std::env::var("TWOPASS_ISA").unwrap_or_default();
     let wanted = match value.trim() {

@@ -95,11 +95,14 @@ impl Output {
 
 /// Checks the buffers of an `(outer, len, inner)` tensor and writes `output` of every row.
 fn map(mut io: Io<'_, f64>, shape: (usize, usize, usize), output: Output) -> Result<(), Error> {
-    check_axis("x", io.input().len(), shape)?;
+    let n = check_axis("x", io.input().len(), shape)?;
     if let Io::Split(_, y) = &io {
         check_axis("y", y.len(), shape)?;
     }
     let (outer, len, inner) = shape;
+    if n == 0 {
+        return Ok(());
+    }
     for o in 0..outer {
         for j in 0..inner {
             let at = move |k: usize| (o * len + k) * inner + j;

@@ -71,7 +71,7 @@ pub enum Error {
         weight: f32,
     },
     /// A streamed chunk that does not fit the row (`offset + len > cols`), or a row finished
-    /// before all its columns were given.
+    /// before all its columns were given (its target column among them).
     ChunkOutOfRow {
         /// Where the chunk starts (for an unfinished row: the columns given so far).
         offset: usize,
@@ -154,7 +154,10 @@ impl fmt::Display for Error {
             Error::NonFiniteLogit => write!(f, "a logit is NaN or +inf"),
             Error::AllMasked => write!(f, "every logit is -inf: no token can be drawn"),
             Error::ChunkOutOfRow { offset, len, cols } if *len == 0 => {
-                write!(f, "row finished after {offset} of its {cols} columns")
+                write!(
+                    f,
+                    "row finished before each of its {cols} columns was given once ({offset} given)"
+                )
             }
             Error::ChunkOutOfRow { offset, len, cols } => {
                 write!(

@@ -201,7 +201,9 @@ impl Kernels {
         out: &mut [f32],
     ) -> Result<(), Error> {
         check_axis("x", x.len(), (outer, len, inner))?;
-        check_axis("out", out.len(), (outer, 1, inner))?;
+        if check_axis("out", out.len(), (outer, 1, inner))? == 0 {
+            return Ok(());
+        }
         if inner == 1 {
             return self.log_sum_exp_rows(x, len, outer, len, out);
         }
@@ -392,6 +394,10 @@ impl Kernels {
             check_axis("y", y.len(), shape)?;
         }
         let (outer, len, inner) = shape;
+        if n == 0 {
+            // No row has an element (nor any work, whatever `outer`).
+            return Ok(());
+        }
         if inner == 1 {
             let (f, how): (RowPass<T>, How) = match output {
                 Output::LogSoftmax => (row::log_softmax, self.log_softmax_how(len)),

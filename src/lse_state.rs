@@ -76,7 +76,7 @@ impl LseState {
     /// Folds another state in (the union of both inputs).
     pub fn merge(&mut self, other: &LseState) {
         self.flags |= other.flags;
-        self.count += other.count;
+        self.count = self.count.saturating_add(other.count);
         self.add(other.reference, other.sum);
     }
 
@@ -147,14 +147,15 @@ impl LseState {
         }
     }
 
-    /// How many elements were folded in.
+    /// How many elements were folded in (at most `u64::MAX`: the count saturates, as it may
+    /// when a state is merged into itself or comes from a caller's bytes).
     pub fn count(&self) -> u64 {
         self.count
     }
 
     /// Folds one element in (`exp(x)`), without a kernel.
     pub(crate) fn add_point(&mut self, x: f32) {
-        self.count += 1;
+        self.count = self.count.saturating_add(1);
         if x.is_nan() {
             self.flags |= NAN_SEEN;
         } else if x == f32::INFINITY {
@@ -165,7 +166,7 @@ impl LseState {
     }
 
     pub(crate) fn add_sum(&mut self, sum: Sum, n: usize) {
-        self.count += n as u64;
+        self.count = self.count.saturating_add(n as u64);
         match sum {
             Sum::Ext(e) => self.add(e.e * std::f64::consts::LN_2, e.m),
             Sum::MaxSum(s) => self.add(f64::from(s.max), s.sum),

@@ -237,6 +237,20 @@ fn bad_arguments_are_errors_and_write_nothing() {
             cols: 4
         })
     );
+    // Found by review: the same chunk given twice counted as four columns, and the row
+    // finished with a loss from columns 0 and 1 alone. A row whose target's column (3 here)
+    // never came is refused; other overlaps stay the caller's to avoid.
+    let mut twice = CrossEntropyStream::new(k, 4, 3, &o).unwrap();
+    twice.update(0, &[1.0, 2.0]).unwrap();
+    twice.update(0, &[1.0, 2.0]).unwrap();
+    assert_eq!(
+        twice.finish().map(|r| r.loss()),
+        Err(Error::ChunkOutOfRow {
+            offset: 4,
+            len: 0,
+            cols: 4
+        })
+    );
 }
 
 #[test]

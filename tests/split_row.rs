@@ -127,6 +127,21 @@ fn chunk_and_output_lengths_must_match() {
     assert_eq!(y, [9.0; 3], "nothing written on an error");
 }
 
+/// Found by review: merging a state into itself doubles its count; 70 times over, the count
+/// saturates at `u64::MAX` instead of wrapping (or panicking in a debug build).
+#[test]
+fn merged_counts_saturate() {
+    let mut state = LseState::new();
+    Kernels::active().lse_update(&mut state, &[1.0f32, 2.0, 3.0]);
+    let value = state.value();
+    for _ in 0..70 {
+        let copy = state;
+        state.merge(&copy);
+    }
+    assert_eq!(state.count(), u64::MAX);
+    assert!((state.value() - (value + 70.0 * std::f32::consts::LN_2)).abs() < 1e-4);
+}
+
 #[test]
 fn chunks_on_threads_match_the_one_thread_split() {
     let x = Dist::Normal30.row(1 << 18, 7);

@@ -160,8 +160,10 @@ pub unsafe extern "C" fn twopass_cross_entropy_row_merge(
 /// yourself (MEAN: divide their sum by the valid rows' target weights).
 ///
 /// Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`,
-/// `TWOPASS_ERROR_SHAPE` (a column not seen yet), `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned,
-/// overlapping, a state not set by init, options as there); after the `TWOPASS_ISA` check.
+/// `TWOPASS_ERROR_SHAPE` (a column not seen yet: fewer columns given than the row has, or its
+/// target's column never given, as when a chunk came twice), `TWOPASS_ERROR_INVALID_ARGUMENT`
+/// (misaligned, overlapping, a state not set by init, options as there); after the
+/// `TWOPASS_ISA` check.
 /// Nothing is written on error.
 ///
 /// # Safety

@@ -87,7 +87,8 @@ pub unsafe extern "C" fn twopass_log_sum_exp_f64(x: *const f64, n: usize, out: *
 
 /// Log-sum-exp in f64 of each row of a `rows x cols` matrix of doubles (row `r` at
 /// `x[r * x_stride ..]`) into `out[r]`, as `twopass_log_sum_exp_f64`; layout, NULL rules and
-/// status codes as `twopass_log_sum_exp_rows_f32`.
+/// status codes as `twopass_log_sum_exp_rows_f32` (no `TWOPASS_ISA` check, as every f64
+/// function).
 ///
 /// # Safety
 /// `x` points to its span of readable doubles (or is NULL with an empty span) and `out` to
@@ -110,8 +111,8 @@ pub unsafe extern "C" fn twopass_log_sum_exp_rows_f64(
 }
 
 /// Softmax in f64 along the middle axis of a contiguous `(outer, len, inner)` tensor of
-/// doubles, as `twopass_softmax_axis_f32` (layout, aliasing, NULL rules, status codes) with the
-/// values of `twopass_softmax_f64`.
+/// doubles, as `twopass_softmax_axis_f32` (layout, aliasing, NULL rules, status codes; no
+/// `TWOPASS_ISA` check, as every f64 function) with the values of `twopass_softmax_f64`.
 ///
 /// # Safety
 /// `x` points to `outer * len * inner` readable and `y` to as many writable doubles, or they
@@ -160,8 +161,8 @@ pub unsafe extern "C" fn twopass_log_softmax_axis_f64(
 }
 
 /// Log-sum-exp in f64 along the middle axis: `out[o * inner + j]` (`outer * inner` doubles)
-/// for the row `(o, j)`, as `twopass_log_sum_exp_axis_f32` with the values of
-/// `twopass_log_sum_exp_f64`.
+/// for the row `(o, j)`, as `twopass_log_sum_exp_axis_f32` (no `TWOPASS_ISA` check, as every
+/// f64 function) with the values of `twopass_log_sum_exp_f64`.
 ///
 /// # Safety
 /// `x` points to `outer * len * inner` readable doubles and `out` to `outer * inner` writable

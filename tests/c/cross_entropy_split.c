@@ -191,7 +191,7 @@ static void test_bf16(void) {
 
 static void test_errors(void) {
     twopass_cross_entropy_options o = twopass_cross_entropy_options_default();
-    twopass_cross_entropy_state st[2], other, zero, before;
+    twopass_cross_entropy_state st[2], other, zero, before, twice;
     float in[8] = {1, 2, 3, 4, 5, 6, 7, 8}, out[8], loss = 9.0f, lse = 9.0f;
     memset(&zero, 0, sizeof zero);
     CHECK_STATUS(twopass_cross_entropy_row_init(NULL, 8, 1, NULL), TWOPASS_ERROR_NULL_POINTER);
@@ -219,6 +219,12 @@ static void test_errors(void) {
     CHECK_STATUS(twopass_cross_entropy_row_finish(&st[0], NULL, &loss, &lse), TWOPASS_ERROR_SHAPE);
     CHECK_STATUS(twopass_cross_entropy_row_gradient_f32(&st[0], NULL, 0, in, out, 4, 1.0f),
                  TWOPASS_ERROR_SHAPE);
+    CHECK(loss == 9.0f && lse == 9.0f);
+    /* Columns 0..4 twice: eight columns counted, but target 5 never came. */
+    CHECK_STATUS(twopass_cross_entropy_row_init(&twice, 8, 5, NULL), TWOPASS_OK);
+    CHECK_STATUS(twopass_cross_entropy_row_update_f32(&twice, NULL, 0, in, 4), TWOPASS_OK);
+    CHECK_STATUS(twopass_cross_entropy_row_update_f32(&twice, NULL, 0, in, 4), TWOPASS_OK);
+    CHECK_STATUS(twopass_cross_entropy_row_finish(&twice, NULL, &loss, &lse), TWOPASS_ERROR_SHAPE);
     CHECK(loss == 9.0f && lse == 9.0f);
     /* Merging: another target, the state itself, more columns than the row. */
     before = st[0];

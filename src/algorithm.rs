@@ -115,7 +115,8 @@ impl Crossover {
     /// one core fast. On Intel it is the L2: the L3 is shared by every core over a mesh and
     /// feeds one core at about memory speed.
     /// - f32 with AVX-512: the L2 (`long_from = L2 / 8`).
-    /// - f32 with AVX2: the L2 on Intel, the L3 on AMD (`L3 / 8`).
+    /// - f32 with AVX2: the L2 too (`L2 / 8`), on AMD as on Intel since its sums take the
+    ///   table form of exp.
     /// - f16 with AVX-512: the L3 on AMD (`L3 / 4`), bf16 a quarter of it (`L3 / 16`); on
     ///   Intel twice the L2 for f16 (`L2 / 2`), the L2 for bf16 (`L2 / 4`). With AVX2, bf16
     ///   always (its exact rounding on every store makes reload's two output passes dear), f16
@@ -153,11 +154,7 @@ impl Crossover {
                 axis_strips_below: non_temporal_from / 2,
             },
             Isa::Avx2 => Crossover {
-                long_from: if cpu.vendor == Vendor::Amd {
-                    l3 / 8
-                } else {
-                    l2 / 8
-                },
+                long_from: l2 / 8,
                 f16_long_from: usize::MAX,
                 bf16_long_from: 0,
                 one_pass_reduction_from: 0,

@@ -30,7 +30,7 @@ fn amd_zen_caches_give_the_measured_crossovers() {
     let avx2 = Crossover::for_cpu(Isa::Avx2, &zen);
     assert_eq!(avx2.axis_strips_below, 2 * MIB);
     assert_eq!(Crossover::for_cpu(Isa::Scalar, &zen).axis_strips_below, 0);
-    assert_eq!(avx2.long_from, 4 * MIB);
+    assert_eq!(avx2.long_from, 128 << 10);
     assert_eq!(avx2.bf16_long_from, 0);
     assert_eq!(avx2.f16_long_from, usize::MAX);
 }

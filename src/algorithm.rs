@@ -120,7 +120,7 @@ impl Crossover {
     /// - f16 with AVX-512: the L3 on AMD (`L3 / 4`), bf16 a quarter of it (`L3 / 16`); on
     ///   Intel twice the L2 for f16 (`L2 / 2`), the L2 for bf16 (`L2 / 4`). With AVX2, bf16
     ///   always (its exact rounding on every store makes reload's two output passes dear), f16
-    ///   never.
+    ///   the L2 (`L2 / 4`), as f32.
     /// - Log-sum-exp in one pass from 4K with AVX-512 and always with AVX2: not a matter of
     ///   caches (the rows are in L1) but of the one-pass sum's set-up per call.
     /// - Scalar is compute-bound at every size: reload, and max-then-sum, always.
@@ -155,7 +155,7 @@ impl Crossover {
             },
             Isa::Avx2 => Crossover {
                 long_from: l2 / 8,
-                f16_long_from: usize::MAX,
+                f16_long_from: l2 / 4,
                 bf16_long_from: 0,
                 one_pass_reduction_from: 0,
                 non_temporal_from,

@@ -32,8 +32,8 @@
  *   value, softmax within a total mass error of 2e-6, on every ISA and algorithm. Results are
  *   deterministic for the same values, ISA and algorithm. No call starts a thread or panics
  *   across the ABI (an internal error is TWOPASS_ERROR_INTERNAL), and none allocates except
- *   sampling's filters (top-k, top-p) and rows, and twopass_linear_cross_entropy_f32 (its
- *   logits tile).
+ *   sampling's filters (top-k, top-p: twopass_sample_* and twopass_kept_probabilities_*) and
+ *   rows (twopass_sample_rows_*), and twopass_linear_cross_entropy_* (its logits tile).
  */
 
 
@@ -238,7 +238,8 @@ typedef struct twopass_sample_params {
    */
   uint32_t size;
   /*
-   0 (greedy: the first max) or a normal positive float; default 1.
+   0 (greedy: the first max) or a normal positive float of at most 2^126 (`1 / T` normal
+   too); default 1.
    */
   float temperature;
   /*

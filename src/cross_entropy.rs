@@ -350,7 +350,7 @@ impl<'w> CrossEntropyStream<'w> {
     /// ([`CrossEntropyRow::gradient`] at the chunk's offset). Within the same bounds as one
     /// stream fed every chunk, not bitwise (the sums round in another order).
     pub fn merge(&mut self, other: &CrossEntropyStream<'_>) -> Result<(), Error> {
-        if other.cols != self.cols || other.target != self.target {
+        if other.cols != self.cols || other.target != self.target || other.options != self.options {
             return Err(Error::DifferentRows);
         }
         if self.seen + other.seen > self.cols {

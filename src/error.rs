@@ -80,7 +80,7 @@ pub enum Error {
         /// The row's columns.
         cols: usize,
     },
-    /// Cross-entropy streams of different rows (columns or target) given to `merge`.
+    /// Cross-entropy streams of different rows (columns, target or options) given to `merge`.
     DifferentRows,
     /// Sampling from a row of no logits.
     EmptyRow,
@@ -148,7 +148,7 @@ impl fmt::Display for Error {
             }
             Error::DifferentRows => write!(
                 f,
-                "the cross-entropy streams merged are of different rows (columns or target)"
+                "the cross-entropy streams merged are of different rows (columns, target or options)"
             ),
             Error::EmptyRow => write!(f, "sampling needs at least one logit"),
             Error::NonFiniteLogit => write!(f, "a logit is NaN or +inf"),

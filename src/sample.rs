@@ -32,7 +32,8 @@ mod envelope;
 /// How to draw: temperature and the filters (each off at its default).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SampleParams {
-    /// 0 (greedy: the first max) or a normal positive f32. Default 1.
+    /// 0 (greedy: the first max) or a normal positive f32 of at most 2^126 (so that `1 / T` is
+    /// normal too). Default 1.
     pub temperature: f32,
     /// Keep the `top_k` largest logits (and ties); 0 (the default) keeps all.
     pub top_k: usize,
@@ -54,12 +55,16 @@ impl Default for SampleParams {
     }
 }
 
+/// The largest temperature taken: 2^126, whose reciprocal is f32's least normal.
+const TEMPERATURE_MAX: f32 = 1.0 / f32::MIN_POSITIVE;
+
 impl SampleParams {
     /// [`Error::InvalidOption`] for a value outside its domain.
     fn check(&self) -> Result<(), Error> {
         let invalid = |name, value| Err(Error::InvalidOption { name, value });
         let t = self.temperature;
-        if !(t == 0.0 || (t.is_normal() && t > 0.0)) {
+        // Above 2^126, 1 / T would be subnormal (and x - max / T past f32's range).
+        if !(t == 0.0 || (t.is_normal() && t > 0.0 && t <= TEMPERATURE_MAX)) {
             return invalid("temperature", t);
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
@@ -152,6 +157,10 @@ impl Kernels {
         params.check()?;
         let rows = out.len();
         check_matrix("x", x.len(), stride, rows, cols)?;
+        if rows > 0 && cols == 0 {
+            // Before any row is sliced: with no columns the matrix check holds for any buffer.
+            return Err(Error::EmptyRow);
+        }
         let (seed, first) = (rng.seed, rng.counter);
         let draw = |r: usize| {
             let counter = first.wrapping_add(r as u64);

@@ -917,4 +917,14 @@ fn streams_of_one_row_merge_and_others_do_not() {
     ));
     let other = CrossEntropyStream::new(k, 6, 2, &o).unwrap();
     assert_eq!(row.merge(&other), Err(twopass::Error::DifferentRows));
+    // Found by review: a stream with other options merged, and the loss mixed the two.
+    let smoothed = CrossEntropyOptions {
+        label_smoothing: 0.5,
+        ..o
+    };
+    let other = CrossEntropyStream::new(k, 6, 4, &smoothed).unwrap();
+    assert_eq!(
+        parts[0].clone().merge(&other),
+        Err(twopass::Error::DifferentRows)
+    );
 }

@@ -159,6 +159,14 @@ fn sampled_rows_are_the_same_tokens_on_any_pool() {
     let e = k.sample_rows_par(&bad, cols, cols, &p, &mut rng, &mut out);
     assert_eq!(e, Err(Error::NonFiniteLogit));
     assert_eq!((rng, out), (RngState::new(5), vec![7usize; rows]));
+    // Found by review: rows of no columns passed the matrix check whatever the buffer, and a
+    // thread that drew a later row first sliced past it (a panic). Refused before any row.
+    let mut out = vec![7usize; 10_000];
+    for _ in 0..20 {
+        let e = k.sample_rows_par(&[1.0f32, 2.0], 7, 0, &p, &mut rng, &mut out);
+        assert_eq!(e, Err(Error::EmptyRow));
+    }
+    assert_eq!((rng, out), (RngState::new(5), vec![7usize; 10_000]));
 }
 
 /// Every output of a cross-entropy over rows split by blocks on pools of 1 and 3 threads:

@@ -497,6 +497,15 @@ fn bad_rows_and_parameters_are_refused_unchanged() {
             temperature: f32::INFINITY,
             ..p
         },
+        // Found by review: 1 / T subnormal (and x - max past f32's range at f32::MAX).
+        SampleParams {
+            temperature: 2.0f32.powi(126) * 1.0000001,
+            ..p
+        },
+        SampleParams {
+            temperature: f32::MAX,
+            ..p
+        },
         SampleParams { top_p: 0.0, ..p },
         SampleParams { top_p: 1.5, ..p },
         SampleParams { min_p: -0.1, ..p },

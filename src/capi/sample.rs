@@ -23,7 +23,8 @@ pub struct twopass_sample_params {
     /// `sizeof(twopass_sample_params)`, as set by the default; at least 24 (20 where `size_t`
     /// has 4 bytes): the fields below.
     pub size: u32,
-    /// 0 (greedy: the first max) or a normal positive float; default 1.
+    /// 0 (greedy: the first max) or a normal positive float of at most 2^126 (`1 / T` normal
+    /// too); default 1.
     pub temperature: f32,
     /// Keep the `top_k` largest logits and their ties; default 0 (keep all).
     pub top_k: usize,

@@ -24,9 +24,9 @@ pub(crate) enum Output {
 }
 
 /// A column's sum around its max, `s = sum_k exp(x_k - max) = sum * exp(reference - max)` (at
-/// least 1: its max's term), as `(max, ln s)` or, for softmax, `(max, 1 / s)` (one libm call
-/// per column either way: for short axes these calls are much of the work); or what makes the
-/// column special (`values` reads the column, only then).
+/// least 1: its max's term), as `(max, ln s)` (from the kernels' `ln_sum`) or, for softmax,
+/// `(max, 1 / s)` (one libm call: for short axes per-column work is much of the whole); or what
+/// makes the column special (`values` reads the column, only then).
 fn around_max<I: Iterator<Item = f32> + Clone>(
     c: ColumnSum,
     inverse: bool,
@@ -38,7 +38,7 @@ fn around_max<I: Iterator<Item = f32> + Clone>(
             // 1 / s = exp(max - reference) / sum, max - reference in [0, ONLINE_JUMP].
             (c.max, (above.exp() / c.sum).min(1.0))
         } else {
-            (c.max, (c.sum.ln() - above).max(0.0))
+            (c.max, (c.ln_sum - above).max(0.0))
         })
     } else {
         Err(Special::of_values(values()))
@@ -241,6 +241,7 @@ fn column_sum(main: &[ColumnSum], rest: Option<&[ColumnSum]>, width: usize, j: u
         max: parts().map(|c| c.max).fold(f32::NEG_INFINITY, f32::max),
         reference,
         sum,
+        ln_sum: sum.ln(),
     }
 }
 

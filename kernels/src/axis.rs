@@ -85,6 +85,32 @@ pub struct ColumnSum {
     pub reference: f32,
     /// `sum_k exp(x_k - reference)` in f64.
     pub sum: f64,
+    /// `ln sum` where the sum is positive and finite (else unspecified), computed with the
+    /// sums: a log per column, vectorised here, is much of a short axis's log-sum-exp.
+    pub ln_sum: f64,
+}
+
+/// `out[j]` from the passes' per-column state (`max[j]`, `reference[j]`, `total[j]`), the logs
+/// of a chunk of sums taken first, a loop the compiler vectorises at the ISA's width.
+#[inline(always)]
+fn write_sums(out: &mut [ColumnSum], max: &[f32], reference: &[f32], total: &[f64]) {
+    const CHUNK: usize = 64;
+    for (at, out) in out.chunks_mut(CHUNK).enumerate() {
+        let j = at * CHUNK;
+        let total = &total[j..j + out.len()];
+        let mut ln = [0.0f64; CHUNK];
+        for (l, &t) in ln.iter_mut().zip(total) {
+            *l = crate::exp::ln(t);
+        }
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = ColumnSum {
+                max: max[j + i],
+                reference: reference[j + i],
+                sum: total[i],
+                ln_sum: ln[i],
+            };
+        }
+    }
 }
 
 /// Each column's [`ColumnSum`] into `out` (`out.len()` columns): per lane the online pass of
@@ -172,13 +198,7 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
     };
     // SAFETY: forwarded from the caller.
     unsafe { for_strips::<S, _>(&mut pass, out.len()) };
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = ColumnSum {
-            max: pass.max[j],
-            reference: pass.reference[j],
-            sum: pass.total[j],
-        };
-    }
+    write_sums(out, &pass.max, &pass.reference, &pass.total);
 }
 
 /// Where a pass runs: the strip of columns from `j` (whose vectors lie inside the passes'
@@ -544,13 +564,7 @@ unsafe fn raxisonline_rows<S: Simd, E: Element, const C: usize>(
             },
         )
     };
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = ColumnSum {
-            max: max[j],
-            reference: reference[j],
-            sum: total[j],
-        };
-    }
+    write_sums(out, &max, &reference, &total);
 }
 
 /// After row `row` of `rows`: the partials of the first `width` columns folded into their
@@ -636,13 +650,7 @@ unsafe fn blockexp_rows<S: Simd, E: Element, const C: usize>(
         )
     };
     refs[..width].copy_from_slice(&max[..width]);
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = ColumnSum {
-            max: max[j],
-            reference: max[j],
-            sum: total[j],
-        };
-    }
+    write_sums(out, &max, &max, &total);
 }
 
 /// `exp(d)` as [`raxisblockexp`] stores it: 0 below `2^-126 (1 + 2^-10)`, the coarse exp for
@@ -905,6 +913,7 @@ pub(crate) unsafe fn raxisblockexp<S: Simd, E: Element>(
             max: f32::NEG_INFINITY,
             reference: f32::NEG_INFINITY,
             sum: 0.0,
+            ln_sum: f64::NEG_INFINITY,
         });
         return;
     }
@@ -931,13 +940,7 @@ pub(crate) unsafe fn raxisblockexp<S: Simd, E: Element>(
     };
     // SAFETY: forwarded from the caller.
     unsafe { for_strips::<S, _>(&mut pass, width) };
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = ColumnSum {
-            max: pass.last[j],
-            reference: pass.last[j],
-            sum: pass.total[j],
-        };
-    }
+    write_sums(out, &pass.last, &pass.last, &pass.total);
 }
 
 /// The rows per block [`raxisblockexp`] and [`vaxisblockscale`] take for `block`: `block`

@@ -209,7 +209,7 @@ impl<T: Element> Table<T> {
                 (self.raxisonline)(x, tile, &mut out[..width]);
                 return out[..width]
                     .iter()
-                    .map(|c| f64::from(c.reference) + c.sum.ln())
+                    .map(|c| f64::from(c.reference) + c.ln_sum)
                     .sum();
             }
             Entry::Vaxisscaleexp => {

@@ -207,19 +207,38 @@ pub(crate) fn split_pow2(c: f32) -> (f32, f64) {
 /// (`EXT_BOUND / ln 2` is 23637), with room.
 pub(crate) const EXT_EXPONENTS: f32 = 24000.0;
 
+/// `ln v` for a positive normal f64 (anything else gives an unspecified value): `v = m 2^k`
+/// with `m` in `[2^-0.5, 2^0.5)`, `ln m = 2 atanh(u)`, `u = (m - 1) / (m + 1)`, `|u| <= 0.172`,
+/// to its `u^15` term (within 1e-14, the series' truncation at the largest `|u|`, plus a few
+/// roundings). No libm call and no branch, so a loop of them
+/// vectorises at the ISA's width: per column of an axis, a libm `ln` took 23% of a 21-row
+/// log-sum-exp (AVX-512, Zen 4).
+#[inline(always)]
+pub(crate) fn ln(v: f64) -> f64 {
+    /// 2^52 + 1023: with an exponent field in the low bits of 2^52's, the unbiased exponent.
+    const EXPONENT_BIAS: f64 = 4_503_599_627_371_519.0;
+    let bits = v.to_bits();
+    let k = f64::from_bits(0x4330_0000_0000_0000 | ((bits >> 52) & 0x7FF)) - EXPONENT_BIAS;
+    let m = f64::from_bits((bits & 0x000F_FFFF_FFFF_FFFF) | 0x3FF0_0000_0000_0000);
+    let high = m > std::f64::consts::SQRT_2;
+    let (m, k) = (
+        if high { m * 0.5 } else { m },
+        if high { k + 1.0 } else { k },
+    );
+    let u = (m - 1.0) / (m + 1.0);
+    let u2 = u * u;
+    let tail = 1.0 / 9.0 + u2 * (1.0 / 11.0 + u2 * (1.0 / 13.0 + u2 / 15.0));
+    let series = 1.0 + u2 * (1.0 / 3.0 + u2 * (1.0 / 5.0 + u2 * (1.0 / 7.0 + u2 * tail)));
+    k * std::f64::consts::LN_2 + 2.0 * u * series
+}
+
 /// The least f32 `x` with `|c| * exp(x) * 2^-e >= 2^-126 * (1 + FLUSH_MARGIN)`, for `|c|` in
 /// `[2^-0.5, 2^0.5]` (from [`split_pow2`]): where [`crate::simd::Simd::exp_scaled`] starts
-/// computing. No libm call (a call costs more than a short row's whole pass): `ln |c|` is
-/// `2 atanh(u)` with `u = (|c| - 1) / (|c| + 1)`, `|u| <= 0.172`, to its `u^7` term (within
-/// 3e-8, far inside the margin).
+/// computing. No libm call (a call costs more than a short row's whole pass): [`ln`].
 pub(crate) fn cutoff(c: f32, e: f64) -> f32 {
     /// `ln(1 + FLUSH_MARGIN)`.
     const LN_1P_MARGIN: f64 = 9.760_859_730_554_589e-4;
-    let c = f64::from(c.abs());
-    let u = (c - 1.0) / (c + 1.0);
-    let u2 = u * u;
-    let ln_c = 2.0 * u * (1.0 + u2 * (1.0 / 3.0 + u2 * (1.0 / 5.0 + u2 / 7.0)));
-    let v = (e - 126.0) * std::f64::consts::LN_2 + LN_1P_MARGIN - ln_c;
+    let v = (e - 126.0) * std::f64::consts::LN_2 + LN_1P_MARGIN - ln(f64::from(c.abs()));
     let x = v as f32;
     if f64::from(x) < v {
         x.next_up()
@@ -239,6 +258,23 @@ pub(crate) fn exp_ext<S: Simd, const COARSE: bool>(s: S, x: S::V, c: S::V) -> (S
 
 #[cfg(test)]
 mod tests {
+    /// `ln` against libm's over the sums it takes (1 up to 2^80, every mantissa region, both
+    /// sides of 2^0.5) and `cutoff`'s factors in `[2^-0.5, 2^0.5]`: within `2e-14 + 1e-15 |ln v|`.
+    #[test]
+    fn ln_error() {
+        let mut v = 0.70f64;
+        let mut worst = 0.0f64;
+        while v < 1.2e24 {
+            let (got, want) = (super::ln(v), v.ln());
+            let err = (got - want).abs() / (2e-14 + 1e-15 * want.abs());
+            worst = worst.max(err);
+            assert!(err <= 1.0, "ln({v:e}) = {got} against {want}");
+            v *= 1.000_137;
+        }
+        assert!(worst > 0.0, "compared nothing");
+        assert_eq!(super::ln(1.0), 0.0);
+    }
+
     /// On the scalar path (the same bits as every ISA's, which tests/sample.rs checks).
     #[test]
     fn exp_exact_error() {

@@ -23,26 +23,23 @@ pub(crate) enum Output {
     LogSoftmax,
 }
 
-/// A column's sum around its max, `s = sum_k exp(x_k - max) = sum * exp(reference - max)` (at
-/// least 1: its max's term), as `(max, ln s)` (from the kernels' `ln_sum`) or, for softmax,
-/// `(max, 1 / s)` (one libm call: for short axes per-column work is much of the whole); or what
-/// makes the column special (`values` reads the column, only then).
-fn around_max<I: Iterator<Item = f32> + Clone>(
-    c: ColumnSum,
-    inverse: bool,
-    values: impl FnOnce() -> I,
-) -> Result<(f32, f64), Special> {
-    if c.max.is_finite() && c.sum.is_finite() && c.sum > 0.0 {
-        let above = f64::from(c.max) - f64::from(c.reference);
-        Ok(if inverse {
-            // 1 / s = exp(max - reference) / sum, max - reference in [0, ONLINE_JUMP].
-            (c.max, (above.exp() / c.sum).min(1.0))
-        } else {
-            (c.max, (c.ln_sum - above).max(0.0))
-        })
-    } else {
-        Err(Special::of_values(values()))
-    }
+/// Whether a column is ordinary: a finite max and a finite positive sum (else it holds a NaN or
+/// `+inf`, or only `-inf`: [`Special`]).
+fn ordinary(c: &ColumnSum) -> bool {
+    c.max.is_finite() && c.sum.is_finite() && c.sum > 0.0
+}
+
+/// `ln s` of an [`ordinary`] column, `s = sum_k exp(x_k - max) = sum * exp(reference - max)`
+/// (at least 1: its max's term), from the kernels' `ln_sum`.
+fn ln_around_max(c: &ColumnSum) -> f64 {
+    (c.ln_sum - (f64::from(c.max) - f64::from(c.reference))).max(0.0)
+}
+
+/// `1 / s` of an [`ordinary`] column (as [`ln_around_max`]): `exp(max - reference) / sum`,
+/// `max - reference` in `[0, ONLINE_JUMP]`, one libm call (for short axes per-column work is
+/// much of the whole).
+fn inverse_around_max(c: &ColumnSum) -> f64 {
+    ((f64::from(c.max) - f64::from(c.reference)).exp() / c.sum).min(1.0)
 }
 
 /// The values of column `j` of the tile starting at `x[0]`.
@@ -280,9 +277,9 @@ fn map_with<E: Element, const C: usize>(
     let mut params = [(0.0f32, 0.0f32); C];
     for Tiled {
         range,
-        tile,
         width,
         parts: [main, rest],
+        ..
     } in tiles(shape, columns, (t.lanes, t.strip))
     {
         let x = &io.input()[range.clone()];
@@ -290,12 +287,11 @@ fn map_with<E: Element, const C: usize>(
         for (j, p) in params[..width].iter_mut().enumerate() {
             let c = column_sum(&sums[..main.columns], rest_sums, width, j);
             // Around the max: log-softmax `(x - max) - ln s`, softmax `exp(x - max) * (1 / s)`
-            // (x - max exact near the max; 1 / s at most 1, in f64).
-            let log = output == Output::LogSoftmax;
-            *p = match around_max(c, !log, || column(x, tile, j)) {
-                Ok((max, ln)) if log => (max, narrow(ln)),
-                Ok((max, inverse)) => (max, inverse as f32),
-                Err(_) => (f32::NAN, 1.0),
+            // (x - max exact near the max; 1 / s at most 1, in f64); NaN for a special column.
+            *p = match (ordinary(&c), output) {
+                (false, _) => (f32::NAN, 1.0),
+                (true, Output::LogSoftmax) => (c.max, narrow(ln_around_max(&c))),
+                (true, _) => (c.max, inverse_around_max(&c) as f32),
             };
         }
         repeat(&mut params[..main.columns], width);
@@ -404,7 +400,7 @@ fn reload<E: Element, const C: usize>(
         // the exact value).
         for (j, p) in params[..width].iter_mut().enumerate() {
             let c = column_sum(&sums[..parts[0].columns], rest_sums, width, j);
-            *p = if c.max.is_finite() && c.sum.is_finite() && c.sum > 0.0 {
+            *p = if ordinary(&c) {
                 (c.max, ((1.0 / c.sum) as f32).min(1.0))
             } else {
                 (f32::NAN, 1.0)
@@ -463,9 +459,10 @@ fn log_sum_exp_with<E: Element, const C: usize>(
         let first = (range.start / (len * inner)) * inner + range.start % inner;
         for (j, o) in out[first..first + width].iter_mut().enumerate() {
             let c = column_sum(&sums[..parts[0].columns], rest_sums, width, j);
-            *o = match around_max(c, false, || column(x, tile, j)) {
-                Ok((max, ln)) => narrow(f64::from(max) + ln),
-                Err(special) => special.log_sum_exp() as f32,
+            *o = if ordinary(&c) {
+                narrow(f64::from(c.max) + ln_around_max(&c))
+            } else {
+                Special::of_values(column(x, tile, j)).log_sum_exp() as f32
             };
         }
     }

@@ -10,7 +10,8 @@
 use crate::element::Element;
 use crate::exp::{cutoff, split_pow2, FLUSH_MARGIN};
 use crate::ops::{
-    rebase, ScaledExp, BLOCK_STEPS, DEAD_LANES, ONLINE_JUMP, PREFETCH_AHEAD, PREFETCH_FROM,
+    add_online_term, rebase, ScaledExp, BLOCK_STEPS, DEAD_LANES, ONLINE_JUMP, PREFETCH_AHEAD,
+    PREFETCH_FROM,
 };
 use crate::simd::Simd;
 use crate::Store;
@@ -142,7 +143,6 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
         unsafe fn strip<const N: usize, const FULL: bool>(&mut self, at: Strip) {
             let (s, l, exp) = (self.s, S::LANES, ScaledExp::<S>::unit(self.s));
             let mut r = [s.splat(-f32::MAX); N];
-            let mut r_jump = [s.add(r[0], s.splat(ONLINE_JUMP)); N];
             let mut m = [s.splat(f32::NEG_INFINITY); N];
             let mut acc = [[s.splat(0.0); 4]; N];
             let (x, tile, ahead, total) = (self.x, self.tile, self.ahead, &mut self.total);
@@ -162,15 +162,15 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
                             let p = x.add(row * tile.stride + at.j + n * l);
                             load_strip::<S, E, N, FULL>(s, p, n, at.last, f32::NEG_INFINITY, ahead)
                         };
-                        if s.any(s.lt(r_jump[n], v)) {
+                        let mut d = s.sub(v, r[n]);
+                        if s.any(s.lt(s.splat(ONLINE_JUMP), d)) {
                             r[n] = rebase(s, &exp, wide, sum4(s, acc[n]), r[n], v);
                             acc[n] = [s.splat(0.0); 4];
-                            r_jump[n] = s.add(r[n], s.splat(ONLINE_JUMP));
+                            d = s.sub(v, r[n]);
                         }
                         m[n] = s.max(m[n], v);
-                        let term = exp.at::<false, false, false>(s, s.sub(v, r[n]));
                         let k = acc_slot::<N>(slot);
-                        acc[n][k] = s.add(acc[n][k], term);
+                        acc[n][k] = add_online_term(s, d, acc[n][k]);
                     }
                 },
             );
@@ -551,15 +551,16 @@ unsafe fn raxisonline_rows<S: Simd, E: Element, const C: usize>(
                     max.as_mut_ptr().add(j),
                     acc.as_mut_ptr().add(j),
                 );
-                let mut r = s.load(pr);
-                if s.any(s.lt(s.add(r, s.splat(ONLINE_JUMP)), v)) {
-                    r = rebase(s, &exp, &mut total[j..j + l], s.load(pa), r, v);
+                let r = s.load(pr);
+                let mut d = s.sub(v, r);
+                if s.any(s.lt(s.splat(ONLINE_JUMP), d)) {
+                    let r = rebase(s, &exp, &mut total[j..j + l], s.load(pa), r, v);
                     s.store(pr, r);
                     s.store(pa, s.splat(0.0));
+                    d = s.sub(v, r);
                 }
                 s.store(pm, s.max(s.load(pm), v));
-                let term = exp.at::<false, false, false>(s, s.sub(v, r));
-                s.store(pa, s.add(s.load(pa), term));
+                s.store(pa, add_online_term(s, d, s.load(pa)));
                 None
             },
         )

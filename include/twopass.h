@@ -29,7 +29,9 @@
  *   TWOPASS_ERROR_UNSUPPORTED_ISA) before any other check, and twopass_active_isa returns 0.
  * - Special values and accuracy follow docs/accuracy.md: a NaN in a row makes every
  *   output NaN (sampling: an error); log_sum_exp within 2e-6 * max(1, |ref|) of the exact
- *   value, softmax within a total mass error of 2e-6, on every ISA and algorithm. Results are
+ *   value, softmax within a total mass error of 2e-6 (f16 and bf16 outputs: each within 2 ulp
+ *   of its type, log_softmax within max(2 ulp, 2e-6 * max(1, |ref|))), on every ISA and
+ *   algorithm. Results are
  *   deterministic for the same values, ISA and algorithm. No call starts a thread or panics
  *   across the ABI (an internal error is TWOPASS_ERROR_INTERNAL), and none allocates except
  *   sampling's filters (top-k, top-p: twopass_sample_* and twopass_kept_probabilities_*) and
@@ -416,8 +418,9 @@ int32_t twopass_log_sum_exp_rows_f32(const float *x,
                                      float *out);
 
 /*
- Softmax of `n` IEEE binary16 values (as `uint16_t` bits), as `twopass_softmax_f32`; `y == x` in
- place. Aliasing, NULL rules and status codes as `twopass_softmax_f32`.
+ Softmax of `n` IEEE binary16 values (as `uint16_t` bits), as `twopass_softmax_f32` but each
+ output within 2 ulp of its type (the rounding to 16 bits, not the f32 mass bound); `y == x`
+ in place. Aliasing, NULL rules and status codes as `twopass_softmax_f32`.
 
  # Safety
  `x` points to `n` readable and `y` to `n` writable `uint16_t`, or is NULL with `n == 0`.
@@ -616,8 +619,9 @@ int32_t twopass_cross_entropy_row_gradient_f16(const struct twopass_cross_entrop
                                                float scale);
 
 /*
- Softmax of `n` bfloat16 values (as `uint16_t` bits), as `twopass_softmax_f32`; `y == x` in
- place. Aliasing, NULL rules and status codes as `twopass_softmax_f32`.
+ Softmax of `n` bfloat16 values (as `uint16_t` bits), as `twopass_softmax_f32` but each
+ output within 2 ulp of its type (the rounding to 16 bits, not the f32 mass bound); `y == x`
+ in place. Aliasing, NULL rules and status codes as `twopass_softmax_f32`.
 
  # Safety
  `x` points to `n` readable and `y` to `n` writable `uint16_t`, or is NULL with `n == 0`.
@@ -1045,7 +1049,8 @@ int32_t twopass_log_sum_exp_axis_bf16(const uint16_t *x,
 
 /*
  Softmax of `n` doubles computed in f64: `y_i = exp(x_i - max) / sum_j exp(x_j - max)`, each
- within `(6 + |x_i - max|) * 2^-53` relative, 0 below 2^-1022; special values as
+ within `(6 + |x_i - max|) * 2^-53` relative, never subnormal (below 2^-1022 (1 + 2e-12)
+ they may be 0); special values as
  `twopass_softmax_f32`. `y == x` in place; aliasing, NULL rules and status codes as
  `twopass_softmax_f32` (no `TWOPASS_ISA` check: scalar f64 code, whatever the ISA).
 
@@ -1064,8 +1069,9 @@ int32_t twopass_softmax_f64(const double *x, double *y, size_t n);
 int32_t twopass_log_softmax_f64(const double *x, double *y, size_t n);
 
 /*
- `*out = ln(sum_i exp(x_i))` of `n` doubles, computed in f64 (within
- `4 * 2^-53 * max(1, |out|)`; `-inf` for `n == 0`; special values as
+ `*out = ln(sum_i exp(x_i))` of `n` doubles, computed in f64 (as `max + ln s`, `s = sum_i
+ exp(x_i - max)`: within `4 * 2^-53 * max(1, |out|) + 2 * 2^-53 * ln s`, the second term the
+ rounding of `ln s` where the two cancel; `-inf` for `n == 0`; special values as
  `twopass_log_sum_exp_f32`). `x` may be NULL only when `n == 0`; `out` never.
 
  # Safety

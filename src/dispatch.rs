@@ -82,9 +82,10 @@ fn default_isa() -> Result<Isa, Error> {
 }
 
 /// Parses `TWOPASS_ISA` (`scalar`, `avx2`, `avx512`, `auto`, lowercase, surrounding spaces
-/// ignored; unset or empty = `auto`).
+/// ignored; unset or empty = `auto`; a value that is not UTF-8 names no ISA).
 fn default_table() -> Result<&'static Table, BadVariable> {
-    let value = std::env::var("TWOPASS_ISA").unwrap_or_default();
+    let value = std::env::var_os("TWOPASS_ISA").unwrap_or_default();
+    let value = value.to_string_lossy();
     let wanted = match value.trim() {
         "" | "auto" => return Ok(table(detected_isa()).expect("the detected ISA runs")),
         name => Isa::ALL.into_iter().find(|i| i.name() == name),

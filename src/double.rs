@@ -3,10 +3,12 @@
 //! results, not f32 ones widened).
 //!
 //! One row `x` of `len` values: `m = max x`, `s = sum_k exp(x_k - m)` (libm's `exp`, summed with
-//! Neumaier's compensation, terms below 2^-1022 taken as 0), then `exp(x_k - m) / s`,
+//! Neumaier's compensation, terms below `e^-666` dropped), then `exp(x_k - m) / s`,
 //! `(x_k - m) - ln s` or `m + ln s`. Error bounds (`u = 2^-53`; docs/accuracy.md): softmax
-//! within `(6 + |x_k - m|) u` relative (outputs below `2^-1022` are 0), log-softmax within
-//! `4 u max(1, |ref|) + |x_k - m| u`, log-sum-exp within `4 u max(1, |ref|)`. Special rows as
+//! within `(6 + |x_k - m|) u` relative (outputs below `2^-1022 (1 + 2e-12)` may be 0: [`FLUSH`]),
+//! log-softmax within `4 u max(1, |ref|) + |x_k - m| u`, log-sum-exp within
+//! `4 u max(1, |ref|) + 2 u ln s` (the rounding of `ln s`, which `m + ln s` may cancel down to
+//! nothing: a row of `n` values `-ln n`). Special rows as
 //! the f32 functions: NaN gives NaN, `+inf` (no NaN) NaN outputs and a `+inf` log-sum-exp, only
 //! `-inf` (or empty) NaN outputs and a `-inf` log-sum-exp. No result is subnormal, and no
 //! subnormal is computed on normal inputs. Scalar code: these favour exactness over speed.
@@ -14,10 +16,17 @@
 use twopass_kernels::Io;
 
 use crate::error::{check_axis, check_matrix};
+use crate::kernels::same_len;
 use crate::Error;
 
 /// `ln(2^-1022)`: `exp` below it would be subnormal.
 const LN_MIN_NORMAL: f64 = -708.396_418_532_264_1;
+
+/// How far above [`LN_MIN_NORMAL`] `d - ln s` must come out for softmax to compute
+/// `exp(d) / s`: more than the roundings of `d = x - m` (up to `u |d|`, 8e-14 here), of `ln s`
+/// and of the difference (about `1600 u` = 1.8e-13 in all), so the quotient is normal. Outputs
+/// of `2^-1022 (1 + 1.3e-12)` and more are computed.
+const FLUSH: f64 = 1e-12;
 
 /// Terms `exp(x - max)` of a sum below `e^-666` (about 2^-961) are dropped: the sum is at least 1,
 /// so they change it by less than `n * 2^-961` relative, and the compensation's rounding errors
@@ -85,8 +94,8 @@ impl Output {
         let d = v - r.max;
         match self {
             // exp(d) / s is below 2^-1022 where d - ln s is (up to the margin, which covers the
-            // rounding of both): there 0, elsewhere a quotient of normal numbers.
-            Output::Softmax if d - r.ln_sum < LN_MIN_NORMAL + 1e-9 => 0.0,
+            // roundings): there 0, elsewhere a quotient of normal numbers.
+            Output::Softmax if d - r.ln_sum < LN_MIN_NORMAL + FLUSH => 0.0,
             Output::Softmax => d.exp() / r.sum,
             Output::LogSoftmax => d - r.ln_sum,
         }
@@ -130,11 +139,13 @@ fn lse(reduced: Result<Reduced, f64>) -> f64 {
 /// `y = softmax(x)` in f64 (see the module docs for the bounds; special rows as
 /// [`crate::softmax`]).
 pub fn softmax_f64(x: &[f64], y: &mut [f64]) -> Result<(), Error> {
+    same_len(x, y)?;
     softmax_axis_f64(x, y, 1, x.len(), 1)
 }
 
 /// `y = log_softmax(x)` in f64.
 pub fn log_softmax_f64(x: &[f64], y: &mut [f64]) -> Result<(), Error> {
+    same_len(x, y)?;
     log_softmax_axis_f64(x, y, 1, x.len(), 1)
 }
 

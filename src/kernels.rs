@@ -499,7 +499,8 @@ impl Kernels {
     }
 }
 
-fn same_len<T>(x: &[T], y: &[T]) -> Result<(), Error> {
+/// [`Error::LengthMismatch`] unless `x` and `y` are as long.
+pub(crate) fn same_len<T>(x: &[T], y: &[T]) -> Result<(), Error> {
     if x.len() == y.len() {
         Ok(())
     } else {

@@ -68,7 +68,7 @@ fn every_row_within_the_bounds() {
         for i in 0..n {
             let d = x[i] - m;
             let p = d.exp() / s;
-            if p < f64::MIN_POSITIVE * 1.001 {
+            if p < f64::MIN_POSITIVE * (1.0 + 2e-12) {
                 assert!(
                     y[i] == 0.0 || y[i] >= f64::MIN_POSITIVE,
                     "y[{i}] = {:e}",
@@ -91,6 +91,51 @@ fn every_row_within_the_bounds() {
                     z[i]
                 );
             }
+        }
+    }
+}
+
+/// Rows of `n` values `-ln n` (rounded): log-sum-exp is the rounding of `ln n` alone, about
+/// 1e-15, and `m + ln s` cancels everything but `ln s`'s own rounding (7.8 u at n = 10000, past
+/// `4 u max(1, |ref|)`): within the bound with its `2 u ln s` term. `ln n` as a double-double
+/// (hi, lo): the exact result is `-hi + ln n = lo`.
+#[test]
+fn log_sum_exp_that_cancels_meets_its_bound() {
+    for (n, hi, lo) in [
+        (3000usize, 8.006367567650246, 8.123723951105291e-16),
+        (10000, 9.210340371976184, -8.683024893528997e-16),
+        (100000, 11.512925464970229, -1.971996919909995e-16),
+    ] {
+        assert_eq!(hi, (n as f64).ln(), "hi is ln n rounded");
+        let l = log_sum_exp_f64(&vec![-hi; n]);
+        let bound = 4.0 * U + 2.0 * U * hi;
+        assert!((l - lo).abs() <= bound, "n {n}: {l:e} vs {lo:e}");
+    }
+}
+
+/// Outputs just above 2^-1022 are computed (and none is subnormal): `x = [0, t]` puts the
+/// second at `e^t / (1 + e^t) = e^t` (to within 1e-308) for `t` stepping an ulp (1.1e-13) at a
+/// time through `ln 2^-1022`, from 4 ulps below it to 40 above.
+#[test]
+fn softmax_outputs_near_the_least_normal() {
+    let ln_min = (f64::MIN_POSITIVE).ln();
+    for k in -40i64..=4 {
+        // Negative: larger bits lie further below 0.
+        let t = f64::from_bits(ln_min.to_bits().wrapping_add_signed(k));
+        let mut y = [0.0; 2];
+        softmax_f64(&[0.0, t], &mut y).unwrap();
+        let p = t.exp();
+        assert!(
+            y[1] == 0.0 || y[1] >= f64::MIN_POSITIVE,
+            "t {t}: {:e}",
+            y[1]
+        );
+        if p >= f64::MIN_POSITIVE * (1.0 + 2e-12) {
+            assert!(
+                (y[1] - p).abs() <= 720.0 * U * p,
+                "t {t}: {:e} vs {p:e}",
+                y[1]
+            );
         }
     }
 }
@@ -168,14 +213,20 @@ fn axis_and_rows_are_the_single_row_call() {
 fn bad_shapes_are_refused_untouched() {
     let x = [1.0f64; 12];
     let mut y = [7.0f64; 12];
-    assert_eq!(
+    // As the f32 functions: the same error for the same mistake.
+    for bad in [
         softmax_f64(&x, &mut y[..11]),
-        Err(Error::WrongLength {
-            buffer: "y",
-            len: 11,
-            expected: 12
-        })
-    );
+        log_softmax_f64(&x, &mut y[..11]),
+        twopass::softmax(&[1.0f32; 12], &mut [7.0f32; 11]),
+    ] {
+        assert_eq!(
+            bad,
+            Err(Error::LengthMismatch {
+                input: 12,
+                output: 11
+            })
+        );
+    }
     assert_eq!(
         softmax_axis_f64(&x, &mut y, usize::MAX, 2, 2),
         Err(Error::ShapeOverflow)

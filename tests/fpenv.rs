@@ -217,6 +217,16 @@ fn no_operation_computes_with_subnormals() {
         });
         flags.check("log_sum_exp_f64", true, || twopass::log_sum_exp_f64(&wide));
     }
+    // f64 softmax outputs at the edge of the normal range: computed or 0, never subnormal.
+    flags.input = "f64 [0, t], t from 40 ulps above ln 2^-1022 to 4 below".into();
+    let ln_min = f64::MIN_POSITIVE.ln();
+    for k in -40i64..=4 {
+        let t = f64::from_bits(ln_min.to_bits().wrapping_add_signed(k));
+        let mut y = [0.0; 2];
+        flags.check("softmax_f64", true, || {
+            twopass::softmax_f64(&[0.0, t], &mut y).unwrap()
+        });
+    }
     flags.assert_clean();
 }
 

@@ -1,6 +1,7 @@
 //! The process-wide ISA: `set_isa`, `TWOPASS_ISA`, and the error for a bad variable. One test
 //! function, since `set_isa` is global to the process.
 
+use std::ffi::OsStr;
 use std::process::Command;
 
 use twopass::{active_isa, available_isas, detected_isa, set_isa, Error, Isa, Kernels};
@@ -21,7 +22,7 @@ fn set_isa_wins_and_reports_unsupported() {
 }
 
 /// Runs this test binary again with `TWOPASS_ISA=value`, executing only `child_reports`.
-fn child_with(value: &str) -> String {
+fn child_with(value: impl AsRef<OsStr>) -> String {
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -61,6 +62,16 @@ fn twopass_isa_variable_forces_or_explains() {
         "{bad}"
     );
     assert!(bad.contains("CHILD panicked true"), "{bad}");
+    // Not UTF-8: names no ISA (not taken as unset).
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = child_with(OsStr::from_bytes(b"sca\xfflar"));
+        assert!(
+            bad.contains("CHILD error TWOPASS_ISA=sca\u{FFFD}lar is not one of"),
+            "{bad}"
+        );
+    }
     for isa in Isa::ALL.into_iter().filter(|&i| !twopass::is_supported(i)) {
         let out = child_with(isa.name());
         assert!(

@@ -32,7 +32,8 @@ fn map(
 }
 
 /// Softmax of `n` doubles computed in f64: `y_i = exp(x_i - max) / sum_j exp(x_j - max)`, each
-/// within `(6 + |x_i - max|) * 2^-53` relative, 0 below 2^-1022; special values as
+/// within `(6 + |x_i - max|) * 2^-53` relative, never subnormal (below 2^-1022 (1 + 2e-12)
+/// they may be 0); special values as
 /// `twopass_softmax_f32`. `y == x` in place; aliasing, NULL rules and status codes as
 /// `twopass_softmax_f32` (no `TWOPASS_ISA` check: scalar f64 code, whatever the ISA).
 ///
@@ -69,8 +70,9 @@ pub unsafe extern "C" fn twopass_log_softmax_f64(x: *const f64, y: *mut f64, n: 
     })
 }
 
-/// `*out = ln(sum_i exp(x_i))` of `n` doubles, computed in f64 (within
-/// `4 * 2^-53 * max(1, |out|)`; `-inf` for `n == 0`; special values as
+/// `*out = ln(sum_i exp(x_i))` of `n` doubles, computed in f64 (as `max + ln s`, `s = sum_i
+/// exp(x_i - max)`: within `4 * 2^-53 * max(1, |out|) + 2 * 2^-53 * ln s`, the second term the
+/// rounding of `ln s` where the two cancel; `-inf` for `n == 0`; special values as
 /// `twopass_log_sum_exp_f32`). `x` may be NULL only when `n == 0`; `out` never.
 ///
 /// # Safety

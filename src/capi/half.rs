@@ -11,8 +11,9 @@ use super::lse::{finish, twopass_lse_state, update};
 use super::{guard, TWOPASS_ALGORITHM_AUTO};
 use crate::Kernels;
 
-/// Softmax of `n` IEEE binary16 values (as `uint16_t` bits), as `twopass_softmax_f32`; `y == x` in
-/// place. Aliasing, NULL rules and status codes as `twopass_softmax_f32`.
+/// Softmax of `n` IEEE binary16 values (as `uint16_t` bits), as `twopass_softmax_f32` but each
+/// output within 2 ulp of its type (the rounding to 16 bits, not the f32 mass bound); `y == x`
+/// in place. Aliasing, NULL rules and status codes as `twopass_softmax_f32`.
 ///
 /// # Safety
 /// `x` points to `n` readable and `y` to `n` writable `uint16_t`, or is NULL with `n == 0`.
@@ -359,8 +360,9 @@ pub unsafe extern "C" fn twopass_cross_entropy_row_gradient_f16(
     })
 }
 
-/// Softmax of `n` bfloat16 values (as `uint16_t` bits), as `twopass_softmax_f32`; `y == x` in
-/// place. Aliasing, NULL rules and status codes as `twopass_softmax_f32`.
+/// Softmax of `n` bfloat16 values (as `uint16_t` bits), as `twopass_softmax_f32` but each
+/// output within 2 ulp of its type (the rounding to 16 bits, not the f32 mass bound); `y == x`
+/// in place. Aliasing, NULL rules and status codes as `twopass_softmax_f32`.
 ///
 /// # Safety
 /// `x` points to `n` readable and `y` to `n` writable `uint16_t`, or is NULL with `n == 0`.

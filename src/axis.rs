@@ -215,8 +215,9 @@ fn tiles(
 /// Column `j`'s sum from its [`Part`]s' sums: columns `j, j + width, ...` of the first part's
 /// (`main`) and column `j` of the second's (`rest`, when it has rows). Folded, the sums go to
 /// the largest reference `R`: `sum = sum_p s_p * exp(r_p - R)`, each factor at most 1. A part's
-/// sum is at least 1 (its max's term) or 0 (all `-inf`), so a term below `e^-600` is left out
-/// (against the largest part's, at least 1) rather than made subnormal; a NaN stays.
+/// sum is at least 1 (its max's term), or, all `-inf`, tiny at the reference `-f32::MAX`
+/// (`ColumnSum`), so a term below `e^-600` is left out (against the largest part's, at least
+/// 1) rather than made subnormal; a NaN stays.
 #[inline]
 fn column_sum(main: &[ColumnSum], rest: Option<&[ColumnSum]>, width: usize, j: usize) -> ColumnSum {
     if main.len() == width && rest.is_none() {

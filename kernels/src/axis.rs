@@ -10,8 +10,8 @@
 use crate::element::Element;
 use crate::exp::{cutoff, split_pow2, FLUSH_MARGIN};
 use crate::ops::{
-    add_online_term, rebase, ScaledExp, BLOCK_STEPS, DEAD_LANES, ONLINE_JUMP, PREFETCH_AHEAD,
-    PREFETCH_FROM,
+    add_online_term, jumps, rebase, ScaledExp, BLOCK_STEPS, DEAD_LANES, ONLINE_JUMP,
+    PREFETCH_AHEAD, PREFETCH_FROM,
 };
 use crate::simd::Simd;
 use crate::Store;
@@ -77,7 +77,8 @@ impl Tile {
 /// One column's sum from the online pass: `sum = sum_k exp(x_k - reference)`, with
 /// `reference <= max <= reference + ONLINE_JUMP` for a column of finite values (then
 /// `sum >= exp(max - reference) >= 1` up to rounding). A NaN makes `sum` NaN, `+inf` makes it
-/// NaN, an all `-inf` column leaves it 0.
+/// NaN; an all `-inf` column (`max = -inf`) leaves its reference at `-f32::MAX` and its sum
+/// 0 or at most its rows times 2^-126 (terms below the exp's cutoff add the value there).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ColumnSum {
     /// `max_k x_k` (for a column with a NaN, unspecified).
@@ -116,7 +117,7 @@ fn write_sums(out: &mut [ColumnSum], max: &[f32], reference: &[f32], total: &[f6
 
 /// Each column's [`ColumnSum`] into `out` (`out.len()` columns): per lane the online pass of
 /// [`crate::ops::raddonline`] (the reference moves, with an exact rescale, only when an input
-/// exceeds it by more than [`ONLINE_JUMP`]), strip by strip ([`for_strips`]; row by row for
+/// reaches [`ONLINE_JUMP`] above it: [`jumps`]), strip by strip ([`for_strips`]; row by row for
 /// tiles wider than [`strip_columns`]), f32 partials taking turns over the rows ([`acc_slot`])
 /// folded into the f64 totals before any adds more than [`BLOCK_STEPS`] terms.
 ///
@@ -163,7 +164,7 @@ pub(crate) unsafe fn raxisonline<S: Simd, E: Element>(
                             load_strip::<S, E, N, FULL>(s, p, n, at.last, f32::NEG_INFINITY, ahead)
                         };
                         let mut d = s.sub(v, r[n]);
-                        if s.any(s.lt(s.splat(ONLINE_JUMP), d)) {
+                        if jumps(s, d) {
                             r[n] = rebase(s, &exp, wide, sum4(s, acc[n]), r[n], v);
                             acc[n] = [s.splat(0.0); 4];
                             d = s.sub(v, r[n]);
@@ -553,7 +554,7 @@ unsafe fn raxisonline_rows<S: Simd, E: Element, const C: usize>(
                 );
                 let r = s.load(pr);
                 let mut d = s.sub(v, r);
-                if s.any(s.lt(s.splat(ONLINE_JUMP), d)) {
+                if jumps(s, d) {
                     let r = rebase(s, &exp, &mut total[j..j + l], s.load(pa), r, v);
                     s.store(pr, r);
                     s.store(pa, s.splat(0.0));

@@ -16,9 +16,20 @@ use crate::{Ext, GradCoefficients, LogitSum, LogitSums, MaxSum, SumOfLogits};
 /// is the worst case (every rounding goes the same way): 256 terms left 2.4e-6 relative.
 pub const BLOCK_STEPS: usize = 16;
 
-/// The online pass moves its per-lane reference only when an input exceeds it by more than
-/// this. `x - r` is then at most 16 (rounded to 2^-20 at worst) and exp's argument stays small.
+/// The online pass moves its per-lane reference only when an input reaches this far above it
+/// ([`jumps`]). `x - r` is then below 16 (rounded by at most 2^-21) and exp's argument stays
+/// small.
 pub const ONLINE_JUMP: f32 = 16.0;
+
+/// Whether some lane of `d = x - r` (rounded) reaches [`ONLINE_JUMP`], so the reference must
+/// move; NaN lanes never do. Where none does, every exact `x - r` is below 16 and its `d` within
+/// 2^-21 of it. (Not `d > 16`: an exact `x - r` just above 16 rounds to 16, and a term `e^16`
+/// off by 2^-20 relative, with the partials' own roundings, put softmax outputs 2.03e-6 from
+/// the f64 value on a crafted row: test `online_jump_rounding`.)
+#[inline(always)]
+pub(crate) fn jumps<S: Simd>(s: S, d: S::V) -> bool {
+    s.any(s.lt(s.splat(ONLINE_JUMP.next_down()), d))
+}
 
 /// How far a term's exponent may exceed its lane's in [`raddextexp`] before the lane's exponent
 /// moves: partial sums stay below `16 * 1.42 * 2^64`, far inside f32's range.
@@ -847,8 +858,8 @@ pub(crate) fn add_online_term<S: Simd>(s: S, d: S::V, acc: S::V) -> S::V {
 /// One pass computing the row's max and `sum_i exp(x_i - max)` (online softmax).
 ///
 /// Each lane keeps its own reference `r` and sums `exp(x - r)`; `r` moves (with an exact
-/// rescale of the lane's sums by `exp(r_old - r_new)`) only when some input exceeds it by more
-/// than [`ONLINE_JUMP`], so a steadily rising row rescales rarely and each rescale touches
+/// rescale of the lane's sums by `exp(r_old - r_new)`) only when some input reaches
+/// [`ONLINE_JUMP`] above it ([`jumps`]), so a steadily rising row rescales rarely and each rescale touches
 /// only mass that is `e^-16` of what follows. The lanes meet in f64 at the end.
 #[inline(always)]
 pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
@@ -873,7 +884,7 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
         #[inline(always)]
         fn step<const J: usize>(&mut self, s: S, x: S::V, _: At<S>) -> S::V {
             let mut d = s.sub(x, self.r);
-            if s.any(s.lt(s.splat(ONLINE_JUMP), d)) {
+            if jumps(s, d) {
                 self.move_reference(s, x);
                 d = s.sub(x, self.r);
             }
@@ -905,10 +916,11 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
         .fold(f32::NEG_INFINITY, |a, &b| a.max(b));
     let refs = s.lanes(pass.r);
     let refs = refs.as_ref();
-    // A lane that never saw a finite input holds 0 against a reference far above `max`
-    // (0 * inf): it is skipped.
+    // A lane that never saw a finite input keeps the reference `-f32::MAX` with 0 or tiny terms
+    // (below the exp's cutoff: `ColumnSum`); where the row's max is `-inf`, that lies above it
+    // (tiny * inf): skipped. Every other lane's reference is at most `max`.
     let sum = pass.wide.dot(|k| {
-        if pass.wide.0.as_ref()[k] == 0.0 {
+        if refs[k] > max {
             0.0
         } else {
             exp_or_zero(f64::from(refs[k]) - f64::from(max))

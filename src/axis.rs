@@ -228,7 +228,11 @@ fn column_sum(main: &[ColumnSum], rest: Option<&[ColumnSum]>, width: usize, j: u
     let sum = parts()
         .map(|c| {
             let d = f64::from(c.reference) - f64::from(reference);
-            if c.sum.is_nan() || (c.sum != 0.0 && d >= -600.0) {
+            if c.sum.is_nan() {
+                // Not `NaN * exp(d)`: a NaN part's reference may lie far below (its NaN lost to
+                // the max), and that exp would underflow.
+                f64::NAN
+            } else if c.sum != 0.0 && d >= -600.0 {
                 c.sum * d.exp()
             } else {
                 0.0

@@ -258,6 +258,50 @@ fn long_rows_compute_no_subnormals() {
     flags.assert_clean();
 }
 
+/// NaN and `+inf` in one column of an axis (first, middle or last row), folded and not, with
+/// `-inf` elsewhere: the other columns are computed as usual, and a special column's parts are
+/// merged without an exp of their references (a part whose NaN the max lost sits at
+/// `-f32::MAX`, where that exp underflowed: found in review).
+#[test]
+fn special_values_along_an_axis_compute_no_subnormals() {
+    let mut flags = Flags::default();
+    for (len, inner) in [
+        (37, 2),
+        (100, 3),
+        (64, 5),
+        (1000, 7),
+        (33, 9),
+        (64, 16),
+        (40, 70),
+    ] {
+        let n = len * inner;
+        for special in [f32::NAN, f32::INFINITY] {
+            for row in [0, len / 2, len - 1] {
+                let mut x: Vec<f32> = (0..n)
+                    .map(|i| ((i * 7919) % 2000) as f32 / 100.0 - 10.0)
+                    .collect();
+                x[row * inner + inner - 1] = special;
+                x[inner / 2] = f32::NEG_INFINITY;
+                flags.input = format!("({len}, {inner}), {special} in row {row}");
+                let (mut y, mut out) = (vec![0.0f32; n], vec![0.0f32; inner]);
+                for k in common::variants() {
+                    let what = |op: &str| format!("{} {:?} {op}", k.isa().name(), k.algorithm());
+                    flags.check(&what("softmax_axis"), true, || {
+                        k.softmax_axis(&x, &mut y, 1, len, inner).unwrap()
+                    });
+                    flags.check(&what("log_softmax_axis"), true, || {
+                        k.log_softmax_axis(&x, &mut y, 1, len, inner).unwrap()
+                    });
+                    flags.check(&what("log_sum_exp_axis"), true, || {
+                        k.log_sum_exp_axis(&x, 1, len, inner, &mut out).unwrap()
+                    });
+                }
+            }
+        }
+    }
+    flags.assert_clean();
+}
+
 #[test]
 fn the_mxcsr_helpers_see_a_subnormal() {
     let tiny = std::hint::black_box(f32::MIN_POSITIVE);

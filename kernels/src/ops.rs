@@ -17,7 +17,7 @@ use crate::{Ext, GradCoefficients, LogitSum, LogitSums, MaxSum, SumOfLogits};
 pub const BLOCK_STEPS: usize = 16;
 
 /// The online pass moves its per-lane reference only when an input reaches this far above it
-/// ([`jumps`]). `x - r` is then below 16 (rounded by at most 2^-21) and exp's argument stays
+/// (`jumps`). `x - r` is then below 16 (rounded by at most 2^-21) and exp's argument stays
 /// small.
 pub const ONLINE_JUMP: f32 = 16.0;
 

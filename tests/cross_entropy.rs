@@ -736,6 +736,48 @@ fn common_offsets_keep_the_loss() {
     }
 }
 
+/// A heavy class weight on a non-target class at the row's max (found in review): label
+/// smoothing's `W (lse - m)` multiplies `ln s`'s rounding (within 4e-7: each term of the sum
+/// within 3.8e-7) by `(eps / C) W`, past `2e-6 * max(1, |loss|)` once that is large; the
+/// documented bound adds `4e-7 * (eps / C) * W`. Offsets up to 1e4, weights up to 1e8.
+#[test]
+fn heavy_smoothing_weights_keep_their_bound() {
+    for isa in isas_under_test() {
+        let k = Kernels::new(isa).unwrap();
+        for (gap, heavy) in [(12.0f32, 1e8f32), (16.0, 1e8), (7.0, 1e5), (8.0, 1e5)] {
+            for offset in [0.0f32, 1e4] {
+                let cols = 16;
+                let mut x = vec![offset; cols];
+                x[6] += gap;
+                let mut w = vec![1.0f32; cols];
+                w[6] = heavy;
+                let o = CrossEntropyOptions {
+                    label_smoothing: 0.1,
+                    class_weights: Some(&w),
+                    reduction: Reduction::None,
+                    ..CrossEntropyOptions::default()
+                };
+                let want = row_ref(&x, 1, &o).loss;
+                let mut loss = [0.0f32];
+                let out = CrossEntropyOutputs {
+                    row_losses: Some(&mut loss),
+                    ..CrossEntropyOutputs::default()
+                };
+                k.cross_entropy(&x, Shape::new(1, cols), &[1], &o, out, None)
+                    .unwrap();
+                let sum_w: f64 = w.iter().map(|&v| f64::from(v)).sum();
+                let bound = 2e-6 * want.abs().max(1.0) + 4e-7 * 0.1 / cols as f64 * sum_w;
+                let err = (f64::from(loss[0]) - want).abs();
+                assert!(
+                    err <= bound,
+                    "{isa:?} gap {gap} weight {heavy} offset {offset}: {} against {want} (error {err:e}, bound {bound:e})",
+                    loss[0]
+                );
+            }
+        }
+    }
+}
+
 /// `ignore_index: None` ignores no row: a target equal to the usual -100 is out of range, and a
 /// target equal to any value counts; with no target hit, the results equal the default's.
 #[test]

@@ -1163,8 +1163,9 @@ struct twopass_cross_entropy_options twopass_cross_entropy_options_default(void)
 
  `grad == logits` with `grad_stride == logits_stride` writes the gradient over the logits;
  any other overlap between an input (logits, targets, class weights, grad_output, options)
- and an output, or between two outputs, is `TWOPASS_ERROR_INVALID_ARGUMENT`. `logits` and
- `targets` may be NULL only when `rows == 0`; `options` NULL means the defaults.
+ and an output, or between two outputs, is `TWOPASS_ERROR_INVALID_ARGUMENT`. `logits` may be
+ NULL when its span is empty (`rows == 0`, or `cols == 0`: `TWOPASS_ERROR_SHAPE` with
+ `rows > 0`), `targets` only when `rows == 0`; `options` NULL means the defaults.
 
  Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`;
  `TWOPASS_ERROR_SHAPE` (a stride below `cols`, `cols == 0` with `rows > 0`, a span that
@@ -1584,7 +1585,8 @@ int32_t twopass_sample_rows_bf16(const uint16_t *x,
  positive one unless its probability is within rounding of 2^-126. The filters allocate as
  in `twopass_sample_f32`; no draw is made and no state is needed.
 
- `logits`, `params` and `probs` are never NULL; `probs` must not overlap the other arguments
+ `params` is never NULL, nor `logits` and `probs` with `n > 0` (`n == 0` is
+ `TWOPASS_ERROR_SHAPE` whatever they are); `probs` must not overlap the other arguments
  (`TWOPASS_ERROR_INVALID_ARGUMENT`).
 
  Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`;

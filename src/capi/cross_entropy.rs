@@ -73,8 +73,9 @@ pub extern "C" fn twopass_cross_entropy_options_default() -> twopass_cross_entro
 ///
 /// `grad == logits` with `grad_stride == logits_stride` writes the gradient over the logits;
 /// any other overlap between an input (logits, targets, class weights, grad_output, options)
-/// and an output, or between two outputs, is `TWOPASS_ERROR_INVALID_ARGUMENT`. `logits` and
-/// `targets` may be NULL only when `rows == 0`; `options` NULL means the defaults.
+/// and an output, or between two outputs, is `TWOPASS_ERROR_INVALID_ARGUMENT`. `logits` may be
+/// NULL when its span is empty (`rows == 0`, or `cols == 0`: `TWOPASS_ERROR_SHAPE` with
+/// `rows > 0`), `targets` only when `rows == 0`; `options` NULL means the defaults.
 ///
 /// Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`;
 /// `TWOPASS_ERROR_SHAPE` (a stride below `cols`, `cols == 0` with `rows > 0`, a span that

@@ -208,7 +208,8 @@ pub unsafe extern "C" fn twopass_sample_rows_bf16(
 /// positive one unless its probability is within rounding of 2^-126. The filters allocate as
 /// in `twopass_sample_f32`; no draw is made and no state is needed.
 ///
-/// `logits`, `params` and `probs` are never NULL; `probs` must not overlap the other arguments
+/// `params` is never NULL, nor `logits` and `probs` with `n > 0` (`n == 0` is
+/// `TWOPASS_ERROR_SHAPE` whatever they are); `probs` must not overlap the other arguments
 /// (`TWOPASS_ERROR_INVALID_ARGUMENT`).
 ///
 /// Returns `TWOPASS_OK` or the first error of: `TWOPASS_ERROR_NULL_POINTER`;

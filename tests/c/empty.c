@@ -52,6 +52,45 @@ int main(void) {
     fill(out, 3, 7.0f);
     CHECK_STATUS(twopass_log_sum_exp_axis_f32(NULL, 1, 0, 3, out), TWOPASS_OK);
     CHECK(all_equal(out, 3, -INFINITY));
+    /* The newer families: split rows, log-sum-exp rows and axes of half rows, cross-entropy's
+     * log_prob and axis forms, its split row, the fused linear layer, all with nothing to read. */
+    CHECK_STATUS(twopass_softmax_finish_f32(&st, NULL, NULL, 0), TWOPASS_OK);
+    CHECK_STATUS(twopass_log_softmax_finish_f16(&st, NULL, NULL, 0), TWOPASS_OK);
+    CHECK_STATUS(twopass_softmax_finish_bf16(&st, NULL, NULL, 0), TWOPASS_OK);
+    fill(out, 3, 7.0f);
+    CHECK_STATUS(twopass_log_sum_exp_rows_f16(NULL, 4, 3, 0, out), TWOPASS_OK);
+    CHECK(all_equal(out, 3, -INFINITY));
+    fill(out, 3, 7.0f);
+    CHECK_STATUS(twopass_log_sum_exp_axis_bf16(NULL, 1, 0, 3, out), TWOPASS_OK);
+    CHECK(all_equal(out, 3, -INFINITY));
+    loss = 7;
+    CHECK_STATUS(twopass_cross_entropy_log_prob_f32(NULL, 0, 0, 5, NULL, NULL, NULL, NULL, &loss,
+                                                    NULL, 0, NULL, NULL, 0),
+                 TWOPASS_OK);
+    CHECK(isnan(loss));
+    CHECK_STATUS(twopass_cross_entropy_log_prob_f16(NULL, 0, 0, 5, NULL, NULL, NULL, NULL, NULL,
+                                                    NULL, 0, NULL, NULL, 0),
+                 TWOPASS_OK);
+    loss = 7;
+    CHECK_STATUS(twopass_cross_entropy_axis_f32(NULL, 0, 5, 3, NULL, NULL, NULL, NULL, &loss, NULL,
+                                                NULL, NULL),
+                 TWOPASS_OK);
+    CHECK(isnan(loss));
+    CHECK_STATUS(twopass_cross_entropy_axis_bf16(NULL, 2, 5, 0, NULL, NULL, NULL, NULL, NULL, NULL,
+                                                 NULL, NULL),
+                 TWOPASS_OK);
+    {
+        struct twopass_cross_entropy_state cs;
+        CHECK_STATUS(twopass_cross_entropy_row_init(&cs, 3, 0, NULL), TWOPASS_OK);
+        CHECK_STATUS(twopass_cross_entropy_row_update_f32(&cs, NULL, 0, NULL, 0), TWOPASS_OK);
+        CHECK_STATUS(twopass_cross_entropy_row_update_f16(&cs, NULL, 3, NULL, 0), TWOPASS_OK);
+        CHECK_STATUS(twopass_cross_entropy_row_update_bf16(&cs, NULL, 1, NULL, 0), TWOPASS_OK);
+    }
+    loss = 7;
+    CHECK_STATUS(twopass_linear_cross_entropy_f32(NULL, NULL, NULL, 0, 4, 0, NULL, NULL, NULL, NULL,
+                                                  &loss, NULL, NULL, NULL, NULL),
+                 TWOPASS_OK);
+    CHECK(isnan(loss));
     /* Still refused where an array has elements. */
     CHECK_STATUS(twopass_softmax_rows_f32(NULL, 5, out, 5, 1, 1), TWOPASS_ERROR_NULL_POINTER);
     CHECK_STATUS(twopass_log_sum_exp_rows_f32(out, 4, 1, 0, NULL), TWOPASS_ERROR_NULL_POINTER);

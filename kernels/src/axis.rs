@@ -10,8 +10,8 @@
 use crate::element::Element;
 use crate::exp::{cutoff, split_pow2, FLUSH_MARGIN};
 use crate::ops::{
-    add_online_term, jumps, rebase, ScaledExp, BLOCK_STEPS, DEAD_LANES, ONLINE_JUMP,
-    PREFETCH_AHEAD, PREFETCH_FROM,
+    add_online_term, jumps, rebase, ScaledExp, BLOCK_STEPS, DEAD_LANES, PREFETCH_AHEAD,
+    PREFETCH_FROM,
 };
 use crate::simd::Simd;
 use crate::Store;
@@ -117,9 +117,10 @@ fn write_sums(out: &mut [ColumnSum], max: &[f32], reference: &[f32], total: &[f6
 
 /// Each column's [`ColumnSum`] into `out` (`out.len()` columns): per lane the online pass of
 /// [`crate::ops::raddonline`] (the reference moves, with an exact rescale, only when an input
-/// reaches [`ONLINE_JUMP`] above it: [`jumps`]), strip by strip ([`for_strips`]; row by row for
-/// tiles wider than [`strip_columns`]), f32 partials taking turns over the rows ([`acc_slot`])
-/// folded into the f64 totals before any adds more than [`BLOCK_STEPS`] terms.
+/// reaches [`ONLINE_JUMP`](crate::ops::ONLINE_JUMP) above it: [`jumps`]), strip by strip
+/// ([`for_strips`]; row by row for tiles wider than [`strip_columns`]), f32 partials taking
+/// turns over the rows ([`acc_slot`]) folded into the f64 totals before any adds more than
+/// [`BLOCK_STEPS`] terms.
 ///
 /// # Safety
 /// `x..x + tile.span(out.len())` readable.
@@ -819,8 +820,8 @@ pub(crate) unsafe fn raxisblockexp<S: Simd, E: Element>(
             let ((x, y), tile, ahead, width) = (self.xy, self.tile, self.ahead, self.width);
             let total = &mut self.total;
             // The running max (each block's reference), and the sums' (moved as the online
-            // pass's, by more than ONLINE_JUMP only), each block's partials scaled by
-            // `exp(r - sr) >= 1` into the totals.
+            // pass's, when the max reaches ONLINE_JUMP above it: `jumps`), each block's
+            // partials scaled by `exp(r - sr) >= 1` into the totals.
             let mut r = [s.splat(-f32::MAX); N];
             let mut sr = r;
             let mut gain = [s.splat(1.0); N];
@@ -855,11 +856,13 @@ pub(crate) unsafe fn raxisblockexp<S: Simd, E: Element>(
                 for (n, [m0, m1, m2, m3]) in m.into_iter().enumerate() {
                     // A NaN in the column reaches the sum through its own term, whatever r.
                     r[n] = s.max(r[n], s.max(s.max(m0, m1), s.max(m2, m3)));
-                    if s.any(s.lt(s.add(sr[n], s.splat(ONLINE_JUMP)), r[n])) {
+                    let mut d = s.sub(r[n], sr[n]);
+                    if jumps(s, d) {
                         let wide = &mut total[at.j + n * l..at.j + (n + 1) * l];
                         sr[n] = rebase(s, &exp, wide, s.splat(0.0), sr[n], r[n]);
+                        d = s.sub(r[n], sr[n]);
                     }
-                    gain[n] = exp.at::<false, false, false>(s, s.sub(r[n], sr[n]));
+                    gain[n] = exp.at::<false, false, false>(s, d);
                     // SAFETY: block b's row of refs holds the strip's columns (forwarded).
                     unsafe {
                         let p = self.refs.add(b * width + at.j + n * l);
@@ -960,7 +963,8 @@ fn axis_block<S: Simd>(tile: Tile, width: usize, block: usize) -> usize {
 }
 
 /// Brings the lanes' totals from the sums' reference `sr` to the running max `r` (at most
-/// [`ONLINE_JUMP`] above it): `wide_k *= exp(sr_k - r_k)`, a factor of at least `e^-16`.
+/// [`ONLINE_JUMP`](crate::ops::ONLINE_JUMP) above it): `wide_k *= exp(sr_k - r_k)`, a factor
+/// of at least `e^-16`.
 #[inline(always)]
 fn to_last<S: Simd>(s: S, exp: &ScaledExp<S>, wide: &mut [f64], sr: S::V, r: S::V) {
     let f = s.lanes(exp.at::<false, false, false>(s, s.sub(sr, r)));

@@ -859,8 +859,8 @@ pub(crate) fn add_online_term<S: Simd>(s: S, d: S::V, acc: S::V) -> S::V {
 ///
 /// Each lane keeps its own reference `r` and sums `exp(x - r)`; `r` moves (with an exact
 /// rescale of the lane's sums by `exp(r_old - r_new)`) only when some input reaches
-/// [`ONLINE_JUMP`] above it ([`jumps`]), so a steadily rising row rescales rarely and each rescale touches
-/// only mass that is `e^-16` of what follows. The lanes meet in f64 at the end.
+/// [`ONLINE_JUMP`] above it ([`jumps`]), so a steadily rising row rescales rarely and each
+/// rescale touches only mass that is `e^-16` of what follows. The lanes meet in f64 at the end.
 #[inline(always)]
 pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
     struct Online<S: Simd> {

@@ -195,13 +195,19 @@ pub struct CrossEntropyStream<'w> {
     target: Option<usize>,
     /// `W = sum_c w_c` (C without weights).
     weights: WeightStats,
-    /// `sum_{j != t} exp(x_j)` (kept apart so `1 - p_t` keeps its precision).
+    /// `sum exp(x_j)` over the columns but the target and `h` (kept apart so `-ln p_t`,
+    /// `1 - p_t` and `-ln p_h` keep their precision).
     others: LseState,
     /// `x_t`, once its chunk arrived.
     target_logit: f32,
     /// Whether `x_t`'s chunk arrived.
     target_seen: bool,
-    /// `sum_c w_c x_c` over the columns seen (zero-weight terms 0), against their max.
+    /// With label smoothing, a class `h` of more than a quarter of the class weights, whose
+    /// smoothing term `w_h (lse - x_h)` comes apart (`W (lse - m)` would multiply `ln s`'s
+    /// rounding by `w_h`): kept out of the sums like the target, and its logit once its chunk
+    /// arrived (unless `h` is the target).
+    heavy: Option<Apart>,
+    /// `sum_c w_c x_c` over the columns seen but `h` (zero-weight terms 0), against their max.
     logits: LogitSum,
     seen: usize,
     /// Whether an ignored row's log-sum-exp is computed (else it reads nothing and is 0).
@@ -221,9 +227,9 @@ impl<'w> CrossEntropyStream<'w> {
         }
         options.check(cols)?;
         let target = options.class(0, target, cols)?;
-        let weights = WeightStats::of(options, cols);
+        let (weights, heavy) = WeightStats::of(options, cols);
         Ok(Self::checked(
-            kernels, *options, cols, target, weights, true,
+            kernels, *options, cols, target, weights, heavy, true,
         ))
     }
 
@@ -233,11 +239,13 @@ impl<'w> CrossEntropyStream<'w> {
         cols: usize,
         target: Option<usize>,
         weights: WeightStats,
+        heavy: Option<Heavy>,
         ignored_lse: bool,
     ) -> Self {
         CrossEntropyStream {
             ignored_lse,
             kernels,
+            heavy: Apart::of(target, &options, heavy),
             options,
             cols,
             target,
@@ -248,6 +256,12 @@ impl<'w> CrossEntropyStream<'w> {
             logits: LogitSum::ZERO,
             seen: 0,
         }
+    }
+
+    /// `h` when it is not the target: a column of its own.
+    #[inline]
+    fn apart(&self) -> Option<&Apart> {
+        self.heavy.as_ref().filter(|h| Some(h.class) != self.target)
     }
 
     /// Takes the logits of columns `offset..offset + chunk.len()`.
@@ -285,27 +299,26 @@ impl<'w> CrossEntropyStream<'w> {
             Some(w) => SumOfLogits::Weighted(w),
             None => SumOfLogits::Plain,
         };
-        let skip = self
-            .target
-            .and_then(|t| t.checked_sub(offset))
-            .filter(|&t| t < chunk.len());
-        // The runs around the target: its term stays out of the sum, so `1 - p_t` keeps its
-        // precision.
-        let (before, after) = match skip {
-            Some(t) => (&chunk[..t], &chunk[t + 1..]),
-            None => (chunk, &chunk[..0]),
-        };
-        let (mut exp, mut weighted) = (Ext::ZERO, LogitSum::ZERO);
-        for (run, at) in [(before, 0), (after, chunk.len() - after.len())] {
-            if !run.is_empty() {
-                let logits = match logits {
-                    SumOfLogits::Weighted(w) => SumOfLogits::Weighted(&w[at..at + run.len()]),
-                    other => other,
-                };
-                let sums = (t.raddextexp_logits)(run, logits);
-                exp.add(sums.exp);
-                weighted.merge(&sums.logits);
-            }
+        let in_chunk = |class: usize| class.checked_sub(offset).filter(|&j| j < chunk.len());
+        let skip = self.target.and_then(in_chunk);
+        let skip_heavy = self.apart().and_then(|h| in_chunk(h.class));
+        // The runs around the target and `h`: their terms stay out of the sum, so `1 - p_t` and
+        // `-ln p_h` keep their precision.
+        let runs = runs_around(chunk.len(), skip, skip_heavy).map(|r| (r.start, &chunk[r]));
+        let (mut exp, mut weighted, mut fits) = (Ext::ZERO, LogitSum::ZERO, true);
+        for &(at, run) in runs.iter().filter(|(_, run)| !run.is_empty()) {
+            let logits = match logits {
+                SumOfLogits::Weighted(w) => SumOfLogits::Weighted(&w[at..at + run.len()]),
+                other => other,
+            };
+            let sums = (t.raddextexp_logits)(run, logits);
+            // A NaN or inf run's sum does not survive adding another: each one checked.
+            fits &= sums.exp.m.is_finite() && sums.exp.e.is_finite();
+            exp.add(sums.exp);
+            weighted.merge(&sums.logits);
+        }
+        if let (Some(h), Some(j)) = (self.heavy.as_mut(), skip_heavy) {
+            h.logit = Some(chunk[j].to_f32());
         }
         if let Some(j) = skip {
             // Read after the passes, which bring it into cache.
@@ -316,7 +329,7 @@ impl<'w> CrossEntropyStream<'w> {
                 SumOfLogits::Plain => 1.0,
                 SumOfLogits::Weighted(w) => f64::from(w[j]),
             };
-            if w > 0.0 {
+            if w > 0.0 && self.heavy.is_none_or(|h| h.class != j + offset) {
                 let x_t = f64::from(self.target_logit);
                 match x_t.is_finite() {
                     true => weighted.add(0.0, Some(x_t), w),
@@ -324,12 +337,12 @@ impl<'w> CrossEntropyStream<'w> {
                 }
             }
         }
-        if exp.ln_in_range().is_some() {
+        if fits && exp.ln_in_range().is_some() {
             self.others.add_sum(Sum::Ext(exp), chunk.len());
         } else {
             // Beyond the extended kernel's range, NaN / inf, or nothing but the target: the
             // max-based path on the runs.
-            for run in [before, after].into_iter().filter(|r| !r.is_empty()) {
+            for (_, run) in runs.into_iter().filter(|(_, r)| !r.is_empty()) {
                 let sum = row::sum(t, run, Algorithm::ThreePassRecompute);
                 self.others.add_sum(sum, run.len());
             }
@@ -337,7 +350,7 @@ impl<'w> CrossEntropyStream<'w> {
         // The kernel sums in f32 blocks; logits near f32's limits can overflow those (or the
         // sum is a true infinity): then f64, term by term.
         if !weighted.sum.is_finite() {
-            weighted = logit_sum_f64(chunk, weights);
+            weighted = logit_sum_f64(chunk, weights, skip_heavy);
         }
         self.logits.merge(&weighted);
         Ok(())
@@ -350,7 +363,12 @@ impl<'w> CrossEntropyStream<'w> {
     /// ([`CrossEntropyRow::gradient`] at the chunk's offset). Within the same bounds as one
     /// stream fed every chunk, not bitwise (the sums round in another order).
     pub fn merge(&mut self, other: &CrossEntropyStream<'_>) -> Result<(), Error> {
-        if other.cols != self.cols || other.target != self.target || other.options != self.options {
+        let apart = |s: &CrossEntropyStream<'_>| s.heavy.map(|h| h.class);
+        if other.cols != self.cols
+            || other.target != self.target
+            || other.options != self.options
+            || apart(other) != apart(self)
+        {
             return Err(Error::DifferentRows);
         }
         if self.seen + other.seen > self.cols {
@@ -367,6 +385,9 @@ impl<'w> CrossEntropyStream<'w> {
             self.target_logit = other.target_logit;
             self.target_seen = true;
         }
+        if let (Some(h), Some(x_h)) = (self.heavy.as_mut(), other.heavy.and_then(|h| h.logit)) {
+            h.logit = Some(x_h);
+        }
         Ok(())
     }
 
@@ -374,7 +395,8 @@ impl<'w> CrossEntropyStream<'w> {
     /// columns is full but whose target column was never given (some column came twice) is
     /// refused as unfinished too; other overlaps are the caller's to avoid.
     pub fn finish(&self) -> Result<CrossEntropyRow<'w>, Error> {
-        if self.seen != self.cols || (self.target.is_some() && !self.target_seen) {
+        let heavy_missing = self.apart().is_some_and(|h| h.logit.is_none());
+        if self.seen != self.cols || (self.target.is_some() && !self.target_seen) || heavy_missing {
             return Err(Error::ChunkOutOfRow {
                 offset: self.seen,
                 len: 0,
@@ -403,30 +425,52 @@ impl<'w> CrossEntropyStream<'w> {
             });
         };
         let o = &self.options;
-        let mut all = self.others;
+        // `sum_{j != t} exp(x_j)`, then every term.
+        let mut not_t = self.others;
+        if let Some(x_h) = self.apart().and_then(|h| h.logit) {
+            not_t.add_point(x_h);
+        }
+        let mut all = not_t;
         all.add_point(self.target_logit);
-        let lse = all.value_f64();
-        let (reference, log_sum) = all.split();
-        let x_t = f64::from(self.target_logit);
+        let (lse, split) = all.value_and_split();
+        let (reference, log_sum) = split;
+        // sum_{j != t} p_j, from the sum that never held x_t: exact where p_t rounds to 1.
+        let one_minus_p_t = not_t.ratio(&all);
         let (eps, c) = (f64::from(o.label_smoothing), self.cols as f64);
         let loss = if lse.is_nan() || lse == f64::INFINITY || lse == f64::NEG_INFINITY {
             f64::NAN // a NaN or +inf logit, or every logit -inf
         } else {
             let w_t = o.weight(t);
+            let minus_ln_p_t = minus_ln_p(one_minus_p_t, f64::from(self.target_logit), split);
             let target_term = if (1.0 - eps) * w_t == 0.0 {
                 0.0
             } else {
-                (1.0 - eps) * w_t * ((reference - x_t) + log_sum)
+                (1.0 - eps) * w_t * minus_ln_p_t
             };
             let smooth_term = if eps == 0.0 || self.weights.sum == 0.0 {
                 0.0
             } else {
-                // `sum_c w_c (lse - x_c) = W (lse - m) - sum_c w_c (x_c - m)` with `m` the
-                // largest logit: both terms >= 0 (`lse = r + ln s`, `r` near `m`), so nothing
-                // cancels whatever offset the logits share. Never negative.
-                let m = self.logits.max;
-                let spread = self.weights.sum * ((reference - m) + log_sum) - self.logits.sum;
-                (eps / c) * if spread < 0.0 { 0.0 } else { spread }
+                // `sum_c w_c (lse - x_c) = W (lse - m) - sum_c w_c (x_c - m)` over the classes
+                // but `h`, with `m` their largest logit: both terms >= 0 (`lse = r + ln s`, `r`
+                // near the max), so nothing cancels whatever offset the logits share. Never
+                // negative. `h`'s term `w_h (lse - x_h)` comes apart: `lse - x_h` is small
+                // where `h` holds the max, and `ln s` is only within a few f32 roundings.
+                let (rest, heavy) = match self.heavy {
+                    Some(h) if h.class == t => (h.rest, w_t * minus_ln_p_t),
+                    Some(h) => {
+                        let mut not_h = self.others;
+                        not_h.add_point(self.target_logit);
+                        let x_h = h.logit.map_or(f64::NAN, f64::from);
+                        let minus_ln_p_h = minus_ln_p(not_h.ratio(&all), x_h, split);
+                        (h.rest, o.weight(h.class) * minus_ln_p_h)
+                    }
+                    None => (self.weights.sum, 0.0),
+                };
+                let spread = match rest {
+                    0.0 => 0.0,
+                    _ => rest * ((reference - self.logits.max) + log_sum) - self.logits.sum,
+                };
+                (eps / c) * (spread.max(0.0) + heavy)
             };
             let z = f64::from(o.z_loss);
             target_term + smooth_term + if z == 0.0 { 0.0 } else { z * lse * lse }
@@ -439,17 +483,67 @@ impl<'w> CrossEntropyStream<'w> {
             target: Some(t),
             loss,
             lse,
-            // sum_{j != t} p_j, from the sum that never held x_t: exact where p_t rounds to 1.
-            lse_split: (reference, log_sum),
-            one_minus_p_t: self.others.ratio(&all),
+            lse_split: split,
+            one_minus_p_t,
+        })
+    }
+}
+
+/// `0..n` without the columns `a` and `b`: three runs, some empty.
+#[inline]
+fn runs_around(n: usize, a: Option<usize>, b: Option<usize>) -> [std::ops::Range<usize>; 3] {
+    let (a, b) = (a.unwrap_or(n), b.unwrap_or(n));
+    let (lo, hi) = (a.min(b), a.max(b));
+    let after = |j: usize| (j + 1).min(n);
+    [0..lo, after(lo)..hi.max(after(lo)), after(hi)..n]
+}
+
+/// `-ln p_c = lse - x_c` to relative precision, from `q = 1 - p_c` (the other terms' sum over
+/// every term's) and `lse = r + ln s`: `-ln(1 - q)` while `q <= 1/2`, else `(r - x_c) + ln s`
+/// (then at least `ln 2`, so its rounding is relative). Below 2^-30, `q` itself (within
+/// relative 2^-31): `ln_1p` would square it, an f64 underflow from `q` < 2^-511 on.
+fn minus_ln_p(q: f64, x_c: f64, (r, ln_s): (f64, f64)) -> f64 {
+    if q < TINY_Q {
+        q
+    } else if q <= 0.5 {
+        -(-q).ln_1p()
+    } else {
+        (r - x_c) + ln_s
+    }
+}
+
+/// 2^-30.
+const TINY_Q: f64 = 1.0 / (1u64 << 30) as f64;
+
+/// The heavy class of a row with label smoothing (see [`CrossEntropyStream::heavy`]).
+#[derive(Clone, Copy, Debug)]
+struct Apart {
+    class: usize,
+    /// `sum_{c != h} w_c`, as [`Heavy::rest`].
+    rest: f64,
+    /// Its logit, once its chunk arrived.
+    logit: Option<f32>,
+}
+
+impl Apart {
+    /// The heavy class of a valid row with label smoothing.
+    fn of(target: Option<usize>, o: &CrossEntropyOptions<'_>, h: Option<Heavy>) -> Option<Apart> {
+        let h = h.filter(|_| target.is_some() && o.label_smoothing != 0.0)?;
+        Some(Apart {
+            class: h.class,
+            rest: h.rest,
+            logit: None,
         })
     }
 }
 
 /// The [`LogitSum`] of `x` in f64, term by term (`w_i = 1` without weights; zero-weight terms
-/// 0), for the rare chunk whose f32 block sums overflow.
-fn logit_sum_f64<T: Float>(x: &[T], weights: Option<&[f32]>) -> LogitSum {
-    let w = |i: usize| f64::from(weights.map_or(1.0, |w| w[i]));
+/// and column `skip` 0), for the rare chunk whose f32 block sums overflow.
+fn logit_sum_f64<T: Float>(x: &[T], weights: Option<&[f32]>, skip: Option<usize>) -> LogitSum {
+    let w = |i: usize| match Some(i) == skip {
+        true => 0.0,
+        false => f64::from(weights.map_or(1.0, |w| w[i])),
+    };
     let finite = x
         .iter()
         .map(|v| f64::from(v.to_f32()))
@@ -466,26 +560,77 @@ fn logit_sum_f64<T: Float>(x: &[T], weights: Option<&[f32]>) -> LogitSum {
     sum
 }
 
-/// `W = sum_c w_c` and `max_c w_c` (C and 1 without weights), computed once per call or stream.
+/// The class weights' statistics, computed once per call or stream.
 #[derive(Clone, Copy, Debug)]
 struct WeightStats {
+    /// `W = sum_c w_c` (C without weights).
     sum: f64,
+    /// `max_c w_c` (1 without weights).
     max: f64,
 }
 
+/// The first class of the largest weight, `h`, when that weight is more than `W / 4`. Another
+/// class `c` then carries at most `W - w_h`, and the loss is at least `(eps / C) ln 2 (W - w_d)`
+/// (`d` the class with `p_d > 1/2`, if any), so `ln s`'s rounding times `sum_{c != h} w_c` stays
+/// relative to the loss: docs/accuracy.md. (Without a heavy class, `W - w_d >= 3 W / 4`.)
+#[derive(Clone, Copy, Debug)]
+struct Heavy {
+    class: usize,
+    /// `sum_{c != h} w_c`, summed: `W - w_h` loses it under a huge `w_h`.
+    rest: f64,
+}
+
 impl WeightStats {
-    fn of(o: &CrossEntropyOptions<'_>, cols: usize) -> WeightStats {
-        match o.class_weights {
-            None => WeightStats {
+    /// The statistics of `o`'s class weights for `cols` classes, and their heavy class.
+    fn of(o: &CrossEntropyOptions<'_>, cols: usize) -> (WeightStats, Option<Heavy>) {
+        let Some(w) = o.class_weights else {
+            let stats = WeightStats {
                 sum: cols as f64,
                 max: 1.0,
-            },
-            Some(w) => WeightStats {
-                sum: w.iter().map(|&v| f64::from(v)).sum(),
-                max: w.iter().fold(0.0f64, |a, &v| a.max(f64::from(v))),
-            },
+            };
+            return (stats, None);
+        };
+        let (sum, max) = (sum_f64(w), max_f32(w));
+        let heavy = w
+            .iter()
+            .position(|&v| v == max)
+            .filter(|_| f64::from(max) > sum / 4.0)
+            .map(|h| Heavy {
+                class: h,
+                rest: sum_f64(&w[..h]) + sum_f64(&w[h + 1..]),
+            });
+        let stats = WeightStats {
+            sum,
+            max: f64::from(max),
+        };
+        (stats, heavy)
+    }
+}
+
+/// `sum_i v_i` in f64, in eight partial sums (vectorised).
+fn sum_f64(v: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += f64::from(x);
         }
     }
+    acc.iter().sum::<f64>() + tail.iter().map(|&x| f64::from(x)).sum::<f64>()
+}
+
+/// `max_i v_i` of finite values `>= 0` (0 when empty), in eight partial maxima (vectorised).
+fn max_f32(v: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = a.max(x);
+        }
+    }
+    acc.iter().chain(tail).fold(0.0, |a, &x| a.max(x))
 }
 
 /// A finished row: its loss and log-sum-exp, and the gradient chunk by chunk.
@@ -666,6 +811,7 @@ pub(crate) struct Call<'a, 'w> {
     /// The mean's denominator `D`: the valid rows' target weights.
     total: f64,
     weights: WeightStats,
+    heavy: Option<Heavy>,
     grad_output: Option<&'a [f32]>,
     /// Whether ignored rows are read (an output needs their log-sum-exp).
     ignored_lse: bool,
@@ -686,11 +832,13 @@ impl<'a, 'w> Call<'a, 'w> {
             .filter_map(|&t| class_of(options, t, cols))
             .map(|t| options.weight(t))
             .sum();
+        let (weights, heavy) = WeightStats::of(options, cols);
         Call {
             options,
             cols,
             total,
-            weights: WeightStats::of(options, cols),
+            weights,
+            heavy,
             grad_output: out.grad_output,
             ignored_lse: out.log_prob.is_some() || (out.ignored_row_lse && out.row_lse.is_some()),
             ignored_row_lse: out.ignored_row_lse,
@@ -706,6 +854,7 @@ impl<'a, 'w> Call<'a, 'w> {
             self.cols,
             class,
             self.weights,
+            self.heavy,
             self.ignored_lse,
         )
     }

@@ -88,6 +88,11 @@ impl LseState {
 
     /// [`LseState::value`] before rounding to f32.
     pub fn value_f64(&self) -> f64 {
+        self.value_with(|| self.sum.ln())
+    }
+
+    /// [`LseState::value_f64`] with `ln s` from `log_sum`, called when needed.
+    fn value_with(&self, log_sum: impl FnOnce() -> f64) -> f64 {
         if self.flags & NAN_SEEN != 0 {
             f64::NAN
         } else if self.flags & POS_INF_SEEN != 0 {
@@ -95,8 +100,14 @@ impl LseState {
         } else if self.sum == 0.0 {
             f64::NEG_INFINITY
         } else {
-            self.reference + self.sum.ln()
+            self.reference + log_sum()
         }
+    }
+
+    /// [`LseState::value_f64`] and [`LseState::split`], from one logarithm.
+    pub(crate) fn value_and_split(&self) -> (f64, (f64, f64)) {
+        let log_sum = self.sum.ln();
+        (self.value_with(|| log_sum), self.split_from(log_sum))
     }
 
     /// `(hi, lo)` with `hi + lo` the finite log-sum-exp, `hi` an f32 value at (or next to) it
@@ -104,7 +115,11 @@ impl LseState {
     /// f64, and the reference `r` itself may lie far below the max (the extended sum moves it
     /// lazily), so `exp(x - lse)` is `exp((x - hi) - lo)` with `x - hi` exact near the max.
     pub(crate) fn split(&self) -> (f64, f64) {
-        let log_sum = self.sum.ln();
+        self.split_from(self.sum.ln())
+    }
+
+    /// [`LseState::split`] with `ln s` given.
+    fn split_from(&self, log_sum: f64) -> (f64, f64) {
         let hi = f64::from((self.reference + log_sum) as f32);
         (hi, (self.reference - hi) + log_sum)
     }
@@ -121,7 +136,8 @@ impl LseState {
         if self.sum == 0.0 {
             0.0
         } else {
-            exp_or_zero((self.reference - total.reference) + (self.sum.ln() - total.sum.ln()))
+            // The sums lie within [2^-252, 2^200] (one ln: the quotient is normal).
+            exp_or_zero((self.reference - total.reference) + (self.sum / total.sum).ln())
         }
     }
 
@@ -185,8 +201,13 @@ impl LseState {
             (self.reference, self.sum) = (reference, sum);
             return;
         }
+        // One exp: the side at the new reference keeps its factor, 1.
         let r = self.reference.max(reference);
-        self.sum = self.sum * exp_or_zero(self.reference - r) + sum * exp_or_zero(reference - r);
-        self.reference = r;
+        if r == self.reference {
+            self.sum += sum * exp_or_zero(reference - r);
+        } else {
+            self.sum = self.sum * exp_or_zero(self.reference - r) + sum;
+            self.reference = r;
+        }
     }
 }

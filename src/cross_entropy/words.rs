@@ -2,18 +2,20 @@
 
 use twopass_kernels::LogitSum;
 
-use super::{CrossEntropyOptions, CrossEntropyStream, WeightStats};
+use super::{Apart, CrossEntropyOptions, CrossEntropyStream, WeightStats};
 use crate::{Kernels, LseState};
 
 /// A [`CrossEntropyStream`] without its kernels and options, for the C ABI: `[cols, target
-/// (u64::MAX: ignored), seen, flags, x_t, W, w_max, LseState (4 words), LogitSum (3 words), 0,
-/// 0]`, floats as f64 bits; `flags` holds [`STREAM_TAG`] and the two booleans.
+/// (u64::MAX: ignored), seen, flags, x_t and x_h, W, w_max, LseState (4 words), LogitSum (3
+/// words), W without h, h (u64::MAX: none)]`, floats as f64 bits but `x_t` and `x_h` (f32 bits,
+/// `x_h` in the high half); `flags` holds [`STREAM_TAG`] and the three booleans.
 pub type StreamWords = [u64; 16];
 
 /// The high half of a stream's flags word: "tpce".
 const STREAM_TAG: u64 = 0x7470_6365 << 32;
 const TARGET_SEEN: u64 = 1;
 const IGNORED_LSE: u64 = 2;
+const HEAVY_SEEN: u64 = 4;
 const IGNORED: u64 = u64::MAX;
 
 impl<'w> CrossEntropyStream<'w> {
@@ -21,7 +23,12 @@ impl<'w> CrossEntropyStream<'w> {
     pub(crate) fn to_words(&self) -> StreamWords {
         let flags = STREAM_TAG
             | if self.target_seen { TARGET_SEEN } else { 0 }
-            | if self.ignored_lse { IGNORED_LSE } else { 0 };
+            | if self.ignored_lse { IGNORED_LSE } else { 0 }
+            | match self.apart().and_then(|h| h.logit) {
+                Some(_) => HEAVY_SEEN,
+                None => 0,
+            };
+        let x_h = self.apart().and_then(|h| h.logit).unwrap_or(0.0);
         let o = self.others.to_words();
         let l = &self.logits;
         [
@@ -29,7 +36,7 @@ impl<'w> CrossEntropyStream<'w> {
             self.target.map_or(IGNORED, |t| t as u64),
             self.seen as u64,
             flags,
-            f64::from(self.target_logit).to_bits(),
+            u64::from(self.target_logit.to_bits()) | u64::from(x_h.to_bits()) << 32,
             self.weights.sum.to_bits(),
             self.weights.max.to_bits(),
             o[0],
@@ -39,8 +46,8 @@ impl<'w> CrossEntropyStream<'w> {
             l.sum.to_bits(),
             l.max.to_bits(),
             l.weight.to_bits(),
-            0,
-            0,
+            self.heavy.map_or(0, |h| h.rest.to_bits()),
+            self.heavy.map_or(IGNORED, |h| h.class as u64),
         ]
     }
 
@@ -58,9 +65,16 @@ impl<'w> CrossEntropyStream<'w> {
             t => Some(usize::try_from(t).ok().filter(|&t| t < cols)?),
         };
         let seen = usize::try_from(w[2]).ok().filter(|&s| s <= cols)?;
-        if w[14] != 0 || w[15] != 0 {
-            return None;
-        }
+        let heavy = match w[15] {
+            IGNORED => None,
+            h => {
+                let class = usize::try_from(h).ok().filter(|&h| h < cols)?;
+                target?;
+                let logit = (w[3] & HEAVY_SEEN != 0).then(|| f32::from_bits((w[4] >> 32) as u32));
+                let rest = f(14);
+                Some(Apart { class, rest, logit })
+            }
+        };
         Some(CrossEntropyStream {
             kernels,
             options,
@@ -70,8 +84,9 @@ impl<'w> CrossEntropyStream<'w> {
                 sum: f(5),
                 max: f(6),
             },
+            heavy,
             others: LseState::from_words([w[7], w[8], w[9], w[10]]),
-            target_logit: f(4) as f32,
+            target_logit: f32::from_bits(w[4] as u32),
             target_seen: w[3] & TARGET_SEEN != 0,
             logits: LogitSum {
                 sum: f(11),
@@ -87,6 +102,6 @@ impl<'w> CrossEntropyStream<'w> {
     pub(crate) fn cols(words: &StreamWords) -> Option<usize> {
         usize::try_from(words[0])
             .ok()
-            .filter(|_| words[3] & !(TARGET_SEEN | IGNORED_LSE) == STREAM_TAG)
+            .filter(|_| words[3] & !(TARGET_SEEN | IGNORED_LSE | HEAVY_SEEN) == STREAM_TAG)
     }
 }

@@ -56,8 +56,11 @@ pub fn row_ref(x: &[f32], t: usize, o: &CrossEntropyOptions<'_>) -> RowRef {
     let one_minus_p_t = others / s;
     let ct = (1.0 - eps) * w(t);
     // lse - x_t and W lse - sum w x with the max and ln(s) kept apart (at |x| ~ 3e38, m + ln s
-    // rounds to m even in f64).
-    let ln_s = s.ln();
+    // rounds to m even in f64); ln(s) as ln_1p of the terms but the max's (exactly 1), to
+    // relative precision where a heavy weight multiplies it.
+    let first_max = x64.iter().position(|&v| v == m).unwrap();
+    let rest: f64 = (0..x.len()).filter(|&j| j != first_max).map(|j| e[j]).sum();
+    let ln_s = rest.ln_1p();
     let mut loss = if ct == 0.0 {
         0.0
     } else {

@@ -189,6 +189,13 @@ fn cross_entropy_rows_split_on_threads_from_c_shared_and_static() {
 }
 
 #[test]
+fn half_split_rows_and_linear_from_c_shared_and_static() {
+    for link in [Link::Shared, Link::Static] {
+        run_checks(&build("half_split", link), &[], None);
+    }
+}
+
+#[test]
 fn linear_cross_entropy_from_c_shared_and_static() {
     for link in [Link::Shared, Link::Static] {
         run_checks(&build("linear", link), &[], None);

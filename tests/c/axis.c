@@ -122,15 +122,6 @@ static void test_half(const char *name, float (*decode)(uint16_t), double ulp, a
         }
 }
 
-static float f16_to_float(uint16_t v) {
-    int sign = v >> 15, e = (v >> 10) & 31, m = v & 1023;
-    float f;
-    if (e == 31) f = m ? NAN : INFINITY;
-    else if (e == 0) f = ldexpf((float)m, -24);
-    else f = ldexpf((float)(m | 1024), e - 25);
-    return sign ? -f : f;
-}
-
 int main(void) {
     test_f32();
     test_errors();

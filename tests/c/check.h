@@ -103,6 +103,16 @@ static inline int lse_ok(double v, double ref) {
     return fabs(v - ref) <= 2e-6 * fmax(1.0, fabs(ref));
 }
 
+/* IEEE binary16 bits to float (exact). */
+static inline float f16_to_float(uint16_t h) {
+    int sign = h >> 15, e = (h >> 10) & 31, m = h & 1023;
+    float v;
+    if (e == 31) v = m ? NAN : INFINITY;
+    else if (e == 0) v = ldexpf((float)m, -24);
+    else v = ldexpf((float)(m | 1024), e - 25);
+    return sign ? -v : v;
+}
+
 /* bfloat16 bits to float (exact). */
 static inline float bf16_to_float(uint16_t b) {
     uint32_t u = (uint32_t)b << 16;

@@ -4,15 +4,6 @@
  * algorithm). */
 #include "check.h"
 
-static float f16_to_float(uint16_t h) {
-    int sign = h >> 15, e = (h >> 10) & 31, m = h & 1023;
-    float v;
-    if (e == 31) v = m ? NAN : INFINITY;
-    else if (e == 0) v = ldexpf((float)m, -24);
-    else v = ldexpf((float)(m | 1024), e - 25);
-    return sign ? -v : v;
-}
-
 #define N 37
 static const uint16_t F16[5] = {0x3C00 /* 1 */, 0x4000 /* 2 */, 0x4200 /* 3 */, 0xBC00 /* -1 */, 0xFC00 /* -inf */};
 

@@ -1356,8 +1356,9 @@ int32_t twopass_cross_entropy_row_finish(const struct twopass_cross_entropy_stat
  `*state` and the options is `TWOPASS_ERROR_INVALID_ARGUMENT`. `x` and `grad` may be NULL
  only when `n == 0`. Returns `TWOPASS_OK` or the first error of
  `TWOPASS_ERROR_NULL_POINTER`, `TWOPASS_ERROR_SHAPE` (the chunk reaches past the row, a
- column not seen yet), `TWOPASS_ERROR_INVALID_ARGUMENT`; after the `TWOPASS_ISA` check.
- Nothing is written on error.
+ column not seen yet), `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned, overlapping, a state
+ not set by init, options as there); after the `TWOPASS_ISA` check. Nothing is written on
+ error.
 
  # Safety
  As `twopass_cross_entropy_row_finish`, with `x` pointing to `n` readable and `grad` to `n`

@@ -116,7 +116,7 @@ impl<T> Default for CrossEntropyOutputs<'_, T> {
 
 impl CrossEntropyOptions<'_> {
     /// Checks the options for `cols` classes.
-    fn check(&self, cols: usize) -> Result<(), Error> {
+    pub(crate) fn check(&self, cols: usize) -> Result<(), Error> {
         if let Some(w) = self.class_weights {
             if w.len() != cols {
                 return Err(Error::WrongLength {

@@ -213,8 +213,9 @@ pub unsafe extern "C" fn twopass_cross_entropy_row_finish(
 /// `*state` and the options is `TWOPASS_ERROR_INVALID_ARGUMENT`. `x` and `grad` may be NULL
 /// only when `n == 0`. Returns `TWOPASS_OK` or the first error of
 /// `TWOPASS_ERROR_NULL_POINTER`, `TWOPASS_ERROR_SHAPE` (the chunk reaches past the row, a
-/// column not seen yet), `TWOPASS_ERROR_INVALID_ARGUMENT`; after the `TWOPASS_ISA` check.
-/// Nothing is written on error.
+/// column not seen yet), `TWOPASS_ERROR_INVALID_ARGUMENT` (misaligned, overlapping, a state
+/// not set by init, options as there); after the `TWOPASS_ISA` check. Nothing is written on
+/// error.
 ///
 /// # Safety
 /// As `twopass_cross_entropy_row_finish`, with `x` pointing to `n` readable and `grad` to `n`
@@ -287,5 +288,7 @@ fn stream_of<'a>(
     let cols = cols.ok_or(TWOPASS_ERROR_INVALID_ARGUMENT)?;
     // SAFETY: `check` accepted the class weights as `cols` inputs apart from every output.
     let options = unsafe { rust_options(&read?, cols)? };
+    // Options init refuses are refused here too (found in review: a smoothing of 2 computed).
+    options.check(cols).map_err(|e| status(&e))?;
     CrossEntropyStream::from_words(*k, options, &words).ok_or(TWOPASS_ERROR_INVALID_ARGUMENT)
 }

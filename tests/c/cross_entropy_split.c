@@ -1,8 +1,8 @@
 /* One cross-entropy row split across threads in three steps (twopass_cross_entropy_row_init
  * and _update_* per thread, twopass_cross_entropy_row_merge, then _finish and _gradient_* per
  * chunk), on four POSIX threads: against an f64 reference and the whole-row call, with every
- * option, in place, an ignored row, a NaN in one chunk, bf16, and the status codes with
- * nothing written on an error. */
+ * option, in place, an ignored row, a NaN in one chunk, bf16, a heavy class weight with label
+ * smoothing, and the status codes with nothing written on an error. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 
@@ -254,6 +254,65 @@ static void test_errors(void) {
     CHECK_STATUS(twopass_cross_entropy_row_gradient_f32(&st[1], NULL, 0, in, out, 8, 1.0f),
                  TWOPASS_OK);
     CHECK(fabs(out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7]) < 1e-6);
+    /* Options init refuses are refused by the later steps too, with nothing written. */
+    o = twopass_cross_entropy_options_default();
+    o.label_smoothing = 2.0f;
+    before = st[1];
+    loss = lse = 9.0f;
+    fill(out, 8, 9.0f);
+    CHECK_STATUS(twopass_cross_entropy_row_update_f32(&st[1], &o, 0, in, 0),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(twopass_cross_entropy_row_finish(&st[1], &o, &loss, &lse),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    o.label_smoothing = 0.0f;
+    o.z_loss = -1.0f;
+    CHECK_STATUS(twopass_cross_entropy_row_gradient_f32(&st[1], &o, 0, in, out, 8, 1.0f),
+                 TWOPASS_ERROR_INVALID_ARGUMENT);
+    CHECK(memcmp(&st[1], &before, sizeof before) == 0);
+    CHECK(loss == 9.0f && lse == 9.0f && all_equal(out, 8, 9.0f));
+}
+
+/* A heavy class weight on a non-target class at the row's max, with label smoothing (16
+ * classes, weight 1e8 on one 12 above the rest): the row split in two states and merged keeps
+ * the loss within 2e-6 * max(1, |loss|) of an f64 reference that forms ln s as ln(1 + the
+ * other terms). */
+static void test_heavy_weight(void) {
+    enum { C = 16, HEAVY = 6, TARGET = 1 };
+    float in[C], wt[C], loss = 0.0f;
+    double m = 0.0, rest = 0.0, ln_s, big_w = 0.0, spread = 0.0, want;
+    const double eps = 0.1;
+    twopass_cross_entropy_options o = twopass_cross_entropy_options_default();
+    twopass_cross_entropy_state a, b;
+    int j;
+    for (j = 0; j < C; j++) {
+        in[j] = 0.25f * (float)(j % 5);
+        wt[j] = 1.0f;
+    }
+    in[HEAVY] = 13.0f;
+    wt[HEAVY] = 1e8f;
+    o.label_smoothing = (float)eps;
+    o.class_weights = wt;
+    o.reduction = TWOPASS_REDUCTION_NONE;
+    for (j = 0; j < C; j++) {
+        m = in[j] > m ? in[j] : m;
+    }
+    for (j = 0; j < C; j++) {
+        if (j != HEAVY) rest += exp(in[j] - m);
+        big_w += wt[j];
+        spread += wt[j] * (m - in[j]);
+    }
+    ln_s = log1p(rest);
+    want = (1 - eps) * wt[TARGET] * ((m - in[TARGET]) + ln_s) + eps / C * (spread + big_w * ln_s);
+    CHECK_STATUS(twopass_cross_entropy_row_init(&a, C, TARGET, &o), TWOPASS_OK);
+    CHECK_STATUS(twopass_cross_entropy_row_init(&b, C, TARGET, &o), TWOPASS_OK);
+    CHECK_STATUS(twopass_cross_entropy_row_update_f32(&a, &o, 0, in, 4), TWOPASS_OK);
+    CHECK_STATUS(twopass_cross_entropy_row_update_f32(&b, &o, 4, in + 4, C - 4), TWOPASS_OK);
+    CHECK_STATUS(twopass_cross_entropy_row_merge(&a, &b), TWOPASS_OK);
+    CHECK_STATUS(twopass_cross_entropy_row_finish(&a, &o, &loss, NULL), TWOPASS_OK);
+    if (!(fabs(loss - want) <= 2e-6 * fmax(1.0, fabs(want)))) {
+        fprintf(stderr, "heavy weight: loss %.9g, want %.9g\n", loss, want);
+        CHECK(fabs(loss - want) <= 2e-6 * fmax(1.0, fabs(want)));
+    }
 }
 
 int main(void) {
@@ -261,6 +320,7 @@ int main(void) {
     test_options();
     test_bf16();
     test_errors();
+    test_heavy_weight();
     if (failures) {
         fprintf(stderr, "%d checks failed\n", failures);
         return 1;

@@ -157,7 +157,7 @@ impl Crossover {
                 long_from: l2 / 8,
                 f16_long_from: l2 / 4,
                 bf16_long_from: 0,
-                one_pass_reduction_from: 0,
+                one_pass_reduction_from: 1 << 9,
                 non_temporal_from,
                 axis_online_from: non_temporal_from,
                 axis_strips_below: non_temporal_from / 2,

@@ -1,6 +1,7 @@
 //! Cross-entropy with class-index targets, following `torch.nn.functional.cross_entropy`
 //! (docs/accuracy.md): the loss in ONE read of the logits (extended-exponent sum, target logit and
-//! weighted logit sum together), the gradient in one more pass that may overwrite the logits.
+//! weighted logit sum together; rows without smoothing follow log-sum-exp's reduction), the
+//! gradient in one more pass that may overwrite the logits.
 //! Rows can also be streamed chunk by chunk ([`CrossEntropyStream`]).
 
 use twopass_kernels::{exp_or_zero, Ext, GradCoefficients, Io, LogitSum, SumOfLogits};
@@ -305,8 +306,15 @@ impl<'w> CrossEntropyStream<'w> {
         // The runs around the target and `h`: their terms stay out of the sum, so `1 - p_t` and
         // `-ln p_h` keep their precision.
         let runs = runs_around(chunk.len(), skip, skip_heavy).map(|r| (r.start, &chunk[r]));
+        let runs = runs.into_iter().filter(|(_, run)| !run.is_empty());
+        // Without smoothing only the sum is wanted: log_sum_exp's reduction (the max then the
+        // sum on rows short enough to stay in cache, whose per-call cost is lower).
+        let reduction = match logits {
+            SumOfLogits::Unused => self.kernels.reduction_algorithm(chunk.len()),
+            _ => Algorithm::TwoPass,
+        };
         let (mut exp, mut weighted, mut fits) = (Ext::ZERO, LogitSum::ZERO, true);
-        for &(at, run) in runs.iter().filter(|(_, run)| !run.is_empty()) {
+        for (at, run) in runs.clone().filter(|_| reduction == Algorithm::TwoPass) {
             let logits = match logits {
                 SumOfLogits::Weighted(w) => SumOfLogits::Weighted(&w[at..at + run.len()]),
                 other => other,
@@ -337,12 +345,16 @@ impl<'w> CrossEntropyStream<'w> {
                 }
             }
         }
-        if fits && exp.ln_in_range().is_some() {
+        if reduction != Algorithm::TwoPass {
+            for (_, run) in runs {
+                self.others.add_sum(row::sum(t, run, reduction), run.len());
+            }
+        } else if fits && exp.ln_in_range().is_some() {
             self.others.add_sum(Sum::Ext(exp), chunk.len());
         } else {
             // Beyond the extended kernel's range, NaN / inf, or nothing but the target: the
             // max-based path on the runs.
-            for (_, run) in runs.into_iter().filter(|(_, r)| !r.is_empty()) {
+            for (_, run) in runs {
                 let sum = row::sum(t, run, Algorithm::ThreePassRecompute);
                 self.others.add_sum(sum, run.len());
             }

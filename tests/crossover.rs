@@ -33,6 +33,7 @@ fn amd_zen_caches_give_the_measured_crossovers() {
     assert_eq!(avx2.long_from, 128 << 10);
     assert_eq!(avx2.bf16_long_from, 0);
     assert_eq!(avx2.f16_long_from, 256 << 10);
+    assert_eq!(avx2.one_pass_reduction_from, 512);
 }
 
 #[test]

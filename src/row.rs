@@ -1,6 +1,6 @@
 //! One row: the reductions and the output passes, over one table of kernels.
 
-use twopass_kernels::{Element, Ext, Io, MaxSum, Store, Table};
+use twopass_kernels::{Element, Ext, Io, MaxSum, Store, Table, SHORT_VECTORS};
 
 use crate::sum::{narrow, Special, Sum};
 use crate::Algorithm;
@@ -69,6 +69,10 @@ pub(crate) fn softmax<E: Element>(t: &Table<E>, mut io: Io<'_, E>, (algorithm, s
     // is all NaN.
     let written = match algorithm {
         Algorithm::Blocked => crate::blocked::softmax(t, io.reborrow()),
+        // A row of a few vectors in registers, in one call (whose set-up dominates short rows).
+        Algorithm::ThreePassReload if n <= SHORT_VECTORS * t.lanes => {
+            (t.softmax_short)(io.reborrow(), store)
+        }
         Algorithm::ThreePassReload => reload(t, io.reborrow(), store),
         // vscaleextexp divides by the paired sum.
         Algorithm::TwoPass => scale(

@@ -17,6 +17,8 @@ pub enum Entry {
     Raddstoreexpminusmax,
     /// [`Table::vscale`].
     Vscale,
+    /// [`Table::softmax_short`].
+    SoftmaxShort,
     /// [`Table::vscaleexpminusmax`].
     Vscaleexpminusmax,
     /// [`Table::raddextexp`].
@@ -58,11 +60,12 @@ pub enum Entry {
 
 impl Entry {
     /// Every entry, in the order of [`Table`]'s fields.
-    pub const ALL: [Entry; 21] = [
+    pub const ALL: [Entry; 22] = [
         Entry::Rmax,
         Entry::Raddexpminusmax,
         Entry::Raddstoreexpminusmax,
         Entry::Vscale,
+        Entry::SoftmaxShort,
         Entry::Vscaleexpminusmax,
         Entry::Raddextexp,
         Entry::RaddextexpPaired,
@@ -89,6 +92,7 @@ impl Entry {
             Entry::Raddexpminusmax => "raddexpminusmax",
             Entry::Raddstoreexpminusmax => "raddstoreexpminusmax",
             Entry::Vscale => "vscale",
+            Entry::SoftmaxShort => "softmax_short",
             Entry::Vscaleexpminusmax => "vscaleexpminusmax",
             Entry::Raddextexp => "raddextexp",
             Entry::RaddextexpPaired => "raddextexp_paired",
@@ -115,6 +119,7 @@ impl Entry {
             self,
             Entry::Raddstoreexpminusmax
                 | Entry::Vscale
+                | Entry::SoftmaxShort
                 | Entry::Vscaleexpminusmax
                 | Entry::Vscaleextexp
                 | Entry::Vsubtract
@@ -182,6 +187,9 @@ impl<T: Element> Table<T> {
             Entry::Raddexpminusmax => return (self.raddexpminusmax)(x, args.max),
             Entry::Raddstoreexpminusmax => return (self.raddstoreexpminusmax)(io, args.max),
             Entry::Vscale => (self.vscale)(io, c, store),
+            Entry::SoftmaxShort => {
+                (self.softmax_short)(io, store);
+            }
             Entry::Vscaleexpminusmax => (self.vscaleexpminusmax)(io, args.max, c, store),
             Entry::Raddextexp => return (self.raddextexp)(x).ln(),
             Entry::RaddextexpPaired => return (self.raddextexp_paired)(x).ln(),

@@ -36,7 +36,7 @@ pub use entry::{Args, Entry};
 pub use ext::{exp_or_zero, Ext, GradCoefficients, LogitSum, LogitSums, MaxSum, SumOfLogits};
 pub use half::{bf16, f16};
 pub use matmul::{flushing, matmul, Mat};
-pub use ops::{BLOCK_STEPS, ONLINE_JUMP};
+pub use ops::{BLOCK_STEPS, ONLINE_JUMP, SHORT_VECTORS};
 pub use table::{
     table, table_bf16, table_bf16_exact, table_f16, tables, AxisBlockExp, AxisBlockScale, AxisPass,
     Io, Isa, LogitPass, Store, Table,

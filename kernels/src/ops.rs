@@ -938,6 +938,118 @@ pub(crate) fn raddonline<S: Simd, E: Element>(s: S, x: &[E]) -> MaxSum {
     MaxSum { max, sum }
 }
 
+/// Rows of at most this many vectors take softmax in registers ([`crate::Table::softmax_short`]).
+pub const SHORT_VECTORS: usize = 4;
+
+/// Softmax of a row of at most [`SHORT_VECTORS`] vectors in registers ([`softmax_in_registers`]);
+/// a longer one as three-pass reload: [`rmax`], [`raddstoreexpminusmax`], then [`vscale`] by
+/// `1 / sum`. False for a special row (NaN, `+inf`, or only `-inf`), whose output is then
+/// partly written.
+///
+/// # Safety
+/// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
+#[inline(always)]
+pub(crate) unsafe fn softmax_short<S: Simd, E: Element>(
+    s: S,
+    x: *const E,
+    y: *mut E,
+    n: usize,
+    nt: bool,
+) -> bool {
+    // Each arm: `n` fills the vectors named (the caller's buffers hold `n`).
+    match n.div_ceil(S::LANES) {
+        // SAFETY: as above.
+        1 => return unsafe { softmax_in_registers::<S, E, 1>(s, x, y, n) },
+        // SAFETY: as above.
+        2 => return unsafe { softmax_in_registers::<S, E, 2>(s, x, y, n) },
+        // SAFETY: as above.
+        3 => return unsafe { softmax_in_registers::<S, E, 3>(s, x, y, n) },
+        // SAFETY: as above.
+        SHORT_VECTORS => return unsafe { softmax_in_registers::<S, E, SHORT_VECTORS>(s, x, y, n) },
+        _ => {}
+    }
+    // SAFETY: x..x + n is readable, and nothing is written while the slice lives.
+    let max = rmax(s, unsafe { core::slice::from_raw_parts(x, n) });
+    if !max.is_finite() {
+        return false;
+    }
+    // SAFETY: forwarded from the caller.
+    let sum = unsafe { raddstoreexpminusmax(s, x, y, n, max) };
+    if !sum.is_finite() {
+        return false;
+    }
+    // SAFETY: y..y + n is readable and writable.
+    unsafe { vscale(s, y, y, n, (1.0 / sum) as f32, nt) };
+    true
+}
+
+/// Softmax of a row of `n` elements in `K` vectors (`(K - 1) * LANES < n <= K * LANES`), in
+/// registers: the max, `e = exp(x - max)` (the short reduction, 0 below the cutoff, as
+/// [`raddstoreexpminusmax`]), their sum in f32, pairwise over the lanes (within `(K - 1 +
+/// log2(LANES)) * 2^-24` relative, 4.2e-7 at most), then `y = e * (1 / sum)`, 0 where below
+/// 2^-126 (as [`vscale`]). False for a special row, with nothing written.
+///
+/// # Safety
+/// `x..x + n` readable and `y..y + n` writable (`y` may equal `x`).
+#[inline(always)]
+unsafe fn softmax_in_registers<S: Simd, E: Element, const K: usize>(
+    s: S,
+    x: *const E,
+    y: *mut E,
+    n: usize,
+) -> bool {
+    let l = S::LANES;
+    // Vector j holds x[j * l..][..len(j)]: whole vectors, then a tail (`load_tail` and
+    // `store_tail` take fewer than `l` elements).
+    let len = |j: usize| (n - j * l).min(l);
+    // SAFETY: vector j reads x[j * l..][..len(j)], within n.
+    let mut v: [S::V; K] = core::array::from_fn(|j| unsafe {
+        match len(j) {
+            w if w == l => E::load(s, x.add(j * l)),
+            w => E::load_tail(s, x.add(j * l), w, DEAD_LANES),
+        }
+    });
+    let max = s.hmax(v.iter().fold(v[0], |m, &x| s.max(m, x)));
+    if !max.is_finite() {
+        return false;
+    }
+    let (m, exp) = (s.splat(max), ScaledExp::unit(s));
+    let mut sum = s.splat(0.0);
+    for v in v.iter_mut() {
+        *v = match E::COARSE_EXP {
+            true => exp.at::<true, true, true>(s, s.sub(*v, m)),
+            false => exp.at::<true, false, true>(s, s.sub(*v, m)),
+        };
+        sum = s.add(sum, *v);
+    }
+    let mut lanes = s.lanes(sum);
+    let lanes = lanes.as_mut();
+    let mut w = l;
+    while w > 1 {
+        w /= 2;
+        for i in 0..w {
+            lanes[i] += lanes[i + w];
+        }
+    }
+    // At least 1 (the max's term), unless a NaN lane lost the max.
+    if !lanes[0].is_finite() {
+        return false;
+    }
+    let c = 1.0 / lanes[0];
+    let (c, least) = (s.splat(c), s.splat(least_normal_factor(c)));
+    for (j, &e) in v.iter().enumerate() {
+        let out = s.mul_or_zero(s.nlt(e, least), e, c);
+        // SAFETY: vector j writes y[j * l..][..len(j)], within n.
+        unsafe {
+            match len(j) {
+                w if w == l => E::store(s, y.add(j * l), out),
+                w => E::store_tail(s, y.add(j * l), w, out),
+            }
+        }
+    }
+    true
+}
+
 /// `y_i = x_i * c`, 0 where `|x_i * c|` (or `|x_i|`) is below 2^-126: no subnormal operand or
 /// result is ever computed.
 ///

@@ -129,6 +129,13 @@ pub struct Table<T: 'static = f32> {
     pub raddstoreexpminusmax: fn(Io<'_, T>, f32) -> f64,
     /// `y_i = x_i * c`.
     pub vscale: fn(Io<'_, T>, f32, Store),
+    /// Softmax of a short row in one call: a row of at most [`crate::SHORT_VECTORS`] vectors in
+    /// registers (the max, `exp(x - max)` as `raddstoreexpminusmax`, their sum in f32 within
+    /// 4.2e-7, then `y *= 1 / sum` as `vscale`); a longer row as `rmax`,
+    /// `raddstoreexpminusmax` and `vscale` (the given store) would compute it, though slower
+    /// than the three calls. False for a special row (NaN, `+inf`, or only `-inf`), whose
+    /// output is then partly written.
+    pub softmax_short: fn(Io<'_, T>, Store) -> bool,
     /// `y_i = exp(x_i - m) * c`, for `x_i - m <= 16`.
     pub vscaleexpminusmax: fn(Io<'_, T>, f32, f32, Store),
     /// `sum_i exp(clamp(x_i))` with an extended exponent (see [`crate::exp::EXT_BOUND`]); its
@@ -239,6 +246,15 @@ macro_rules! isa_table {
                 #[inline(always)]
                 // SAFETY: `raw` gives n readable elements at x and n writable at y.
                 move |s| unsafe { crate::ops::vscale(s, x, y, n, c, nt) },
+            )
+        }
+        fn softmax_short<E: Element>(io: crate::Io<'_, E>, store: crate::Store) -> bool {
+            let (x, y, n) = io.raw();
+            let nt = store == crate::Store::NonTemporal;
+            $enter(
+                #[inline(always)]
+                // SAFETY: `raw` gives n readable elements at x and n writable at y.
+                move |s| unsafe { crate::ops::softmax_short(s, x, y, n, nt) },
             )
         }
         fn vscaleexpminusmax<E: Element>(
@@ -428,6 +444,7 @@ macro_rules! isa_table {
                 raddexpminusmax: raddexpminusmax::<E>,
                 raddstoreexpminusmax: raddstoreexpminusmax::<E>,
                 vscale: vscale::<E>,
+                softmax_short: softmax_short::<E>,
                 vscaleexpminusmax: vscaleexpminusmax::<E>,
                 raddextexp: raddextexp::<E>,
                 raddextexp_paired: raddextexp_paired::<E>,

@@ -362,7 +362,10 @@ impl<'w> CrossEntropyStream<'w> {
         // The kernel sums in f32 blocks; logits near f32's limits can overflow those (or the
         // sum is a true infinity): then f64, term by term.
         if !weighted.sum.is_finite() {
-            weighted = logit_sum_f64(chunk, weights, skip_heavy);
+            // Without `h`'s term, the target's too when that is `h` (found in review: it was
+            // counted twice there).
+            let skip = self.heavy.and_then(|h| in_chunk(h.class));
+            weighted = logit_sum_f64(chunk, weights, skip);
         }
         self.logits.merge(&weighted);
         Ok(())
@@ -790,11 +793,15 @@ impl CrossEntropyRow<'_> {
         } else {
             // A coefficient overflows f32 (a huge upstream gradient over a tiny mean
             // denominator) or comes near it, is subnormal (tiny class weights), or the flush
-            // would cost more than the contract allows: each product from f64.
+            // would cost more than the contract allows: each product from f64, rounded to f32
+            // within the absolute allowance (0 rather than subnormal where it covers that;
+            // found in review: a weight of 3e38 made entries of 4e-49).
+            let allowance = 2e-7 * k.abs() * self.weights.max;
             for j in 0..n {
                 let p = exp_or_zero((f64::from(io.input()[j].to_f32()) - reference) - log_sum);
                 let w = weights.map_or(1.0, |w| f64::from(w[j]));
-                io.output()[j] = T::from_f32((k * (a_coef * p - eps / c * w)) as f32);
+                let g = k * (a_coef * p - eps / c * w);
+                io.output()[j] = T::from_f32(narrow_within(g, allowance));
             }
         }
         if let (Some(j), Some(x_t)) = (target_in_chunk, x_t) {

@@ -384,3 +384,37 @@ fn linear_gradients_of_tiny_probabilities_compute_no_subnormals() {
     }
     flags.assert_clean();
 }
+
+/// A class weight near f32's limit puts the gradient's coefficients past f32, so its entries
+/// come from f64, one by one: those far below the allowance are 0, not subnormal (found in
+/// review: `x = [0, -200]`, weight 3e38 on the target made an entry of 4e-49).
+#[test]
+fn gradients_past_the_pass_compute_no_subnormals() {
+    let mut flags = Flags::default();
+    let (x, w) = ([0.0f32, -200.0, -150.0, 3.0], [3e38f32, 1.0, 2.0, 0.5]);
+    let options = CrossEntropyOptions {
+        class_weights: Some(&w),
+        reduction: Reduction::Sum,
+        ..CrossEntropyOptions::default()
+    };
+    flags.input = format!("{x:?}, weights {w:?}");
+    for k in common::variants() {
+        let mut grad = [0.0f32; 4];
+        flags.check(
+            &format!("{} cross_entropy gradient", k.isa().name()),
+            true,
+            || {
+                k.cross_entropy(
+                    &x,
+                    Shape::new(1, 4),
+                    &[0],
+                    &options,
+                    CrossEntropyOutputs::default(),
+                    Some((&mut grad, 4)),
+                )
+                .unwrap()
+            },
+        );
+    }
+    flags.assert_clean();
+}

@@ -7,7 +7,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::Duration;
-use twopass::{Algorithm, Isa, Kernels};
+use twopass::{Algorithm, CrossEntropyOptions, CrossEntropyOutputs, Isa, Kernels, Shape};
 
 const SIZES: [usize; 5] = [1 << 10, 1 << 14, 1 << 18, 1 << 22, 1 << 26];
 
@@ -194,5 +194,49 @@ fn axis(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, softmax, log_sum_exp, half_precision, axis);
+/// Short rows, where a call's set-up and the per-row chain dominate: 64K elements in rows of 8
+/// to 1000 columns (`softmax_rows`, `log_softmax_rows`, `log_sum_exp_rows` and the
+/// cross-entropy loss, `Auto`); `short/<isa>/<op>/<cols>`, elements per second.
+fn short_rows(c: &mut Criterion) {
+    let n = 1 << 16;
+    let x = input(n);
+    for isa in twopass::available_isas() {
+        let k = Kernels::new(isa).unwrap();
+        let mut g = c.benchmark_group(format!("short/{}", isa.name()));
+        configure(&mut g, n);
+        g.throughput(Throughput::Elements(n as u64));
+        for cols in [8usize, 16, 64, 256, 1000] {
+            let rows = n / cols;
+            let x = &x[..rows * cols];
+            let (mut y, mut l) = (vec![0.0f32; rows * cols], vec![0.0f32; rows]);
+            let targets: Vec<i64> = (0..rows).map(|r| ((r * 7) % cols) as i64).collect();
+            g.bench_function(BenchmarkId::new("softmax", cols), |b| {
+                b.iter(|| k.softmax_rows(black_box(x), cols, &mut y, cols, rows, cols))
+            });
+            g.bench_function(BenchmarkId::new("log_softmax", cols), |b| {
+                b.iter(|| k.log_softmax_rows(black_box(x), cols, &mut y, cols, rows, cols))
+            });
+            g.bench_function(BenchmarkId::new("log_sum_exp", cols), |b| {
+                b.iter(|| k.log_sum_exp_rows(black_box(x), cols, rows, cols, &mut l))
+            });
+            let (shape, options) = (Shape::new(rows, cols), CrossEntropyOptions::default());
+            g.bench_function(BenchmarkId::new("cross_entropy", cols), |b| {
+                b.iter(|| {
+                    let out = CrossEntropyOutputs::default();
+                    k.cross_entropy(black_box(x), shape, &targets, &options, out, None)
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(
+    benches,
+    softmax,
+    log_sum_exp,
+    half_precision,
+    axis,
+    short_rows
+);
 criterion_main!(benches);

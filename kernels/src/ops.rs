@@ -35,10 +35,6 @@ pub(crate) fn jumps<S: Simd>(s: S, d: S::V) -> bool {
 /// moves: partial sums stay below `16 * 1.42 * 2^64`, far inside f32's range.
 pub const EXT_HEADROOM: f32 = 64.0;
 
-/// 2^63: two normal f32 values, each scaled by it, multiply to a normal product, which is at
-/// least 1 exactly where theirs is at least 2^-126 (the loss pass's weighted logits).
-const TWO_TO_63: f32 = 9_223_372_036_854_775_808.0;
-
 /// A block of [`raddextexp`] summed without checking exponents is refused (and summed again
 /// carefully) when a lane's partial exceeds this: every term is exact up to `2^127` and comes
 /// out above `2^127` or +inf beyond (`Simd::exp_scaled` with `WIDE`), so an accepted
@@ -664,15 +660,7 @@ impl<S: Simd, const LOGITS: bool, const COARSE: bool> SumExt<S, LOGITS, COARSE> 
                     // past its end load weight 0.
                     let w = unsafe { at.load(s, w, 0.0) };
                     self.weight[J] = s.add(self.weight[J], w);
-                    // `w d` only where normal: `(w 2^63) (|d| 2^63) >= 1`, a product of normal
-                    // factors for normal `w` and `d`; below, 0 (under 2^-126 a class). A
-                    // subnormal weight's product is taken as it is (its results stay so).
-                    let big = s.splat(TWO_TO_63);
-                    let scaled = s.mul(s.mul(w, big), s.mul(s.abs(d), big));
-                    let tiny_w = s.lt(w, s.splat(f32::MIN_POSITIVE));
-                    let scaled = s.select(tiny_w, s.splat(f32::INFINITY), scaled);
-                    let term = s.mul_or_zero(s.nlt(scaled, s.splat(1.0)), w, d);
-                    s.select(s.lt(s.splat(0.0), w), term, s.splat(0.0))
+                    s.select(s.lt(s.splat(0.0), w), s.mul(w, d), s.splat(0.0))
                 }
                 (None, Some((_, live))) => s.select(live, d, s.splat(0.0)),
                 (None, None) => d,
